@@ -1,0 +1,1 @@
+"""graph layer of llama_index_mmrag."""

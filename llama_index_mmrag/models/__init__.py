@@ -1,0 +1,1 @@
+"""models layer of llama_index_mmrag."""

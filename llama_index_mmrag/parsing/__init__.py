@@ -1,0 +1,1 @@
+"""parsing layer of llama_index_mmrag."""

@@ -1,0 +1,1 @@
+"""processors layer of llama_index_mmrag."""

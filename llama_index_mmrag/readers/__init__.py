@@ -1,0 +1,1 @@
+"""readers layer of llama_index_mmrag."""

@@ -1,0 +1,1 @@
+"""retrievers layer of llama_index_mmrag."""
