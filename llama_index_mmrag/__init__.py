@@ -1,0 +1,21 @@
+"""llama-index-mmrag: multimodal RAG for LlamaIndex on RAG-Anything, Milvus and LightRAG, offline by default."""
+
+from __future__ import annotations
+
+from llama_index_mmrag.rag import IngestReport, MultimodalRAG
+from llama_index_mmrag.readers.rag_anything import RAGAnythingReader
+from llama_index_mmrag.retrievers.composite import MultimodalCompositeRetriever
+from llama_index_mmrag.retrievers.lightrag import LightRAGRetriever
+from llama_index_mmrag.retrievers.milvus_modal import MilvusModalRetriever
+from llama_index_mmrag.settings import MMRAGSettings
+
+__all__ = [
+    "IngestReport",
+    "LightRAGRetriever",
+    "MMRAGSettings",
+    "MilvusModalRetriever",
+    "MultimodalCompositeRetriever",
+    "MultimodalRAG",
+    "RAGAnythingReader",
+]
+__version__ = "0.1.0"

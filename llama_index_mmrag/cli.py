@@ -1,0 +1,170 @@
+"""``mmrag``: the command line, a thin layer over :class:`~llama_index_mmrag.rag.MultimodalRAG`.
+
+Example:
+    $ mmrag ingest report.pdf diagram.png --store ./store
+    $ mmrag query "What does the diagram show?" --store ./store --json
+    $ mmrag demo
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from llama_index.core.base.response.schema import Response
+from llama_index.core.schema import NodeWithScore
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Multimodal RAG for LlamaIndex, offline by default.")
+console = Console(stderr=True)
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample"
+TEXT_PREVIEW = 300
+
+StoreOption = typer.Option(None, "--store", help="Storage dir (default: MMRAG_STORAGE_DIR or ./mmrag_storage).")
+
+
+def _open(store: Optional[Path], **overrides: Any) -> Any:
+    from llama_index_mmrag.rag import MultimodalRAG
+
+    try:
+        return MultimodalRAG(storage_dir=store, **overrides)
+    except (RuntimeError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def source_record(nws: NodeWithScore) -> dict[str, Any]:
+    """The JSON form of one source: ``doc``, ``page`` (0-based), ``modality``, ``score``, ``text``, ``image_path``.
+
+    Args:
+        nws: A retrieved node.
+    """
+    meta = nws.node.metadata
+    image_path = meta.get("image_path") or getattr(nws.node, "image_path", None)
+    return {
+        "doc": meta.get("doc"),
+        "page": meta.get("page"),
+        "modality": meta.get("modality"),
+        "score": float(nws.score) if nws.score is not None else None,
+        "text": nws.node.get_content()[:TEXT_PREVIEW * 4],
+        "image_path": image_path,
+    }
+
+
+def _print_answer(question: str, response: Response) -> None:
+    console.print(f"\n[bold]Q:[/bold] {question}")
+    print(f"A: {response.response}")
+    table = Table("#", "doc", "page", "modality", "score", "text / image", show_lines=False)
+    for i, nws in enumerate(response.source_nodes, start=1):
+        rec = source_record(nws)
+        shown = rec["image_path"] or rec["text"][:80].replace("\n", " ")
+        score = f"{rec['score']:.4f}" if rec["score"] is not None else "-"
+        table.add_row(str(i), str(rec["doc"]), str(rec["page"]), str(rec["modality"]), score, shown)
+    console.print(table)
+
+
+@app.callback()
+def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what each layer does.")) -> None:
+    """Multimodal RAG for LlamaIndex: RAG-Anything parsing, Milvus vectors, a LightRAG graph."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("lightrag", "nano-vectordb", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.ERROR)
+
+
+@app.command()
+def ingest(
+    paths: list[Path] = typer.Argument(..., help="Files or folders to ingest."),
+    store: Optional[Path] = StoreOption,
+) -> None:
+    """Parse, describe and index files into the store; unchanged files are skipped."""
+    rag = _open(store)
+    try:
+        report = rag.ingest(paths, show_progress=True)
+    finally:
+        rag.close()
+    for failure in report.failures:
+        console.print(f"[red]failed:[/red] {failure.path}: {failure.reason}")
+    console.print(report.summary())
+    if report.failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+def query(
+    question: str = typer.Argument(..., help="The question."),
+    store: Optional[Path] = StoreOption,
+    top_k: int = typer.Option(5, "--top-k", min=1, max=1000, help="How many sources to retrieve."),
+    modality: Optional[list[str]] = typer.Option(None, "--modality", help="Only text, image, table or equation (repeatable)."),
+    doc: Optional[str] = typer.Option(None, "--doc", help="Only this document (file name)."),
+    as_json: bool = typer.Option(False, "--json", help="Print {answer, sources} as JSON."),
+) -> None:
+    """Answer a question from the store, with its sources."""
+    rag = _open(store)
+    try:
+        engine = rag.as_query_engine(top_k=top_k, modalities=modality or None, doc=doc)
+        response = engine.query(question)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    finally:
+        rag.close()
+    if as_json:
+        answer = response.response if response.source_nodes else None
+        print(json.dumps({"answer": answer, "sources": [source_record(n) for n in response.source_nodes]}, ensure_ascii=False))
+    else:
+        _print_answer(question, response)
+
+
+@app.command()
+def demo(
+    store: Optional[Path] = typer.Option(None, "--store", help="Where to build the demo store (a fresh temporary dir by default)."),
+) -> None:
+    """Ingest a Milvus FAQ and an architecture diagram into a fresh store, then ask a text and an image question."""
+    from llama_index_mmrag.rag import MultimodalRAG
+
+    faq, diagram = SAMPLE_DIR / "milvus_faq.txt", SAMPLE_DIR / "milvus_architecture.png"
+    for path in (faq, diagram):
+        if not path.exists():
+            console.print(f"[red]error:[/red] demo file {path} is missing; reinstall from a full checkout")
+            raise typer.Exit(2)
+    workdir = Path(store) if store else Path(tempfile.mkdtemp(prefix="mmrag-demo-"))
+    if store and workdir.exists():
+        shutil.rmtree(workdir)
+    console.print(f"demo store: {workdir}")
+    rag = MultimodalRAG(storage_dir=workdir, top_k=5)
+    try:
+        report = rag.ingest([faq, diagram], show_progress=True)
+        console.print(report.summary())
+        text_q = "Does Milvus support simultaneous insertion and search?"
+        _print_answer(text_q, rag.as_query_engine(top_k=3).query(text_q))
+        image_q = "What are the key components of the Milvus architecture?"
+        response = rag.as_query_engine(top_k=3).query(image_q)
+        _print_answer(image_q, response)
+        images = [n for n in response.source_nodes if n.node.metadata.get("modality") == "image"]
+        if images:
+            print(f"Image hit: {source_record(images[0])['image_path']}")
+        else:
+            console.print("[red]no image among the sources[/red]")
+            raise typer.Exit(1)
+    finally:
+        rag.close()
+        if store is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run() -> None:
+    """Entry point that keeps library logs quiet unless asked."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(run())

@@ -1,0 +1,162 @@
+"""The LightRAG instance the package builds, and graph building with and without an LLM.
+
+Offline, the graph is built by the LLM-free extractor (:mod:`llama_index_mmrag.graph.extract`) and inserted
+with ``ainsert_custom_kg``; chunk ids are the Milvus node ids (see :func:`llama_index_mmrag.blocks.make_chunk_id`).
+Every call runs on one private event loop (LightRAG binds locks to the loop that initialised it).
+
+Example:
+    >>> graph = GraphStore(settings, embed_model, dim=384)        # doctest: +SKIP
+    >>> graph.run(graph.ainsert_nodes(nodes))                     # doctest: +SKIP
+    >>> data = graph.run(graph.aquery_data("What is Milvus?"))   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Coroutine, Sequence
+from typing import Any, TypeVar
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.schema import BaseNode
+
+from llama_index_mmrag.blocks import graph_content
+from llama_index_mmrag.graph.extract import GraphChunk, build_custom_kg
+from llama_index_mmrag.graph.keywords import query_keywords
+from llama_index_mmrag.models.adapters import LightRAGLLMFunc, lightrag_embedding_func, no_llm_func
+from llama_index_mmrag.models.tokenizer import offline_tokenizer
+from llama_index_mmrag.runtime import BackgroundLoop, engine_loop
+from llama_index_mmrag.settings import MMRAGSettings
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+GRAPH_MODES = ("local", "global", "hybrid", "mix", "naive")
+
+
+def node_to_graph_chunk(node: BaseNode) -> GraphChunk:
+    """Describe a node to the graph layer: its id, graph content and provenance.
+
+    Args:
+        node: A node built by :func:`llama_index_mmrag.blocks.blocks_to_nodes`.
+    """
+    meta = node.metadata
+    caption = meta.get("caption")
+    return GraphChunk(
+        chunk_id=node.node_id,
+        content=graph_content(node.get_content(), meta["doc"], meta.get("page"), meta.get("modality", "text")),
+        doc=meta["doc"],
+        page=meta.get("page"),
+        modality=meta.get("modality", "text"),
+        captions=(caption,) if caption else (),
+        headers=tuple(meta.get("table_headers") or ()),
+    )
+
+
+class GraphStore:
+    """Owns the LightRAG instance: storages in the storage dir, one workspace per collection.
+
+    Args:
+        settings: Storage dir, graph storage class and collection (the workspace).
+        embed_model: The embedding LightRAG's vector storages use.
+        dim: The embedding's dimension.
+        llm_func: LightRAG's LLM function; ``None`` builds the graph without an LLM.
+        loop: The loop to run on; the process-wide engine loop when ``None``.
+
+    Example:
+        >>> graph = GraphStore(MMRAGSettings(storage_dir="./s"), local_embedding(), dim=384)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        settings: MMRAGSettings,
+        embed_model: BaseEmbedding,
+        dim: int,
+        llm_func: LightRAGLLMFunc | None = None,
+        loop: BackgroundLoop | None = None,
+    ) -> None:
+        self.settings = settings
+        self.llm_func = llm_func
+        self._embed_model = embed_model
+        self._dim = dim
+        self._loop = loop or engine_loop()
+        self._rag: Any = None
+
+    @property
+    def has_llm(self) -> bool:
+        """Whether graph building and query keywords use an LLM."""
+        return self.llm_func is not None
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine of this store on its private loop, from sync code."""
+        return self._loop.run(coro)
+
+    async def arun(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await a coroutine of this store on its private loop, from any loop."""
+        return await self._loop.arun(coro)
+
+    async def _rag_instance(self) -> Any:
+        if self._rag is None:
+            from lightrag import LightRAG
+
+            self.settings.graph_dir.mkdir(parents=True, exist_ok=True)
+            self._rag = LightRAG(
+                working_dir=str(self.settings.graph_dir),
+                workspace=self.settings.milvus_collection,
+                graph_storage=self.settings.graph_storage,
+                tokenizer=offline_tokenizer(),
+                embedding_func=lightrag_embedding_func(self._embed_model, self._dim),
+                llm_model_func=self.llm_func or no_llm_func,
+                enable_llm_cache=True,
+            )
+            await self._rag.initialize_storages()
+        return self._rag
+
+    async def rag(self) -> Any:
+        """The initialised LightRAG instance (must be awaited on this store's loop, see :meth:`arun`)."""
+        return await self._rag_instance()
+
+    async def ainsert_nodes(self, nodes: Sequence[BaseNode]) -> None:
+        """Add nodes to the graph: chunks, entities and relations, without an LLM.
+
+        Args:
+            nodes: Nodes with provenance metadata; their ids become the graph's chunk ids.
+        """
+        if not nodes:
+            return
+        rag = await self._rag_instance()
+        custom_kg = build_custom_kg([node_to_graph_chunk(n) for n in nodes])
+        await rag.ainsert_custom_kg(custom_kg)
+
+    async def aquery_data(
+        self, question: str, mode: str = "hybrid", top_k: int = 10, chunk_top_k: int | None = None
+    ) -> dict[str, Any]:
+        """Return LightRAG's structured retrieval (entities, relationships, chunks) for a question.
+
+        Offline the query keywords are computed locally, so no LLM is called.
+
+        Args:
+            question: The question.
+            mode: One of ``local``, ``global``, ``hybrid``, ``mix``, ``naive``.
+            top_k: Entities / relations to retrieve.
+            chunk_top_k: Chunks to retrieve (``top_k`` when unset).
+        """
+        from lightrag import QueryParam
+
+        if mode not in GRAPH_MODES:
+            raise ValueError(f"unknown graph mode {mode!r}; choose one of {', '.join(GRAPH_MODES)}")
+        rag = await self._rag_instance()
+        param = QueryParam(mode=mode, top_k=top_k, chunk_top_k=chunk_top_k or top_k, enable_rerank=False)
+        if not self.has_llm:
+            param.hl_keywords, param.ll_keywords = query_keywords(question)
+        result = await rag.aquery_data(question, param)
+        return result.get("data", result) if isinstance(result, dict) else {}
+
+    async def aclose(self) -> None:
+        """Flush and close LightRAG's storages."""
+        if self._rag is not None:
+            await self._rag.finalize_storages()
+            self._rag = None
+
+    def close(self) -> None:
+        """Flush and close LightRAG's storages (the shared engine loop keeps running)."""
+        self.run(self.aclose())

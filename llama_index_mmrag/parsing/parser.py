@@ -1,0 +1,142 @@
+"""The offline parser, registered with RAG-Anything's parser registry as ``"mmrag"``.
+
+It needs no model from a hub: PDFs go through pypdfium2 + pdfplumber (+ RapidOCR for scans),
+images through RapidOCR, plain text is split into paragraphs. It returns RAG-Anything content lists, so
+one content list feeds both ``RAGAnything.insert_content_list`` and LlamaIndex nodes.
+
+Example:
+    >>> from raganything.parser import get_parser
+    >>> import llama_index_mmrag.parsing.parser  # registers "mmrag"
+    >>> items = get_parser("mmrag").parse_document("notes.txt", output_dir="./out")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from raganything.parser import Parser, register_parser
+
+from llama_index_mmrag.parsing.errors import ParseError
+from llama_index_mmrag.parsing.ocr import ocr_text
+
+OFFLINE_PARSER_NAME = "mmrag"
+TEXT_SUFFIXES = {".txt", ".text", ".log", ".rst", ".csv", ".tsv"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
+PDF_SUFFIXES = {".pdf"}
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+
+
+def _read_text(path: Path) -> str:
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(raw).best()
+        if best is None:
+            raise ParseError(path, "the file is not text in any encoding we recognise; convert it to UTF-8") from None
+        return str(best)
+
+
+def parse_text_file(path: str | Path) -> list[dict[str, Any]]:
+    """Split a plain-text file into paragraph blocks (page 0); Markdown-style ``#`` lines become headings.
+
+    Args:
+        path: The text file.
+    """
+    path = Path(path)
+    items: list[dict[str, Any]] = []
+    for paragraph in _PARAGRAPH_BREAK.split(_read_text(path)):
+        text = paragraph.strip()
+        if not text:
+            continue
+        level = len(text) - len(text.lstrip("#")) if text.startswith("#") and "\n" not in text else 0
+        items.append({"type": "text", "text": text.lstrip("#").strip() if level else text, "text_level": level, "page_idx": 0})
+    return items
+
+
+def parse_image_file(path: str | Path) -> list[dict[str, Any]]:
+    """Return one image block for an image file, with the text OCR reads in it.
+
+    Args:
+        path: The image file.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path).resolve()
+    try:
+        with Image.open(path) as img:
+            img.verify()
+        with Image.open(path) as img:
+            width, height = img.size
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise ParseError(path, f"the image cannot be decoded ({exc}); re-export it as PNG or JPEG") from exc
+    except Image.DecompressionBombError as exc:
+        raise ParseError(path, f"the image is too large to decode safely ({exc}); downscale it") from exc
+    return [
+        {
+            "type": "image",
+            "img_path": str(path),
+            "image_caption": [],
+            "image_footnote": [],
+            "page_idx": 0,
+            "bbox": [0.0, 0.0, float(width), float(height)],
+            "ocr_text": ocr_text(path),
+        }
+    ]
+
+
+class OfflineParser(Parser):
+    """RAG-Anything parser that runs fully offline (registered as ``"mmrag"``).
+
+    Example:
+        >>> OfflineParser().parse_document("diagram.png", output_dir="./out")  # doctest: +SKIP
+    """
+
+    SUPPORTED_SUFFIXES = TEXT_SUFFIXES | IMAGE_SUFFIXES | PDF_SUFFIXES
+
+    def check_installation(self) -> bool:
+        """Always true: every dependency is a hard dependency of this package."""
+        return True
+
+    def parse_pdf(
+        self, pdf_path: str | Path, output_dir: str | None = None, method: str = "auto", lang: str | None = None, **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        """Parse a PDF with pypdfium2 + pdfplumber, OCR for pages without a text layer."""
+        from llama_index_mmrag.parsing.pdf import parse_pdf
+
+        out = Path(output_dir or Path(pdf_path).parent / "parsed")
+        return parse_pdf(pdf_path, out, ocr=method != "txt", workers=kwargs.get("workers"))
+
+    def parse_image(
+        self, image_path: str | Path, output_dir: str | None = None, lang: str | None = None, **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        """Return the image as one image block with its OCR text."""
+        return parse_image_file(image_path)
+
+    def parse_document(
+        self, file_path: str | Path, method: str = "auto", output_dir: str | None = None, lang: str | None = None, **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        """Parse any supported file by its extension.
+
+        Raises:
+            ParseError: If the extension is not supported or the file cannot be read.
+        """
+        path = Path(file_path)
+        suffix = path.suffix.lower()
+        if suffix in PDF_SUFFIXES:
+            return self.parse_pdf(path, output_dir=output_dir, method=method, **kwargs)
+        if suffix in IMAGE_SUFFIXES:
+            return self.parse_image(path, output_dir=output_dir)
+        if suffix in TEXT_SUFFIXES:
+            return parse_text_file(path)
+        raise ParseError(
+            path, f"the offline parser does not read {suffix or 'files without an extension'}; "
+            f"supported: {', '.join(sorted(self.SUPPORTED_SUFFIXES))}"
+        )
+
+
+register_parser(OFFLINE_PARSER_NAME, OfflineParser)

@@ -1,0 +1,250 @@
+"""RAGAnythingReader: RAG-Anything parsing as a LlamaIndex reader.
+
+Example:
+    >>> from llama_index_mmrag import RAGAnythingReader
+    >>> reader = RAGAnythingReader(output_dir="./parsed")
+    >>> docs = reader.load_data(["report.pdf", "diagram.png"])          # doctest: +SKIP
+    >>> docs[0].metadata["doc"], docs[0].metadata["page"], docs[0].metadata["modality"]  # doctest: +SKIP
+    ('report.pdf', 0, 'text')
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llama_index.core.readers.base import BasePydanticReader
+from llama_index.core.schema import Document, ImageDocument
+from pydantic import Field
+from raganything.parser import get_parser
+
+import llama_index_mmrag.parsing.parser  # noqa: F401  (registers the offline parser)
+from llama_index_mmrag.blocks import ContentBlock, file_content_hash
+from llama_index_mmrag.parsing.errors import ParseError
+from llama_index_mmrag.parsing.select import choose_parser
+
+logger = logging.getLogger(__name__)
+
+PathLike = str | Path
+
+
+@dataclass
+class ParsedDocument:
+    """The blocks of one parsed file with the parser that produced them.
+
+    Args:
+        path: The file.
+        doc_id: The file's content hash.
+        parser: The parser that ran.
+        reason: Why that parser was chosen.
+        blocks: The content blocks in reading order.
+    """
+
+    path: Path
+    doc_id: str
+    parser: str
+    reason: str
+    blocks: list[ContentBlock] = field(default_factory=list)
+
+    @property
+    def doc(self) -> str:
+        """The document's name (its file name)."""
+        return self.path.name
+
+
+@dataclass(frozen=True)
+class LoadFailure:
+    """A file of a batch that could not be read, and why."""
+
+    path: Path
+    reason: str
+
+
+class BatchLoadError(RuntimeError):
+    """Some files of a batch failed; the others were loaded and are in ``documents``.
+
+    Args:
+        failures: One entry per failed file.
+        documents: The documents of the files that loaded.
+    """
+
+    def __init__(self, failures: Sequence[LoadFailure], documents: Sequence[Document] = ()) -> None:
+        self.failures = list(failures)
+        self.documents = list(documents)
+        lines = "\n".join(f"  - {f.path}: {f.reason}" for f in self.failures)
+        super().__init__(f"{len(self.failures)} file(s) could not be read:\n{lines}")
+
+
+def expand_paths(paths: PathLike | Iterable[PathLike]) -> list[Path]:
+    """Expand files and folders (recursively, hidden files skipped) into a sorted, de-duplicated file list.
+
+    Args:
+        paths: One path or several; folders are walked.
+    """
+    items = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    seen: dict[Path, None] = {}
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and not any(part.startswith(".") for part in child.relative_to(path).parts):
+                    seen.setdefault(child.resolve(), None)
+        else:
+            seen.setdefault(path.resolve() if path.exists() else path, None)
+    return list(seen)
+
+
+def block_to_document(block: ContentBlock) -> Document:
+    """Return the LlamaIndex document of one block (an ``ImageDocument`` for images)."""
+    metadata: dict[str, Any] = block.provenance()
+    if block.captions:
+        metadata["caption"] = " ".join(block.captions)
+    doc_id = f"{block.doc_id}:{block.index}"
+    if block.modality == "image":
+        metadata["image_path"] = block.img_path
+        return ImageDocument(id_=doc_id, text=block.searchable_text, image_path=block.img_path, metadata=metadata)
+    if block.modality == "table":
+        metadata["table_body"] = block.table_body
+    if block.modality == "equation":
+        metadata["latex"] = block.latex
+    return Document(id_=doc_id, text=block.searchable_text, metadata=metadata)
+
+
+class RAGAnythingReader(BasePydanticReader):
+    """Reads PDFs, Office files, web pages, text and images through RAG-Anything's parser registry.
+
+    ``parser="auto"`` picks the best parser that can run here (see
+    :func:`llama_index_mmrag.parsing.select.choose_parser`); any name registered with RAG-Anything
+    (``mineru``, ``docling``, ``paddleocr``, ``mmrag``, your own) can be forced. Every document carries
+    ``doc``, ``doc_id`` (content hash), ``page`` (0-based), ``bbox``, ``modality`` and ``parser``.
+
+    Args:
+        parser: ``"auto"`` or a RAG-Anything parser name.
+        output_dir: Where parsers write extracted images; a temporary folder when unset.
+
+    Example:
+        >>> reader = RAGAnythingReader()
+        >>> parsed = reader.parse("faq.txt")                  # doctest: +SKIP
+        >>> [b.modality for b in parsed.blocks]               # doctest: +SKIP
+        ['text', 'text']
+    """
+
+    is_remote: bool = False
+    parser: str = Field(default="auto", description="'auto' or a RAG-Anything parser name.")
+    output_dir: str | None = Field(default=None, description="Where extracted images are written.")
+
+    @classmethod
+    def class_name(cls) -> str:
+        """Name used in serialization."""
+        return "RAGAnythingReader"
+
+    def _output_dir(self) -> Path:
+        if self.output_dir is None:
+            self.output_dir = tempfile.mkdtemp(prefix="mmrag-parsed-")
+        return Path(self.output_dir)
+
+    def parse(self, path: PathLike) -> ParsedDocument:
+        """Parse one file into content blocks.
+
+        Args:
+            path: The file to parse.
+
+        Raises:
+            ParseError: With the file name and the reason, if the file cannot be read.
+        """
+        path = Path(path)
+        _check_readable(path)
+        name, reason = choose_parser(path, self.parser)
+        logger.info("parsing %s with %s: %s", path.name, name, reason)
+        doc_id = file_content_hash(path)
+        out = self._output_dir() / doc_id[:16]
+        try:
+            items = get_parser(name).parse_document(str(path), output_dir=str(out))
+        except ParseError:
+            raise
+        except Exception as exc:  # a third-party parser failed: say which file and which parser
+            raise ParseError(path, f"parser {name!r} failed: {exc}") from exc
+        blocks = [
+            ContentBlock.from_content_item(item, doc=path.name, doc_id=doc_id, parser=name, index=i)
+            for i, item in enumerate(items)
+            if item.get("type") in ("text", "image", "table", "equation")
+        ]
+        return ParsedDocument(path=path, doc_id=doc_id, parser=name, reason=reason, blocks=blocks)
+
+    async def aparse(self, path: PathLike) -> ParsedDocument:
+        """Async twin of :meth:`parse`: parsing is CPU work, so it runs in a worker thread."""
+        return await asyncio.to_thread(self.parse, path)
+
+    def lazy_load_data(self, file_path: PathLike | Iterable[PathLike], **_: Any) -> Iterator[Document]:  # type: ignore[override]
+        """Yield one document per block, file by file; failed files raise :class:`BatchLoadError` at the end.
+
+        Args:
+            file_path: A file, a folder, or several of either.
+        """
+        failures: list[LoadFailure] = []
+        for path in expand_paths(file_path):
+            try:
+                parsed = self.parse(path)
+            except ParseError as exc:
+                failures.append(LoadFailure(path, exc.reason))
+                continue
+            yield from (block_to_document(b) for b in parsed.blocks)
+        if failures:
+            raise BatchLoadError(failures)
+
+    def load_data(self, file_path: PathLike | Iterable[PathLike], **_: Any) -> list[Document]:  # type: ignore[override]
+        """Load every block of every file as a document.
+
+        Args:
+            file_path: A file, a folder, or several of either.
+
+        Raises:
+            BatchLoadError: After all other files were loaded, listing each failed file and its reason;
+                the loaded documents are on the error's ``documents``.
+        """
+        documents: list[Document] = []
+        try:
+            for document in self.lazy_load_data(file_path):
+                documents.append(document)
+        except BatchLoadError as exc:
+            raise BatchLoadError(exc.failures, documents) from None
+        return documents
+
+    async def aload_data(self, file_path: PathLike | Iterable[PathLike], **_: Any) -> list[Document]:  # type: ignore[override]
+        """Native async twin of :meth:`load_data`: files are parsed concurrently in worker threads."""
+        paths = expand_paths(file_path)
+        results = await asyncio.gather(*(self.aparse(p) for p in paths), return_exceptions=True)
+        documents: list[Document] = []
+        failures: list[LoadFailure] = []
+        for path, result in zip(paths, results):
+            if isinstance(result, ParseError):
+                failures.append(LoadFailure(path, result.reason))
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                documents.extend(block_to_document(b) for b in result.blocks)
+        if failures:
+            raise BatchLoadError(failures, documents)
+        return documents
+
+
+def _check_readable(path: Path) -> None:
+    """Fail early, with the reason, on files no parser should be handed."""
+    try:
+        if not path.exists():
+            raise ParseError(path, "no such file; check the path")
+        if path.is_dir():
+            raise ParseError(path, "this is a folder; pass the files in it, or the folder to load_data")
+        if path.stat().st_size == 0:
+            raise ParseError(path, "the file is empty (0 bytes); re-export or re-download it")
+        with open(path, "rb") as handle:
+            handle.read(1)
+    except PermissionError as exc:
+        raise ParseError(path, "the file is not readable by this user; check its permissions") from exc
+    except OSError as exc:
+        raise ParseError(path, f"the file cannot be opened ({exc.strerror or exc})") from exc

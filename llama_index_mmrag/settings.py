@@ -1,0 +1,122 @@
+"""One settings object: arguments > environment > ``.env`` > offline defaults.
+
+Example:
+    >>> from llama_index_mmrag.settings import MMRAGSettings
+    >>> s = MMRAGSettings(storage_dir="./store", top_k=5)
+    >>> s.use_dashscope      # True only when DASHSCOPE_API_KEY is set
+    False
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(name: str, *aliases: str) -> AliasChoices:
+    """Accept the field name as a keyword argument and the listed names from the environment."""
+    return AliasChoices(name, *aliases)
+
+
+class MMRAGSettings(BaseSettings):
+    """Every knob of llama-index-mmrag, with offline defaults.
+
+    Each field can be given as a keyword argument, an environment variable (the name listed in
+    ``.env.example``) or a line in ``.env`` in the working directory, in that order of precedence.
+
+    Args:
+        storage_dir: Folder holding Milvus Lite, the LightRAG graph, parsed images and the manifest.
+        milvus_uri: A Milvus server, cluster or Zilliz Cloud URI; empty means Milvus Lite in ``storage_dir``.
+        milvus_token: Token (or ``user:password``) for a Milvus server or Zilliz Cloud.
+        milvus_collection: Collection name; also the LightRAG workspace.
+        dashscope_api_key: With a key, DashScope's LLM, VLM and embeddings are used.
+        dashscope_base_url: Override of the DashScope HTTP API base URL.
+        llm_model: DashScope text model.
+        vlm_model: DashScope vision model.
+        embed_model: ``"local"`` (packaged all-MiniLM-L6-v2) or a DashScope embedding model name.
+        embed_dim: Dimension of DashScope embeddings (the local model is always 384).
+        graph_storage: LightRAG graph storage class (``NetworkXStorage`` or ``Neo4JStorage``).
+        parser: Parser name: ``auto`` or any RAG-Anything parser name.
+        chunk_size: Target chunk size in tokens for text.
+        chunk_overlap: Overlap between consecutive text chunks, in tokens.
+        top_k: Number of nodes a retriever returns.
+        graph_weight: Weight of the graph list in reciprocal-rank fusion.
+        vector_weight: Weight of the vector list in reciprocal-rank fusion.
+        describe_concurrency: How many modal items are described at once.
+    """
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        case_sensitive=False,
+    )
+
+    storage_dir: Path = Field(Path("./mmrag_storage"), validation_alias=_env("storage_dir", "MMRAG_STORAGE_DIR"))
+    milvus_uri: str | None = Field(None, validation_alias=_env("milvus_uri", "MILVUS_URI"))
+    milvus_token: str | None = Field(None, validation_alias=_env("milvus_token", "MILVUS_TOKEN"))
+    milvus_collection: str = Field("mmrag", validation_alias=_env("milvus_collection", "MILVUS_COLLECTION"))
+    dashscope_api_key: str | None = Field(None, validation_alias=_env("dashscope_api_key", "DASHSCOPE_API_KEY"))
+    dashscope_base_url: str | None = Field(
+        None, validation_alias=_env("dashscope_base_url", "DASHSCOPE_BASE_URL")
+    )
+    llm_model: str = Field("qwen-max", validation_alias=_env("llm_model", "MMRAG_LLM_MODEL"))
+    vlm_model: str = Field("qwen-vl-max", validation_alias=_env("vlm_model", "MMRAG_VLM_MODEL"))
+    embed_model: str = Field("local", validation_alias=_env("embed_model", "MMRAG_EMBED_MODEL"))
+    embed_dim: int = Field(1024, validation_alias=_env("embed_dim", "MMRAG_EMBED_DIM"), gt=0)
+    graph_storage: Literal["NetworkXStorage", "Neo4JStorage"] = Field(
+        "NetworkXStorage", validation_alias=_env("graph_storage", "MMRAG_GRAPH_STORAGE")
+    )
+    parser: str = Field("auto", validation_alias=_env("parser", "MMRAG_PARSER"))
+    chunk_size: int = Field(256, validation_alias=_env("chunk_size", "MMRAG_CHUNK_SIZE"), ge=32, le=8192)
+    chunk_overlap: int = Field(32, validation_alias=_env("chunk_overlap", "MMRAG_CHUNK_OVERLAP"), ge=0)
+    top_k: int = Field(10, validation_alias=_env("top_k", "MMRAG_TOP_K"), ge=1, le=1000)
+    graph_weight: float = Field(0.5, validation_alias=_env("graph_weight", "MMRAG_GRAPH_WEIGHT"), ge=0)
+    vector_weight: float = Field(1.0, validation_alias=_env("vector_weight", "MMRAG_VECTOR_WEIGHT"), ge=0)
+    describe_concurrency: int = Field(
+        8, validation_alias=_env("describe_concurrency", "MMRAG_DESCRIBE_CONCURRENCY"), ge=1, le=256
+    )
+
+    @field_validator("milvus_uri", "milvus_token", "dashscope_api_key", "dashscope_base_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("chunk_overlap")
+    @classmethod
+    def _overlap_below_size(cls, value: int, info) -> int:  # type: ignore[no-untyped-def]
+        size = info.data.get("chunk_size")
+        if size is not None and value >= size:
+            raise ValueError(f"chunk_overlap ({value}) must be smaller than chunk_size ({size})")
+        return value
+
+    @property
+    def use_dashscope(self) -> bool:
+        """Whether DashScope models are configured (an API key is set)."""
+        return bool(self.dashscope_api_key)
+
+    @property
+    def milvus_lite_path(self) -> Path:
+        """Where Milvus Lite keeps its data when no ``milvus_uri`` is set."""
+        return self.storage_dir / "milvus.db"
+
+    @property
+    def effective_milvus_uri(self) -> str:
+        """The URI handed to pymilvus: the configured server, or the Milvus Lite path."""
+        return self.milvus_uri or str(self.milvus_lite_path.resolve())
+
+    @property
+    def graph_dir(self) -> Path:
+        """LightRAG's working directory."""
+        return self.storage_dir / "lightrag"
+
+    @property
+    def parsed_dir(self) -> Path:
+        """Where parsers write extracted images and intermediate output."""
+        return self.storage_dir / "parsed"
