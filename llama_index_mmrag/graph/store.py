@@ -1,5 +1,9 @@
 """The LightRAG instance the package builds, and graph building with and without an LLM.
 
+LightRAG's vector storages (chunks, entities, relations) live in the same Milvus as the nodes
+(:mod:`llama_index_mmrag.graph.milvus_storage`), in collections prefixed with the workspace (the collection
+name); key-value and doc-status storages are JSON files, the graph is NetworkX files or Neo4j.
+
 Offline, the graph is built by the LLM-free extractor (:mod:`llama_index_mmrag.graph.extract`) and inserted
 with ``ainsert_custom_kg``; chunk ids are the Milvus node ids (see :func:`llama_index_mmrag.blocks.make_chunk_id`).
 Every call runs on one private event loop (LightRAG binds locks to the loop that initialised it).
@@ -22,6 +26,7 @@ from llama_index.core.schema import BaseNode
 from llama_index_mmrag.blocks import graph_content
 from llama_index_mmrag.graph.extract import GraphChunk, build_custom_kg
 from llama_index_mmrag.graph.keywords import query_keywords
+from llama_index_mmrag.graph.milvus_storage import STORAGE_NAME, TOKEN_KEY, URI_KEY, register_milvus_storage
 from llama_index_mmrag.models.adapters import LightRAGLLMFunc, lightrag_embedding_func, no_llm_func
 from llama_index_mmrag.models.tokenizer import offline_tokenizer
 from llama_index_mmrag.runtime import BackgroundLoop, engine_loop
@@ -31,6 +36,44 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 GRAPH_MODES = ("local", "global", "hybrid", "mix", "naive")
+COSINE_THRESHOLD = 0.2  # LightRAG's default: entity/relation/chunk matches below it are dropped
+
+
+CHUNK_SEPARATOR = "\n\u241e\u241e\u241e\n"  # between our chunks in a document handed to LightRAG's LLM pipeline
+
+
+class GraphBuildError(RuntimeError):
+    """LightRAG could not build the graph of a document (it reports failures in doc status, not as exceptions)."""
+
+
+def split_on_chunk_separator(
+    tokenizer: Any,
+    content: str,
+    split_by_character: str | None = None,
+    split_by_character_only: bool = False,
+    chunk_overlap_token_size: int = 0,
+    chunk_token_size: int = 0,
+) -> list[dict[str, Any]]:
+    """LightRAG ``chunking_func`` that returns exactly our chunks, so LightRAG's chunk ids are our node ids.
+
+    LightRAG ids a chunk as ``md5(content)``; our node ids are the same function of the same graph content
+    (:func:`llama_index_mmrag.blocks.make_chunk_id`).
+
+    Args:
+        tokenizer: LightRAG's tokenizer (counts tokens per chunk).
+        content: A document as joined by :data:`CHUNK_SEPARATOR`.
+        split_by_character: Ignored (our chunks are already cut).
+        split_by_character_only: Ignored.
+        chunk_overlap_token_size: Ignored.
+        chunk_token_size: Ignored.
+    """
+    from lightrag.utils import sanitize_text_for_encoding
+
+    parts = [sanitize_text_for_encoding(part) for part in content.split(CHUNK_SEPARATOR)]
+    return [
+        {"tokens": len(tokenizer.encode(part)), "content": part, "chunk_order_index": index}
+        for index, part in enumerate(p for p in parts if p)
+    ]
 
 
 def node_to_graph_chunk(node: BaseNode) -> GraphChunk:
@@ -99,13 +142,21 @@ class GraphStore:
             from lightrag import LightRAG
 
             self.settings.graph_dir.mkdir(parents=True, exist_ok=True)
+            register_milvus_storage()
             self._rag = LightRAG(
                 working_dir=str(self.settings.graph_dir),
                 workspace=self.settings.milvus_collection,
                 graph_storage=self.settings.graph_storage,
+                vector_storage=STORAGE_NAME,
+                vector_db_storage_cls_kwargs={
+                    "cosine_better_than_threshold": COSINE_THRESHOLD,
+                    URI_KEY: self.settings.effective_milvus_uri,
+                    TOKEN_KEY: self.settings.milvus_token,
+                },
                 tokenizer=offline_tokenizer(),
                 embedding_func=lightrag_embedding_func(self._embed_model, self._dim),
                 llm_model_func=self.llm_func or no_llm_func,
+                chunking_func=split_on_chunk_separator,
                 enable_llm_cache=True,
             )
             await self._rag.initialize_storages()
@@ -116,16 +167,34 @@ class GraphStore:
         return await self._rag_instance()
 
     async def ainsert_nodes(self, nodes: Sequence[BaseNode]) -> None:
-        """Add nodes to the graph: chunks, entities and relations, without an LLM.
+        """Add nodes to the graph: chunks, entities and relations.
+
+        With an LLM, LightRAG's own extraction runs over exactly these chunks (one LightRAG document per
+        source document); without one, the LLM-free extractor builds the graph and ``ainsert_custom_kg``
+        stores it. Either way the graph's chunk ids are the nodes' ids.
 
         Args:
             nodes: Nodes with provenance metadata; their ids become the graph's chunk ids.
+
+        Raises:
+            GraphBuildError: If LightRAG reports the document as failed.
         """
         if not nodes:
             return
         rag = await self._rag_instance()
-        custom_kg = build_custom_kg([node_to_graph_chunk(n) for n in nodes])
-        await rag.ainsert_custom_kg(custom_kg)
+        by_doc: dict[str, list[GraphChunk]] = {}
+        for node in nodes:
+            by_doc.setdefault(node.ref_doc_id or node.metadata["doc"], []).append(node_to_graph_chunk(node))
+        for doc_id, doc_chunks in by_doc.items():
+            if not self.has_llm:
+                await rag.ainsert_custom_kg(build_custom_kg(doc_chunks), full_doc_id=doc_id)
+                continue
+            text = CHUNK_SEPARATOR.join(c.content for c in doc_chunks)
+            await rag.ainsert(text, ids=[doc_id], file_paths=[doc_chunks[0].doc])
+            status = await rag.doc_status.get_by_id(doc_id)
+            if status is None or str(status.get("status", "")).lower().endswith("failed"):
+                reason = (status or {}).get("error_msg") or "LightRAG did not record the document"
+                raise GraphBuildError(f"{doc_chunks[0].doc}: graph extraction failed: {reason}")
 
     async def aquery_data(
         self, question: str, mode: str = "hybrid", top_k: int = 10, chunk_top_k: int | None = None

@@ -24,6 +24,22 @@ from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_ca
 from pydantic import PrivateAttr
 
 ANSWER_PREFIX = "FAKE-LLM ANSWER:"
+TUPLE = "<|#|>"
+COMPLETE = "<|COMPLETE|>"
+_EXTRACTION_INPUT = re.compile(r"<Input Text>\s*```\s*(.*?)\s*```\s*<Output>", re.S)
+_NAME = re.compile(r"\b[A-Z][a-zA-Z]{3,}(?:\s+[A-Z][a-zA-Z]{3,})*\b")
+
+
+def extraction_records(text: str, limit: int = 5) -> str:
+    """LightRAG's extraction output for a text: its capitalised names as entities, consecutive ones related."""
+    names: list[str] = []
+    for name in _NAME.findall(text):
+        if name not in names:
+            names.append(name)
+    names = names[:limit]
+    lines = [f"entity{TUPLE}{n}{TUPLE}concept{TUPLE}{n} is mentioned in the text." for n in names]
+    lines += [f"relation{TUPLE}{a}{TUPLE}{b}{TUPLE}co-mention{TUPLE}{a} is mentioned with {b}." for a, b in zip(names, names[1:])]
+    return "\n".join(lines + [COMPLETE])
 
 
 def _first_context_sentence(prompt: str) -> str:
@@ -49,9 +65,16 @@ class FakeLLM(CustomLLM):
 
     def respond(self, prompt: str) -> str:
         self._calls.append(prompt)
+        if "missed or incorrectly formatted" in prompt:
+            return COMPLETE
+        extraction = _EXTRACTION_INPUT.findall(prompt)
+        if extraction:  # the last one is the data; earlier ones are the prompt's worked examples
+            return extraction_records(extraction[-1])
         if "high_level_keywords" in prompt and "low_level_keywords" in prompt:
-            words = [w for w in re.findall(r"[A-Za-z]{4,}", prompt.split("Query:")[-1])][:4]
-            return json.dumps({"high_level_keywords": words[:2], "low_level_keywords": words[2:]})
+            match = re.search(r"User Query:\s*(.+)", prompt)
+            query = match.group(1) if match else prompt
+            words = [w for w in re.findall(r"[A-Za-z]{4,}", query) if w.lower() not in {"which", "what", "does", "when", "where"}]
+            return json.dumps({"high_level_keywords": [" ".join(words)], "low_level_keywords": words})
         if "detailed_description" in prompt and "entity_info" in prompt:
             return json.dumps(
                 {
