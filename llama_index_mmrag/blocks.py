@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -69,6 +70,20 @@ def make_chunk_id(content: str) -> str:
     from lightrag.utils import compute_mdhash_id, sanitize_text_for_encoding
 
     return compute_mdhash_id(sanitize_text_for_encoding(content), prefix="chunk-")
+
+
+_NOT_XML_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def clean_text(text: str) -> str:
+    """Drop control characters, lone surrogates and non-characters that parsers leave in PDF text.
+
+    They break the graph's GraphML files and Milvus's UTF-8 strings; tabs and newlines are kept.
+
+    Args:
+        text: Parsed text.
+    """
+    return _NOT_XML_TEXT.sub("", text)
 
 
 def _join(parts: Iterable[str | None]) -> str:
@@ -142,24 +157,25 @@ class ContentBlock(BaseModel):
             "parser": parser,
             "index": index,
         }
+        def text(key: str) -> str:
+            return clean_text(str(item.get(key) or ""))
+
+        def texts(key: str) -> list[str]:
+            return [clean_text(str(v)) for v in item.get(key) or [] if str(v).strip()]
+
         if kind == "text":
-            return cls(text=str(item.get("text", "")), text_level=int(item.get("text_level") or 0), **common)
+            return cls(text=text("text"), text_level=int(item.get("text_level") or 0), **common)
         if kind == "image":
             return cls(
                 img_path=item.get("img_path"),
-                text=str(item.get("ocr_text", "") or ""),
-                captions=list(item.get("image_caption") or []),
-                footnotes=list(item.get("image_footnote") or []),
+                text=text("ocr_text"),
+                captions=texts("image_caption"),
+                footnotes=texts("image_footnote"),
                 **common,
             )
         if kind == "table":
-            return cls(
-                table_body=str(item.get("table_body", "") or ""),
-                captions=list(item.get("table_caption") or []),
-                footnotes=list(item.get("table_footnote") or []),
-                **common,
-            )
-        return cls(latex=str(item.get("latex", "") or ""), text=str(item.get("text", "") or ""), **common)
+            return cls(table_body=text("table_body"), captions=texts("table_caption"), footnotes=texts("table_footnote"), **common)
+        return cls(latex=text("latex"), text=text("text"), **common)
 
     def to_content_item(self) -> dict[str, Any]:
         """Return the RAG-Anything content-list item for this block (for ``insert_content_list``)."""

@@ -160,6 +160,66 @@ def demo(
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+@app.command()
+def parse(
+    path: Path = typer.Argument(..., help="The file to parse."),
+    as_json: bool = typer.Option(False, "--json", help="Print the blocks as one JSON list."),
+    parser: str = typer.Option("auto", "--parser", help="auto, or a RAG-Anything parser name (mmrag, docling-offline, ...)."),
+    output_dir: Optional[Path] = typer.Option(
+        None, "--output-dir", help="Where extracted images are written (default: a new temporary folder, kept)."
+    ),
+) -> None:
+    """Parse one file and show its blocks (modality, page, text); nothing is stored.
+
+    ``--json`` prints a list of ``{"modality", "page", "bbox", "text", "image_path"}`` objects on stdout. A file
+    that cannot be read exits with code 1 and names the file and the reason on stderr.
+    """
+    from rich.markup import escape
+
+    from llama_index_mmrag.parsing.errors import ParseError
+    from llama_index_mmrag.readers.rag_anything import RAGAnythingReader
+
+    if path.is_dir():
+        console.print(f"[red]error:[/red] {escape(str(path))}: this is a folder; `mmrag parse` reads one file (use `mmrag ingest` for folders)")
+        raise typer.Exit(1)
+    quiet = logging.getLogger().getEffectiveLevel() > logging.INFO
+    previous = {name: logging.getLogger(name).level for name in ("raganything", "docling")}
+    if quiet:  # their error logs repeat the failure this command reports itself
+        for name in previous:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+    try:
+        reader = RAGAnythingReader(parser=parser, output_dir=str(output_dir) if output_dir else None)
+        parsed = reader.parse(path)
+    except ParseError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc.path))}: {escape(exc.reason)}", soft_wrap=True)
+        raise typer.Exit(1) from exc
+    finally:
+        for name, level in previous.items():
+            logging.getLogger(name).setLevel(level)
+    if as_json:
+        records = [
+            {
+                "modality": block.modality,
+                "page": block.page,
+                "bbox": block.bbox,
+                "text": block.searchable_text,
+                "image_path": block.img_path if block.modality == "image" else None,
+            }
+            for block in parsed.blocks
+        ]
+        print(json.dumps(records, ensure_ascii=False))
+        return
+    table = Table(
+        "#", "modality", "page", "text / image", title=escape(f"{parsed.doc}: {len(parsed.blocks)} block(s), parser {parsed.parser}")
+    )
+    for i, block in enumerate(parsed.blocks, start=1):
+        text = block.searchable_text.replace("\n", " ").strip()
+        shown = text[:80] if block.modality != "image" or text else str(block.img_path)
+        table.add_row(str(i), block.modality, "-" if block.page is None else str(block.page), escape(shown or "-"))
+    Console().print(table)
+    console.print(f"parser {parsed.parser}: {parsed.reason}", soft_wrap=True, highlight=False, markup=False)
+
+
 def run() -> None:
     """Entry point that keeps library logs quiet unless asked."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -28,12 +28,12 @@ from llama_index.core.tools import QueryEngineTool
 from llama_index.core.vector_stores.types import MetadataFilters
 from tqdm.auto import tqdm
 
-from llama_index_mmrag.blocks import ContentBlock, blocks_to_nodes
+from llama_index_mmrag.blocks import blocks_to_nodes
 from llama_index_mmrag.graph.store import GraphStore
 from llama_index_mmrag.manifest import DocRecord, Manifest
 from llama_index_mmrag.models.adapters import lightrag_llm_func
 from llama_index_mmrag.models.embeddings import LOCAL_EMBED_DIM, local_embedding
-from llama_index_mmrag.processors.offline import describe_offline, neighbouring_text
+from llama_index_mmrag.processors import ModalDescriber, annotate_nodes, default_postprocessors
 from llama_index_mmrag.readers.rag_anything import LoadFailure, ParsedDocument, RAGAnythingReader, expand_paths
 from llama_index_mmrag.parsing.errors import ParseError
 from llama_index_mmrag.retrievers.composite import MultimodalCompositeRetriever
@@ -127,6 +127,12 @@ class MultimodalRAG:
             loop=self._loop,
         )
         self.reader = RAGAnythingReader(parser=self.settings.parser, output_dir=str(self.settings.parsed_dir))
+        self.describer = ModalDescriber(
+            self.llm,
+            self.vlm,
+            cache_dir=self.settings.storage_dir / "descriptions",
+            concurrency=self.settings.describe_concurrency,
+        )
         self.manifest = Manifest(self.settings.storage_dir / "manifest.json")
 
     def _models(
@@ -194,7 +200,9 @@ class MultimodalRAG:
             return Counter()
         if existing is not None:
             await self._adelete_record(existing)
+        descriptions = await self.describer.adescribe(parsed.blocks)  # LLM/VLM when configured, offline otherwise
         nodes = await asyncio.to_thread(self._nodes_for, parsed)
+        annotate_nodes(nodes, descriptions)
         await asyncio.to_thread(self._embed_and_store, nodes)
         await self.graph.ainsert_nodes(nodes)
         modalities = Counter(str(n.metadata["modality"]) for n in nodes)
@@ -214,11 +222,7 @@ class MultimodalRAG:
         return modalities
 
     def _nodes_for(self, parsed: ParsedDocument) -> list[BaseNode]:
-        blocks: list[ContentBlock] = parsed.blocks
-        for i, block in enumerate(blocks):
-            if block.modality != "text" and not block.description:
-                block.description = describe_offline(block, neighbouring_text(blocks, i))
-        return blocks_to_nodes(blocks, chunk_size=self.settings.chunk_size, chunk_overlap=self.settings.chunk_overlap)
+        return blocks_to_nodes(parsed.blocks, chunk_size=self.settings.chunk_size, chunk_overlap=self.settings.chunk_overlap)
 
     def _embed_and_store(self, nodes: Sequence[BaseNode]) -> None:
         if not nodes:
@@ -229,9 +233,9 @@ class MultimodalRAG:
         self.vector_store.add(list(nodes))
 
     async def _adelete_record(self, record: DocRecord) -> None:
+        nodes = await asyncio.to_thread(self.vector_store.get_nodes, node_ids=list(record.node_ids)) if record.node_ids else []
+        await self.graph.adelete_nodes(nodes)
         await asyncio.to_thread(self.vector_store.delete, record.doc_id)
-        rag = await self.graph.rag()
-        await rag.adelete_by_doc_id(record.doc_id)
         self.manifest.remove(record.doc)
 
     # ----------------------------------------------------------------- retrieval
@@ -285,22 +289,35 @@ class MultimodalRAG:
         )
 
     def as_query_engine(
-        self, node_postprocessors: Sequence[BaseNodePostprocessor] | None = None, **retriever_kwargs: Any
+        self,
+        node_postprocessors: Sequence[BaseNodePostprocessor] | None = None,
+        multimodal: bool = False,
+        **retriever_kwargs: Any,
     ) -> RetrieverQueryEngine:
-        """A standard ``RetrieverQueryEngine`` over :meth:`as_retriever`.
+        """A standard ``RetrieverQueryEngine`` over :meth:`as_retriever`, with the three modal postprocessors.
 
-        With an LLM it synthesises answers; without one it answers extractively with citations
-        ``[doc, p.N, modality]`` (never LlamaIndex's default OpenAI LLM).
+        With an LLM it synthesises answers; with ``multimodal=True`` and a VLM, retrieved images are sent to
+        the VLM; without an LLM it answers extractively with citations ``[doc, p.N, modality]`` (never
+        LlamaIndex's default OpenAI LLM).
 
         Args:
-            node_postprocessors: Postprocessors applied after retrieval.
+            node_postprocessors: Postprocessors applied after retrieval; the image, table and equation
+                postprocessors by default.
+            multimodal: Send retrieved images to the VLM when one is configured.
             **retriever_kwargs: Passed to :meth:`as_retriever`.
         """
-        synthesizer = get_response_synthesizer(llm=self.llm) if self.llm is not None else ExtractiveSynthesizer()
+        if multimodal and self.vlm is not None:
+            synthesizer: Any = get_response_synthesizer(llm=self.vlm, multimodal=True)
+        elif self.llm is not None:
+            synthesizer = get_response_synthesizer(llm=self.llm)
+        else:
+            synthesizer = ExtractiveSynthesizer()
+        if node_postprocessors is None:
+            node_postprocessors = default_postprocessors(describer=self.describer, multimodal=multimodal)
         return RetrieverQueryEngine(
             retriever=self.as_retriever(**retriever_kwargs),
             response_synthesizer=synthesizer,
-            node_postprocessors=list(node_postprocessors or []),
+            node_postprocessors=list(node_postprocessors),
         )
 
     def as_tool(self, name: str = "documents", description: str | None = None, **engine_kwargs: Any) -> QueryEngineTool:

@@ -12,15 +12,16 @@ In the spirit of GraphRAG's fast (LLM-free) indexing, every chunk is read by a s
   its body contains.
 
 Relationships are co-occurrences: two entities in one chunk get weight 1, plus 1 for every sentence (table
-row) they share. Entity names are case-folded with whitespace collapsed, so one thing seen in two chunks or
-two documents is one node. Everything is deterministic: the same chunks give the same dict, byte for byte.
+row) they share; a modal item's edge to a contained entity weighs its number of mentions, to a column header
+or a caption entity 1. Entity names are case-folded with whitespace collapsed, so one thing seen in two chunks
+or two documents is one node. Everything is deterministic: the same chunks give the same dict, byte for byte.
 
 Two ways to load the result into LightRAG:
 
 1. ``await rag.ainsert_custom_kg(build_custom_kg(chunks))``: LightRAG's own loader. Its chunk ids are
    ``lightrag_chunk_id(content)`` (not ours), every entity and relationship keeps ONE source chunk (the last
    declaration wins, across calls too) and nothing can be deleted later with LightRAG's API.
-2. ``await ainsert_kg(rag, build_custom_kg(chunks))``: this module's loader over the same storages. Chunks are
+2. ``await ainsert_kg(rag, build_custom_kg(chunks))`` (:mod:`llama_index_mmrag.graph.kg_loader`): our loader over the same storages. Chunks are
    stored under OUR chunk ids (so graph answers and Milvus hits dedupe exactly), entities and relationships
    accumulate all their source chunks and documents (LightRAG's ``<SEP>`` convention, with its source-id
    limits), weights add up, and ``await adelete_kg(rag, build_custom_kg(same_chunks))`` removes exactly that
@@ -29,26 +30,16 @@ Two ways to load the result into LightRAG:
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import math
 import re
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from lightrag.constants import GRAPH_FIELD_SEP
-from lightrag.utils import (
-    apply_source_ids_limit,
-    compute_mdhash_id,
-    make_relation_chunk_key,
-    make_relation_vdb_ids,
-    merge_source_ids,
-    sanitize_text_for_encoding,
-    subtract_source_ids,
-)
+from lightrag.utils import compute_mdhash_id, sanitize_text_for_encoding
 
 if TYPE_CHECKING:
     from lightrag import LightRAG
@@ -56,12 +47,14 @@ if TYPE_CHECKING:
 __all__ = [
     "ENTITY_TYPES",
     "MODALITIES",
+    "FoundEntity",
     "GraphChunk",
-    "adelete_kg",
-    "ainsert_kg",
+    "TextAnalysis",
+    "analyze_text",
     "build_custom_kg",
     "lightrag_chunk_id",
     "normalize_entity_name",
+    "split_sentences",
 ]
 
 MODALITIES: tuple[str, ...] = ("text", "image", "table", "equation")
@@ -86,13 +79,18 @@ ENTITY_TYPES: tuple[str, ...] = (
 _TYPE_RANK = {name: rank for rank, name in enumerate(ENTITY_TYPES)}
 _ITEM_TYPES = {"table": "TABLE", "image": "FIGURE", "equation": "EQUATION"}
 _ITEM_LABEL = {"table": "table", "image": "figure", "equation": "equation"}
-_CAPTION_LABELS = {"table": ("table", "tab"), "image": ("figure", "fig", "image", "chart", "diagram"), "equation": ("equation", "eq")}
+_CAPTION_LABELS = {
+    "table": ("table", "tab"),
+    "image": ("figure", "fig", "image", "chart", "diagram"),
+    "equation": ("equation", "eq"),
+}
 
 _MAX_SNIPPET_CHARS = 200
 _MAX_EVIDENCE_SENTENCES = 2
 _MAX_CAPTION_CHARS = 80
 _MAX_HEADER_CHARS = 60
 _MAX_DESCRIPTION_FRAGMENTS = 8
+_MAX_SENTENCE_EDGES = 16  # same-sentence relations kept per chunk
 
 # --------------------------------------------------------------------------------------------------------------
 # Word lists (built in: no NLTK data can be downloaded here)
@@ -162,6 +160,10 @@ GENERIC_NOUNS: frozenset[str] = frozenset(
 """Nouns too generic to be an entity on their own (they still take part in longer phrases)."""
 
 _ADJECTIVE_ENDINGS = ("able", "ible", "ful", "ous", "less", "ive")
+_GENERIC_HEADERS = frozenset(
+    "name names id ids no total sum avg average mean count description remarks remark notes comment comments "
+    "unit units key keys label labels category amount".split()
+)
 _CONNECTORS = frozenset({"of", "for", "de", "du", "del", "della", "der", "van", "von", "la", "le", "&"})
 _HONORIFICS = frozenset({"mr", "mrs", "ms", "dr", "prof", "professor", "sir", "dame", "madam", "mx"})
 _ORG_WORDS = frozenset(
@@ -295,11 +297,7 @@ def normalize_entity_name(text: str) -> str:
 # Text analysis
 # --------------------------------------------------------------------------------------------------------------
 
-_TOKEN = re.compile(
-    r"(?P<num>[$€£¥]?\d+(?:[.,:]\d+)*%?[^\W_]*)"
-    r"|(?P<word>[^\W\d_][\w'’+#&./-]*)"
-    r"|(?P<punct>[^\w\s])"
-)
+_TOKEN = re.compile(r"([$€£¥]?\d+(?:[.,:]\d+)*%?[^\W_]*)|([^\W\d_][\w'’+#&./-]*)|([^\w\s])")
 _INITIAL = re.compile(r"^[A-Z]\.$")
 _YEAR = re.compile(r"^(1[89]\d\d|20\d\d)$")
 _NUMBER = re.compile(r"^[$€£¥]?\d+(?:[.,]\d+)*%?$")
@@ -320,7 +318,7 @@ _BASE_SCORE = {
 class _Token:
     """A word, number or punctuation mark, with its case features computed once."""
 
-    __slots__ = ("kind", "text", "fold", "is_caps", "is_camel", "is_title", "is_stop")
+    __slots__ = ("kind", "text", "fold", "is_caps", "is_camel", "is_title", "is_stop", "is_initial")
 
     def __init__(self, kind: str, text: str) -> None:
         self.kind = kind  # "word" | "num" | "punct"
@@ -331,6 +329,7 @@ class _Token:
         self.is_camel = not self.is_caps and rest != rest.lower()
         self.is_title = text[:1].isupper()
         self.is_stop = _stop_word(self)
+        self.is_initial = kind == "word" and len(text) == 2 and _INITIAL.match(text) is not None
 
 
 @dataclass
@@ -341,8 +340,8 @@ class _Mention:
 
 
 @dataclass
-class _Found:
-    """What one text says about one entity."""
+class FoundEntity:
+    """What one text says about one entity: its type, rank score, mentions, first position and sentences."""
 
     entity_type: str
     score: float
@@ -352,11 +351,11 @@ class _Found:
 
 
 @dataclass
-class _Analysis:
-    """Entities found in a text, with the sentences they occur in."""
+class TextAnalysis:
+    """The result of :func:`analyze_text`: the text's sentences and its entities by normalised name."""
 
     sentences: list[str]
-    found: dict[str, _Found]
+    found: dict[str, FoundEntity]
 
     def top(self, limit: int, exclude: frozenset[str] = frozenset()) -> list[str]:
         """Return the ``limit`` best entity names, best first (score, then first position, then name)."""
@@ -380,8 +379,8 @@ def _split_line(line: str) -> list[str]:
     parts: list[str] = []
     start = 0
     for match in _SENTENCE_END.finditer(line):
-        words = line[start : match.start()].split()
-        last = words[-1].casefold().rstrip(".") if words else ""
+        last = line[max(line.rfind(" ", start, match.start()) + 1, start) : match.start()]
+        last = last.casefold().rstrip(".")
         if line[match.start()] == "." and (last in _ABBREVIATIONS or (len(last) == 1 and last.isalpha())):
             continue
         parts.append(line[start : match.end()])
@@ -414,14 +413,16 @@ def split_sentences(text: str) -> list[str]:
 
 def _tokenize(sentence: str) -> list[_Token]:
     tokens: list[_Token] = []
-    for match in _TOKEN.finditer(sentence):
-        kind = match.lastgroup or "punct"
-        text = match.group()
-        if kind == "word" and not _INITIAL.match(text):
-            text = text.rstrip(".'’/-&")
-            if not text:
-                continue
-        tokens.append(_Token(kind, text))
+    for number, word, punct in _TOKEN.findall(sentence):
+        if number:
+            tokens.append(_Token("num", number))
+        elif word:
+            if not (len(word) == 2 and _INITIAL.match(word)):
+                word = word.rstrip(".'’/-&")
+            if word:
+                tokens.append(_Token("word", word))
+        else:
+            tokens.append(_Token("punct", punct))
     return tokens
 
 
@@ -446,7 +447,7 @@ def _is_capitalised(token: _Token, title_mode: bool) -> bool:
 
 def _is_initial(token: _Token) -> bool:
     """An initial of a person's name: "J." (the full stop is kept by the tokenizer)."""
-    return token.kind == "word" and _INITIAL.match(token.text) is not None
+    return token.is_initial
 
 
 def _title_mode(tokens: list[_Token]) -> bool:
@@ -454,7 +455,7 @@ def _title_mode(tokens: list[_Token]) -> bool:
     words = [t for t in tokens if t.kind == "word" and not _is_stop(t) and t.text[:1].isalpha()]
     if len(words) < 3:
         return False
-    return sum(1 for t in words if t.is_title) / len(words) >= 0.75
+    return sum(1 for t in words if t.is_title) / len(words) >= 0.9
 
 
 def _singular(word: str) -> str:
@@ -685,7 +686,7 @@ class _SentenceReader:
         self.last_was_name = False
 
 
-def analyze_text(text: str, *, question: bool = False) -> _Analysis:
+def analyze_text(text: str, *, question: bool = False) -> TextAnalysis:
     """Find the entities of a text with their type, count, score and sentences.
 
     Args:
@@ -702,13 +703,13 @@ def analyze_text(text: str, *, question: bool = False) -> _Analysis:
     sentences = split_sentences(text)
     tokenized = [_tokenize(sentence) for sentence in sentences]
     vocab = _vocabulary(tokenized)
-    found: dict[str, _Found] = {}
+    found: dict[str, FoundEntity] = {}
     position = 0
     for sentence_index, tokens in enumerate(tokenized):
         for mention in _SentenceReader(tokens, vocab, question).read():
             entry = found.get(mention.name)
             if entry is None:
-                entry = found[mention.name] = _Found(mention.entity_type, mention.score, first=position)
+                entry = found[mention.name] = FoundEntity(mention.entity_type, mention.score, first=position)
             elif _TYPE_RANK[mention.entity_type] < _TYPE_RANK[entry.entity_type]:
                 entry.entity_type = mention.entity_type
             entry.score = max(entry.score, mention.score)
@@ -716,7 +717,7 @@ def analyze_text(text: str, *, question: bool = False) -> _Analysis:
             if not entry.sentences or entry.sentences[-1] != sentence_index:
                 entry.sentences.append(sentence_index)
             position += 1
-    return _Analysis(sentences, found)
+    return TextAnalysis(sentences, found)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -738,6 +739,7 @@ class _EdgeAcc:
     keywords: list[str] = field(default_factory=list)
     description: str = ""
     chunk_weights: dict[str, float] = field(default_factory=dict)
+    chunk_keywords: dict[str, list[str]] = field(default_factory=dict)
     docs: dict[str, None] = field(default_factory=dict)
 
 
@@ -780,6 +782,7 @@ class _KGBuilder:
         if acc is None:
             acc = self.edges[key] = _EdgeAcc(description=describe())
         _append_unique(acc.keywords, keyword)
+        _append_unique(acc.chunk_keywords.setdefault(chunk.chunk_id, []), keyword)
         acc.chunk_weights[chunk.chunk_id] = acc.chunk_weights.get(chunk.chunk_id, 0.0) + weight
         acc.docs[chunk.doc] = None
 
@@ -808,20 +811,32 @@ class _KGBuilder:
         if chunk.modality != "text":
             self._modal_item(chunk, analysis, names)
 
-    def _cooccurrences(self, chunk: GraphChunk, analysis: _Analysis, names: list[str]) -> None:
+    def _cooccurrences(self, chunk: GraphChunk, analysis: TextAnalysis, names: list[str]) -> None:
+        """Relate entities that share a sentence (strongest pairs first, at most :data:`_MAX_SENTENCE_EDGES`
+        per chunk), and link the chunk's top entity to every other one: edges grow linearly with the
+        entities of a chunk, not quadratically, and the chunk's entities stay connected."""
         sentences = {name: set(analysis.found[name].sentences) for name in names}
-        where = _where(chunk)
-        for a, b in combinations(sorted(names), 2):
-            shared = sentences[a] & sentences[b]
-            if shared:
-                first = analysis.sentences[min(shared)]
-                self.add_edge(a, b, chunk, 1.0 + len(shared), "same sentence", lambda: _snippet(first))
-            else:
+        shared_pairs = sorted(
+            ((a, b, sentences[a] & sentences[b]) for a, b in combinations(sorted(names), 2)),
+            key=lambda pair: (-len(pair[2]), pair[0], pair[1]),
+        )
+        related: set[frozenset[str]] = set()
+        for a, b, shared in shared_pairs[:_MAX_SENTENCE_EDGES]:
+            if not shared:
+                break
+            first = analysis.sentences[min(shared)]
+            self.add_edge(a, b, chunk, 1.0 + len(shared), "same sentence", lambda: _snippet(first))
+            related.add(frozenset((a, b)))
+        if not names:
+            return
+        hub, where = names[0], _where(chunk)
+        for name in names[1:]:
+            if frozenset((hub, name)) not in related:
                 self.add_edge(
-                    a, b, chunk, 1.0, "co-occurrence", lambda: f"{a} and {b} are mentioned together in {where}."
+                    hub, name, chunk, 1.0, "co-occurrence", lambda: f"{hub} and {name} are mentioned together in {where}."
                 )
 
-    def _modal_item(self, chunk: GraphChunk, analysis: _Analysis, names: list[str]) -> None:
+    def _modal_item(self, chunk: GraphChunk, analysis: TextAnalysis, names: list[str]) -> None:
         item = _item_name(chunk)
         caption = _caption_text(chunk)
         headers = _header_names(chunk)[: self.limit]
@@ -892,22 +907,28 @@ def _header_names(chunk: GraphChunk) -> list[str]:
     names: list[str] = []
     for cell in chunk.headers:
         name = normalize_entity_name(str(cell))
-        if name and len(name) <= _MAX_HEADER_CHARS and any(c.isalpha() for c in name):
+        if name in GENERIC_NOUNS or name in STOP_WORDS or name in _GENERIC_HEADERS:
+            continue  # "Name", "Value", "ID": a hub joining unrelated tables, not a thing
+        if len(name) <= _MAX_HEADER_CHARS and any(c.isalpha() for c in name):
             _append_unique(names, name)
     return names
 
 
 def _item_name(chunk: GraphChunk) -> str:
-    """The modal item's node name: its caption when it has one, made unique per document."""
+    """The modal item's node name: its caption when it has one, made unique per document.
+
+    "table 1: index types in report.pdf"; without a caption "figure 3fa2c1 on page 2 in report.pdf" (a hash
+    of the chunk id tells apart two uncaptioned items of one page).
+    """
     label = _ITEM_LABEL[chunk.modality]
     caption = normalize_entity_name(_caption_text(chunk))
     if caption:
         caption = _snippet(caption, _MAX_CAPTION_CHARS)
         named = caption if caption.startswith(_CAPTION_LABELS[chunk.modality]) else f"{label}: {caption}"
-        return f"{named} ({normalize_entity_name(chunk.doc)})"
+        return normalize_entity_name(f"{named} in {chunk.doc}")
     tag = hashlib.md5(chunk.chunk_id.encode("utf-8")).hexdigest()[:6]
     page = "" if chunk.page is None else f" on page {chunk.page}"
-    return f"{label}{page} of {normalize_entity_name(chunk.doc)} [{tag}]"
+    return normalize_entity_name(f"{label} {tag}{page} in {chunk.doc}")
 
 
 def _item_description(chunk: GraphChunk, caption: str, headers: list[str]) -> str:
@@ -916,7 +937,7 @@ def _item_description(chunk: GraphChunk, caption: str, headers: list[str]) -> st
         parts.append(f"Caption: {_snippet(caption)}")
     if headers:
         parts.append("Columns: " + ", ".join(headers) + ".")
-    body = _snippet(" ".join(chunk.content.split()))
+    body = _snippet(" ".join(_analysable_text(chunk).split()))
     if body:
         parts.append(f"Content: {body}")
     return " ".join(parts)
@@ -944,6 +965,7 @@ def _edge_record(a: str, b: str, acc: _EdgeAcc) -> dict[str, Any]:
         "source_id": next(iter(acc.chunk_weights)),
         "file_path": GRAPH_FIELD_SEP.join(acc.docs),
         "chunk_weights": dict(acc.chunk_weights),
+        "chunk_keywords": {cid: ", ".join(kws) for cid, kws in acc.chunk_keywords.items()},
     }
 
 
@@ -973,9 +995,9 @@ def build_custom_kg(chunks: Sequence[GraphChunk], *, max_entities_per_chunk: int
         ValueError: On a repeated chunk id or a non-positive ``max_entities_per_chunk``.
 
     Example:
-        >>> kg = build_custom_kg([GraphChunk("c1", "Milvus stores vectors in MinIO.", "a.pdf", 0, "text")])
-        >>> [e["entity_name"] for e in kg["entities"]]
-        ['milvus', 'minio', 'vector']
+        >>> kg = build_custom_kg([GraphChunk("c1", "Then Milvus stores vectors in MinIO.", "a.pdf", 0, "text")])
+        >>> [(e["entity_name"], e["entity_type"]) for e in kg["entities"]]
+        [('milvus', 'PROPER_NOUN'), ('minio', 'PROPER_NOUN'), ('vector', 'CONCEPT')]
         >>> [(r["src_id"], r["tgt_id"], r["weight"]) for r in kg["relationships"]][:1]
         [('milvus', 'minio', 2.0)]
     """
@@ -991,344 +1013,3 @@ def build_custom_kg(chunks: Sequence[GraphChunk], *, max_entities_per_chunk: int
         seen.add(chunk.chunk_id)
         builder.add_chunk(chunk)
     return builder.result()
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Loading into LightRAG under our chunk ids, and removing again
-# --------------------------------------------------------------------------------------------------------------
-
-
-def _split(value: str | None) -> list[str]:
-    return [part for part in (value or "").split(GRAPH_FIELD_SEP) if part]
-
-
-def _join_limited(values: list[str], limit: int, placeholder: str) -> str:
-    if limit > 0 and len(values) > limit:
-        values = values[:limit] + [placeholder]
-    return GRAPH_FIELD_SEP.join(values)
-
-
-def _stronger_type(a: str | None, b: str) -> str:
-    if not a or a not in _TYPE_RANK:
-        return b
-    return a if _TYPE_RANK[a] <= _TYPE_RANK[b] else b
-
-
-def _entity_vdb_record(name: str, node: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "content": f"{name}\n{node['description']}",
-        "entity_name": name,
-        "source_id": node["source_id"],
-        "description": node["description"],
-        "entity_type": node["entity_type"],
-        "file_path": node["file_path"],
-    }
-
-
-def _relation_vdb_record(src: str, tgt: str, edge: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "src_id": src,
-        "tgt_id": tgt,
-        "source_id": edge["source_id"],
-        "content": f"{edge['keywords']}\t{src}\n{tgt}\n{edge['description']}",
-        "keywords": edge["keywords"],
-        "description": edge["description"],
-        "weight": edge["weight"],
-        "file_path": edge["file_path"],
-    }
-
-
-def _graph_lock(rag: LightRAG, names: Iterable[str]) -> Any:
-    """LightRAG's own per-entity graph lock (the one its merge step takes), over all our entity names."""
-    from lightrag.kg.shared_storage import get_storage_keyed_lock
-
-    namespace = f"{rag.workspace}:GraphDB" if rag.workspace else "GraphDB"
-    return get_storage_keyed_lock(sorted(set(names)), namespace=namespace, enable_logging=False)
-
-
-async def _tracked_sources(storage: Any, keys: list[str], graph_values: list[dict | None]) -> list[list[str]]:
-    """Full source-chunk lists: LightRAG's chunk-tracking KV when present, else the graph's ``source_id``."""
-    tracked = await storage.get_by_ids(keys) if storage is not None and keys else [None] * len(keys)
-    result: list[list[str]] = []
-    for record, graph_value in zip(tracked, graph_values):
-        if isinstance(record, dict) and record.get("chunk_ids"):
-            result.append([c for c in record["chunk_ids"] if c])
-        else:
-            result.append(_split((graph_value or {}).get("source_id")))
-    return result
-
-
-def _merge_fragments(existing: str | None, new: str) -> str:
-    fragments = merge_source_ids(_split(existing), [new])
-    return GRAPH_FIELD_SEP.join(fragments[:_MAX_DESCRIPTION_FRAGMENTS])
-
-
-def _remove_fragment(existing: str | None, fragment: str) -> str:
-    return GRAPH_FIELD_SEP.join(f for f in _split(existing) if f != fragment)
-
-
-async def _persist(rag: LightRAG) -> None:
-    storages = [
-        rag.text_chunks,
-        rag.chunks_vdb,
-        rag.entities_vdb,
-        rag.relationships_vdb,
-        rag.chunk_entity_relation_graph,
-        rag.entity_chunks,
-        rag.relation_chunks,
-    ]
-    await asyncio.gather(*(s.index_done_callback() for s in storages if s is not None))
-
-
-async def _insert_chunks(rag: LightRAG, chunks: list[dict[str, Any]]) -> None:
-    records: dict[str, dict[str, Any]] = {}
-    for chunk in chunks:
-        content = sanitize_text_for_encoding(chunk["content"])
-        records[chunk["source_id"]] = {
-            "content": content,
-            "tokens": len(rag.tokenizer.encode(content)),
-            "chunk_order_index": chunk.get("chunk_order_index", 0),
-            "full_doc_id": chunk.get("full_doc_id", chunk.get("file_path", "custom_kg")),
-            "file_path": chunk.get("file_path", "custom_kg"),
-        }
-    if records:
-        await asyncio.gather(rag.chunks_vdb.upsert(records), rag.text_chunks.upsert(records))
-
-
-async def _insert_entities(rag: LightRAG, entities: list[dict[str, Any]], now: int) -> None:
-    names = [e["entity_name"] for e in entities]
-    existing = await rag.chunk_entity_relation_graph.get_nodes_batch(names)
-    graph_values = [existing.get(name) for name in names]
-    sources = await _tracked_sources(rag.entity_chunks, names, graph_values)
-    nodes: list[tuple[str, dict[str, Any]]] = []
-    tracking: dict[str, dict[str, Any]] = {}
-    for entity, old, old_sources in zip(entities, graph_values, sources):
-        name = entity["entity_name"]
-        old = old or {}
-        full = merge_source_ids(old_sources, entity.get("source_ids") or [entity["source_id"]])
-        limited = apply_source_ids_limit(
-            full, rag.max_source_ids_per_entity, rag.source_ids_limit_method, identifier=name
-        )
-        files = merge_source_ids(_split(old.get("file_path")), _split(entity.get("file_path")))
-        files = [f for f in files if f != rag.file_path_more_placeholder]
-        node = {
-            "entity_id": name,
-            "entity_type": _stronger_type(old.get("entity_type"), entity.get("entity_type", "UNKNOWN")),
-            "description": _merge_fragments(old.get("description"), entity["description"]),
-            "source_id": GRAPH_FIELD_SEP.join(limited),
-            "file_path": _join_limited(files, rag.max_file_paths, rag.file_path_more_placeholder),
-            "created_at": old.get("created_at", now),
-        }
-        nodes.append((name, node))
-        tracking[name] = {"chunk_ids": full, "count": len(full)}
-    await rag.chunk_entity_relation_graph.upsert_nodes_batch(nodes)
-    vdb = {compute_mdhash_id(name, prefix="ent-"): _entity_vdb_record(name, node) for name, node in nodes}
-    await rag.entities_vdb.upsert(vdb)
-    if rag.entity_chunks is not None:
-        await rag.entity_chunks.upsert(tracking)
-
-
-async def _insert_relationships(rag: LightRAG, relationships: list[dict[str, Any]], now: int) -> None:
-    pairs = [tuple(sorted((r["src_id"], r["tgt_id"]))) for r in relationships]
-    existing = await rag.chunk_entity_relation_graph.get_edges_batch(
-        [{"src": a, "tgt": b} for a, b in pairs]
-    )
-    graph_values = [existing.get(pair) or existing.get(pair[::-1]) for pair in pairs]
-    keys = [make_relation_chunk_key(a, b) for a, b in pairs]
-    sources = await _tracked_sources(rag.relation_chunks, keys, graph_values)
-    edges: list[tuple[str, str, dict[str, Any]]] = []
-    tracking: dict[str, dict[str, Any]] = {}
-    for rel, (a, b), key, old, old_sources in zip(relationships, pairs, keys, graph_values, sources):
-        old = old or {}
-        chunk_weights = rel.get("chunk_weights") or {rel["source_id"]: float(rel.get("weight", 1.0))}
-        counted = set(old_sources)
-        added = sum(w for cid, w in chunk_weights.items() if cid not in counted)
-        full = merge_source_ids(old_sources, list(chunk_weights))
-        limited = apply_source_ids_limit(
-            full, rag.max_source_ids_per_relation, rag.source_ids_limit_method, identifier=key
-        )
-        files = merge_source_ids(_split(old.get("file_path")), _split(rel.get("file_path")))
-        files = [f for f in files if f != rag.file_path_more_placeholder]
-        keywords = merge_source_ids(
-            [k.strip() for k in str(old.get("keywords", "")).split(",")],
-            [k.strip() for k in rel["keywords"].split(",")],
-        )
-        edge = {
-            "weight": float(old.get("weight", 0.0)) + added,
-            "description": _merge_fragments(old.get("description"), rel["description"]),
-            "keywords": ", ".join(keywords),
-            "source_id": GRAPH_FIELD_SEP.join(limited),
-            "file_path": _join_limited(files, rag.max_file_paths, rag.file_path_more_placeholder),
-            "created_at": old.get("created_at", now),
-        }
-        edges.append((a, b, edge))
-        tracking[key] = {"chunk_ids": full, "count": len(full)}
-    await rag.chunk_entity_relation_graph.upsert_edges_batch(edges)
-    vdb = {make_relation_vdb_ids(a, b)[0]: _relation_vdb_record(a, b, edge) for a, b, edge in edges}
-    await rag.relationships_vdb.upsert(vdb)
-    if rag.relation_chunks is not None:
-        await rag.relation_chunks.upsert(tracking)
-
-
-async def ainsert_kg(rag: LightRAG, kg: dict[str, Any]) -> None:
-    """Add a custom kg to LightRAG's storages, keeping OUR chunk ids and merging with what is there.
-
-    Unlike ``LightRAG.ainsert_custom_kg`` (one source chunk per entity, content-hash chunk ids), this:
-
-    - stores each chunk under its ``source_id`` (our chunk id) in ``text_chunks`` and ``chunks_vdb``, so
-      ``aquery_data`` returns our ids as ``chunk_id`` in every mode;
-    - unions an entity's / relationship's source chunks and documents with those already in the graph
-      (``<SEP>``-joined, with LightRAG's ``max_source_ids_per_*`` / ``max_file_paths`` limits; the full
-      lists go to LightRAG's ``entity_chunks`` / ``relation_chunks`` tracking stores);
-    - adds relationship weights per chunk (a chunk already counted is not counted twice, so inserting the
-      same kg again changes nothing), keeps the stronger entity type and appends the description;
-    - holds LightRAG's per-entity graph lock while it reads and writes, then persists the storages.
-
-    No LLM is called; embeddings are computed for chunks, entities and relationships.
-
-    Args:
-        rag: An initialised LightRAG instance (``await rag.initialize_storages()`` done).
-        kg: A dict from :func:`build_custom_kg`.
-
-    Example:
-        >>> kg = build_custom_kg(chunks)          # doctest: +SKIP
-        >>> await ainsert_kg(rag, kg)             # doctest: +SKIP
-        >>> data = await rag.aquery_data("Where does Milvus keep data?", QueryParam(
-        ...     mode="hybrid", hl_keywords=hl, ll_keywords=ll, enable_rerank=False))   # doctest: +SKIP
-    """
-    entities = list(kg.get("entities", []))
-    relationships = list(kg.get("relationships", []))
-    now = int(time.time())
-    async with _graph_lock(rag, (e["entity_name"] for e in entities)):
-        await _insert_chunks(rag, list(kg.get("chunks", [])))
-        if entities:
-            await _insert_entities(rag, entities, now)
-        if relationships:
-            await _insert_relationships(rag, relationships, now)
-        await _persist(rag)
-
-
-async def _delete_entities(rag: LightRAG, entities: list[dict[str, Any]], chunk_ids: set[str]) -> None:
-    names = [e["entity_name"] for e in entities]
-    existing = await rag.chunk_entity_relation_graph.get_nodes_batch(names)
-    graph_values = [existing.get(name) for name in names]
-    sources = await _tracked_sources(rag.entity_chunks, names, graph_values)
-    gone: list[str] = []
-    kept: list[tuple[str, dict[str, Any]]] = []
-    tracking: dict[str, dict[str, Any]] = {}
-    for entity, old, old_sources in zip(entities, graph_values, sources):
-        name = entity["entity_name"]
-        if old is None:
-            continue
-        remaining = subtract_source_ids(old_sources, chunk_ids)
-        if not remaining:
-            gone.append(name)
-            continue
-        docs = set(_split(entity.get("file_path")))
-        files = [f for f in _split(old.get("file_path")) if f not in docs]
-        limited = apply_source_ids_limit(remaining, rag.max_source_ids_per_entity, rag.source_ids_limit_method)
-        node = dict(old)
-        node.update(
-            description=_remove_fragment(old.get("description"), entity["description"]) or old["description"],
-            source_id=GRAPH_FIELD_SEP.join(limited),
-            file_path=GRAPH_FIELD_SEP.join(files),
-        )
-        kept.append((name, node))
-        tracking[name] = {"chunk_ids": remaining, "count": len(remaining)}
-    if gone:
-        edges = await rag.chunk_entity_relation_graph.get_nodes_edges_batch(gone)
-        pairs = sorted({tuple(sorted(e)) for name in gone for e in edges.get(name, [])})
-        await rag.relationships_vdb.delete([i for a, b in pairs for i in make_relation_vdb_ids(a, b)])
-        if rag.relation_chunks is not None:
-            await rag.relation_chunks.delete([make_relation_chunk_key(a, b) for a, b in pairs])
-        await rag.chunk_entity_relation_graph.remove_nodes(gone)
-        await rag.entities_vdb.delete([compute_mdhash_id(name, prefix="ent-") for name in gone])
-        if rag.entity_chunks is not None:
-            await rag.entity_chunks.delete(gone)
-    if kept:
-        await rag.chunk_entity_relation_graph.upsert_nodes_batch(kept)
-        await rag.entities_vdb.upsert(
-            {compute_mdhash_id(name, prefix="ent-"): _entity_vdb_record(name, node) for name, node in kept}
-        )
-        if rag.entity_chunks is not None:
-            await rag.entity_chunks.upsert(tracking)
-
-
-async def _delete_relationships(rag: LightRAG, relationships: list[dict[str, Any]], chunk_ids: set[str]) -> None:
-    pairs = [tuple(sorted((r["src_id"], r["tgt_id"]))) for r in relationships]
-    existing = await rag.chunk_entity_relation_graph.get_edges_batch([{"src": a, "tgt": b} for a, b in pairs])
-    graph_values = [existing.get(pair) or existing.get(pair[::-1]) for pair in pairs]
-    keys = [make_relation_chunk_key(a, b) for a, b in pairs]
-    sources = await _tracked_sources(rag.relation_chunks, keys, graph_values)
-    gone: list[tuple[str, str]] = []
-    kept: list[tuple[str, str, dict[str, Any]]] = []
-    tracking: dict[str, dict[str, Any]] = {}
-    for rel, pair, key, old, old_sources in zip(relationships, pairs, keys, graph_values, sources):
-        if old is None:
-            continue
-        remaining = subtract_source_ids(old_sources, chunk_ids)
-        if not remaining:
-            gone.append(pair)
-            continue
-        present = set(old_sources)
-        chunk_weights = rel.get("chunk_weights") or {rel["source_id"]: float(rel.get("weight", 1.0))}
-        removed = sum(w for cid, w in chunk_weights.items() if cid in present and cid in chunk_ids)
-        docs = set(_split(rel.get("file_path")))
-        limited = apply_source_ids_limit(remaining, rag.max_source_ids_per_relation, rag.source_ids_limit_method)
-        edge = dict(old)
-        for stale in ("source", "target"):
-            edge.pop(stale, None)
-        edge.update(
-            weight=max(float(old.get("weight", 0.0)) - removed, 0.0),
-            description=_remove_fragment(old.get("description"), rel["description"]) or old["description"],
-            source_id=GRAPH_FIELD_SEP.join(limited),
-            file_path=GRAPH_FIELD_SEP.join(f for f in _split(old.get("file_path")) if f not in docs),
-        )
-        kept.append((pair[0], pair[1], edge))
-        tracking[key] = {"chunk_ids": remaining, "count": len(remaining)}
-    if gone:
-        await rag.relationships_vdb.delete([i for a, b in gone for i in make_relation_vdb_ids(a, b)])
-        await rag.chunk_entity_relation_graph.remove_edges(gone)
-        if rag.relation_chunks is not None:
-            await rag.relation_chunks.delete([make_relation_chunk_key(a, b) for a, b in gone])
-    if kept:
-        await rag.chunk_entity_relation_graph.upsert_edges_batch(kept)
-        await rag.relationships_vdb.upsert(
-            {make_relation_vdb_ids(a, b)[0]: _relation_vdb_record(a, b, edge) for a, b, edge in kept}
-        )
-        if rag.relation_chunks is not None:
-            await rag.relation_chunks.upsert(tracking)
-
-
-async def adelete_kg(rag: LightRAG, kg: dict[str, Any]) -> None:
-    """Remove exactly what :func:`ainsert_kg` added for this kg (the inverse operation).
-
-    Chunks are deleted by our id; every entity and relationship of the kg loses those source chunks, its
-    documents, its description fragment and (relationships) the weight those chunks contributed; the ones left
-    with no source chunk are deleted from the graph and both vector stores. Rebuild the kg with
-    :func:`build_custom_kg` from the same chunks (e.g. the document's nodes read back from Milvus): the
-    extraction is deterministic, so it names the same entities. Give it all chunks of the documents being
-    removed, since documents are dropped from ``file_path`` lists as a whole.
-
-    ``LightRAG.adelete_by_doc_id`` cannot do this: a custom kg writes no doc-status record (it answers
-    ``not_found``), and its rebuild step needs cached LLM extraction results.
-
-    Args:
-        rag: An initialised LightRAG instance.
-        kg: A dict from :func:`build_custom_kg` over the chunks to remove.
-
-    Example:
-        >>> await adelete_kg(rag, build_custom_kg(chunks_of_report))   # doctest: +SKIP
-    """
-    chunk_ids = {c["source_id"] for c in kg.get("chunks", [])}
-    entities = list(kg.get("entities", []))
-    relationships = list(kg.get("relationships", []))
-    async with _graph_lock(rag, (e["entity_name"] for e in entities)):
-        if relationships:
-            await _delete_relationships(rag, relationships, chunk_ids)
-        if entities:
-            await _delete_entities(rag, entities, chunk_ids)
-        if chunk_ids:
-            ids = sorted(chunk_ids)
-            await asyncio.gather(rag.chunks_vdb.delete(ids), rag.text_chunks.delete(ids))
-        await _persist(rag)

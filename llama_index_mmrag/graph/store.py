@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
@@ -26,6 +27,8 @@ from llama_index.core.schema import BaseNode
 from llama_index_mmrag.blocks import graph_content
 from llama_index_mmrag.graph.extract import GraphChunk, build_custom_kg
 from llama_index_mmrag.graph.keywords import query_keywords
+from llama_index_mmrag.graph.kg_loader import adelete_kg, ainsert_kg
+from llama_index_mmrag.processors.kg import merge_kg_fragments, modal_kg_fragment
 from llama_index_mmrag.graph.milvus_storage import STORAGE_NAME, TOKEN_KEY, URI_KEY, register_milvus_storage
 from llama_index_mmrag.models.adapters import LightRAGLLMFunc, lightrag_embedding_func, no_llm_func
 from llama_index_mmrag.models.tokenizer import offline_tokenizer
@@ -74,6 +77,13 @@ def split_on_chunk_separator(
         {"tokens": len(tokenizer.encode(part)), "content": part, "chunk_order_index": index}
         for index, part in enumerate(p for p in parts if p)
     ]
+
+
+def _described_by_model(node: BaseNode) -> bool:
+    from llama_index_mmrag.processors import OFFLINE
+
+    meta = node.metadata
+    return meta.get("modality", "text") != "text" and meta.get("description_model", OFFLINE) != OFFLINE
 
 
 def node_to_graph_chunk(node: BaseNode) -> GraphChunk:
@@ -125,6 +135,16 @@ class GraphStore:
         self._rag: Any = None
 
     @property
+    def workspace(self) -> str:
+        """LightRAG workspace: the collection plus a digest of the storage dir.
+
+        LightRAG shares in-memory state between instances of one workspace in a process, and its vector
+        collections are named after it; the digest keeps two stores apart even on one Milvus server.
+        """
+        digest = hashlib.sha1(str(self.settings.storage_dir.resolve()).encode()).hexdigest()[:8]
+        return f"{self.settings.milvus_collection}_{digest}"
+
+    @property
     def has_llm(self) -> bool:
         """Whether graph building and query keywords use an LLM."""
         return self.llm_func is not None
@@ -145,7 +165,7 @@ class GraphStore:
             register_milvus_storage()
             self._rag = LightRAG(
                 working_dir=str(self.settings.graph_dir),
-                workspace=self.settings.milvus_collection,
+                workspace=self.workspace,
                 graph_storage=self.settings.graph_storage,
                 vector_storage=STORAGE_NAME,
                 vector_db_storage_cls_kwargs={
@@ -170,8 +190,8 @@ class GraphStore:
         """Add nodes to the graph: chunks, entities and relations.
 
         With an LLM, LightRAG's own extraction runs over exactly these chunks (one LightRAG document per
-        source document); without one, the LLM-free extractor builds the graph and ``ainsert_custom_kg``
-        stores it. Either way the graph's chunk ids are the nodes' ids.
+        source document); without one, the LLM-free extractor builds the graph and our loader merges it
+        into LightRAG's storages. Either way the graph's chunk ids are the nodes' ids.
 
         Args:
             nodes: Nodes with provenance metadata; their ids become the graph's chunk ids.
@@ -187,7 +207,7 @@ class GraphStore:
             by_doc.setdefault(node.ref_doc_id or node.metadata["doc"], []).append(node_to_graph_chunk(node))
         for doc_id, doc_chunks in by_doc.items():
             if not self.has_llm:
-                await rag.ainsert_custom_kg(build_custom_kg(doc_chunks), full_doc_id=doc_id)
+                await ainsert_kg(rag, build_custom_kg(doc_chunks))
                 continue
             text = CHUNK_SEPARATOR.join(c.content for c in doc_chunks)
             await rag.ainsert(text, ids=[doc_id], file_paths=[doc_chunks[0].doc])
@@ -195,6 +215,28 @@ class GraphStore:
             if status is None or str(status.get("status", "")).lower().endswith("failed"):
                 reason = (status or {}).get("error_msg") or "LightRAG did not record the document"
                 raise GraphBuildError(f"{doc_chunks[0].doc}: graph extraction failed: {reason}")
+            # LightRAG's extraction makes no entity for an image, table or equation itself: add the modal
+            # entities with their belongs_to edges, sourced at the modal node.
+            fragments = [modal_kg_fragment(n) for n in nodes if n.ref_doc_id == doc_id and _described_by_model(n)]
+            if fragments:
+                await ainsert_kg(rag, merge_kg_fragments(fragments))
+
+    async def adelete_nodes(self, nodes: Sequence[BaseNode]) -> None:
+        """Remove these nodes' chunks from the graph, and what only they supported (entities, relations).
+
+        Entities and relations that other documents also mention survive with their other sources.
+
+        Args:
+            nodes: The nodes of one or more documents, as stored.
+        """
+        if not nodes:
+            return
+        rag = await self._rag_instance()
+        if self.has_llm:
+            for doc_id in {n.ref_doc_id for n in nodes if n.ref_doc_id}:
+                await rag.adelete_by_doc_id(doc_id)
+            return
+        await adelete_kg(rag, build_custom_kg([node_to_graph_chunk(n) for n in nodes]))
 
     async def aquery_data(
         self, question: str, mode: str = "hybrid", top_k: int = 10, chunk_top_k: int | None = None
@@ -217,7 +259,16 @@ class GraphStore:
         param = QueryParam(mode=mode, top_k=top_k, chunk_top_k=chunk_top_k or top_k, enable_rerank=False)
         if not self.has_llm:
             param.hl_keywords, param.ll_keywords = query_keywords(question)
-        result = await rag.aquery_data(question, param)
+        try:
+            result = await rag.aquery_data(question, param)
+        except (AttributeError, TypeError, ValueError) as exc:
+            if not self.has_llm:
+                raise
+            # LightRAG parses the LLM's keyword JSON without checking its shape; a malformed answer must
+            # not take retrieval down: the local keywords serve instead.
+            logger.warning("LLM keyword extraction failed (%s); using local query keywords", exc)
+            param.hl_keywords, param.ll_keywords = query_keywords(question)
+            result = await rag.aquery_data(question, param)
         return result.get("data", result) if isinstance(result, dict) else {}
 
     async def aclose(self) -> None:

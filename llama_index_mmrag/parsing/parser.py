@@ -1,8 +1,10 @@
 """The offline parser, registered with RAG-Anything's parser registry as ``"mmrag"``.
 
 It needs no model from a hub: PDFs go through pypdfium2 + pdfplumber (+ RapidOCR for scans),
-images through RapidOCR, plain text is split into paragraphs. It returns RAG-Anything content lists, so
-one content list feeds both ``RAGAnything.insert_content_list`` and LlamaIndex nodes.
+images through RapidOCR, plain text is split into paragraphs, and Office files, web pages and Markdown are
+handed to the offline Docling parser (:class:`~llama_index_mmrag.parsing.docling.DoclingOfflineParser`), so
+``RAGAnything(config=RAGAnythingConfig(parser="mmrag"))`` reads every format offline. It returns RAG-Anything
+content lists, so one content list feeds both ``RAGAnything.insert_content_list`` and LlamaIndex nodes.
 
 Example:
     >>> from raganything.parser import get_parser
@@ -18,6 +20,7 @@ from typing import Any
 
 from raganything.parser import Parser, register_parser
 
+from llama_index_mmrag.parsing.docling import HTML_SUFFIXES, MARKDOWN_SUFFIXES, OFFICE_SUFFIXES, DoclingOfflineParser
 from llama_index_mmrag.parsing.errors import ParseError
 from llama_index_mmrag.parsing.ocr import ocr_text
 
@@ -39,6 +42,19 @@ def _read_text(path: Path) -> str:
         if best is None:
             raise ParseError(path, "the file is not text in any encoding we recognise; convert it to UTF-8") from None
         return str(best)
+
+
+def strip_path_prefix(message: str, path: str | Path) -> str:
+    """The reason part of an error message written as ``"<path>: <reason>"``.
+
+    Args:
+        message: The error message.
+        path: The file the message may start with (as given, or resolved).
+    """
+    for candidate in (str(path), str(Path(path).expanduser().resolve()), Path(path).name):
+        if message.startswith(candidate + ": "):
+            return message[len(candidate) + 2 :]
+    return message
 
 
 def parse_text_file(path: str | Path) -> list[dict[str, Any]]:
@@ -96,7 +112,8 @@ class OfflineParser(Parser):
         >>> OfflineParser().parse_document("diagram.png", output_dir="./out")  # doctest: +SKIP
     """
 
-    SUPPORTED_SUFFIXES = TEXT_SUFFIXES | IMAGE_SUFFIXES | PDF_SUFFIXES
+    SUPPORTED_SUFFIXES = TEXT_SUFFIXES | IMAGE_SUFFIXES | PDF_SUFFIXES | OFFICE_SUFFIXES | HTML_SUFFIXES | MARKDOWN_SUFFIXES
+    HTML_FORMATS = set(HTML_SUFFIXES)  # RAG-Anything's batch parser discovers HTML files by this attribute
 
     def check_installation(self) -> bool:
         """Always true: every dependency is a hard dependency of this package."""
@@ -105,17 +122,39 @@ class OfflineParser(Parser):
     def parse_pdf(
         self, pdf_path: str | Path, output_dir: str | None = None, method: str = "auto", lang: str | None = None, **kwargs: Any
     ) -> list[dict[str, Any]]:
-        """Parse a PDF with pypdfium2 + pdfplumber, OCR for pages without a text layer."""
-        from llama_index_mmrag.parsing.pdf import parse_pdf
+        """Parse a PDF with pypdfium2 + pdfplumber, OCR for pages without a text layer.
+
+        Raises:
+            ParseError: With the file and the reason, if the PDF is empty, not a PDF, truncated, damaged or
+                password-protected.
+        """
+        from llama_index_mmrag.parsing import pdf
 
         out = Path(output_dir or Path(pdf_path).parent / "parsed")
-        return parse_pdf(pdf_path, out, ocr=method != "txt", workers=kwargs.get("workers"))
+        try:
+            return pdf.parse_pdf(pdf_path, out, ocr=method != "txt", workers=kwargs.get("workers"))
+        except ParseError:
+            raise
+        except pdf.ParseError as exc:  # the PDF module's own error class: same meaning, no path/reason fields
+            raise ParseError(pdf_path, strip_path_prefix(str(exc), pdf_path)) from exc
 
     def parse_image(
         self, image_path: str | Path, output_dir: str | None = None, lang: str | None = None, **kwargs: Any
     ) -> list[dict[str, Any]]:
         """Return the image as one image block with its OCR text."""
         return parse_image_file(image_path)
+
+    def parse_office_doc(
+        self, doc_path: str | Path, output_dir: str | None = None, lang: str | None = None, **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        """Parse a DOCX, PPTX or XLSX file with the offline Docling parser (no model needed for these formats)."""
+        return DoclingOfflineParser().parse_document(doc_path, output_dir=output_dir, lang=lang, **kwargs)
+
+    def parse_html(
+        self, html_path: str | Path, output_dir: str | None = None, lang: str | None = None, **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        """Parse an HTML page with the offline Docling parser (local images only, nothing fetched)."""
+        return DoclingOfflineParser().parse_document(html_path, output_dir=output_dir, lang=lang, **kwargs)
 
     def parse_document(
         self, file_path: str | Path, method: str = "auto", output_dir: str | None = None, lang: str | None = None, **kwargs: Any
@@ -133,6 +172,8 @@ class OfflineParser(Parser):
             return self.parse_image(path, output_dir=output_dir)
         if suffix in TEXT_SUFFIXES:
             return parse_text_file(path)
+        if suffix in OFFICE_SUFFIXES | HTML_SUFFIXES | MARKDOWN_SUFFIXES:
+            return DoclingOfflineParser().parse_document(path, output_dir=output_dir, lang=lang, **kwargs)
         raise ParseError(
             path, f"the offline parser does not read {suffix or 'files without an extension'}; "
             f"supported: {', '.join(sorted(self.SUPPORTED_SUFFIXES))}"

@@ -1,1 +1,55 @@
-"""processors layer of llama_index_mmrag."""
+"""Modal processors: describe images, tables and equations (RAG-Anything with a model, offline without),
+as LlamaIndex node postprocessors and ingestion transforms, plus their knowledge-graph fragments.
+
+Example:
+    >>> from llama_index_mmrag.processors import ModalDescriber, default_postprocessors
+    >>> describer = ModalDescriber()                 # offline: no model needed
+    >>> len(default_postprocessors(describer=describer))
+    3
+"""
+
+from __future__ import annotations
+
+from llama_index_mmrag.processors.annotate import annotate_nodes, apply_description
+from llama_index_mmrag.processors.cache import DescriptionCache, cache_key
+from llama_index_mmrag.processors.describer import OFFLINE, DescriberStats, ModalDescriber, ModalDescription
+from llama_index_mmrag.processors.intent import DEFAULT_BOOST, lift_modality, targeted_modalities
+from llama_index_mmrag.processors.items import ModalItem, ModalItemError
+from llama_index_mmrag.processors.kg import merge_kg_fragments, modal_kg_fragment
+from llama_index_mmrag.processors.offline import describe_offline, neighbouring_text, offline_entity_info
+from llama_index_mmrag.processors.postprocessors import (
+    EquationModalPostprocessor,
+    ImageModalPostprocessor,
+    ModalPostprocessor,
+    TableModalPostprocessor,
+    default_postprocessors,
+)
+from llama_index_mmrag.processors.rag_anything import ModalDescriptionError, RAGAnythingCaptioner
+
+__all__ = [
+    "DEFAULT_BOOST",
+    "OFFLINE",
+    "DescriberStats",
+    "DescriptionCache",
+    "EquationModalPostprocessor",
+    "ImageModalPostprocessor",
+    "ModalDescriber",
+    "ModalDescription",
+    "ModalDescriptionError",
+    "ModalItem",
+    "ModalItemError",
+    "ModalPostprocessor",
+    "RAGAnythingCaptioner",
+    "TableModalPostprocessor",
+    "annotate_nodes",
+    "apply_description",
+    "cache_key",
+    "default_postprocessors",
+    "describe_offline",
+    "lift_modality",
+    "merge_kg_fragments",
+    "modal_kg_fragment",
+    "neighbouring_text",
+    "offline_entity_info",
+    "targeted_modalities",
+]

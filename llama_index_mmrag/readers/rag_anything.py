@@ -1,5 +1,15 @@
 """RAGAnythingReader: RAG-Anything parsing as a LlamaIndex reader.
 
+Every file goes through RAG-Anything's parser registry (``raganything.parser.get_parser``): the parser returns a
+RAG-Anything content list, :func:`~llama_index_mmrag.parsing.docling.normalize_content_list` brings it to one
+shape (markdown tables, caption lists, int pages, absolute image paths), and that one list becomes both the
+:class:`~llama_index_mmrag.blocks.ContentBlock` records (LlamaIndex documents and nodes) and, through
+``ContentBlock.to_content_item``, the input of ``RAGAnything.insert_content_list``.
+
+A file that cannot be read raises :class:`~llama_index_mmrag.parsing.errors.ParseError` naming the file and
+the reason; in a batch the other files still load and the failures are listed at the end
+(:class:`BatchLoadError`), never logged and dropped.
+
 Example:
     >>> from llama_index_mmrag import RAGAnythingReader
     >>> reader = RAGAnythingReader(output_dir="./parsed")
@@ -23,9 +33,11 @@ from llama_index.core.schema import Document, ImageDocument
 from pydantic import Field
 from raganything.parser import get_parser
 
-import llama_index_mmrag.parsing.parser  # noqa: F401  (registers the offline parser)
-from llama_index_mmrag.blocks import ContentBlock, file_content_hash
+import llama_index_mmrag.parsing.parser  # noqa: F401  (registers "mmrag" and "docling-offline")
+from llama_index_mmrag.blocks import MODALITIES, ContentBlock, file_content_hash
+from llama_index_mmrag.parsing.docling import normalize_content_list
 from llama_index_mmrag.parsing.errors import ParseError
+from llama_index_mmrag.parsing.parser import strip_path_prefix
 from llama_index_mmrag.parsing.select import choose_parser
 
 logger = logging.getLogger(__name__)
@@ -56,10 +68,19 @@ class ParsedDocument:
         """The document's name (its file name)."""
         return self.path.name
 
+    def content_list(self) -> list[dict[str, Any]]:
+        """The blocks as a RAG-Anything content list, for ``RAGAnything.insert_content_list(..., doc_id=doc_id)``."""
+        return [block.to_content_item() for block in self.blocks]
+
 
 @dataclass(frozen=True)
 class LoadFailure:
-    """A file of a batch that could not be read, and why."""
+    """A file of a batch that could not be read, and why.
+
+    Args:
+        path: The file.
+        reason: Why it could not be read and what to do.
+    """
 
     path: Path
     reason: str
@@ -71,6 +92,14 @@ class BatchLoadError(RuntimeError):
     Args:
         failures: One entry per failed file.
         documents: The documents of the files that loaded.
+
+    Example:
+        >>> try:                                                        # doctest: +SKIP
+        ...     docs = RAGAnythingReader().load_data("inbox/")
+        ... except BatchLoadError as exc:
+        ...     docs = exc.documents
+        ...     for failure in exc.failures:
+        ...         print(failure.path.name, failure.reason)
     """
 
     def __init__(self, failures: Sequence[LoadFailure], documents: Sequence[Document] = ()) -> None:
@@ -100,7 +129,11 @@ def expand_paths(paths: PathLike | Iterable[PathLike]) -> list[Path]:
 
 
 def block_to_document(block: ContentBlock) -> Document:
-    """Return the LlamaIndex document of one block (an ``ImageDocument`` for images)."""
+    """Return the LlamaIndex document of one block (an ``ImageDocument`` for images).
+
+    Args:
+        block: The block; its provenance becomes the document's metadata.
+    """
     metadata: dict[str, Any] = block.provenance()
     if block.captions:
         metadata["caption"] = " ".join(block.captions)
@@ -116,27 +149,34 @@ def block_to_document(block: ContentBlock) -> Document:
 
 
 class RAGAnythingReader(BasePydanticReader):
-    """Reads PDFs, Office files, web pages, text and images through RAG-Anything's parser registry.
+    """Reads PDFs, Office files, web pages, Markdown, text and images through RAG-Anything's parser registry.
 
-    ``parser="auto"`` picks the best parser that can run here (see
-    :func:`llama_index_mmrag.parsing.select.choose_parser`); any name registered with RAG-Anything
-    (``mineru``, ``docling``, ``paddleocr``, ``mmrag``, your own) can be forced. Every document carries
-    ``doc``, ``doc_id`` (content hash), ``page`` (0-based), ``bbox``, ``modality`` and ``parser``.
+    ``parser="auto"`` picks the best parser that can run here without a network (see
+    :func:`llama_index_mmrag.parsing.select.choose_parser`): MinerU or Docling for PDFs only when installed with
+    their models on disk, else the offline parser ``"mmrag"``; Docling (``"docling-offline"``) for DOCX, PPTX,
+    XLSX, HTML and Markdown; offline OCR for images. Any name registered with RAG-Anything (``mineru``,
+    ``docling``, ``paddleocr``, ``mmrag``, ``docling-offline``, your own) can be forced. One log line per file
+    says which parser ran and why. Every document carries ``doc``, ``doc_id`` (content hash, stable across
+    reads), ``page`` (0-based), ``bbox``, ``modality`` and ``parser``.
 
     Args:
         parser: ``"auto"`` or a RAG-Anything parser name.
         output_dir: Where parsers write extracted images; a temporary folder when unset.
+        max_concurrency: Files parsed at the same time by :meth:`aload_data`.
 
     Example:
         >>> reader = RAGAnythingReader()
         >>> parsed = reader.parse("faq.txt")                  # doctest: +SKIP
         >>> [b.modality for b in parsed.blocks]               # doctest: +SKIP
         ['text', 'text']
+        >>> docs = reader.load_data(["report.docx", "diagram.png"])   # doctest: +SKIP
+        >>> docs = await reader.aload_data("inbox/")                   # doctest: +SKIP
     """
 
     is_remote: bool = False
     parser: str = Field(default="auto", description="'auto' or a RAG-Anything parser name.")
     output_dir: str | None = Field(default=None, description="Where extracted images are written.")
+    max_concurrency: int = Field(default=4, ge=1, description="Files parsed at the same time by aload_data.")
 
     @classmethod
     def class_name(cls) -> str:
@@ -155,7 +195,8 @@ class RAGAnythingReader(BasePydanticReader):
             path: The file to parse.
 
         Raises:
-            ParseError: With the file name and the reason, if the file cannot be read.
+            ParseError: With the file and the reason, if the file cannot be read (missing, empty, a folder,
+                unsupported type, damaged, password-protected, or the parser failed on it).
         """
         path = Path(path)
         _check_readable(path)
@@ -164,20 +205,24 @@ class RAGAnythingReader(BasePydanticReader):
         doc_id = file_content_hash(path)
         out = self._output_dir() / doc_id[:16]
         try:
-            items = get_parser(name).parse_document(str(path), output_dir=str(out))
-        except ParseError:
-            raise
-        except Exception as exc:  # a third-party parser failed: say which file and which parser
-            raise ParseError(path, f"parser {name!r} failed: {exc}") from exc
+            raw = get_parser(name).parse_document(str(path), output_dir=str(out))
+            items = normalize_content_list(raw or [], base_dirs=(out, path.parent))
+        except Exception as exc:  # noqa: BLE001  (every failure becomes a ParseError naming file and reason)
+            raise _as_parse_error(path, name, exc) from exc
         blocks = [
             ContentBlock.from_content_item(item, doc=path.name, doc_id=doc_id, parser=name, index=i)
-            for i, item in enumerate(items)
-            if item.get("type") in ("text", "image", "table", "equation")
+            for i, item in enumerate(item for item in items if item.get("type") in MODALITIES)
         ]
+        if not blocks:
+            raise ParseError(path, f"parser {name!r} found no text, table, image or equation in it; is the file blank?")
         return ParsedDocument(path=path, doc_id=doc_id, parser=name, reason=reason, blocks=blocks)
 
     async def aparse(self, path: PathLike) -> ParsedDocument:
-        """Async twin of :meth:`parse`: parsing is CPU work, so it runs in a worker thread."""
+        """Async twin of :meth:`parse`: parsing is CPU work, so it runs in a worker thread.
+
+        Args:
+            path: The file to parse.
+        """
         return await asyncio.to_thread(self.parse, path)
 
     def lazy_load_data(self, file_path: PathLike | Iterable[PathLike], **_: Any) -> Iterator[Document]:  # type: ignore[override]
@@ -216,9 +261,23 @@ class RAGAnythingReader(BasePydanticReader):
         return documents
 
     async def aload_data(self, file_path: PathLike | Iterable[PathLike], **_: Any) -> list[Document]:  # type: ignore[override]
-        """Native async twin of :meth:`load_data`: files are parsed concurrently in worker threads."""
+        """Native async twin of :meth:`load_data`: up to ``max_concurrency`` files are parsed at once in worker
+        threads; documents come back in file order.
+
+        Args:
+            file_path: A file, a folder, or several of either.
+
+        Raises:
+            BatchLoadError: After all other files were loaded, as :meth:`load_data`.
+        """
         paths = expand_paths(file_path)
-        results = await asyncio.gather(*(self.aparse(p) for p in paths), return_exceptions=True)
+        gate = asyncio.Semaphore(self.max_concurrency)
+
+        async def one(path: Path) -> ParsedDocument:
+            async with gate:
+                return await self.aparse(path)
+
+        results = await asyncio.gather(*(one(p) for p in paths), return_exceptions=True)
         documents: list[Document] = []
         failures: list[LoadFailure] = []
         for path, result in zip(paths, results):
@@ -231,6 +290,29 @@ class RAGAnythingReader(BasePydanticReader):
         if failures:
             raise BatchLoadError(failures, documents)
         return documents
+
+
+def _pdf_error_types() -> tuple[type[BaseException], ...]:
+    """The PDF parser's own error class, if it defines one apart from :class:`ParseError`."""
+    try:
+        from llama_index_mmrag.parsing.pdf import ParseError as PdfParseError
+    except ImportError:
+        return ()
+    return () if issubclass(PdfParseError, ParseError) else (PdfParseError,)
+
+
+def _as_parse_error(path: Path, parser: str, exc: BaseException) -> ParseError:
+    """Any parser failure as a :class:`ParseError` on ``path`` with a reason a user can act on."""
+    if isinstance(exc, ParseError):
+        return exc if exc.path.name == path.name else ParseError(path, exc.reason)
+    if isinstance(exc, _pdf_error_types()):
+        return ParseError(path, strip_path_prefix(str(exc), path))
+    if isinstance(exc, FileNotFoundError):
+        return ParseError(path, f"parser {parser!r} could not find a file it needed ({exc})")
+    if isinstance(exc, MemoryError):
+        return ParseError(path, f"parser {parser!r} ran out of memory on this file; split it or give it more memory")
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    return ParseError(path, f"parser {parser!r} failed on it ({type(exc).__name__}: {message})")
 
 
 def _check_readable(path: Path) -> None:

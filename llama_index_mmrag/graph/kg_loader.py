@@ -1,0 +1,391 @@
+"""Loading a custom knowledge graph into LightRAG under OUR chunk ids, and removing it again.
+
+``LightRAG.ainsert_custom_kg`` keeps one source chunk per entity, ids chunks by content hash and cannot be
+undone; :func:`ainsert_kg` keeps every source, merges with what is stored, and :func:`adelete_kg` is its
+exact inverse (a document's contribution goes, what other documents still support stays).
+
+Example:
+    >>> await ainsert_kg(rag, build_custom_kg(chunks))     # doctest: +SKIP
+    >>> await adelete_kg(rag, build_custom_kg(chunks))     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any, Iterable
+
+from lightrag.constants import GRAPH_FIELD_SEP
+from lightrag.utils import (
+    apply_source_ids_limit,
+    compute_mdhash_id,
+    make_relation_chunk_key,
+    make_relation_vdb_ids,
+    merge_source_ids,
+    sanitize_text_for_encoding,
+    subtract_source_ids,
+)
+
+from llama_index_mmrag.graph.extract import _MAX_DESCRIPTION_FRAGMENTS, _TYPE_RANK
+
+if TYPE_CHECKING:
+    from lightrag import LightRAG
+
+__all__ = ["adelete_kg", "ainsert_kg"]
+
+
+
+
+def _split(value: str | None) -> list[str]:
+    return [part for part in (value or "").split(GRAPH_FIELD_SEP) if part]
+
+
+def _join_limited(values: list[str], limit: int, placeholder: str) -> str:
+    if limit > 0 and len(values) > limit:
+        values = values[:limit] + [placeholder]
+    return GRAPH_FIELD_SEP.join(values)
+
+
+def _stronger_type(a: str | None, b: str) -> str:
+    if not a or a not in _TYPE_RANK:
+        return b
+    return a if _TYPE_RANK[a] <= _TYPE_RANK[b] else b
+
+
+def _entity_vdb_record(name: str, node: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "content": f"{name}\n{node['description']}",
+        "entity_name": name,
+        "source_id": node["source_id"],
+        "description": node["description"],
+        "entity_type": node["entity_type"],
+        "file_path": node["file_path"],
+    }
+
+
+def _relation_vdb_record(src: str, tgt: str, edge: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "src_id": src,
+        "tgt_id": tgt,
+        "source_id": edge["source_id"],
+        "content": f"{edge['keywords']}\t{src}\n{tgt}\n{edge['description']}",
+        "keywords": edge["keywords"],
+        "description": edge["description"],
+        "weight": edge["weight"],
+        "file_path": edge["file_path"],
+    }
+
+
+def _graph_lock(rag: LightRAG, names: Iterable[str]) -> Any:
+    """LightRAG's own per-entity graph lock (the one its merge step takes), over all our entity names."""
+    from lightrag.kg.shared_storage import get_storage_keyed_lock
+
+    namespace = f"{rag.workspace}:GraphDB" if rag.workspace else "GraphDB"
+    return get_storage_keyed_lock(sorted(set(names)), namespace=namespace, enable_logging=False)
+
+
+async def _tracked_keywords(storage: Any, keys: list[str]) -> list[dict[str, str]]:
+    """Per-chunk relation keywords recorded in LightRAG's relation tracking KV (empty where none)."""
+    tracked = await storage.get_by_ids(keys) if storage is not None and keys else [None] * len(keys)
+    return [dict(record.get("chunk_keywords") or {}) if isinstance(record, dict) else {} for record in tracked]
+
+
+def _keywords_of(chunk_keywords: dict[str, str]) -> str:
+    """An edge's keywords: the union of its chunks' keywords, in first-seen order."""
+    return ", ".join(merge_source_ids([], [k.strip() for kws in chunk_keywords.values() for k in kws.split(",")]))
+
+
+async def _tracked_sources(storage: Any, keys: list[str], graph_values: list[dict | None]) -> list[list[str]]:
+    """Full source-chunk lists: LightRAG's chunk-tracking KV when present, else the graph's ``source_id``."""
+    tracked = await storage.get_by_ids(keys) if storage is not None and keys else [None] * len(keys)
+    result: list[list[str]] = []
+    for record, graph_value in zip(tracked, graph_values):
+        if isinstance(record, dict) and record.get("chunk_ids"):
+            result.append([c for c in record["chunk_ids"] if c])
+        else:
+            result.append(_split((graph_value or {}).get("source_id")))
+    return result
+
+
+def _merge_fragments(existing: str | None, new: str) -> str:
+    fragments = merge_source_ids(_split(existing), [new])
+    return GRAPH_FIELD_SEP.join(fragments[:_MAX_DESCRIPTION_FRAGMENTS])
+
+
+def _remove_fragment(existing: str | None, fragment: str) -> str:
+    return GRAPH_FIELD_SEP.join(f for f in _split(existing) if f != fragment)
+
+
+async def _persist(rag: LightRAG) -> None:
+    storages = [
+        rag.text_chunks,
+        rag.chunks_vdb,
+        rag.entities_vdb,
+        rag.relationships_vdb,
+        rag.chunk_entity_relation_graph,
+        rag.entity_chunks,
+        rag.relation_chunks,
+    ]
+    await asyncio.gather(*(s.index_done_callback() for s in storages if s is not None))
+
+
+async def _insert_chunks(rag: LightRAG, chunks: list[dict[str, Any]]) -> None:
+    records: dict[str, dict[str, Any]] = {}
+    for chunk in chunks:
+        content = sanitize_text_for_encoding(chunk["content"])
+        records[chunk["source_id"]] = {
+            "content": content,
+            "tokens": len(rag.tokenizer.encode(content)),
+            "chunk_order_index": chunk.get("chunk_order_index", 0),
+            "full_doc_id": chunk.get("full_doc_id", chunk.get("file_path", "custom_kg")),
+            "file_path": chunk.get("file_path", "custom_kg"),
+        }
+    if records:
+        await asyncio.gather(rag.chunks_vdb.upsert(records), rag.text_chunks.upsert(records))
+
+
+async def _insert_entities(rag: LightRAG, entities: list[dict[str, Any]], now: int) -> None:
+    names = [e["entity_name"] for e in entities]
+    existing = await rag.chunk_entity_relation_graph.get_nodes_batch(names)
+    graph_values = [existing.get(name) for name in names]
+    sources = await _tracked_sources(rag.entity_chunks, names, graph_values)
+    nodes: list[tuple[str, dict[str, Any]]] = []
+    tracking: dict[str, dict[str, Any]] = {}
+    for entity, old, old_sources in zip(entities, graph_values, sources):
+        name = entity["entity_name"]
+        old = old or {}
+        full = merge_source_ids(old_sources, entity.get("source_ids") or [entity["source_id"]])
+        limited = apply_source_ids_limit(
+            full, rag.max_source_ids_per_entity, rag.source_ids_limit_method, identifier=name
+        )
+        files = merge_source_ids(_split(old.get("file_path")), _split(entity.get("file_path")))
+        files = [f for f in files if f != rag.file_path_more_placeholder]
+        node = {
+            "entity_id": name,
+            "entity_type": _stronger_type(old.get("entity_type"), entity.get("entity_type", "UNKNOWN")),
+            "description": _merge_fragments(old.get("description"), entity["description"]),
+            "source_id": GRAPH_FIELD_SEP.join(limited),
+            "file_path": _join_limited(files, rag.max_file_paths, rag.file_path_more_placeholder),
+            "created_at": old.get("created_at", now),
+        }
+        nodes.append((name, node))
+        tracking[name] = {"chunk_ids": full, "count": len(full)}
+    await rag.chunk_entity_relation_graph.upsert_nodes_batch(nodes)
+    vdb = {compute_mdhash_id(name, prefix="ent-"): _entity_vdb_record(name, node) for name, node in nodes}
+    await rag.entities_vdb.upsert(vdb)
+    if rag.entity_chunks is not None:
+        await rag.entity_chunks.upsert(tracking)
+
+
+async def _insert_relationships(rag: LightRAG, relationships: list[dict[str, Any]], now: int) -> None:
+    pairs = [tuple(sorted((r["src_id"], r["tgt_id"]))) for r in relationships]
+    existing = await rag.chunk_entity_relation_graph.get_edges_batch(
+        [{"src": a, "tgt": b} for a, b in pairs]
+    )
+    graph_values = [existing.get(pair) or existing.get(pair[::-1]) for pair in pairs]
+    keys = [make_relation_chunk_key(a, b) for a, b in pairs]
+    sources = await _tracked_sources(rag.relation_chunks, keys, graph_values)
+    old_keywords = await _tracked_keywords(rag.relation_chunks, keys)
+    edges: list[tuple[str, str, dict[str, Any]]] = []
+    tracking: dict[str, dict[str, Any]] = {}
+    for rel, (a, b), key, old, old_sources, chunk_keywords in zip(
+        relationships, pairs, keys, graph_values, sources, old_keywords
+    ):
+        old = old or {}
+        chunk_weights = rel.get("chunk_weights") or {rel["source_id"]: float(rel.get("weight", 1.0))}
+        counted = set(old_sources)
+        added = sum(w for cid, w in chunk_weights.items() if cid not in counted)
+        full = merge_source_ids(old_sources, list(chunk_weights))
+        limited = apply_source_ids_limit(
+            full, rag.max_source_ids_per_relation, rag.source_ids_limit_method, identifier=key
+        )
+        files = merge_source_ids(_split(old.get("file_path")), _split(rel.get("file_path")))
+        files = [f for f in files if f != rag.file_path_more_placeholder]
+        if not chunk_keywords and old.get("keywords"):  # an edge stored without tracking: keep its keywords
+            chunk_keywords = {cid: str(old["keywords"]) for cid in old_sources[:1]}
+        new_keywords = rel.get("chunk_keywords") or {cid: rel["keywords"] for cid in chunk_weights}
+        chunk_keywords = {**chunk_keywords, **new_keywords}
+        edge = {
+            "weight": float(old.get("weight", 0.0)) + added,
+            "description": _merge_fragments(old.get("description"), rel["description"]),
+            "keywords": _keywords_of(chunk_keywords),
+            "source_id": GRAPH_FIELD_SEP.join(limited),
+            "file_path": _join_limited(files, rag.max_file_paths, rag.file_path_more_placeholder),
+            "created_at": old.get("created_at", now),
+        }
+        edges.append((a, b, edge))
+        tracking[key] = {"chunk_ids": full, "count": len(full), "chunk_keywords": chunk_keywords}
+    await rag.chunk_entity_relation_graph.upsert_edges_batch(edges)
+    vdb = {make_relation_vdb_ids(a, b)[0]: _relation_vdb_record(a, b, edge) for a, b, edge in edges}
+    await rag.relationships_vdb.upsert(vdb)
+    if rag.relation_chunks is not None:
+        await rag.relation_chunks.upsert(tracking)
+
+
+async def ainsert_kg(rag: LightRAG, kg: dict[str, Any]) -> None:
+    """Add a custom kg to LightRAG's storages, keeping OUR chunk ids and merging with what is there.
+
+    Unlike ``LightRAG.ainsert_custom_kg`` (one source chunk per entity, content-hash chunk ids), this:
+
+    - stores each chunk under its ``source_id`` (our chunk id) in ``text_chunks`` and ``chunks_vdb``, so
+      ``aquery_data`` returns our ids as ``chunk_id`` in every mode;
+    - unions an entity's / relationship's source chunks and documents with those already in the graph
+      (``<SEP>``-joined, with LightRAG's ``max_source_ids_per_*`` / ``max_file_paths`` limits; the full
+      lists go to LightRAG's ``entity_chunks`` / ``relation_chunks`` tracking stores);
+    - adds relationship weights per chunk (a chunk already counted is not counted twice, so inserting the
+      same kg again changes nothing), keeps the stronger entity type and appends the description;
+    - holds LightRAG's per-entity graph lock while it reads and writes, then persists the storages.
+
+    No LLM is called; embeddings are computed for chunks, entities and relationships.
+
+    Args:
+        rag: An initialised LightRAG instance (``await rag.initialize_storages()`` done).
+        kg: A dict from :func:`build_custom_kg`.
+
+    Example:
+        >>> kg = build_custom_kg(chunks)          # doctest: +SKIP
+        >>> await ainsert_kg(rag, kg)             # doctest: +SKIP
+        >>> data = await rag.aquery_data("Where does Milvus keep data?", QueryParam(
+        ...     mode="hybrid", hl_keywords=hl, ll_keywords=ll, enable_rerank=False))   # doctest: +SKIP
+    """
+    entities = list(kg.get("entities", []))
+    relationships = list(kg.get("relationships", []))
+    now = int(time.time())
+    async with _graph_lock(rag, (e["entity_name"] for e in entities)):
+        await _insert_chunks(rag, list(kg.get("chunks", [])))
+        if entities:
+            await _insert_entities(rag, entities, now)
+        if relationships:
+            await _insert_relationships(rag, relationships, now)
+        await _persist(rag)
+
+
+async def _delete_entities(rag: LightRAG, entities: list[dict[str, Any]], chunk_ids: set[str]) -> None:
+    names = [e["entity_name"] for e in entities]
+    existing = await rag.chunk_entity_relation_graph.get_nodes_batch(names)
+    graph_values = [existing.get(name) for name in names]
+    sources = await _tracked_sources(rag.entity_chunks, names, graph_values)
+    gone: list[str] = []
+    kept: list[tuple[str, dict[str, Any]]] = []
+    tracking: dict[str, dict[str, Any]] = {}
+    for entity, old, old_sources in zip(entities, graph_values, sources):
+        name = entity["entity_name"]
+        if old is None or chunk_ids.isdisjoint(old_sources):
+            continue  # not there, or not from these chunks: deleting twice changes nothing
+        remaining = subtract_source_ids(old_sources, chunk_ids)
+        if not remaining:
+            gone.append(name)
+            continue
+        docs = set(_split(entity.get("file_path")))
+        files = [f for f in _split(old.get("file_path")) if f not in docs]
+        limited = apply_source_ids_limit(remaining, rag.max_source_ids_per_entity, rag.source_ids_limit_method)
+        node = dict(old)
+        node.update(
+            description=_remove_fragment(old.get("description"), entity["description"]) or old["description"],
+            source_id=GRAPH_FIELD_SEP.join(limited),
+            file_path=GRAPH_FIELD_SEP.join(files),
+        )
+        kept.append((name, node))
+        tracking[name] = {"chunk_ids": remaining, "count": len(remaining)}
+    if gone:
+        edges = await rag.chunk_entity_relation_graph.get_nodes_edges_batch(gone)
+        pairs = sorted({tuple(sorted(e)) for name in gone for e in edges.get(name, [])})
+        await rag.relationships_vdb.delete([i for a, b in pairs for i in make_relation_vdb_ids(a, b)])
+        if rag.relation_chunks is not None:
+            await rag.relation_chunks.delete([make_relation_chunk_key(a, b) for a, b in pairs])
+        await rag.chunk_entity_relation_graph.remove_nodes(gone)
+        await rag.entities_vdb.delete([compute_mdhash_id(name, prefix="ent-") for name in gone])
+        if rag.entity_chunks is not None:
+            await rag.entity_chunks.delete(gone)
+    if kept:
+        await rag.chunk_entity_relation_graph.upsert_nodes_batch(kept)
+        await rag.entities_vdb.upsert(
+            {compute_mdhash_id(name, prefix="ent-"): _entity_vdb_record(name, node) for name, node in kept}
+        )
+        if rag.entity_chunks is not None:
+            await rag.entity_chunks.upsert(tracking)
+
+
+async def _delete_relationships(rag: LightRAG, relationships: list[dict[str, Any]], chunk_ids: set[str]) -> None:
+    pairs = [tuple(sorted((r["src_id"], r["tgt_id"]))) for r in relationships]
+    existing = await rag.chunk_entity_relation_graph.get_edges_batch([{"src": a, "tgt": b} for a, b in pairs])
+    graph_values = [existing.get(pair) or existing.get(pair[::-1]) for pair in pairs]
+    keys = [make_relation_chunk_key(a, b) for a, b in pairs]
+    sources = await _tracked_sources(rag.relation_chunks, keys, graph_values)
+    old_keywords = await _tracked_keywords(rag.relation_chunks, keys)
+    gone: list[tuple[str, str]] = []
+    kept: list[tuple[str, str, dict[str, Any]]] = []
+    tracking: dict[str, dict[str, Any]] = {}
+    for rel, pair, key, old, old_sources, chunk_keywords in zip(
+        relationships, pairs, keys, graph_values, sources, old_keywords
+    ):
+        if old is None or chunk_ids.isdisjoint(old_sources):
+            continue
+        remaining = subtract_source_ids(old_sources, chunk_ids)
+        if not remaining:
+            gone.append(pair)
+            continue
+        present = set(old_sources)
+        chunk_weights = rel.get("chunk_weights") or {rel["source_id"]: float(rel.get("weight", 1.0))}
+        removed = sum(w for cid, w in chunk_weights.items() if cid in present and cid in chunk_ids)
+        docs = set(_split(rel.get("file_path")))
+        limited = apply_source_ids_limit(remaining, rag.max_source_ids_per_relation, rag.source_ids_limit_method)
+        edge = dict(old)
+        for stale in ("source", "target"):
+            edge.pop(stale, None)
+        chunk_keywords = {cid: kws for cid, kws in chunk_keywords.items() if cid not in chunk_ids}
+        edge.update(
+            keywords=_keywords_of(chunk_keywords) or old.get("keywords", ""),
+            weight=max(float(old.get("weight", 0.0)) - removed, 0.0),
+            description=_remove_fragment(old.get("description"), rel["description"]) or old["description"],
+            source_id=GRAPH_FIELD_SEP.join(limited),
+            file_path=GRAPH_FIELD_SEP.join(f for f in _split(old.get("file_path")) if f not in docs),
+        )
+        kept.append((pair[0], pair[1], edge))
+        tracking[key] = {"chunk_ids": remaining, "count": len(remaining), "chunk_keywords": chunk_keywords}
+    if gone:
+        await rag.relationships_vdb.delete([i for a, b in gone for i in make_relation_vdb_ids(a, b)])
+        await rag.chunk_entity_relation_graph.remove_edges(gone)
+        if rag.relation_chunks is not None:
+            await rag.relation_chunks.delete([make_relation_chunk_key(a, b) for a, b in gone])
+    if kept:
+        await rag.chunk_entity_relation_graph.upsert_edges_batch(kept)
+        await rag.relationships_vdb.upsert(
+            {make_relation_vdb_ids(a, b)[0]: _relation_vdb_record(a, b, edge) for a, b, edge in kept}
+        )
+        if rag.relation_chunks is not None:
+            await rag.relation_chunks.upsert(tracking)
+
+
+async def adelete_kg(rag: LightRAG, kg: dict[str, Any]) -> None:
+    """Remove exactly what :func:`ainsert_kg` added for this kg (the inverse operation).
+
+    Chunks are deleted by our id; every entity and relationship of the kg loses those source chunks, its
+    documents, its description fragment and (relationships) the weight those chunks contributed; the ones left
+    with no source chunk are deleted from the graph and both vector stores. Rebuild the kg with
+    :func:`build_custom_kg` from the same chunks (e.g. the document's nodes read back from Milvus): the
+    extraction is deterministic, so it names the same entities. Give it all chunks of the documents being
+    removed, since documents are dropped from ``file_path`` lists as a whole.
+
+    ``LightRAG.adelete_by_doc_id`` cannot do this: a custom kg writes no doc-status record (it answers
+    ``not_found``), and its rebuild step needs cached LLM extraction results.
+
+    Args:
+        rag: An initialised LightRAG instance.
+        kg: A dict from :func:`build_custom_kg` over the chunks to remove.
+
+    Example:
+        >>> await adelete_kg(rag, build_custom_kg(chunks_of_report))   # doctest: +SKIP
+    """
+    chunk_ids = {c["source_id"] for c in kg.get("chunks", [])}
+    entities = list(kg.get("entities", []))
+    relationships = list(kg.get("relationships", []))
+    async with _graph_lock(rag, (e["entity_name"] for e in entities)):
+        if relationships:
+            await _delete_relationships(rag, relationships, chunk_ids)
+        if entities:
+            await _delete_entities(rag, entities, chunk_ids)
+        if chunk_ids:
+            ids = sorted(chunk_ids)
+            await asyncio.gather(rag.chunks_vdb.delete(ids), rag.text_chunks.delete(ids))
+        await _persist(rag)

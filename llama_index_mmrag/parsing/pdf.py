@@ -1,0 +1,310 @@
+"""Offline PDF parsing into a RAG-Anything content list (pypdfium2 + pdfplumber's table finder + RapidOCR).
+
+RAG-Anything's own PDF paths (MinerU, Docling) need layout models from a model hub; this parser needs no
+model but the OCR weights inside the ``rapidocr-onnxruntime`` wheel. It emits text paragraphs with heading
+levels, ruled tables as markdown, figures (raster images and vector drawings) as PNG crops with their
+captions and OCR text, display equations, and OCR text for scanned pages, in reading order, each item with
+its 0-based ``page_idx`` and ``bbox`` (PDF points, top-left origin). Running headers, footers, page numbers
+and repeated logos are dropped.
+
+Long documents are parsed page by page in a pool of worker processes (forked where the platform allows,
+kept alive between calls; :func:`shutdown_workers` stops it).
+
+Example:
+    >>> from llama_index_mmrag.parsing.pdf import parse_pdf
+    >>> items = parse_pdf("report.pdf", "parsed/")                # doctest: +SKIP
+    >>> [item["type"] for item in items][:4]                       # doctest: +SKIP
+    ['text', 'text', 'table', 'image']
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import os
+import sys
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pypdfium2 as pdfium
+
+from llama_index_mmrag.parsing.errors import ParseError as BaseParseError
+from llama_index_mmrag.parsing.ocr import set_ocr_threads
+from llama_index_mmrag.parsing.pdf_document import finalize
+from llama_index_mmrag.parsing.pdf_page import PageJob, PageResult, image_prefix, parse_page
+
+__all__ = ["ParseError", "PdfParseStats", "parse_pdf", "parse_pdf_with_stats", "shutdown_workers"]
+
+MIN_PAGES_FOR_POOL = 3
+"""Documents with fewer pages are parsed in the calling process."""
+
+_HEADER_WINDOW = 1024
+_TRAILER_WINDOW = 2048
+_REPAIR_HINT = "download or export it again, or repair it (for example `qpdf broken.pdf repaired.pdf`)"
+
+_PDFIUM_LOCK = threading.Lock()  # pdfium is not thread-safe: one in-process parse at a time
+_POOL_LOCK = threading.Lock()
+_POOL: ProcessPoolExecutor | None = None
+_POOL_WORKERS = 0
+_WORKER_DOCUMENT: tuple[tuple[str, int, int], pdfium.PdfDocument] | None = None
+
+
+class ParseError(BaseParseError):
+    """A PDF could not be parsed: the message names the file, the reason and what to do.
+
+    A :class:`ValueError` (through the package's :class:`~llama_index_mmrag.parsing.errors.ParseError`), with
+    ``path`` and ``reason`` attributes.
+
+    Args:
+        path: The PDF that failed.
+        reason: Why, and what to do about it.
+    """
+
+
+@dataclass
+class PdfParseStats:
+    """How a parse went (for benchmarks and logs).
+
+    Args:
+        pdf_path: The parsed file.
+        pages: Number of pages.
+        ocr_pages: 0-based indices of the pages read by OCR.
+        page_seconds: Wall time spent on each page, in its worker.
+        page_cpu_seconds: CPU time spent on each page, in its worker.
+        wall_seconds: Wall-clock time of the whole parse.
+        workers: Worker processes used (1: parsed in the calling process).
+    """
+
+    pdf_path: str
+    pages: int
+    ocr_pages: list[int] = field(default_factory=list)
+    page_seconds: list[float] = field(default_factory=list)
+    page_cpu_seconds: list[float] = field(default_factory=list)
+    wall_seconds: float = 0.0
+    workers: int = 1
+
+
+def parse_pdf(
+    pdf_path: str | Path, output_dir: str | Path, *, ocr: bool = True, workers: int | None = None
+) -> list[dict[str, Any]]:
+    """Parse a PDF into a RAG-Anything content list.
+
+    Args:
+        pdf_path: The PDF file.
+        output_dir: Folder for the figure PNGs (written to ``output_dir/images``).
+        ocr: Read scanned pages and raster figures with OCR. Without it, a scanned page becomes one image item.
+        workers: Worker processes for long documents; default: the CPUs this process may use. 1 parses in
+            the calling process.
+
+    Returns:
+        Content-list items in reading order: ``text`` (``text``, ``text_level``, ``ocr``), ``table``
+        (``table_body`` markdown, ``table_caption``, ``table_footnote``, ``n_rows``, ``n_cols``), ``image``
+        (``img_path``, ``image_caption``, ``image_footnote``, ``ocr_text``) and ``equation`` (``latex``,
+        ``text``, ``text_format``), each with ``page_idx`` (0-based) and ``bbox`` (points, top-left origin).
+
+    Raises:
+        FileNotFoundError: ``pdf_path`` does not exist.
+        ParseError: The file is empty, not a PDF, truncated, damaged or password-protected.
+    """
+    items, _ = parse_pdf_with_stats(pdf_path, output_dir, ocr=ocr, workers=workers)
+    return items
+
+
+def parse_pdf_with_stats(
+    pdf_path: str | Path, output_dir: str | Path, *, ocr: bool = True, workers: int | None = None
+) -> tuple[list[dict[str, Any]], PdfParseStats]:
+    """Like :func:`parse_pdf`, and also report per-page timings and which pages needed OCR.
+
+    Args:
+        pdf_path: The PDF file.
+        output_dir: Folder for the figure PNGs (written to ``output_dir/images``).
+        ocr: Read scanned pages and raster figures with OCR.
+        workers: Worker processes for long documents; default: the CPUs this process may use.
+
+    Returns:
+        The content list and the parse statistics.
+    """
+    started = time.perf_counter()
+    path = Path(pdf_path).expanduser().resolve()
+    _check_file(path)
+    n_pages = _page_count(path)
+    image_dir = Path(output_dir).expanduser().resolve() / "images"
+    image_dir.mkdir(parents=True, exist_ok=True)
+    prefix = image_prefix(path)
+    jobs = [PageJob(str(path), index, str(image_dir), prefix, ocr) for index in range(n_pages)]
+    n_workers = _worker_count(workers)
+    use_pool = n_workers > 1 and n_pages >= MIN_PAGES_FOR_POOL
+    results = _run_in_pool(jobs, n_workers) if use_pool else _run_here(path, jobs)
+    for result in results:
+        if result.error is not None:
+            raise ParseError(path, f"{result.error}; the PDF is damaged: {_REPAIR_HINT}.")
+    items = finalize(results)
+    stats = PdfParseStats(
+        pdf_path=str(path),
+        pages=n_pages,
+        ocr_pages=[r.page_idx for r in results if r.ocr],
+        page_seconds=[r.seconds for r in results],
+        page_cpu_seconds=[r.cpu_seconds for r in results],
+        wall_seconds=time.perf_counter() - started,
+        workers=n_workers if use_pool else 1,
+    )
+    return items, stats
+
+
+def shutdown_workers() -> None:
+    """Stop the worker processes kept alive between parses (they restart on the next long document)."""
+    global _POOL, _POOL_WORKERS
+    with _POOL_LOCK:
+        if _POOL is not None:
+            _POOL.shutdown(wait=True, cancel_futures=True)
+        _POOL, _POOL_WORKERS = None, 0
+
+
+# --- input checks -------------------------------------------------------------------------------------
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file; check the path.")
+    if not path.is_file():
+        raise ParseError(path, "not a file; pass the path of a PDF file.")
+    size = path.stat().st_size
+    if size == 0:
+        raise ParseError(path, f"the file is empty (0 bytes); {_REPAIR_HINT}.")
+    with path.open("rb") as handle:
+        head = handle.read(_HEADER_WINDOW)
+        handle.seek(max(0, size - _TRAILER_WINDOW))
+        tail = handle.read()
+    if b"%PDF-" not in head:
+        raise ParseError(
+            path,
+            f"not a PDF (no '%PDF-' header in its first {_HEADER_WINDOW} bytes); it may be another "
+            "format with a .pdf name: convert it to PDF or give it to the parser for its real format."
+        )
+    if b"%%EOF" not in tail:
+        raise ParseError(
+            path,
+            f"the PDF is truncated (no '%%EOF' marker at its end, as after an interrupted download "
+            f"or copy); {_REPAIR_HINT}."
+        )
+
+
+def _page_count(path: Path) -> int:
+    with _PDFIUM_LOCK:
+        document = _open(path)
+        try:
+            count = len(document)
+        finally:
+            document.close()
+    if count == 0:
+        raise ParseError(path, f"the PDF has no pages; {_REPAIR_HINT}.")
+    return count
+
+
+def _open(path: Path) -> pdfium.PdfDocument:
+    try:
+        return pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as exc:
+        reason = str(exc)
+        if "password" in reason.lower():
+            raise ParseError(
+                path,
+                "the PDF is password-protected; decrypt it first (for example "
+                "`qpdf --decrypt --password=SECRET locked.pdf unlocked.pdf`) and parse the decrypted copy."
+            ) from exc
+        raise ParseError(path, f"the PDF is damaged and cannot be opened ({reason}); {_REPAIR_HINT}.") from exc
+
+
+# --- running the pages --------------------------------------------------------------------------------
+
+
+def _worker_count(workers: int | None) -> int:
+    if workers is not None:
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        return workers
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def _run_here(path: Path, jobs: list[PageJob]) -> list[PageResult]:
+    with _PDFIUM_LOCK:
+        document = _open(path)
+        try:
+            return [parse_page(document, job) for job in jobs]
+        finally:
+            document.close()
+
+
+def _run_in_pool(jobs: list[PageJob], workers: int) -> list[PageResult]:
+    try:
+        return list(_pool(workers).map(_parse_in_worker, jobs, chunksize=1))
+    except BrokenProcessPool as exc:
+        shutdown_workers()
+        raise ParseError(
+            jobs[0].pdf_path,
+            f"a parser worker process died while reading the file ({exc}); the PDF is "
+            f"probably damaged: {_REPAIR_HINT}. Retry with workers=1 to parse it in this process."
+        ) from exc
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    global _POOL, _POOL_WORKERS
+    with _POOL_LOCK:
+        if _POOL is None or _POOL_WORKERS != workers:
+            if _POOL is not None:
+                _POOL.shutdown(wait=True, cancel_futures=True)
+            cpus = os.cpu_count() or 1
+            _POOL = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=_start_context(),
+                initializer=_init_worker,
+                initargs=(max(1, cpus // workers),),
+            )
+            _POOL_WORKERS = workers
+        return _POOL
+
+
+def _start_context() -> multiprocessing.context.BaseContext:
+    """Fork where it is safe (Linux): no re-import of the caller's ``__main__``, starts in milliseconds."""
+    if sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def _init_worker(ocr_threads: int) -> None:
+    set_ocr_threads(ocr_threads)
+
+
+def _parse_in_worker(job: PageJob) -> PageResult:
+    return parse_page(_worker_document(job.pdf_path), job)
+
+
+def _worker_document(pdf_path: str) -> pdfium.PdfDocument:
+    """The worker's open document, reopened only when another file (or a changed one) comes in."""
+    global _WORKER_DOCUMENT
+    stat = os.stat(pdf_path)
+    key = (pdf_path, stat.st_size, stat.st_mtime_ns)
+    if _WORKER_DOCUMENT is None or _WORKER_DOCUMENT[0] != key:
+        if _WORKER_DOCUMENT is not None:
+            _WORKER_DOCUMENT[1].close()
+        _WORKER_DOCUMENT = (key, pdfium.PdfDocument(pdf_path))
+    return _WORKER_DOCUMENT[1]
+
+
+def _reset_in_child() -> None:
+    global _PDFIUM_LOCK, _POOL_LOCK, _POOL, _POOL_WORKERS
+    _PDFIUM_LOCK, _POOL_LOCK = threading.Lock(), threading.Lock()
+    _POOL, _POOL_WORKERS = None, 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_in_child)
+atexit.register(shutdown_workers)
+

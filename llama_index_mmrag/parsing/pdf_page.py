@@ -1,0 +1,367 @@
+"""One page of a PDF into content blocks: the unit of work the parser runs in parallel.
+
+Born-digital pages: text-layer lines, ruled tables, figures (raster images and vector drawings rendered to
+PNG), display equations, then paragraphs and reading order. Pages without a usable text layer (scans,
+outlined text) are rendered and read by OCR. Cross-page decisions (running headers, heading levels) are
+left to :mod:`llama_index_mmrag.parsing.pdf_document`, so blocks carry the few facts it needs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pypdfium2 as pdfium
+from PIL import Image
+
+from llama_index_mmrag.parsing.ocr import ocr_image, ocr_text
+from llama_index_mmrag.parsing.pdf_figures import FIGURE_CAPTION, MIN_IMAGE_PIXELS, FigureRegion, find_figures
+from llama_index_mmrag.parsing.pdf_geometry import Box, PageGeometry, box_area, center_inside, horizontal_overlap, rounded
+from llama_index_mmrag.parsing.pdf_graphics import Graphic, collect_graphics
+from llama_index_mmrag.parsing.pdf_layout import Paragraph, group_paragraphs, reading_order
+from llama_index_mmrag.parsing.pdf_tables import TABLE_CAPTION, TableRegion, find_tables
+from llama_index_mmrag.parsing.pdf_text import Line, TextLayer, has_latex, looks_like_math, page_geometry
+
+MIN_TEXT_CHARS = 20
+"""Pages with fewer letters and digits in their text layer are treated as scans and read by OCR."""
+
+FIGURE_SCALE = 2.0
+"""Render scale (pixels per point) for figure crops: 144 dpi."""
+
+_MAX_RENDER_SIDE = 2400
+_OCR_MAX_SIDE = 1400
+_OCR_MAX_SCALE = 2.0
+_SCAN_IMAGE_SHARE = 0.5
+_SCAN_TEXT_CHARS = 100
+_MARGIN_BAND = 0.1
+_CAPTION_DISTANCE = 45.0
+_BLANK_STD = 3.0
+_OCR_SIZE_FACTOR = 0.75
+
+
+@dataclass(frozen=True)
+class PageJob:
+    """What one worker needs to parse one page.
+
+    Args:
+        pdf_path: Absolute path of the PDF.
+        page_idx: 0-based page index.
+        image_dir: Folder the page's PNG crops are written to.
+        image_prefix: File-name prefix of those PNGs (unique per document).
+        ocr: Whether pages without a text layer and raster figures are read by OCR.
+    """
+
+    pdf_path: str
+    page_idx: int
+    image_dir: str
+    image_prefix: str
+    ocr: bool = True
+
+
+@dataclass
+class Block:
+    """A content-list item plus the facts the document-level pass needs.
+
+    Args:
+        item: The RAG-Anything content-list item.
+        size: Font size of the bulk of the block's text.
+        bold: Whether the block is mostly bold.
+        n_lines: Number of text lines.
+        margin: ``"top"`` or ``"bottom"`` when the block sits in the page's header or footer band.
+        signature: A fingerprint of an image's pixels and place, to spot logos repeated on every page.
+    """
+
+    item: dict[str, Any]
+    size: float = 0.0
+    bold: bool = False
+    n_lines: int = 0
+    margin: str | None = None
+    signature: str | None = None
+
+
+@dataclass
+class PageResult:
+    """The blocks of one page, in reading order.
+
+    Args:
+        page_idx: 0-based page index.
+        blocks: The page's blocks in reading order.
+        ocr: Whether the page was read by OCR.
+        seconds: Wall time spent on the page.
+        cpu_seconds: CPU time of the parsing process spent on the page (all its threads).
+        error: Why the page could not be parsed (``None`` when it was).
+    """
+
+    page_idx: int
+    blocks: list[Block] = field(default_factory=list)
+    ocr: bool = False
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    error: str | None = None
+
+
+def parse_page(document: pdfium.PdfDocument, job: PageJob) -> PageResult:
+    """Parse one page into blocks.
+
+    Args:
+        document: The open document.
+        job: Which page, and where its images go.
+
+    Returns:
+        The page's blocks in reading order (never raises for content problems; see ``error``).
+    """
+    started, started_cpu = time.perf_counter(), time.process_time()
+    result = PageResult(job.page_idx)
+    try:
+        page = document[job.page_idx]
+    except Exception as exc:  # pdfium reports a damaged page object this way
+        result.error = f"page {job.page_idx + 1} cannot be loaded ({exc})"
+        return result
+    try:
+        result.blocks, result.ocr = _page_blocks(page, job)
+    finally:
+        page.close()
+    result.seconds = time.perf_counter() - started
+    result.cpu_seconds = time.process_time() - started_cpu
+    return result
+
+
+def _page_blocks(page: pdfium.PdfPage, job: PageJob) -> tuple[list[Block], bool]:
+    geometry = page_geometry(page)
+    layer = TextLayer(page, geometry)
+    try:
+        graphics = collect_graphics(page, geometry)
+        scanned = _is_scanned(layer.readable_chars(), graphics, geometry)
+        if scanned and job.ocr:
+            blocks = _ocr_blocks(page, geometry, graphics, job)
+        elif scanned:
+            blocks = []
+        else:
+            blocks = _digital_blocks(page, geometry, layer, graphics, job)
+        if not blocks:
+            blocks = _page_image_block(page, geometry, job)
+        return _in_reading_order(blocks), scanned and job.ocr
+    finally:
+        layer.close()
+
+
+def _is_scanned(chars: int, graphics: list[Graphic], geometry: PageGeometry) -> bool:
+    """No usable text layer: almost no text, or a page-sized picture with only a few words on it."""
+    if chars < MIN_TEXT_CHARS:
+        return True
+    page_area = geometry.width * geometry.height
+    big_image = any(g.kind == "image" and box_area(g.bbox) >= _SCAN_IMAGE_SHARE * page_area for g in graphics)
+    return big_image and chars < _SCAN_TEXT_CHARS
+
+
+# --- born-digital pages -------------------------------------------------------------------------------
+
+
+def _digital_blocks(
+    page: pdfium.PdfPage, geometry: PageGeometry, layer: TextLayer, graphics: list[Graphic], job: PageJob
+) -> list[Block]:
+    page_box = (0.0, 0.0, geometry.width, geometry.height)
+    lines = layer.lines()
+    tables = find_tables(graphics, geometry, layer.chars_in)
+    lines = [line for line in lines if not any(center_inside(line.bbox, t.bbox) for t in tables)]
+    figures = find_figures(graphics, lines, page_box, [t.bbox for t in tables])
+    labels = {id(label) for figure in figures for label in figure.labels}
+    paragraphs = group_paragraphs([line for line in lines if id(line) not in labels])
+    table_captions = _take_captions([t.bbox for t in tables], paragraphs, TABLE_CAPTION)
+    figure_captions = _take_captions([f.bbox for f in figures], paragraphs, FIGURE_CAPTION)
+    blocks = [_paragraph_block(p, job.page_idx, geometry, ocr=False) for p in paragraphs]
+    blocks += [_table_block(t, c, job.page_idx) for t, c in zip(tables, table_captions)]
+    blocks += _figure_blocks(page, geometry, figures, figure_captions, job)
+    return blocks
+
+
+def _take_captions(regions: list[Box], paragraphs: list[Paragraph], pattern: Any) -> list[list[str]]:
+    """For each region, the closest caption paragraph above or below it; taken captions leave ``paragraphs``."""
+    captions: list[list[str]] = []
+    for region in regions:
+        best, best_distance = None, _CAPTION_DISTANCE
+        for paragraph in paragraphs:
+            box = paragraph.bbox
+            if horizontal_overlap(box, region) <= 0 or not pattern.match(paragraph.text):
+                continue
+            distance = min(abs(region[1] - box[3]), abs(box[1] - region[3]))
+            if distance < best_distance:
+                best, best_distance = paragraph, distance
+        if best is not None:
+            paragraphs.remove(best)
+            captions.append([best.text])
+        else:
+            captions.append([])
+    return captions
+
+
+def _paragraph_block(paragraph: Paragraph, page_idx: int, geometry: PageGeometry, ocr: bool) -> Block:
+    text, bbox = paragraph.text, paragraph.bbox
+    if paragraph.math:
+        item: dict[str, Any] = {
+            "type": "equation",
+            "latex": text,
+            "text": text,
+            "text_format": "latex" if has_latex(text) else "text",
+            "page_idx": page_idx,
+            "bbox": rounded(bbox),
+        }
+    else:
+        item = {"type": "text", "text": text, "text_level": 0, "page_idx": page_idx, "bbox": rounded(bbox), "ocr": ocr}
+    return Block(
+        item,
+        size=paragraph.size,
+        bold=paragraph.bold,
+        n_lines=len(paragraph.lines),
+        margin=_margin_band(bbox, geometry) if len(paragraph.lines) <= 2 else None,
+    )
+
+
+def _margin_band(bbox: Box, geometry: PageGeometry) -> str | None:
+    if bbox[3] <= _MARGIN_BAND * geometry.height:
+        return "top"
+    if bbox[1] >= (1 - _MARGIN_BAND) * geometry.height:
+        return "bottom"
+    return None
+
+
+def _table_block(table: TableRegion, caption: list[str], page_idx: int) -> Block:
+    item = {
+        "type": "table",
+        "table_body": table.markdown(),
+        "table_caption": caption,
+        "table_footnote": [],
+        "page_idx": page_idx,
+        "bbox": rounded(table.bbox),
+        "n_rows": table.n_rows,
+        "n_cols": table.n_cols,
+    }
+    return Block(item, n_lines=table.n_rows)
+
+
+def _figure_blocks(
+    page: pdfium.PdfPage,
+    geometry: PageGeometry,
+    figures: list[FigureRegion],
+    captions: list[list[str]],
+    job: PageJob,
+) -> list[Block]:
+    if not figures:
+        return []
+    scale = min(FIGURE_SCALE, _MAX_RENDER_SIDE / max(geometry.width, geometry.height))
+    rendered = _render(page, scale)
+    blocks = []
+    for index, (figure, caption) in enumerate(zip(figures, captions)):
+        crop = _crop(rendered, figure.bbox, scale)
+        if min(crop.shape[:2]) < MIN_IMAGE_PIXELS or float(crop.std()) < _BLANK_STD:
+            continue
+        path = _save_png(crop, job, index)
+        text = ocr_text(crop) if figure.raster and job.ocr else figure.label_text
+        blocks.append(_image_block(path, caption, text, figure.bbox, job.page_idx, geometry, crop))
+    return blocks
+
+
+def _image_block(
+    path: Path, caption: list[str], text: str, bbox: Box, page_idx: int, geometry: PageGeometry, pixels: np.ndarray
+) -> Block:
+    item = {
+        "type": "image",
+        "img_path": str(path),
+        "image_caption": caption,
+        "image_footnote": [],
+        "page_idx": page_idx,
+        "bbox": rounded(bbox),
+        "ocr_text": text,
+    }
+    return Block(item, margin=_margin_band(bbox, geometry), signature=_signature(pixels, bbox))
+
+
+def _signature(pixels: np.ndarray, bbox: Box) -> str:
+    """A difference hash of the picture plus its rounded place: equal for a logo repeated on every page."""
+    small = np.asarray(Image.fromarray(pixels).convert("L").resize((9, 8), Image.Resampling.BILINEAR), dtype=np.int16)
+    bits = (small[:, 1:] > small[:, :-1]).flatten()
+    place = "-".join(str(round(v / 6)) for v in bbox)
+    return f"{np.packbits(bits).tobytes().hex()}@{place}"
+
+
+# --- scanned pages ------------------------------------------------------------------------------------
+
+
+def _ocr_blocks(page: pdfium.PdfPage, geometry: PageGeometry, graphics: list[Graphic], job: PageJob) -> list[Block]:
+    scale = _ocr_scale(graphics, geometry)
+    pixels = _render(page, scale)
+    lines = [
+        Line(
+            line.text,
+            (line.bbox[0] / scale, line.bbox[1] / scale, line.bbox[2] / scale, line.bbox[3] / scale),
+            round((line.bbox[3] - line.bbox[1]) / scale * _OCR_SIZE_FACTOR),
+            math=looks_like_math(line.text),
+        )
+        for line in ocr_image(pixels)
+    ]
+    paragraphs = group_paragraphs(lines, size_tolerance=0.3)
+    return [_paragraph_block(p, job.page_idx, geometry, ocr=True) for p in paragraphs]
+
+
+def _ocr_scale(graphics: list[Graphic], geometry: PageGeometry) -> float:
+    """Render at the scan's own resolution, within 1-2 px per point and a long side of at most 1400 px."""
+    page_area = geometry.width * geometry.height
+    scans = [g for g in graphics if g.kind == "image" and box_area(g.bbox) >= _SCAN_IMAGE_SHARE * page_area]
+    native = max((g.pixels[0] / max(g.width, 1.0) for g in scans), default=_OCR_MAX_SCALE)
+    scale = min(max(native, 1.0), _OCR_MAX_SCALE)
+    return min(scale, _OCR_MAX_SIDE / max(geometry.width, geometry.height))
+
+
+def _page_image_block(page: pdfium.PdfPage, geometry: PageGeometry, job: PageJob) -> list[Block]:
+    """The whole page as one picture, for a page that yields no text (a photo, a scan with OCR off)."""
+    scale = min(FIGURE_SCALE, _MAX_RENDER_SIDE / max(geometry.width, geometry.height))
+    pixels = _render(page, scale)
+    if float(pixels.std()) < _BLANK_STD:
+        return []
+    path = _save_png(pixels, job, 0, kind="page")
+    bbox = (0.0, 0.0, geometry.width, geometry.height)
+    return [_image_block(path, [], "", bbox, job.page_idx, geometry, pixels)]
+
+
+# --- shared helpers -----------------------------------------------------------------------------------
+
+
+def _render(page: pdfium.PdfPage, scale: float) -> np.ndarray:
+    bitmap = page.render(scale=scale, rev_byteorder=True)
+    try:
+        return np.array(bitmap.to_numpy()[:, :, :3])
+    finally:
+        bitmap.close()
+
+
+def _crop(pixels: np.ndarray, bbox: Box, scale: float) -> np.ndarray:
+    height, width = pixels.shape[:2]
+    x0, y0 = max(0, int(bbox[0] * scale)), max(0, int(bbox[1] * scale))
+    x1, y1 = min(width, int(np.ceil(bbox[2] * scale))), min(height, int(np.ceil(bbox[3] * scale)))
+    return pixels[y0:y1, x0:x1]
+
+
+def _save_png(pixels: np.ndarray, job: PageJob, index: int, kind: str = "fig") -> Path:
+    path = Path(job.image_dir) / f"{job.image_prefix}_p{job.page_idx:04d}_{kind}{index:02d}.png"
+    Image.fromarray(pixels).save(path, format="PNG", compress_level=1)
+    return path.resolve()
+
+
+def _in_reading_order(blocks: list[Block]) -> list[Block]:
+    boxes = [tuple(block.item["bbox"]) for block in blocks]
+    return [blocks[i] for i in reading_order(boxes)]  # type: ignore[arg-type]
+
+
+def image_prefix(pdf_path: Path) -> str:
+    """A file-name prefix unique to a document: its stem plus a short hash of its absolute path.
+
+    Args:
+        pdf_path: The PDF's path.
+    """
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in pdf_path.stem)[:60] or "document"
+    digest = hashlib.blake2b(str(pdf_path.resolve()).encode(), digest_size=4).hexdigest()
+    return f"{stem}-{digest}"

@@ -1,0 +1,422 @@
+"""Image, table and equation modal processors as LlamaIndex node postprocessors and ingestion transforms.
+
+Each class is both:
+
+- a ``BaseNodePostprocessor`` (query time): the retrieved nodes of its modality come back as enriched
+  copies (``description``, ``entity_name`` / ``entity_type`` / ``entity_summary``, the table's markdown,
+  the equation's LaTeX; for images an ``ImageNode`` with the picture's path, and its bytes when
+  ``multimodal=True``), and when the question targets its modality ("which figure", "in the table",
+  "the formula" ...) those nodes are lifted by a bounded boost (:mod:`~llama_index_mmrag.processors.intent`).
+  Nothing is written back: stored nodes, the vector store and the graph are left alone.
+- a ``TransformComponent`` (ingestion time, e.g. in an ``IngestionPipeline``): each node of its modality is
+  described once (RAG-Anything's processor with a model, the offline description without) and the
+  description becomes the node's text, so it is what gets embedded.
+
+Both hooks have native async twins (``_apostprocess_nodes``, ``acall``); the sync hooks run the same
+coroutines on the package's engine loop. Descriptions are cached by content hash (``cache_dir``, or in
+memory) and made at most ``concurrency`` at a time.
+
+Example:
+    >>> from llama_index.core.ingestion import IngestionPipeline
+    >>> image = ImageModalPostprocessor(vlm=DashScopeMultiModalLLM(), cache_dir="./cache")   # doctest: +SKIP
+    >>> nodes = IngestionPipeline(transformations=[image, embed_model]).run(nodes=nodes)       # doctest: +SKIP
+    >>> engine = index.as_query_engine(node_postprocessors=[image])                           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.llms import LLM
+from llama_index.core.postprocessor.types import BaseNodePostprocessor
+from llama_index.core.schema import BaseNode, ImageNode, NodeWithScore, QueryBundle, TransformComponent
+from pydantic import computed_field
+
+from llama_index_mmrag.processors.annotate import apply_description
+from llama_index_mmrag.processors.describer import OFFLINE, ModalDescriber, ModalDescription
+from llama_index_mmrag.processors.intent import DEFAULT_BOOST, lift_modality, node_is, targeted_modalities
+from llama_index_mmrag.processors.items import block_from_node, items_from_nodes, node_image, node_modality
+from llama_index_mmrag.processors.offline import offline_entity_info
+
+DEFAULT_MAX_IMAGE_BYTES = 10 * 1024 * 1024
+_QUERY_HIDDEN_FROM_LLM = ("description_model", "entity_type", "table_headers")
+
+
+def _run_sync(coro: Any) -> Any:
+    from llama_index_mmrag.runtime import engine_loop
+
+    return engine_loop().run(coro)
+
+
+class ModalPostprocessor(BaseNodePostprocessor, TransformComponent):
+    """Shared behaviour of the three modal postprocessors (use a subclass).
+
+    Args:
+        llm: A LlamaIndex LLM for tables and equations (``None``: the ``vlm``, else offline).
+        vlm: A multimodal LlamaIndex LLM for images (``None``: images are described offline).
+        cache_dir: Folder of the persistent description cache (``None``: in memory).
+        concurrency: Descriptions made at once, at most.
+        boost: Share of the candidate list's score range added to this modality's nodes when the question
+            targets it (0 turns re-scoring off).
+        describe_missing: At query time, describe retrieved nodes that were never described (needs a
+            model; the result is cached). Without a model the node's text stands as its description.
+        ocr: Offline, read the text in images that have no OCR text yet.
+        on_error: ``"raise"`` or ``"offline"`` (fall back to the offline description) when a model fails.
+        context_window: Surrounding text in the model prompt, in pages (or items) on each side.
+        max_context_tokens: Token budget of that surrounding text.
+        describer: A :class:`ModalDescriber` to share (its models, cache and concurrency then apply).
+    """
+
+    modality: ClassVar[str] = ""
+
+    llm: LLM | None = Field(default=None, exclude=True, description="LLM for tables and equations.")
+    vlm: LLM | None = Field(default=None, exclude=True, description="Multimodal LLM for images.")
+    cache_dir: str | None = Field(default=None, description="Folder of the persistent description cache.")
+    concurrency: int = Field(default=8, ge=1, le=256, description="Descriptions made at once, at most.")
+    boost: float = Field(
+        default=DEFAULT_BOOST, ge=0.0, le=1.0, description="Bounded lift when the question targets the modality."
+    )
+    describe_missing: bool = Field(default=True, description="Describe never-described nodes at query time.")
+    ocr: bool = Field(default=True, description="Offline: OCR images that have no OCR text.")
+    on_error: Literal["raise", "offline"] = Field(default="raise", description="What a failed model call does.")
+    context_window: int = Field(default=1, ge=0, description="Pages of surrounding text in the prompt, each side.")
+    max_context_tokens: int = Field(default=1000, ge=0, description="Token budget of the surrounding text.")
+
+    _describer: ModalDescriber = PrivateAttr()
+
+    def __init__(
+        self, llm: LLM | None = None, vlm: LLM | None = None, *, describer: ModalDescriber | None = None, **kwargs: Any
+    ) -> None:
+        if describer is not None:
+            if llm is not None or vlm is not None:
+                raise ValueError(
+                    "Pass either llm/vlm or a shared describer, not both: the describer brings its models."
+                )
+            captioner = describer.captioner
+            llm = captioner.llm if captioner is not None else None
+            vlm = captioner.vlm if captioner is not None else None
+            kwargs.setdefault("concurrency", describer.concurrency)
+            kwargs.setdefault("ocr", describer.ocr)
+            kwargs.setdefault("on_error", describer.on_error)
+            if describer.cache.path is not None:
+                kwargs.setdefault("cache_dir", str(describer.cache.path.parent))
+        super().__init__(llm=llm, vlm=vlm, **kwargs)
+        if not self.modality:
+            raise TypeError(
+                "ModalPostprocessor is abstract: use ImageModalPostprocessor, TableModalPostprocessor or "
+                "EquationModalPostprocessor"
+            )
+        self._describer = describer or ModalDescriber(
+            llm,
+            vlm,
+            cache_dir=self.cache_dir,
+            concurrency=self.concurrency,
+            ocr=self.ocr,
+            on_error=self.on_error,
+            context_window=self.context_window,
+            max_context_tokens=self.max_context_tokens,
+        )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def describer_model(self) -> str:
+        """Who describes this modality: a model id or ``"offline"`` (part of the ingestion-cache hash)."""
+        private = getattr(self, "__pydantic_private__", None) or {}
+        describer: ModalDescriber | None = private.get("_describer")  # unset while pydantic is still validating
+        return describer.model_for(self.modality) if describer is not None else OFFLINE
+
+    @property
+    def describer(self) -> ModalDescriber:
+        """The describer (models, cache, statistics)."""
+        return self._describer
+
+    # ------------------------------------------------------------------------------------------ ingestion
+
+    def _needs_ingestion(self, node: BaseNode) -> bool:
+        done = node.metadata.get("description_model")
+        if done is None:
+            return True
+        return self.describer_model != OFFLINE and done != self.describer_model
+
+    async def _adescribe_for_ingestion(self, nodes: Sequence[BaseNode]) -> list[BaseNode]:
+        items = [item for item in items_from_nodes(nodes, [self.modality]) if self._needs_ingestion(nodes[item.order])]
+        results = await self._describer.adescribe_items(items)
+        for item, result in zip(items, results):
+            apply_description(nodes[item.order], result, set_text=True)
+        return list(nodes)
+
+    def __call__(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[BaseNode]:
+        """Describe this modality's nodes once; the description becomes their text (ingestion transform).
+
+        Args:
+            nodes: Nodes in document order (text nodes of the same document give context).
+            **kwargs: Ignored (an ``IngestionPipeline`` passes its own).
+
+        Returns:
+            The same nodes, changed in place.
+        """
+        if not any(node_modality(n) == self.modality for n in nodes):
+            return list(nodes)
+        return _run_sync(self._adescribe_for_ingestion(nodes))
+
+    async def acall(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[BaseNode]:
+        """Async twin of :meth:`__call__` (native: model calls run concurrently on the caller's loop)."""
+        return await self._adescribe_for_ingestion(nodes)
+
+    # ------------------------------------------------------------------------------------------ query time
+
+    def _pending(self, nodes: Sequence[NodeWithScore]) -> list[BaseNode]:
+        if not self.describe_missing or self.describer_model == OFFLINE:
+            return []
+        return [n.node for n in nodes if node_is(n, self.modality) and "description_model" not in n.node.metadata]
+
+    async def _adescribe_pending(self, pending: Sequence[BaseNode]) -> dict[str, ModalDescription]:
+        if not pending:
+            return {}
+        results = await self._describer.adescribe_nodes(pending, [self.modality])
+        return {r.node_id: r for r in results if r.node_id is not None}
+
+    def _finish(
+        self, nodes: Sequence[NodeWithScore], described: dict[str, ModalDescription], query_bundle: QueryBundle | None
+    ) -> list[NodeWithScore]:
+        enriched = [
+            NodeWithScore(node=self._enrich(n.node, described.get(n.node.node_id)), score=n.score)
+            if node_is(n, self.modality)
+            else n
+            for n in nodes
+        ]
+        if query_bundle is not None and self.modality in targeted_modalities(query_bundle.query_str):
+            return lift_modality(enriched, self.modality, self.boost)
+        return enriched
+
+    def _postprocess_nodes(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+    ) -> list[NodeWithScore]:
+        pending = self._pending(nodes)
+        described = _run_sync(self._adescribe_pending(pending)) if pending else {}
+        return self._finish(nodes, described, query_bundle)
+
+    async def _apostprocess_nodes(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+    ) -> list[NodeWithScore]:
+        described = await self._adescribe_pending(self._pending(nodes))
+        return self._finish(nodes, described, query_bundle)
+
+    def _enrich(self, node: BaseNode, described: ModalDescription | None) -> BaseNode:
+        """A copy of ``node`` with its description and entity in metadata (the stored node is not touched)."""
+        copy = node.model_copy()
+        copy.metadata = dict(node.metadata)
+        meta = copy.metadata  # read back: assignment may validate (copy) the dict
+        hidden = list(node.excluded_llm_metadata_keys)
+        copy.excluded_embed_metadata_keys = list(node.excluded_embed_metadata_keys)
+        text = node.get_content()
+        if described is not None:
+            meta.update(described.node_metadata())
+            description = described.description
+        else:
+            description = text
+            if not meta.get("entity_name"):
+                info = offline_entity_info(block_from_node(node)[0])
+                meta.update(
+                    entity_name=info["entity_name"], entity_type=info["entity_type"], entity_summary=info["summary"]
+                )
+        meta["description"] = description
+        hidden += [k for k in _QUERY_HIDDEN_FROM_LLM if k not in hidden]
+        if description.strip() == text.strip() and "description" not in hidden:
+            hidden.append("description")  # already the node's text: do not say it twice
+        copy.excluded_llm_metadata_keys = hidden
+        return self._attach(copy, node, text)
+
+    def _attach(self, copy: BaseNode, node: BaseNode, text: str) -> BaseNode:
+        """Modality-specific additions to the query-time copy."""
+        return copy
+
+    @staticmethod
+    def _show(copy: BaseNode, key: str) -> None:
+        copy.excluded_llm_metadata_keys = [k for k in copy.excluded_llm_metadata_keys if k != key]
+
+    @staticmethod
+    def _hide(copy: BaseNode, key: str) -> None:
+        if key not in copy.excluded_llm_metadata_keys:
+            copy.excluded_llm_metadata_keys = [*copy.excluded_llm_metadata_keys, key]
+
+
+class ImageModalPostprocessor(ModalPostprocessor):
+    """Images: RAG-Anything's ``ImageModalProcessor`` with a vlm (OCR + caption + context without one).
+
+    At query time the copy is an ``ImageNode`` with the picture's ``image_path``; with ``multimodal=True``
+    it also carries the picture's bytes (base64, only on the returned copy, never stored) and shows its
+    description as metadata, because an ``ImageNode``'s content blocks carry no text: hand the nodes to a
+    multimodal synthesizer (``get_response_synthesizer(llm=vlm, multimodal=True)``).
+
+    Args:
+        multimodal: Attach the picture for a multimodal answering LLM.
+        max_image_bytes: Larger pictures keep only their path.
+        **kwargs: See :class:`ModalPostprocessor`.
+
+    Example:
+        >>> image = ImageModalPostprocessor(vlm=DashScopeMultiModalLLM(), cache_dir="./cache")  # doctest: +SKIP
+        >>> nodes = image.postprocess_nodes(retrieved, query_str="Which figure shows the Query Node?")  # doctest: +SKIP
+        >>> nodes[0].node.metadata["entity_name"]                                                       # doctest: +SKIP
+        'Milvus Architecture Diagram (image)'
+    """
+
+    modality: ClassVar[str] = "image"
+    multimodal: bool = Field(default=False, description="Attach the picture's bytes for a multimodal LLM.")
+    max_image_bytes: int = Field(default=DEFAULT_MAX_IMAGE_BYTES, gt=0, description="Largest picture attached.")
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "ImageModalPostprocessor"
+
+    def _attach(self, copy: BaseNode, node: BaseNode, text: str) -> BaseNode:
+        path, data = node_image(node)
+        if not isinstance(copy, ImageNode):
+            copy = ImageNode(
+                id_=node.node_id,
+                text=text,
+                metadata=copy.metadata,
+                excluded_embed_metadata_keys=copy.excluded_embed_metadata_keys,
+                excluded_llm_metadata_keys=copy.excluded_llm_metadata_keys,
+                relationships=dict(node.relationships),
+                image_path=path,
+            )
+        elif path and not copy.image_path:
+            copy.image_path = path
+        if self.multimodal:
+            if data is None and path:
+                data = _read_small(Path(path), self.max_image_bytes)
+            if data is not None and len(data) <= self.max_image_bytes:
+                from raganything.image_signature import SIGNATURE_BYTES, image_mime_type
+
+                copy.image = base64.b64encode(data).decode("ascii")
+                copy.image_mimetype = image_mime_type(data[:SIGNATURE_BYTES]) or copy.image_mimetype
+            self._show(copy, "description")
+        return copy
+
+
+def _read_small(path: Path, limit: int) -> bytes | None:
+    try:
+        if path.stat().st_size > limit:
+            return None
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+class TableModalPostprocessor(ModalPostprocessor):
+    """Tables: RAG-Anything's ``TableModalProcessor`` with an llm (caption + header + shape + body without).
+
+    At query time the copy shows the table's markdown (``table_body``) to the answering LLM unless the
+    node's text already contains it.
+
+    Args:
+        **kwargs: See :class:`ModalPostprocessor`.
+
+    Example:
+        >>> table = TableModalPostprocessor(llm=DashScopeLLM(), cache_dir="./cache")      # doctest: +SKIP
+        >>> question = "In the table, what is HNSW's recall?"
+        >>> nodes = table.postprocess_nodes(retrieved, query_str=question)               # doctest: +SKIP
+    """
+
+    modality: ClassVar[str] = "table"
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "TableModalPostprocessor"
+
+    def _attach(self, copy: BaseNode, node: BaseNode, text: str) -> BaseNode:
+        body = str(copy.metadata.get("table_body") or "")
+        if not body:
+            body = block_from_node(node)[0].table_body or ""
+            copy.metadata["table_body"] = body
+        if body.strip() and body.strip() not in text:
+            self._show(copy, "table_body")
+        else:
+            self._hide(copy, "table_body")
+        return copy
+
+
+class EquationModalPostprocessor(ModalPostprocessor):
+    """Equations: RAG-Anything's ``EquationModalProcessor`` with an llm (LaTeX + caption + context without).
+
+    At query time the copy shows the equation's LaTeX (``latex``) to the answering LLM unless the node's
+    text already contains it.
+
+    Args:
+        **kwargs: See :class:`ModalPostprocessor`.
+
+    Example:
+        >>> eq = EquationModalPostprocessor(llm=DashScopeLLM())                                   # doctest: +SKIP
+        >>> nodes = eq.postprocess_nodes(retrieved, query_str="Which formula defines recall?")    # doctest: +SKIP
+    """
+
+    modality: ClassVar[str] = "equation"
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "EquationModalPostprocessor"
+
+    def _attach(self, copy: BaseNode, node: BaseNode, text: str) -> BaseNode:
+        latex = str(copy.metadata.get("latex") or "")
+        if not latex:
+            latex = block_from_node(node)[0].latex or ""
+            copy.metadata["latex"] = latex
+        if latex.strip() and latex.strip() not in text:
+            self._show(copy, "latex")
+        else:
+            self._hide(copy, "latex")
+        return copy
+
+
+def default_postprocessors(
+    llm: LLM | None = None,
+    vlm: LLM | None = None,
+    *,
+    cache_dir: str | Path | None = None,
+    concurrency: int = 8,
+    multimodal: bool = False,
+    boost: float = DEFAULT_BOOST,
+    describe_missing: bool = True,
+    on_error: Literal["raise", "offline"] = "raise",
+    describer: ModalDescriber | None = None,
+) -> list[BaseNodePostprocessor]:
+    """The three modal postprocessors sharing one describer (one cache, one concurrency budget).
+
+    The same objects work as ingestion transforms.
+
+    Args:
+        llm: LLM for tables and equations (``None``: the ``vlm``, else offline).
+        vlm: Multimodal LLM for images (``None``: offline).
+        cache_dir: Folder of the persistent description cache (``None``: in memory).
+        concurrency: Descriptions made at once, over all three.
+        multimodal: Attach pictures to image nodes for a multimodal answering LLM.
+        boost: Bounded lift for nodes of a modality the question targets.
+        describe_missing: Describe never-described nodes at query time (with a model; cached).
+        on_error: ``"raise"`` or ``"offline"`` when a model call fails.
+        describer: Share an existing describer instead (its models, cache and concurrency apply).
+
+    Returns:
+        ``[ImageModalPostprocessor, TableModalPostprocessor, EquationModalPostprocessor]``.
+
+    Example:
+        >>> from llama_index_mmrag.processors import default_postprocessors
+        >>> [type(p).__name__ for p in default_postprocessors()]
+        ['ImageModalPostprocessor', 'TableModalPostprocessor', 'EquationModalPostprocessor']
+    """
+    shared = describer or ModalDescriber(llm, vlm, cache_dir=cache_dir, concurrency=concurrency, on_error=on_error)
+    common: dict[str, Any] = {
+        "describer": shared,
+        "boost": boost,
+        "describe_missing": describe_missing,
+        "on_error": on_error,
+    }
+    return [
+        ImageModalPostprocessor(multimodal=multimodal, **common),
+        TableModalPostprocessor(**common),
+        EquationModalPostprocessor(**common),
+    ]
