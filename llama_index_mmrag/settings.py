@@ -46,6 +46,8 @@ class MMRAGSettings(BaseSettings):
         graph_weight: Weight of the graph list in reciprocal-rank fusion.
         vector_weight: Weight of the vector list in reciprocal-rank fusion.
         describe_concurrency: How many modal items are described at once.
+        page_aggregation: Retrievers return one node per page, each page scored by all its chunks.
+        candidate_factor: With page aggregation, how many candidates per returned node are fetched.
     """
 
     model_config = SettingsConfigDict(
@@ -80,6 +82,9 @@ class MMRAGSettings(BaseSettings):
     describe_concurrency: int = Field(
         8, validation_alias=_env("describe_concurrency", "MMRAG_DESCRIBE_CONCURRENCY"), ge=1, le=256
     )
+
+    page_aggregation: bool = Field(True, validation_alias=_env("page_aggregation", "MMRAG_PAGE_AGGREGATION"))
+    candidate_factor: int = Field(3, validation_alias=_env("candidate_factor", "MMRAG_CANDIDATE_FACTOR"), ge=1, le=20)
 
     @field_validator("milvus_uri", "milvus_token", "dashscope_api_key", "dashscope_base_url", mode="before")
     @classmethod

@@ -54,8 +54,19 @@ def test_retriever_is_a_composite_with_native_async(demo_rag: MultimodalRAG) -> 
     assert isinstance(retriever, MultimodalCompositeRetriever)
     sync_ids = [n.node.node_id for n in retriever.retrieve("index types HNSW")]
     async_ids = [n.node.node_id for n in asyncio.run(retriever.aretrieve("index types HNSW"))]
-    assert sync_ids == async_ids and len(sync_ids) == 4
-    assert len(set(sync_ids)) == len(sync_ids)
+    assert sync_ids == async_ids
+    assert len(sync_ids) == 2  # one node per page by default: the FAQ's page and the diagram
+
+
+def test_without_page_aggregation_every_chunk_competes(demo_rag: MultimodalRAG) -> None:
+    demo_rag.settings.page_aggregation = False
+    try:
+        nodes = demo_rag.as_retriever(top_k=4).retrieve("index types HNSW")
+    finally:
+        demo_rag.settings.page_aggregation = True
+    ids = [n.node.node_id for n in nodes]
+    assert len(ids) == 4 and len(set(ids)) == 4
+    assert [n.score for n in nodes] == sorted((n.score for n in nodes), reverse=True)
 
 
 def test_reingesting_unchanged_files_is_a_no_op(demo_rag: MultimodalRAG, sample_faq: Path) -> None:

@@ -18,7 +18,7 @@ from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
-from llama_index_mmrag.retrievers.fusion import weighted_rrf
+from llama_index_mmrag.retrievers.fusion import aggregate_pages, weighted_rrf
 
 
 class MultimodalCompositeRetriever(BaseRetriever):
@@ -36,6 +36,8 @@ class MultimodalCompositeRetriever(BaseRetriever):
         graph_weight: Weight of the graph list in the fusion.
         rrf_k: The RRF constant.
         modality_quotas: Per-modality maximum counts, e.g. ``{"image": 3}``.
+        page_aggregation: Return one node per ``(doc, page)``, the page scored by all its chunks' evidence
+            (the inner retrievers should then fetch more candidates than ``top_k``).
         callback_manager: LlamaIndex callback manager.
 
     Example:
@@ -52,6 +54,7 @@ class MultimodalCompositeRetriever(BaseRetriever):
         graph_weight: float = 0.5,
         rrf_k: int = 60,
         modality_quotas: Mapping[str, int] | None = None,
+        page_aggregation: bool = False,
         callback_manager: CallbackManager | None = None,
     ) -> None:
         if top_k < 1:
@@ -67,16 +70,18 @@ class MultimodalCompositeRetriever(BaseRetriever):
         self.graph_weight = graph_weight
         self.rrf_k = rrf_k
         self.modality_quotas = dict(modality_quotas) if modality_quotas else None
+        self.page_aggregation = page_aggregation
         super().__init__(callback_manager=callback_manager)
 
     def _fuse(self, vector_nodes: list[NodeWithScore], graph_nodes: list[NodeWithScore]) -> list[NodeWithScore]:
-        return weighted_rrf(
+        fused = weighted_rrf(
             [vector_nodes, graph_nodes],
             [self.vector_weight, self.graph_weight],
             k=self.rrf_k,
-            top_k=self.top_k,
+            top_k=None if self.page_aggregation else self.top_k,
             quotas=self.modality_quotas,
         )
+        return aggregate_pages(fused, self.top_k) if self.page_aggregation else fused
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         if self.graph_retriever is None:

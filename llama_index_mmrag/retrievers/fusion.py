@@ -67,3 +67,31 @@ def weighted_rrf(
         if top_k is not None and len(fused) >= top_k:
             break
     return fused
+
+
+def aggregate_pages(nodes: Sequence[NodeWithScore], top_k: int | None = None, support: float = 0.5) -> list[NodeWithScore]:
+    """Collapse ranked nodes to one per ``(doc, page)``: the page's best node, scored by the page's evidence.
+
+    ``page_score = best + support * (sum of the page's other node scores)``: a page several chunks point to
+    rises, but one strong chunk still beats many weak ones. Nodes without a page stand alone.
+
+    Args:
+        nodes: Fused nodes, best first.
+        top_k: How many pages to return (all when ``None``).
+        support: Weight of a page's other chunks.
+    """
+    best: dict[tuple[str, ...], NodeWithScore] = {}
+    totals: dict[tuple[str, ...], float] = {}
+    for nws in nodes:
+        meta = nws.node.metadata
+        page = meta.get("page")
+        key = (str(meta.get("doc")), str(page)) if page is not None else ("node", nws.node.node_id)
+        score = float(nws.score or 0.0)
+        if key not in best:
+            best[key] = nws
+            totals[key] = score
+        else:
+            totals[key] += support * score
+    order = sorted(best, key=lambda key: totals[key], reverse=True)
+    pages = [NodeWithScore(node=best[key].node, score=totals[key]) for key in order]
+    return pages[:top_k] if top_k is not None else pages
