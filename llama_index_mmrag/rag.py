@@ -275,17 +275,19 @@ class MultimodalRAG:
             modality_quotas: Per-modality maximum counts.
         """
         k = top_k or self.settings.top_k
+        candidates = k * self.settings.candidate_factor if self.settings.page_aggregation else k
         vector = MilvusModalRetriever(
-            self.vector_store, self.embed_model, similarity_top_k=k, modalities=modalities, doc=doc,
+            self.vector_store, self.embed_model, similarity_top_k=candidates, modalities=modalities, doc=doc,
             page_range=page_range, filters=filters,
         )
         scoped = any(v is not None for v in (modalities, doc, page_range, filters))
         graph = None
         if graph_mode is not None and not scoped:
-            graph = LightRAGRetriever(self.graph, mode=graph_mode, top_k=k, node_lookup=self.alookup_nodes)
+            graph = LightRAGRetriever(self.graph, mode=graph_mode, top_k=candidates, node_lookup=self.alookup_nodes)
         return MultimodalCompositeRetriever(
             vector, graph, top_k=k, vector_weight=self.settings.vector_weight,
             graph_weight=self.settings.graph_weight, modality_quotas=modality_quotas,
+            page_aggregation=self.settings.page_aggregation,
         )
 
     def as_query_engine(
