@@ -767,9 +767,13 @@ class _DashScopeChatLLM(CustomLLM, _DashScopeConnection):
 
     # -- hooks for subclasses ---------------------------------------------------------------
 
-    @abstractmethod
     def _to_dashscope_messages(self, messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
         """The ``messages`` list of the request body for a LlamaIndex conversation."""
+        return [self._to_dashscope_message(message) for message in messages]
+
+    @abstractmethod
+    def _to_dashscope_message(self, message: ChatMessage) -> dict[str, Any]:
+        """One message of the request body."""
 
     def _completion_messages(self, prompt: str, kwargs: dict[str, Any]) -> list[ChatMessage]:
         """Messages for ``complete(prompt)``; may consume completion-only kwargs."""
@@ -1019,9 +1023,6 @@ class DashScopeLLM(_DashScopeChatLLM):
         """Class name for serialization."""
         return "DashScopeLLM"
 
-    def _to_dashscope_messages(self, messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
-        return [self._to_dashscope_message(message) for message in messages]
-
     def _to_dashscope_message(self, message: ChatMessage) -> dict[str, Any]:
         for block in message.blocks:
             if not isinstance(block, TextBlock) and getattr(block, "block_type", "") in (
@@ -1070,9 +1071,6 @@ class DashScopeMultiModalLLM(_DashScopeChatLLM):
     def class_name(cls) -> str:
         """Class name for serialization."""
         return "DashScopeMultiModalLLM"
-
-    def _to_dashscope_messages(self, messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
-        return [self._to_dashscope_message(message) for message in messages]
 
     def _to_dashscope_message(self, message: ChatMessage) -> dict[str, Any]:
         content: list[dict[str, str]] = []
