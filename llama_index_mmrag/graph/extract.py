@@ -90,7 +90,7 @@ _MAX_EVIDENCE_SENTENCES = 2
 _MAX_CAPTION_CHARS = 80
 _MAX_HEADER_CHARS = 60
 _MAX_DESCRIPTION_FRAGMENTS = 8
-_MAX_SENTENCE_EDGES = 16  # same-sentence relations kept per chunk
+_MAX_SENTENCE_EDGES = 8  # same-sentence relations kept per chunk
 
 # --------------------------------------------------------------------------------------------------------------
 # Word lists (built in: no NLTK data can be downloaded here)
@@ -812,13 +812,14 @@ class _KGBuilder:
             self._modal_item(chunk, analysis, names)
 
     def _cooccurrences(self, chunk: GraphChunk, analysis: TextAnalysis, names: list[str]) -> None:
-        """Relate entities that share a sentence (strongest pairs first, at most :data:`_MAX_SENTENCE_EDGES`
-        per chunk), and link the chunk's top entity to every other one: edges grow linearly with the
+        """Relate entities that share a sentence (most shared sentences first, then the most important
+        entities; at most :data:`_MAX_SENTENCE_EDGES` per chunk), and link the chunk's top entity to every other one: edges grow linearly with the
         entities of a chunk, not quadratically, and the chunk's entities stay connected."""
         sentences = {name: set(analysis.found[name].sentences) for name in names}
+        rank = {name: position for position, name in enumerate(names)}  # names come most important first
         shared_pairs = sorted(
             ((a, b, sentences[a] & sentences[b]) for a, b in combinations(sorted(names), 2)),
-            key=lambda pair: (-len(pair[2]), pair[0], pair[1]),
+            key=lambda pair: (-len(pair[2]), rank[pair[0]] + rank[pair[1]], pair[0], pair[1]),
         )
         related: set[frozenset[str]] = set()
         for a, b, shared in shared_pairs[:_MAX_SENTENCE_EDGES]:

@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 GRAPH_MODES = ("local", "global", "hybrid", "mix", "naive")
+EMBEDDING_BATCH = 64  # texts per embedding call (LightRAG's default of 10 is ~3x slower on CPU)
 COSINE_THRESHOLD = 0.2  # LightRAG's default: entity/relation/chunk matches below it are dropped
 
 
@@ -177,6 +178,7 @@ class GraphStore:
                 embedding_func=lightrag_embedding_func(self._embed_model, self._dim),
                 llm_model_func=self.llm_func or no_llm_func,
                 chunking_func=split_on_chunk_separator,
+                embedding_batch_num=EMBEDDING_BATCH,
                 enable_llm_cache=True,
             )
             await self._rag.initialize_storages()

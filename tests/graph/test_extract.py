@@ -218,7 +218,7 @@ def test_relations_per_chunk_stay_linear_in_its_entities() -> None:
         chunk_id="dense-0", content=" and ".join(names) + " work together.", doc="d.txt", page=0, modality="text"
     )
     kg = build_custom_kg([chunk])
-    assert len(kg["relationships"]) <= 16 + 12
+    assert len(kg["relationships"]) <= 8 + 11
 
 
 def test_modal_items_link_to_their_parts() -> None:
