@@ -795,7 +795,7 @@ class _KGBuilder:
                 "source_id": chunk.chunk_id,
                 "file_path": chunk.doc,
                 "chunk_order_index": self._order_in_doc[chunk.doc],
-                "full_doc_id": chunk.doc,
+                "full_doc_id": compute_mdhash_id(chunk.doc, prefix="doc-"),  # fits LightRAG's 64-char field
                 "page": chunk.page,
                 "modality": chunk.modality,
             }
