@@ -4,6 +4,10 @@ Reports born-digital pages per second, seconds per OCR page, blocks per modality
 that yielded no block, and peak memory. Wall time of each document is split between its born-digital and
 its OCR pages in proportion to the time the workers spent on each kind of page.
 
+Wall-clock figures depend on what else the machine runs, so the CPU time the workers spent per page is
+reported too (with the load average), and from it the throughput an otherwise idle machine with as many
+cores as workers would reach.
+
 Usage:
     python benchmarks/parse.py [--docs DIR] [--workers N] [--no-ocr] [--limit N] [--json OUT]
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -40,6 +45,9 @@ class DocumentFigures:
         wall_seconds: Wall-clock parse time.
         digital_seconds: Share of the wall time spent on born-digital pages.
         ocr_seconds: Share of the wall time spent on OCR pages.
+        digital_cpu_seconds: CPU time the workers spent on born-digital pages.
+        ocr_cpu_seconds: CPU time the workers spent on OCR pages.
+        workers: Worker processes used.
         blocks: Items per type.
         empty_pages: 0-based pages that yielded no item.
     """
@@ -50,6 +58,9 @@ class DocumentFigures:
     wall_seconds: float
     digital_seconds: float
     ocr_seconds: float
+    digital_cpu_seconds: float
+    ocr_cpu_seconds: float
+    workers: int
     blocks: dict[str, int] = field(default_factory=dict)
     empty_pages: list[int] = field(default_factory=list)
 
@@ -84,6 +95,7 @@ def benchmark_document(pdf: Path, output_dir: Path, workers: int | None, ocr: bo
     total_work = sum(stats.page_seconds) or 1.0
     ocr_share = stats.wall_seconds * ocr_work / total_work
     covered = {item["page_idx"] for item in items}
+    ocr_cpu = sum(s for i, s in enumerate(stats.page_cpu_seconds) if i in ocr_pages)
     return DocumentFigures(
         name=pdf.name,
         pages=stats.pages,
@@ -91,22 +103,29 @@ def benchmark_document(pdf: Path, output_dir: Path, workers: int | None, ocr: bo
         wall_seconds=stats.wall_seconds,
         digital_seconds=stats.wall_seconds - ocr_share,
         ocr_seconds=ocr_share,
+        digital_cpu_seconds=sum(stats.page_cpu_seconds) - ocr_cpu,
+        ocr_cpu_seconds=ocr_cpu,
+        workers=stats.workers,
         blocks=dict(Counter(item["type"] for item in items)),
         empty_pages=[page for page in range(stats.pages) if page not in covered],
     )
 
 
-def summarise(documents: list[DocumentFigures], wall_seconds: float) -> dict[str, Any]:
+def summarise(documents: list[DocumentFigures], wall_seconds: float, load: list[float]) -> dict[str, Any]:
     """Aggregate the per-document figures.
 
     Args:
         documents: Per-document results.
         wall_seconds: Wall time of the whole run.
+        load: 1-minute load averages sampled after each document.
     """
     pages = sum(d.pages for d in documents)
     ocr_pages = sum(d.ocr_pages for d in documents)
     digital_seconds = sum(d.digital_seconds for d in documents)
     ocr_seconds = sum(d.ocr_seconds for d in documents)
+    digital_cpu = sum(d.digital_cpu_seconds for d in documents)
+    ocr_cpu = sum(d.ocr_cpu_seconds for d in documents)
+    cores = max((d.workers for d in documents), default=1)
     blocks: Counter[str] = Counter()
     for document in documents:
         blocks.update(document.blocks)
@@ -120,6 +139,12 @@ def summarise(documents: list[DocumentFigures], wall_seconds: float) -> dict[str
         "wall_seconds": round(wall_seconds, 2),
         "digital_pages_per_second": round((pages - ocr_pages) / digital_seconds, 2) if digital_seconds else None,
         "seconds_per_ocr_page": round(ocr_seconds / ocr_pages, 3) if ocr_pages else None,
+        "workers": cores,
+        "cpu_seconds_per_digital_page": round(digital_cpu / (pages - ocr_pages), 4) if pages > ocr_pages else None,
+        "cpu_seconds_per_ocr_page": round(ocr_cpu / ocr_pages, 3) if ocr_pages else None,
+        "idle_machine_digital_pages_per_second": round((pages - ocr_pages) * cores / digital_cpu, 2) if digital_cpu else None,
+        "idle_machine_seconds_per_ocr_page": round(ocr_cpu / cores / ocr_pages, 3) if ocr_pages else None,
+        "load_average_1min_mean": round(sum(load) / len(load), 2) if load else None,
         "blocks": dict(sorted(blocks.items())),
         "pages_with_zero_blocks": [[d.name, p] for d in documents for p in d.empty_pages],
         "peak_rss_mib_main": round(self_peak, 1),
@@ -127,17 +152,19 @@ def summarise(documents: list[DocumentFigures], wall_seconds: float) -> dict[str
     }
 
 
+def _document_line(d: DocumentFigures) -> str:
+    blocks = " ".join(f"{k}={v}" for k, v in sorted(d.blocks.items()))
+    cpu = d.digital_cpu_seconds + d.ocr_cpu_seconds
+    return f"{d.name[:50]:50} pages={d.pages:4d} ocr={d.ocr_pages:3d} wall={d.wall_seconds:7.2f}s cpu={cpu:7.2f}s {blocks}"
+
+
 def print_report(documents: list[DocumentFigures], summary: dict[str, Any]) -> None:
-    """Print per-document lines and the summary.
+    """Print the summary (per-document lines are printed as the documents finish).
 
     Args:
         documents: Per-document results.
         summary: The aggregate from :func:`summarise`.
     """
-    print(f"{'document':58} {'pages':>5} {'ocr':>4} {'wall s':>7} {'blocks'}")
-    for d in documents:
-        blocks = " ".join(f"{k}={v}" for k, v in sorted(d.blocks.items()))
-        print(f"{d.name[:58]:58} {d.pages:5d} {d.ocr_pages:4d} {d.wall_seconds:7.2f} {blocks}")
     print()
     for key, value in summary.items():
         print(f"{key:30} {value}")
@@ -154,14 +181,16 @@ def main(argv: list[str] | None = None) -> int:
     if not pdfs:
         print(f"no PDF files in {args.docs}", file=sys.stderr)
         return 2
-    documents = []
+    documents, load = [], []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mmrag-parse-bench-") as output:
         for pdf in pdfs:
             documents.append(benchmark_document(pdf, Path(output), args.workers, not args.no_ocr))
+            load.append(os.getloadavg()[0])
+            print(_document_line(documents[-1]), flush=True)
         wall = time.perf_counter() - started
         shutdown_workers()  # reaps the workers so that their peak memory is counted
-    summary = summarise(documents, wall)
+    summary = summarise(documents, wall, load)
     print_report(documents, summary)
     if args.json:
         payload = {"summary": summary, "documents": [asdict(d) for d in documents]}

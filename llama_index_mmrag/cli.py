@@ -261,6 +261,93 @@ def evaluate(
         json_out.write_text(json.dumps(report, indent=1), encoding="utf-8")
 
 
+def _require_store(store: Optional[Path]) -> Path:
+    """The storage dir a command reads, or exit 2 if there is no store there."""
+    from rich.markup import escape
+
+    from llama_index_mmrag.settings import MMRAGSettings
+
+    try:
+        folder = (MMRAGSettings(storage_dir=store) if store is not None else MMRAGSettings()).storage_dir
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from exc
+    if not folder.is_dir():
+        console.print(f"[red]error:[/red] no store at {escape(str(folder))}; ingest files first (`mmrag ingest FILE --store DIR`)")
+        raise typer.Exit(2)
+    return folder
+
+
+@app.command()
+def delete(
+    doc: str = typer.Argument(..., help="The document to remove: its file name, as stored (`mmrag stats` lists them)."),
+    store: Optional[Path] = StoreOption,
+) -> None:
+    """Remove a document: its nodes from Milvus, its chunks, entities and relations from the graph.
+
+    Entities and relations other documents also mention stay, with their other sources. All or nothing, even if
+    the command is killed half-way. An unknown document exits with code 1 and names the closest stored one.
+    """
+    from rich.markup import escape
+
+    from llama_index_mmrag.rag import UnknownDocumentError
+
+    _require_store(store)
+    rag = _open(store)
+    try:
+        record = rag.delete(doc)
+    except UnknownDocumentError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(1) from exc
+    finally:
+        rag.close()
+    counts = ", ".join(f"{n} {m}" for m, n in sorted(record.modalities.items())) or "no nodes"
+    console.print(f"deleted {escape(record.doc)} ({counts})", soft_wrap=True)
+
+
+@app.command()
+def stats(
+    store: Optional[Path] = StoreOption,
+    as_json: bool = typer.Option(False, "--json", help='Print {"docs", "nodes": {modality: n}, "entities", "relations"} as JSON.'),
+    doc: Optional[str] = typer.Option(None, "--doc", help="Count one document: its nodes, and the entities and relations it sources."),
+) -> None:
+    """What the store holds, counted in Milvus and in the graph (not read from the manifest).
+
+    An unknown ``--doc`` exits with code 1.
+    """
+    from rich.markup import escape
+
+    from llama_index_mmrag.rag import UnknownDocumentError
+
+    _require_store(store)
+    rag = _open(store)
+    try:
+        counts = rag.stats(doc=doc)
+        documents = rag.documents() if doc is None and not as_json else []
+    except UnknownDocumentError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(1) from exc
+    finally:
+        rag.close()
+    if as_json:
+        print(json.dumps(counts, ensure_ascii=False))
+        return
+    title = f"{doc}" if doc is not None else f"store {rag.settings.storage_dir}"
+    table = Table("what", "count", title=escape(title))
+    table.add_row("documents", str(counts["docs"]))
+    for modality, n in counts["nodes"].items():
+        table.add_row(f"{modality} nodes", str(n))
+    table.add_row("entities", str(counts["entities"]))
+    table.add_row("relations", str(counts["relations"]))
+    out = Console()
+    out.print(table)
+    if documents:
+        listing = Table("document", "pages", "nodes", "parser", title="documents (manifest)")
+        for record in documents:
+            listing.add_row(escape(record.doc), str(record.pages), str(len(record.node_ids)), record.parser)
+        out.print(listing)
+
+
 def run() -> None:
     """Entry point that keeps library logs quiet unless asked."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -1,7 +1,8 @@
 """The store's manifest: which documents are in it, at which content hash, with which node ids.
 
-Written atomically (temporary file + rename), and only after a document's nodes are in Milvus and in the
-graph, so a document is either recorded complete or not recorded at all.
+Written atomically (temporary file, fsync, rename, fsync of the folder), and only after a document's nodes are
+in Milvus and in the graph, so a document is either recorded complete or not recorded at all (the write-ahead
+journal of :mod:`llama_index_mmrag.lifecycle` rolls back whatever a crash left between the two).
 
 Example:
     >>> m = Manifest(Path("/tmp/mmrag-doctest-manifest.json"))
@@ -17,10 +18,60 @@ import os
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 MANIFEST_VERSION = 1
+_TMP_PREFIX = ".manifest-"
+
+
+def write_json_atomic(path: Path, payload: Any, tmp_prefix: str = ".tmp-") -> None:
+    """Write JSON so that a crash leaves either the old file or the new one, never a torn one.
+
+    The data goes to a temporary file in the same folder, is flushed and fsynced, renamed over ``path``
+    (atomic on POSIX and Windows), and the folder is fsynced so the rename itself survives a power loss.
+
+    Args:
+        path: The file to (re)write.
+        payload: Anything ``json.dump`` accepts.
+        tmp_prefix: Prefix of the temporary file (so leftovers of a crash can be recognised and removed).
+
+    Example:
+        >>> write_json_atomic(Path("/tmp/mmrag-doctest.json"), {"a": 1})
+        >>> json.loads(Path("/tmp/mmrag-doctest.json").read_text())
+        {'a': 1}
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=tmp_prefix, dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle, ensure_ascii=False, indent=1)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or unlink in ``folder`` durable (a no-op where folders cannot be opened, e.g. Windows).
+
+    Args:
+        folder: The folder whose entries changed.
+    """
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems refuse fsync on folders; the rename is still atomic
+    finally:
+        os.close(fd)
 
 
 class DocRecord(BaseModel):
@@ -55,10 +106,37 @@ class Manifest:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._seen: tuple[int, int] | None = None  # (mtime, size) of the file as last read or written
+        self._remove_stale_temporaries()
         self._docs: dict[str, DocRecord] = self._load()
 
+    def _remove_stale_temporaries(self) -> None:
+        """Delete temporary files a crash left mid-save (the manifest itself is intact: it is replaced atomically)."""
+        if self.path.parent.is_dir():
+            for leftover in self.path.parent.glob(_TMP_PREFIX + "*"):
+                leftover.unlink(missing_ok=True)
+
+    def reload(self) -> None:
+        """Re-read the manifest from disk (another process may have written it since this one opened it)."""
+        with self._lock:
+            self._docs = self._load()
+
+    def reload_if_changed(self) -> None:
+        """Re-read the manifest if the file changed since this object last read or wrote it."""
+        if self._stamp() != self._seen:
+            self.reload()
+
+    def _stamp(self) -> tuple[int, int] | None:
+        """The file's (mtime, size), or ``None`` when there is no manifest yet."""
+        try:
+            info = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return info.st_mtime_ns, info.st_size
+
     def _load(self) -> dict[str, DocRecord]:
-        if not self.path.exists():
+        self._seen = self._stamp()
+        if self._seen is None:
             return {}
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
@@ -69,14 +147,9 @@ class Manifest:
         return {name: DocRecord.model_validate(rec) for name, rec in data.get("docs", {}).items()}
 
     def _save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         payload = {"version": MANIFEST_VERSION, "docs": {n: r.model_dump() for n, r in sorted(self._docs.items())}}
-        fd, tmp = tempfile.mkstemp(prefix=".manifest-", dir=self.path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, ensure_ascii=False, indent=1)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
+        write_json_atomic(self.path, payload, tmp_prefix=_TMP_PREFIX)
+        self._seen = self._stamp()
 
     def get(self, doc: str) -> DocRecord | None:
         """The record of a document by file name, if present."""
@@ -84,7 +157,17 @@ class Manifest:
 
     def docs(self) -> list[DocRecord]:
         """All records, by document name."""
-        return [self._docs[name] for name in sorted(self._docs)]
+        with self._lock:
+            return [self._docs[name] for name in sorted(self._docs)]
+
+    def owned_node_ids(self, exclude: str | None = None) -> set[str]:
+        """Node ids recorded for committed documents (all but ``exclude``).
+
+        Args:
+            exclude: A document name whose ids are left out.
+        """
+        with self._lock:
+            return {i for name, rec in self._docs.items() if name != exclude for i in rec.node_ids}
 
     def record(self, record: DocRecord) -> None:
         """Add or replace a document's record and persist the manifest."""

@@ -5,18 +5,27 @@ Example:
     >>> rag = MultimodalRAG(storage_dir="./mmrag_storage")       # offline defaults  # doctest: +SKIP
     >>> rag.ingest(["report.pdf", "diagram.png"])                                    # doctest: +SKIP
     >>> print(rag.as_query_engine().query("What does the diagram show?"))            # doctest: +SKIP
+    >>> rag.stats()["nodes"]                                                          # doctest: +SKIP
+    {'text': 3, 'image': 1, 'table': 0, 'equation': 0}
+    >>> rag.delete("diagram.png")                                                     # doctest: +SKIP
+
+Every document write (ingest, replace, delete) is all-or-nothing across Milvus, the graph and the manifest:
+see :mod:`llama_index_mmrag.lifecycle` for the write-ahead journal and crash recovery.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import difflib
 import logging
+import shutil
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.llms import LLM
@@ -28,23 +37,58 @@ from llama_index.core.tools import QueryEngineTool
 from llama_index.core.vector_stores.types import MetadataFilters
 from tqdm.auto import tqdm
 
-from llama_index_mmrag.blocks import blocks_to_nodes
+from llama_index_mmrag.blocks import blocks_to_nodes, file_content_hash
 from llama_index_mmrag.graph.store import GraphStore
+from llama_index_mmrag.inputs import check_graph_doc_name, check_input_file, expand_inputs
+from llama_index_mmrag.lifecycle import (
+    Journal,
+    PendingWrite,
+    StoreBusyError,
+    StoreLock,
+    areconcile_graph_vectors,
+    areload_graph_files,
+    crash_point,
+)
+from llama_index_mmrag.limits import fit_nodes
 from llama_index_mmrag.manifest import DocRecord, Manifest
 from llama_index_mmrag.models.adapters import lightrag_llm_func
 from llama_index_mmrag.models.embeddings import LOCAL_EMBED_DIM, local_embedding
 from llama_index_mmrag.processors import ModalDescriber, annotate_nodes, default_postprocessors
-from llama_index_mmrag.readers.rag_anything import LoadFailure, ParsedDocument, RAGAnythingReader, expand_paths
+from llama_index_mmrag.readers.rag_anything import LoadFailure, ParsedDocument, RAGAnythingReader
 from llama_index_mmrag.parsing.errors import ParseError
 from llama_index_mmrag.retrievers.composite import MultimodalCompositeRetriever
 from llama_index_mmrag.retrievers.lightrag import LightRAGRetriever
 from llama_index_mmrag.retrievers.milvus_modal import MilvusModalRetriever
 from llama_index_mmrag.runtime import engine_loop
 from llama_index_mmrag.settings import MMRAGSettings
-from llama_index_mmrag.stores.milvus import build_vector_store
+from llama_index_mmrag.stats import StoreStats, agraph_counts, doc_node_ids, vector_counts
+from llama_index_mmrag.stores.milvus import build_vector_store, delete_ids
 from llama_index_mmrag.synthesis import ExtractiveSynthesizer
 
 logger = logging.getLogger(__name__)
+
+
+class UnknownDocumentError(LookupError):
+    """No document of that name is in the store.
+
+    Args:
+        doc: The name asked for.
+        storage_dir: The store.
+        known: The names the store does hold.
+
+    Example:
+        >>> str(UnknownDocumentError("reprot.pdf", Path("./store"), ["report.pdf"]))
+        "no document named 'reprot.pdf' in the store store (did you mean 'report.pdf'?); `mmrag stats --store store --json` shows what it holds, and documents are named by file name"
+    """
+
+    def __init__(self, doc: str, storage_dir: Path, known: Sequence[str]) -> None:
+        self.doc = doc
+        close = difflib.get_close_matches(doc, list(known), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        super().__init__(
+            f"no document named {doc!r} in the store {storage_dir}{hint}; `mmrag stats --store {storage_dir} --json` "
+            f"shows what it holds, and documents are named by file name"
+        )
 
 
 @dataclass
@@ -132,8 +176,15 @@ class MultimodalRAG:
             self.vlm,
             cache_dir=self.settings.storage_dir / "descriptions",
             concurrency=self.settings.describe_concurrency,
+            ocr=False,  # our parsers OCR every image while parsing; an image without text stays without
         )
         self.manifest = Manifest(self.settings.storage_dir / "manifest.json")
+        self.journal = Journal(self.settings.storage_dir, self.settings.graph_dir)
+        self.vector_mode: Literal["hybrid", "dense"] = "hybrid" if self.vector_store.enable_sparse else "dense"
+        self._store_lock = StoreLock(self.settings.storage_dir / "write.lock")
+        self._write_lock = asyncio.Lock()  # one write at a time in this process (used on the engine loop only)
+        if self.journal.pending() is not None:
+            self._loop.run(self._arecover_at_open())
 
     def _models(
         self, llm: LLM | None, vlm: LLM | None, embed_model: BaseEmbedding | None, embed_dim: int | None
@@ -164,20 +215,39 @@ class MultimodalRAG:
     def ingest(self, paths: str | Path | Iterable[str | Path], show_progress: bool = True) -> IngestReport:
         """Ingest files and folders; failures are reported at the end, the rest goes on.
 
+        A file whose content is already stored under its name is skipped before it is parsed (content hash);
+        a changed file replaces its stored version. Each document goes in all or nothing (Milvus, graph and
+        manifest together), even if the process dies half-way: see :mod:`llama_index_mmrag.lifecycle`.
+        A file that fails leaves the store as it was for that file (a replaced version stays).
+
         Args:
-            paths: Files or folders.
+            paths: Files or folders (a folder given twice is read once).
             show_progress: Show a progress bar.
+
+        Returns:
+            What was ingested, skipped as unchanged, and which files failed with which reason.
+
+        Example:
+            >>> report = rag.ingest(["report.pdf", "inbox/"])          # doctest: +SKIP
+            >>> report.ok, report.summary()                             # doctest: +SKIP
+            (True, 'ingested 3 document(s) (41 text, 4 table, 2 image), 0 unchanged, 0 failed, in 9.8 s')
         """
         return self._loop.run(self._aingest(paths, show_progress))
 
     async def aingest(self, paths: str | Path | Iterable[str | Path], show_progress: bool = True) -> IngestReport:
-        """Async twin of :meth:`ingest` (the work runs on the engine loop; the caller's loop stays free)."""
+        """Async twin of :meth:`ingest` (the work runs on the engine loop; the caller's loop stays free, and
+        queries keep working while it runs).
+
+        Example:
+            >>> report = await rag.aingest(["report.pdf"], show_progress=False)   # doctest: +SKIP
+        """
         return await self._loop.arun(self._aingest(paths, show_progress))
 
     async def _aingest(self, paths: str | Path | Iterable[str | Path], show_progress: bool) -> IngestReport:
         started = time.perf_counter()
         report = IngestReport()
-        files = expand_paths(paths)
+        files, skipped = await asyncio.to_thread(expand_inputs, paths)
+        report.failures.extend(skipped)
         counts: Counter[str] = Counter()
         with tqdm(total=len(files), desc="ingest", unit="file", disable=not show_progress) as bar:
             for path in files:
@@ -187,56 +257,308 @@ class MultimodalRAG:
                     counts.update(added)
                 except ParseError as exc:
                     report.failures.append(LoadFailure(Path(path), exc.reason))
+                except StoreBusyError:
+                    raise
+                except Exception as exc:  # noqa: BLE001  (reported per file, with the reason; the batch goes on)
+                    logger.warning("ingesting %s failed; the store is unchanged for it", path, exc_info=True)
+                    message = " ".join(str(exc).split())[:500] or type(exc).__name__
+                    report.failures.append(
+                        LoadFailure(Path(path), f"ingest failed ({type(exc).__name__}: {message}); the store is unchanged for this file")
+                    )
                 bar.update(1)
         report.nodes = dict(counts)
         report.seconds = time.perf_counter() - started
         return report
 
+    def _unchanged(self, path: Path) -> bool:
+        """Whether ``path`` is already stored at its current content (checked before parsing it)."""
+        existing = self.manifest.get(path.name)
+        if existing is None:
+            return False
+        try:
+            return path.is_file() and file_content_hash(path) == existing.doc_id
+        except OSError:
+            return False  # the reader reports why the file cannot be read
+
     async def _aingest_file(self, path: Path, report: IngestReport) -> Counter[str]:
-        parsed = await self.reader.aparse(path)
-        existing = self.manifest.get(parsed.doc)
-        if existing is not None and existing.doc_id == parsed.doc_id:
-            report.unchanged.append(parsed.doc)
+        await asyncio.to_thread(check_input_file, path)
+        if not self.graph.has_llm:
+            check_graph_doc_name(path)
+        if await asyncio.to_thread(self._unchanged, path):
+            report.unchanged.append(path.name)
             return Counter()
-        if existing is not None:
-            await self._adelete_record(existing)
+        parsed = await self.reader.aparse(path)
         descriptions = await self.describer.adescribe(parsed.blocks)  # LLM/VLM when configured, offline otherwise
         nodes = await asyncio.to_thread(self._nodes_for, parsed)
         annotate_nodes(nodes, descriptions)
-        await asyncio.to_thread(self._embed_and_store, nodes)
-        await self.graph.ainsert_nodes(nodes)
+        nodes = await asyncio.to_thread(fit_nodes, nodes, self.settings.storage_dir / "overflow")
+        await asyncio.to_thread(self._embed, nodes)
         modalities = Counter(str(n.metadata["modality"]) for n in nodes)
         pages = max((b.page for b in parsed.blocks if b.page is not None), default=-1) + 1
-        self.manifest.record(
-            DocRecord(
-                doc=parsed.doc,
-                doc_id=parsed.doc_id,
-                parser=parsed.parser,
-                node_ids=[n.node_id for n in nodes],
-                modalities=dict(modalities),
-                pages=pages,
-                source_path=str(path.resolve()),
-            )
+        record = DocRecord(
+            doc=parsed.doc,
+            doc_id=parsed.doc_id,
+            parser=parsed.parser,
+            node_ids=[n.node_id for n in nodes],
+            modalities=dict(modalities),
+            pages=pages,
+            source_path=str(path.resolve()),
         )
+        async with self._writer():
+            existing = self.manifest.get(parsed.doc)
+            if existing is not None and existing.doc_id == parsed.doc_id:  # another ingest stored it meanwhile
+                report.unchanged.append(parsed.doc)
+                return Counter()
+            if existing is not None and existing.source_path and existing.source_path != record.source_path:
+                logger.warning(
+                    "%s replaces the stored document of the same name (from %s)", record.source_path, existing.source_path
+                )
+            await asyncio.shield(self._awrite_document(record, nodes, replaces=existing))
         report.ingested.append(parsed.doc)
         return modalities
 
     def _nodes_for(self, parsed: ParsedDocument) -> list[BaseNode]:
         return blocks_to_nodes(parsed.blocks, chunk_size=self.settings.chunk_size, chunk_overlap=self.settings.chunk_overlap)
 
-    def _embed_and_store(self, nodes: Sequence[BaseNode]) -> None:
+    def _embed(self, nodes: Sequence[BaseNode]) -> None:
         if not nodes:
             return
         texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
         for node, vector in zip(nodes, self.embed_model.get_text_embedding_batch(texts)):
             node.embedding = vector
-        self.vector_store.add(list(nodes))
+
+    def _store_vectors(self, nodes: Sequence[BaseNode]) -> None:
+        half = (len(nodes) + 1) // 2
+        for part in (nodes[:half], nodes[half:]):
+            if part:
+                self.vector_store.add(list(part))
+                crash_point("mid_vectors")
+
+    # ----------------------------------------------------------------- lifecycle
+    @contextlib.asynccontextmanager
+    async def _writer(self) -> AsyncIterator[None]:
+        """One writer: this process's write lock, then the store's inter-process lock; an interrupted write
+        found in the journal is resolved first."""
+        async with self._write_lock:
+            await self._store_lock.acquire()
+            try:
+                self.manifest.reload_if_changed()
+                if self.journal.pending() is not None:
+                    await self._arecover()
+                yield
+            finally:
+                self._store_lock.release()
+
+    async def _arecover_at_open(self) -> None:
+        if not self._store_lock.try_acquire():
+            logger.info("the store %s is being written by process %s; not recovering", self.settings.storage_dir, self._store_lock.holder())
+            return
+        try:
+            await self._arecover()
+        finally:
+            self._store_lock.release()
+
+    async def _arecover(self) -> None:
+        """Resolve an interrupted write (caller holds the store lock): roll it back or forward, see lifecycle."""
+        write = self.journal.pending()
+        if write is None:
+            return
+        logger.warning(
+            "recovering the store %s from an interrupted %s of %s (process %d, stage %s)",
+            self.settings.storage_dir, write.op, write.doc, write.pid, write.stage,
+        )
+        self.manifest.reload()
+        await self._aresolve(write)
+
+    def _unowned(self, write: PendingWrite, ids: Iterable[str] | None = None) -> list[str]:
+        """``ids`` (the write's node ids by default) that no other committed document holds."""
+        owned = self.manifest.owned_node_ids(exclude=write.doc)
+        return [i for i in (write.node_ids if ids is None else ids) if i not in owned]
+
+    async def _aresolve(self, write: PendingWrite) -> None:
+        """Bring the stores to the state before ``write`` (stage ``started``) or after it (``graph_done``)."""
+        new, old = set(write.node_ids), set(write.replaced_ids)
+        if write.stage == "graph_done":
+            if write.op == "ingest":
+                await asyncio.to_thread(delete_ids, self.vector_store, self._unowned(write, sorted(old - new)))
+                self.manifest.record(write.record)
+                if write.replaces is not None:
+                    self._drop_doc_files(write.replaces)
+            else:
+                await asyncio.to_thread(delete_ids, self.vector_store, self._unowned(write))
+                self.manifest.remove(write.doc)
+                self._drop_doc_files(write.record)
+        else:
+            await asyncio.to_thread(self.journal.restore_graph)
+            rag = await self.graph.rag()
+            await areload_graph_files(rag)
+            fixes = await areconcile_graph_vectors(rag, chunk_ids=sorted(new | old))
+            if fixes:
+                logger.info("graph vectors reconciled after rollback: %s", fixes)
+            if write.op == "ingest":
+                # rows of a replaced version are still there (ids both versions share were upserted with the same
+                # text; only their metadata may now be the new version's)
+                await asyncio.to_thread(delete_ids, self.vector_store, self._unowned(write, sorted(new - old)))
+        await asyncio.to_thread(self.journal.clear)
+
+    async def _aundo(self, write: PendingWrite, error: BaseException) -> None:
+        """Resolve a write that raised in this process; a failure here leaves the journal for the next open."""
+        try:
+            await self._aresolve(self.journal.pending() or write)
+        except Exception:
+            logger.exception(
+                "could not undo the failed %s of %s (%s); the store will be recovered when next opened",
+                write.op, write.doc, error,
+            )
+
+    async def _astored_ids(self, record: DocRecord) -> list[str]:
+        """A document's node ids: those recorded, and any others Milvus holds under its name."""
+        return sorted(set(record.node_ids) | await asyncio.to_thread(doc_node_ids, self.vector_store, record.doc))
+
+    async def _awrite_document(
+        self, record: DocRecord, nodes: Sequence[BaseNode], replaces: DocRecord | None = None
+    ) -> None:
+        """Write one document (replacing ``replaces``, its stored version) under the journal: Milvus rows, then
+        the graph (the old version's contribution out, the new one's in), then the old-only rows out and the
+        manifest. Interrupted before the graph is done, the old version is what remains."""
+        old_ids = await self._astored_ids(replaces) if replaces is not None else []
+        old_nodes = await asyncio.to_thread(self.vector_store.get_nodes, node_ids=old_ids) if old_ids else []
+        write = PendingWrite(
+            op="ingest", doc=record.doc, doc_id=record.doc_id, node_ids=list(record.node_ids), record=record,
+            replaces=replaces, replaced_ids=old_ids,
+        )
+        await asyncio.to_thread(self.journal.begin, write)
+        try:
+            crash_point("after_journal")
+            await asyncio.to_thread(self._store_vectors, nodes)
+            crash_point("after_vectors")
+            if old_nodes:
+                await self.graph.adelete_nodes(old_nodes)
+            await self.graph.ainsert_nodes(nodes)
+            crash_point("after_graph")
+            write = await asyncio.to_thread(self.journal.mark_graph_done, write)
+            stale = sorted(set(old_ids) - set(record.node_ids))
+            await asyncio.to_thread(delete_ids, self.vector_store, self._unowned(write, stale))
+            self.manifest.record(record)
+            if replaces is not None:
+                self._drop_doc_files(replaces)
+            crash_point("after_manifest")
+        except BaseException as exc:
+            await self._aundo(write, exc)
+            raise
+        await asyncio.to_thread(self.journal.clear)
 
     async def _adelete_record(self, record: DocRecord) -> None:
-        nodes = await asyncio.to_thread(self.vector_store.get_nodes, node_ids=list(record.node_ids)) if record.node_ids else []
-        await self.graph.adelete_nodes(nodes)
-        await asyncio.to_thread(self.vector_store.delete, record.doc_id)
-        self.manifest.remove(record.doc)
+        """Remove a document: the graph first (from its nodes as stored), then Milvus, then the manifest."""
+        ids = await self._astored_ids(record)
+        nodes = await asyncio.to_thread(self.vector_store.get_nodes, node_ids=ids) if ids else []
+        write = PendingWrite(op="delete", doc=record.doc, doc_id=record.doc_id, node_ids=ids, record=record)
+        await asyncio.to_thread(self.journal.begin, write)
+        try:
+            await self.graph.adelete_nodes(nodes)
+            write = await asyncio.to_thread(self.journal.mark_graph_done, write)
+            crash_point("delete_after_graph")
+            await asyncio.to_thread(delete_ids, self.vector_store, self._unowned(write))
+            self.manifest.remove(record.doc)
+            self._drop_doc_files(record)
+        except BaseException as exc:
+            await self._aundo(write, exc)
+            raise
+        await asyncio.to_thread(self.journal.clear)
+
+    def _drop_doc_files(self, record: DocRecord) -> None:
+        """Delete a removed document's parser output and overflow files, unless another record has its content."""
+        if any(r.doc_id == record.doc_id for r in self.manifest.docs()):
+            return
+        for folder in (self.settings.parsed_dir, self.settings.storage_dir / "overflow"):
+            shutil.rmtree(folder / record.doc_id[:16], ignore_errors=True)
+
+    def _resolve_doc(self, doc: str | Path) -> str:
+        name = str(doc)
+        if self.manifest.get(name) is None and self.manifest.get(Path(name).name) is not None:
+            return Path(name).name
+        return name
+
+    def delete(self, doc: str | Path) -> DocRecord:
+        """Remove a document from the store: its nodes from Milvus, its chunks, entities and relations from
+        the graph (entities and relations other documents also mention stay, with their other sources), and
+        its record. All or nothing, even if the process dies half-way.
+
+        Args:
+            doc: The document's name (its file name; a path is reduced to its name).
+
+        Returns:
+            The removed document's record.
+
+        Raises:
+            UnknownDocumentError: If no document of that name is stored (the error lists the closest name).
+
+        Example:
+            >>> rag.delete("report.pdf").node_ids[:1]                 # doctest: +SKIP
+            ['chunk-3f2a...']
+        """
+        return self._loop.run(self._adelete(doc))
+
+    async def adelete(self, doc: str | Path) -> DocRecord:
+        """Native async twin of :meth:`delete` (runs on the engine loop; the caller's loop stays free).
+
+        Args:
+            doc: The document's name.
+
+        Example:
+            >>> await rag.adelete("report.pdf")                       # doctest: +SKIP
+        """
+        return await self._loop.arun(self._adelete(doc))
+
+    async def _adelete(self, doc: str | Path) -> DocRecord:
+        async with self._writer():
+            name = self._resolve_doc(doc)
+            record = self.manifest.get(name)
+            if record is None:
+                raise UnknownDocumentError(name, self.settings.storage_dir, [r.doc for r in self.manifest.docs()])
+            await asyncio.shield(self._adelete_record(record))
+            return record
+
+    def stats(self, doc: str | Path | None = None) -> StoreStats:
+        """Count what the store holds, from Milvus and the graph themselves (not from the manifest).
+
+        Args:
+            doc: Count one document: its nodes, and the entities and relations with a source chunk in it.
+
+        Returns:
+            ``{"docs": int, "nodes": {modality: int}, "entities": int, "relations": int}``.
+
+        Raises:
+            UnknownDocumentError: If ``doc`` is neither recorded nor has nodes in Milvus.
+
+        Example:
+            >>> rag.stats()                                            # doctest: +SKIP
+            {'docs': 2, 'nodes': {'text': 3, 'image': 1, 'table': 0, 'equation': 0}, 'entities': 41, 'relations': 77}
+        """
+        return self._loop.run(self._astats(doc))
+
+    async def astats(self, doc: str | Path | None = None) -> StoreStats:
+        """Native async twin of :meth:`stats`.
+
+        Args:
+            doc: Count one document only.
+
+        Example:
+            >>> (await rag.astats(doc="report.pdf"))["nodes"]["table"]  # doctest: +SKIP
+            2
+        """
+        return await self._loop.arun(self._astats(doc))
+
+    async def _astats(self, doc: str | Path | None) -> StoreStats:
+        name = self._resolve_doc(doc) if doc is not None else None
+        docs, nodes = await asyncio.to_thread(vector_counts, self.vector_store, name)
+        chunk_ids = None
+        if name is not None:
+            if docs == 0 and self.manifest.get(name) is None:
+                raise UnknownDocumentError(name, self.settings.storage_dir, [r.doc for r in self.manifest.docs()])
+            chunk_ids = await asyncio.to_thread(doc_node_ids, self.vector_store, name)
+        entities, relations = await agraph_counts(await self.graph.rag(), chunk_ids)
+        return StoreStats(docs=docs, nodes=nodes, entities=entities, relations=relations)
 
     # ----------------------------------------------------------------- retrieval
     async def alookup_nodes(self, node_ids: Sequence[str]) -> dict[str, BaseNode]:
@@ -278,7 +600,7 @@ class MultimodalRAG:
         candidates = k * self.settings.candidate_factor if self.settings.page_aggregation else k
         vector = MilvusModalRetriever(
             self.vector_store, self.embed_model, similarity_top_k=candidates, modalities=modalities, doc=doc,
-            page_range=page_range, filters=filters,
+            page_range=page_range, filters=filters, mode=self.vector_mode,
         )
         scoped = any(v is not None for v in (modalities, doc, page_range, filters))
         graph = None

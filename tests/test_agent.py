@@ -43,7 +43,8 @@ async def _run_agent(agent: FunctionAgent | ReActAgent, question: str) -> tuple[
 def milvus_tool(demo_rag: MultimodalRAG) -> QueryEngineTool:
     """The facade's tool over the sample FAQ and diagram (no LLM: extractive answers with citations)."""
     assert demo_rag.llm is None, "the store must answer offline, without an LLM"
-    return demo_rag.as_tool(name=TOOL_NAME, description="Answers questions about Milvus from its FAQ and architecture diagram.")
+    description = "Answers questions about Milvus from its FAQ and architecture diagram."
+    return demo_rag.as_tool(name=TOOL_NAME, description=description)
 
 
 def _check_tool_round_trip(events: list[Any]) -> ToolCallResult:
@@ -105,7 +106,8 @@ def test_scoped_tool_keeps_out_other_modalities(demo_rag: MultimodalRAG) -> None
     """``as_tool`` passes retriever scopes through: an image-only tool cites only the diagram."""
     tool = demo_rag.as_tool(name="milvus_diagram", description="The Milvus architecture diagram.", modalities=["image"])
     llm = FakeFunctionCallingLLM()
-    events, output = asyncio.run(_run_agent(FunctionAgent(tools=[tool], llm=llm), "Which components does the query node talk to?"))
+    question = "Which components does the query node talk to?"
+    events, output = asyncio.run(_run_agent(FunctionAgent(tools=[tool], llm=llm), question))
     results = [e for e in events if isinstance(e, ToolCallResult)]
     assert len(results) == 1
     sources = results[0].tool_output.raw_output.source_nodes

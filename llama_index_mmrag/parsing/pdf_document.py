@@ -133,8 +133,7 @@ def _body_size(texts: list[Block]) -> float:
 def _heading_shape(block: Block) -> bool:
     text = block.item["text"].strip()
     return (
-        block.margin is None
-        and 0 < block.n_lines <= _MAX_HEADING_LINES
+        0 < block.n_lines <= _MAX_HEADING_LINES
         and len(text) <= _MAX_HEADING_CHARS
         and not text.endswith((".", ",", ";"))
         and not _BULLET_START.match(text)

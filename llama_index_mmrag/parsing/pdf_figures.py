@@ -21,7 +21,9 @@ from llama_index_mmrag.parsing.pdf_geometry import (
 from llama_index_mmrag.parsing.pdf_graphics import Graphic
 from llama_index_mmrag.parsing.pdf_text import Line
 
-FIGURE_CAPTION = re.compile(r"^\s*(?:Figure|FIGURE|Fig\.?|FIG\.?|Chart|Exhibit|Photo|Image)\s*[A-Z]?[0-9IVX]+[A-Za-z]?(?:[.:\-–—\s]|$)")
+FIGURE_CAPTION = re.compile(
+    r"^\s*(?:Figure|FIGURE|Fig\.?|FIG\.?|Chart|Exhibit|Photo|Image)\s*[A-Z]?[0-9IVX]+[A-Za-z]?(?:[.:\-–—\s]|$)"
+)
 
 MIN_IMAGE_PIXELS = 40
 _MIN_IMAGE_POINTS = 20.0
@@ -43,18 +45,25 @@ class FigureRegion:
 
     Args:
         bbox: Displayed box in points, top-left origin.
-        raster: Whether it contains a raster image (then its words are read by OCR).
-        labels: Text-layer lines that belong to the figure.
+        raster: Whether it contains a raster image.
+        labels: Text-layer lines that belong to the figure (taken out of the body text).
+        overlay: Text-layer lines printed over the figure that stay body text (a poster, a brochure page).
     """
 
     bbox: Box
     raster: bool
     labels: list[Line] = field(default_factory=list)
+    overlay: list[Line] = field(default_factory=list)
 
     @property
-    def label_text(self) -> str:
-        """The figure's text-layer words, one line per label."""
-        return "\n".join(line.text for line in self.labels)
+    def text_layer_words(self) -> str:
+        """The text-layer words on the figure (labels, or the text printed over it), one line each."""
+        return "\n".join(line.text for line in (self.labels or self.overlay))
+
+    @property
+    def needs_ocr(self) -> bool:
+        """Whether the figure's words exist only as pixels (a raster with no text-layer words on it)."""
+        return self.raster and not self.labels and not self.overlay
 
 
 def find_figures(graphics: list[Graphic], lines: list[Line], page_box: Box, exclude: list[Box]) -> list[FigureRegion]:
@@ -77,7 +86,10 @@ def find_figures(graphics: list[Graphic], lines: list[Line], page_box: Box, excl
         for members in _clusters(seeds, rules)
         if (region := _qualify(members, lines, page_area)) is not None
     ]
-    return _merge_overlapping(regions)
+    merged = _merge_overlapping(regions)
+    for region in merged:
+        _absorb_inner_labels(region, lines)
+    return merged
 
 
 def _is_seed(graphic: Graphic, lines: list[Line], page_area: float) -> bool:
@@ -147,7 +159,8 @@ def _qualify(members: list[Graphic], lines: list[Line], page_area: float) -> Fig
             break
         labels = found
         bbox = union_box([bbox, *(line.bbox for line in labels)])
-    return FigureRegion(bbox, raster, labels)
+    overlay = [] if labels else [line for line in inside if not FIGURE_CAPTION.match(line.text)]
+    return FigureRegion(bbox, raster, labels, overlay)
 
 
 def _labels(bbox: Box, lines: list[Line], coverage: float, page_area: float) -> list[Line]:
@@ -168,6 +181,21 @@ def _labels(bbox: Box, lines: list[Line], coverage: float, page_area: float) -> 
     return labels
 
 
+def _absorb_inner_labels(region: FigureRegion, lines: list[Line]) -> None:
+    """After panels merge, the short lines between them (shared axis titles, legends) join the labels."""
+    if not region.labels:
+        return
+    taken = {id(line) for line in region.labels}
+    region.labels.extend(
+        line
+        for line in lines
+        if id(line) not in taken
+        and center_inside(line.bbox, region.bbox)
+        and len(line.text) <= _MAX_LABEL_CHARS
+        and not FIGURE_CAPTION.match(line.text)
+    )
+
+
 def _merge_overlapping(regions: list[FigureRegion]) -> list[FigureRegion]:
     """Merge regions that overlap or sit next to each other (the panels of one figure), until none do."""
     merged = regions
@@ -176,11 +204,12 @@ def _merge_overlapping(regions: list[FigureRegion]) -> list[FigureRegion]:
         for region in sorted(merged, key=lambda r: -box_area(r.bbox)):
             host = next((m for m in result if gap_between(region.bbox, m.bbox) <= _PANEL_GAP), None)
             if host is None:
-                result.append(FigureRegion(region.bbox, region.raster, list(region.labels)))
+                result.append(FigureRegion(region.bbox, region.raster, list(region.labels), list(region.overlay)))
                 continue
             host.bbox = union_box([host.bbox, region.bbox])
             host.raster = host.raster or region.raster
             host.labels.extend(line for line in region.labels if all(line is not known for known in host.labels))
+            host.overlay.extend(line for line in region.overlay if all(line is not known for known in host.overlay))
         if len(result) == len(merged):
             return result
         merged = result

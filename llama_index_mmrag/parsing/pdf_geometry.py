@@ -69,7 +69,8 @@ class PageGeometry:
             The box ``(x0, y0, x1, y1)`` clipped to the page.
         """
         if self.rotation == 0:
-            return clip_box((left - self.left, self.top - top, right - self.left, self.top - bottom), self.width, self.height)
+            box = (left - self.left, self.top - top, right - self.left, self.top - bottom)
+            return clip_box(box, self.width, self.height)
         (ax, ay), (bx, by) = self._point(left, bottom), self._point(right, top)
         return clip_box((min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)), self.width, self.height)
 

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from llama_index_mmrag.parsing.pdf_geometry import Box, horizontal_overlap, union_box
 from llama_index_mmrag.parsing.pdf_text import Line
 
-_BULLET = re.compile(r"^(?:[•◦▪●○■□►▸‣⁃✓✔➢→]|[-–—*]\s|\(?\d{1,2}[.)]\s|\(?[a-z][.)]\s|\([ivx]{1,4}\)\s)")
+_BULLET = re.compile(
+    r"^(?:[•◦▪●○■□►▸‣⁃✓✔➢→]|[-–—*]\s|\(?\d{1,2}[.)]\s|\(?[a-z][.)]\s|\([ivx]{1,4}\)\s)"
+)
 _SENTENCE_END = re.compile(r"[.!?:;\"”’)]$")
 _HYPHENATED = re.compile(r"[A-Za-z]-$")
 _COLUMN_GAP = 4.0
@@ -61,7 +63,10 @@ class Paragraph:
 
 
 def join_lines(texts: list[str]) -> str:
-    """Join line texts into one paragraph, undoing end-of-line hyphenation before a lower-case letter.
+    """Join line texts into one paragraph.
+
+    A word hyphenated at a line end is glued back: without its hyphen before a lower-case letter
+    ("con-" + "tainer"), with it otherwise ("LOGIC-" + "LM").
 
     Args:
         texts: The lines, top to bottom.
@@ -70,8 +75,8 @@ def join_lines(texts: list[str]) -> str:
     for text in texts:
         if not out:
             out = text
-        elif _HYPHENATED.search(out) and text[:1].islower():
-            out = out[:-1] + text
+        elif _HYPHENATED.search(out):
+            out = (out[:-1] if text[:1].islower() else out) + text
         else:
             out = f"{out} {text}"
     return out
@@ -130,11 +135,19 @@ def _continues(paragraph: Paragraph, line: Line, size_tolerance: float) -> bool:
     height = max(line.height, last.height)
     if gap < -0.45 * min(line.height, last.height) or gap > 0.8 * height:
         return False
-    if abs(line.size - last.size) > max(0.7, size_tolerance * size) or line.math != last.math or line.bold != last.bold:
+    if abs(line.size - last.size) > max(0.7, size_tolerance * size) or line.math != last.math:
         return False
+    if line.bold != last.bold and _short(line if line.bold else last, paragraph):
+        return False  # a bold heading next to body text; a bold lead-in sentence wrapping on may stay
     if horizontal_overlap(paragraph.bbox, line.bbox) <= 0.2 * min(line.width, last.width):
         return False
     return not _starts_new_paragraph(paragraph, line, size)
+
+
+def _short(line: Line, paragraph: Paragraph) -> bool:
+    """Whether a line stops well before the paragraph's right edge (as a heading does)."""
+    left, right = min(paragraph.bbox[0], line.bbox[0]), max(paragraph.bbox[2], line.bbox[2])
+    return line.width < 0.7 * (right - left)
 
 
 def _starts_new_paragraph(paragraph: Paragraph, line: Line, size: float) -> bool:

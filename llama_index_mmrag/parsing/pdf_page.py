@@ -9,6 +9,7 @@ left to :mod:`llama_index_mmrag.parsing.pdf_document`, so blocks carry the few f
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,11 +34,12 @@ FIGURE_SCALE = 2.0
 """Render scale (pixels per point) for figure crops: 144 dpi."""
 
 _MAX_RENDER_SIDE = 2400
-_OCR_MAX_SIDE = 1400
+_OCR_MAX_SIDE = 1280
 _OCR_MAX_SCALE = 2.0
 _SCAN_IMAGE_SHARE = 0.5
 _SCAN_TEXT_CHARS = 100
 _MARGIN_BAND = 0.1
+_CONTENT_BAND = 0.08
 _CAPTION_DISTANCE = 45.0
 _BLANK_STD = 3.0
 _OCR_SIZE_FACTOR = 0.75
@@ -112,7 +114,7 @@ def parse_page(document: pdfium.PdfDocument, job: PageJob) -> PageResult:
         job: Which page, and where its images go.
 
     Returns:
-        The page's blocks in reading order (never raises for content problems; see ``error``).
+        The page's blocks in reading order; a page pdfium cannot load comes back with ``error`` set.
     """
     started, started_cpu = time.perf_counter(), time.process_time()
     result = PageResult(job.page_idx)
@@ -137,13 +139,14 @@ def _page_blocks(page: pdfium.PdfPage, job: PageJob) -> tuple[list[Block], bool]
         graphics = collect_graphics(page, geometry)
         scanned = _is_scanned(layer.readable_chars(), graphics, geometry)
         if scanned and job.ocr:
-            blocks = _ocr_blocks(page, geometry, graphics, job)
+            blocks = _ocr_blocks(page, geometry, graphics, job) or _text_layer_blocks(layer, job)
         elif scanned:
-            blocks = []
+            blocks = _text_layer_blocks(layer, job) + _page_image_block(page, geometry, job)
         else:
             blocks = _digital_blocks(page, geometry, layer, graphics, job)
         if not blocks:
             blocks = _page_image_block(page, geometry, job)
+        _flag_margins(blocks, geometry)
         return _in_reading_order(blocks), scanned and job.ocr
     finally:
         layer.close()
@@ -173,13 +176,18 @@ def _digital_blocks(
     paragraphs = group_paragraphs([line for line in lines if id(line) not in labels])
     table_captions = _take_captions([t.bbox for t in tables], paragraphs, TABLE_CAPTION)
     figure_captions = _take_captions([f.bbox for f in figures], paragraphs, FIGURE_CAPTION)
-    blocks = [_paragraph_block(p, job.page_idx, geometry, ocr=False) for p in paragraphs]
+    blocks = [_paragraph_block(p, job.page_idx, ocr=False) for p in paragraphs]
     blocks += [_table_block(t, c, job.page_idx) for t, c in zip(tables, table_captions)]
     blocks += _figure_blocks(page, geometry, figures, figure_captions, job)
     return blocks
 
 
-def _take_captions(regions: list[Box], paragraphs: list[Paragraph], pattern: Any) -> list[list[str]]:
+def _text_layer_blocks(layer: TextLayer, job: PageJob) -> list[Block]:
+    """Paragraphs of whatever text layer a scanned page has (a stamp, a page number)."""
+    return [_paragraph_block(p, job.page_idx, ocr=False) for p in group_paragraphs(layer.lines())]
+
+
+def _take_captions(regions: list[Box], paragraphs: list[Paragraph], pattern: re.Pattern[str]) -> list[list[str]]:
     """For each region, the closest caption paragraph above or below it; taken captions leave ``paragraphs``."""
     captions: list[list[str]] = []
     for region in regions:
@@ -199,7 +207,7 @@ def _take_captions(regions: list[Box], paragraphs: list[Paragraph], pattern: Any
     return captions
 
 
-def _paragraph_block(paragraph: Paragraph, page_idx: int, geometry: PageGeometry, ocr: bool) -> Block:
+def _paragraph_block(paragraph: Paragraph, page_idx: int, ocr: bool) -> Block:
     text, bbox = paragraph.text, paragraph.bbox
     if paragraph.math:
         item: dict[str, Any] = {
@@ -212,21 +220,27 @@ def _paragraph_block(paragraph: Paragraph, page_idx: int, geometry: PageGeometry
         }
     else:
         item = {"type": "text", "text": text, "text_level": 0, "page_idx": page_idx, "bbox": rounded(bbox), "ocr": ocr}
-    return Block(
-        item,
-        size=paragraph.size,
-        bold=paragraph.bold,
-        n_lines=len(paragraph.lines),
-        margin=_margin_band(bbox, geometry) if len(paragraph.lines) <= 2 else None,
+    return Block(item, size=paragraph.size, bold=paragraph.bold, n_lines=len(paragraph.lines))
+
+
+def _flag_margins(blocks: list[Block], geometry: PageGeometry) -> None:
+    """Mark the blocks that sit in the header or footer band, where running heads and page numbers live.
+
+    The bands are the top and bottom tenth of the page, widened to 8% of the page height inside the
+    content's own extent (pages printed small inside a big media box keep their page number far from the
+    edge). Only short text blocks and images qualify.
+    """
+    if not blocks:
+        return
+    top = max(_MARGIN_BAND * geometry.height, min(b.item["bbox"][1] for b in blocks) + _CONTENT_BAND * geometry.height)
+    bottom = min(
+        (1 - _MARGIN_BAND) * geometry.height, max(b.item["bbox"][3] for b in blocks) - _CONTENT_BAND * geometry.height
     )
-
-
-def _margin_band(bbox: Box, geometry: PageGeometry) -> str | None:
-    if bbox[3] <= _MARGIN_BAND * geometry.height:
-        return "top"
-    if bbox[1] >= (1 - _MARGIN_BAND) * geometry.height:
-        return "bottom"
-    return None
+    for block in blocks:
+        if block.item["type"] == "table" or (block.item["type"] != "image" and block.n_lines > 2):
+            continue
+        x0, y0, x1, y1 = block.item["bbox"]
+        block.margin = "top" if y1 <= top else "bottom" if y0 >= bottom else None
 
 
 def _table_block(table: TableRegion, caption: list[str], page_idx: int) -> Block:
@@ -257,16 +271,18 @@ def _figure_blocks(
     blocks = []
     for index, (figure, caption) in enumerate(zip(figures, captions)):
         crop = _crop(rendered, figure.bbox, scale)
+        band = _MARGIN_BAND * geometry.height
+        banner = figure.bbox[3] <= band or figure.bbox[1] >= geometry.height - band  # no OCR for banners, logos
         if min(crop.shape[:2]) < MIN_IMAGE_PIXELS or float(crop.std()) < _BLANK_STD:
             continue
         path = _save_png(crop, job, index)
-        text = ocr_text(crop) if figure.raster and job.ocr else figure.label_text
-        blocks.append(_image_block(path, caption, text, figure.bbox, job.page_idx, geometry, crop))
+        text = ocr_text(crop) if figure.needs_ocr and job.ocr and not banner else figure.text_layer_words
+        blocks.append(_image_block(path, caption, text, figure.bbox, job.page_idx, crop))
     return blocks
 
 
 def _image_block(
-    path: Path, caption: list[str], text: str, bbox: Box, page_idx: int, geometry: PageGeometry, pixels: np.ndarray
+    path: Path, caption: list[str], text: str, bbox: Box, page_idx: int, pixels: np.ndarray
 ) -> Block:
     item = {
         "type": "image",
@@ -277,7 +293,7 @@ def _image_block(
         "bbox": rounded(bbox),
         "ocr_text": text,
     }
-    return Block(item, margin=_margin_band(bbox, geometry), signature=_signature(pixels, bbox))
+    return Block(item, signature=_signature(pixels, bbox))
 
 
 def _signature(pixels: np.ndarray, bbox: Box) -> str:
@@ -304,11 +320,11 @@ def _ocr_blocks(page: pdfium.PdfPage, geometry: PageGeometry, graphics: list[Gra
         for line in ocr_image(pixels)
     ]
     paragraphs = group_paragraphs(lines, size_tolerance=0.3)
-    return [_paragraph_block(p, job.page_idx, geometry, ocr=True) for p in paragraphs]
+    return [_paragraph_block(p, job.page_idx, ocr=True) for p in paragraphs]
 
 
 def _ocr_scale(graphics: list[Graphic], geometry: PageGeometry) -> float:
-    """Render at the scan's own resolution, within 1-2 px per point and a long side of at most 1400 px."""
+    """Render at the scan's own resolution, within 1-2 px per point and a long side of at most 1280 px."""
     page_area = geometry.width * geometry.height
     scans = [g for g in graphics if g.kind == "image" and box_area(g.bbox) >= _SCAN_IMAGE_SHARE * page_area]
     native = max((g.pixels[0] / max(g.width, 1.0) for g in scans), default=_OCR_MAX_SCALE)
@@ -324,14 +340,14 @@ def _page_image_block(page: pdfium.PdfPage, geometry: PageGeometry, job: PageJob
         return []
     path = _save_png(pixels, job, 0, kind="page")
     bbox = (0.0, 0.0, geometry.width, geometry.height)
-    return [_image_block(path, [], "", bbox, job.page_idx, geometry, pixels)]
+    return [_image_block(path, [], "", bbox, job.page_idx, pixels)]
 
 
 # --- shared helpers -----------------------------------------------------------------------------------
 
 
 def _render(page: pdfium.PdfPage, scale: float) -> np.ndarray:
-    bitmap = page.render(scale=scale, rev_byteorder=True)
+    bitmap = page.render(scale=scale, rev_byteorder=True, limit_image_cache=True)
     try:
         return np.array(bitmap.to_numpy()[:, :, :3])
     finally:

@@ -17,11 +17,10 @@ import pypdfium2.raw as pdfium_c
 
 from llama_index_mmrag.parsing.pdf_geometry import Box, PageGeometry
 
-_LINE_BREAKS = frozenset("\r\n")
 _BLANKS = frozenset(" \t\xa0\u2002\u2003\u2009\u200b\ufeff")
-_HYPHENS = frozenset("-\u2010\u2011\x02\xad")
 _MATH_SYMBOLS = frozenset(
-    "=+<>±∓×÷·∘∑∏∐∫∬∮∂∇√∞∝∈∉∋⊂⊃⊆⊇∪∩∧∨¬∀∃∄→←↔⇒⇐⇔↦≤≥≦≧≪≫≈≃≅≠≡≐∼∽⊕⊗⊙⊥∥′″‖^_|"
+    "=+<>±∓×÷·∘∑∏∐∫∬∮∂∇√∞∝∈∉∋⊂⊃⊆⊇∪∩∧∨¬∀∃∄"
+    "→←↔⇒⇐⇔↦≤≥≦≧≪≫≈≃≅≠≡≐∼∽⊕⊗⊙⊥∥′″‖^_|"
     "ℝℕℤℚℂℓ∅⟨⟩⌊⌋⌈⌉"
 )
 _MATH_FONT = re.compile(r"CMMI|CMSY|CMEX|MSBM|MSAM|EUFM|RSFS|MATH|SYMBOL|STIX|ESSTIX|MTMI|MTSY|RTXMI|TXSY", re.I)
@@ -36,6 +35,8 @@ _MATH_CHAR = re.compile(
     "[" + re.escape("".join(sorted(_MATH_SYMBOLS))) + "\u0391-\u03c9\u03d0-\u03f5\U0001d400-\U0001d7ff]"
 )
 _ALNUM = re.compile(r"[^\W_]")
+_SOFT_HYPHENS = frozenset("\x02\ufffe")
+_LINE_END = re.compile("[\r\n]+|[\x02\ufffe]")
 _CONTROL = re.compile("[\x00-\x01\x03-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff\ue000-\uf8ff]")
 _FONT_NAME_BUFFER = 128
 
@@ -105,8 +106,6 @@ def looks_like_math(text: str, math_font_ratio: float = 0.0) -> bool:
         return True
     if not _MATH_CHAR.search(stripped):
         return False
-    if has_latex(stripped):
-        return True
     words = len(_WORD.findall(stripped))
     symbols = math_symbol_ratio(stripped)
     has_relation = any(c in "=≤≥≈≠≡∝<>∈→⇒" for c in stripped)
@@ -151,6 +150,7 @@ class TextLayer:
         self._font_buffer = ctypes.create_string_buffer(_FONT_NAME_BUFFER)
         self._flags = ctypes.c_int()
         self._edges = [ctypes.c_double() for _ in range(4)]
+        self._matrix = pdfium_c.FS_MATRIX()
 
     def close(self) -> None:
         """Release the pdfium text page."""
@@ -209,11 +209,19 @@ class TextLayer:
         if not indices:
             return 0.0, False, 0.0
         sample = indices[:: max(1, len(indices) // 3)][:3]
-        sizes = [pdfium_c.FPDFText_GetFontSize(self._raw, i) for i in sample]
+        sizes = [self._font_size(i) for i in sample]
         bold = sum(1 for i in sample if self._is_bold(i)) > len(sample) / 2
         candidate = _MATH_CHAR.search(text, start, end) is not None
         math_fonts = self._math_font_ratio(indices) if candidate else 0.0
         return float(statistics.median(sizes)), bold, math_fonts
+
+    def _font_size(self, index: int) -> float:
+        """The character's font size as printed: the nominal size scaled by its text and page matrices."""
+        nominal = pdfium_c.FPDFText_GetFontSize(self._raw, index)
+        if not pdfium_c.FPDFText_GetMatrix(self._raw, index, ctypes.byref(self._matrix)):
+            return float(nominal)
+        m = self._matrix
+        return float(nominal) * abs(m.a * m.d - m.b * m.c) ** 0.5
 
     def _math_font_ratio(self, indices: list[int]) -> float:
         sample = indices[:: max(1, len(indices) // 40)]
@@ -292,10 +300,14 @@ class TextLayer:
 
 
 def _line_spans(text: str) -> list[tuple[int, int]]:
+    """Character ranges of the lines: pdfium ends a line with CR/LF, or with a soft hyphen (U+0002, which
+    ``FPDFText_GetText`` reports as U+FFFE) when it glued a word hyphenated across two lines together."""
     spans, start = [], 0
-    for match in re.finditer(r"[\r\n]+", text):
-        if match.start() > start:
-            spans.append((start, match.start()))
+    for match in _LINE_END.finditer(text):
+        hyphen = match.group() in _SOFT_HYPHENS
+        end = match.end() if hyphen else match.start()
+        if end > start:
+            spans.append((start, end))
         start = match.end()
     if start < len(text):
         spans.append((start, len(text)))
@@ -303,5 +315,5 @@ def _line_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _clean(raw: str) -> str:
-    text = _CONTROL.sub("", raw.replace("\x02", "-"))
+    text = _CONTROL.sub("", raw.replace("\x02", "-").replace("\ufffe", "-"))
     return " ".join(text.split())

@@ -345,12 +345,15 @@ class FakeReActLLM(CustomLLM):
         tool = self.tool_name or (tools[0] if tools else None)
         if observations:
             answer = answer_from_evidence(question, tool or "tool", observations[-1])
-            text = f"Thought: I can answer without using any more tools. I'll use the user's language to answer\nAnswer: {answer}"
+            text = f"Thought: I can answer without using any more tools.\nAnswer: {answer}"
         elif tool is None or tool not in tools:
-            text = f"Thought: I cannot answer the question with the provided tools.\nAnswer: No tool named {tool!r} is available."
+            text = (
+                "Thought: I cannot answer the question with the provided tools.\n"
+                f"Answer: No tool named {tool!r} is available."
+            )
         else:
             text = (
-                "Thought: The current language of the user is: English. I need to use a tool to help me answer the question.\n"
+                "Thought: I need to use a tool to help me answer the question.\n"
                 f"Action: {tool}\nAction Input: {json.dumps({'input': question})}"
             )
         reply = ChatMessage(role=MessageRole.ASSISTANT, blocks=[TextBlock(text=text)])

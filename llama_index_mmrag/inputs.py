@@ -1,0 +1,231 @@
+"""Checks on input files before any parser sees them, and batch expansion that never drops a file silently.
+
+The parsers name damaged, encrypted, empty and unsupported files themselves. This module catches what would
+otherwise hang, exhaust memory or give a misleading reason:
+
+- symbolic-link loops and broken links (not "no such file");
+- FIFOs, sockets and devices (reading a FIFO blocks forever);
+- content that contradicts the extension (PNG bytes named ``.pdf``, a PDF named ``.png``, random bytes named
+  ``.docx``): the reason names what the content really is;
+- Office files (ZIP packages) that unpack to far more than they weigh: zip bombs, refused from the ZIP
+  directory alone, before anything is inflated;
+- in a batch: special files inside folders (which a folder walk would skip) and two different files with the
+  same name (documents are keyed by file name, so the second would silently replace the first).
+
+Example:
+    >>> from pathlib import Path
+    >>> check_input_file(Path("README.md"))          # a normal file: no error          # doctest: +SKIP
+    >>> files, failures = expand_inputs(["inbox/", "extra/report.pdf"])                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from llama_index_mmrag.parsing.errors import ParseError
+from llama_index_mmrag.readers.rag_anything import LoadFailure, expand_paths
+
+MAX_UNPACKED_BYTES = 1 << 30
+"""An Office package whose parts declare more than this (1 GiB) uncompressed is refused."""
+MAX_PART_RATIO = 100
+"""A part inflating more than this many times its compressed size ..."""
+MIN_SUSPICIOUS_PART_BYTES = 16 << 20
+"""... and to more than this (16 MiB) marks a zip bomb (real documents compress text 5-20 times)."""
+MAX_GRAPH_DOC_NAME_BYTES = 64
+"""The LLM-free graph stores a chunk's document name in LightRAG's Milvus ``full_doc_id`` field (VARCHAR(64))."""
+OFFICE_SUFFIXES = frozenset({".docx", ".pptx", ".xlsx"})
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"})
+
+_MAGIC: tuple[tuple[bytes, int, str, str], ...] = (
+    (b"%PDF-", -1, "a PDF document", ".pdf"),
+    (b"\x89PNG\r\n\x1a\n", 0, "a PNG image", ".png"),
+    (b"\xff\xd8\xff", 0, "a JPEG image", ".jpg"),
+    (b"GIF87a", 0, "a GIF image", ".gif"),
+    (b"GIF89a", 0, "a GIF image", ".gif"),
+    (b"II*\x00", 0, "a TIFF image", ".tif"),
+    (b"MM\x00*", 0, "a TIFF image", ".tif"),
+    (b"PK\x03\x04", 0, "a ZIP package", ".zip"),
+    (b"PK\x05\x06", 0, "a ZIP package", ".zip"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 0, "a legacy (binary) Office document", ".doc"),
+)
+
+
+def sniff(head: bytes) -> tuple[str, str] | None:
+    """What the first bytes of a file say it is: ``(description, usual extension)``, or ``None`` if unknown.
+
+    Args:
+        head: The file's first bytes (1 KiB is enough).
+
+    Example:
+        >>> sniff(b"%PDF-1.7 ...")
+        ('a PDF document', '.pdf')
+        >>> sniff(b"hello") is None
+        True
+    """
+    for magic, offset, description, suffix in _MAGIC:
+        found = head.find(magic, 0, 1024) >= 0 if offset < 0 else head[offset : offset + len(magic)] == magic
+        if found:
+            return description, suffix
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "a WebP image", ".webp"
+    if head[:2] == b"BM" and len(head) > 14:
+        return "a BMP image", ".bmp"
+    return None
+
+
+def _is_image(kind: tuple[str, str] | None) -> bool:
+    return kind is not None and kind[1] in IMAGE_SUFFIXES
+
+
+def _check_symlink(path: Path) -> None:
+    if not path.is_symlink():
+        return
+    try:
+        path.resolve(strict=True)
+    except FileNotFoundError:
+        raise ParseError(path, f"broken symbolic link (it points to {os.readlink(path)}, which does not exist)") from None
+    except (RuntimeError, OSError) as exc:  # RuntimeError: Python < 3.13's "Symlink loop"; OSError: ELOOP
+        raise ParseError(path, f"symbolic link loop ({exc}); point the link at a real file") from None
+
+
+def _check_zip_package(path: Path) -> None:
+    suffix = path.suffix.lower()
+    try:
+        with zipfile.ZipFile(path) as package:
+            parts = package.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ParseError(path, f"not really a {suffix} file: its ZIP package is damaged ({exc}); save it again") from None
+    unpacked = sum(p.file_size for p in parts)
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise ParseError(
+            path,
+            f"refused as a zip bomb: its parts unpack to {unpacked / 2**20:,.0f} MiB (limit "
+            f"{MAX_UNPACKED_BYTES / 2**20:,.0f} MiB); split the document",
+        )
+    for part in parts:
+        ratio = part.file_size / max(part.compress_size, 1)
+        if part.file_size > MIN_SUSPICIOUS_PART_BYTES and ratio > MAX_PART_RATIO:
+            raise ParseError(
+                path,
+                f"refused as a zip bomb: part {part.filename} unpacks to {part.file_size / 2**20:,.0f} MiB from "
+                f"{part.compress_size / 2**10:,.0f} KiB ({ratio:,.0f}:1); a real document does not compress like "
+                f"that: open it in its application and save it again",
+            )
+
+
+def check_input_file(path: Path) -> None:
+    """Refuse, with the reason, a file that would hang, exhaust memory or mislead a parser.
+
+    Missing, empty and unreadable files, and files whose extension no parser takes, are left to the reader,
+    which names them.
+
+    Args:
+        path: The file.
+
+    Raises:
+        ParseError: Naming the file and what is wrong with it.
+    """
+    _check_symlink(path)
+    try:
+        info = path.stat()
+    except OSError:
+        return  # missing or unreadable: the reader says which
+    if stat.S_ISDIR(info.st_mode):
+        return
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a FIFO" if stat.S_ISFIFO(info.st_mode) else "a socket" if stat.S_ISSOCK(info.st_mode) else "a device"
+        raise ParseError(path, f"not a regular file ({kind}); copy its content into a file and ingest that")
+    suffix = path.suffix.lower()
+    if info.st_size == 0 or suffix not in OFFICE_SUFFIXES | IMAGE_SUFFIXES | {".pdf"}:
+        return
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(1024)
+    except OSError:
+        return
+    kind = sniff(head)
+    if suffix == ".pdf":
+        if kind is not None and kind[1] != ".pdf":
+            raise ParseError(path, f"its content is {kind[0]}, not a PDF; rename it to {kind[1]}")
+    elif suffix in IMAGE_SUFFIXES:
+        if kind is not None and not _is_image(kind):
+            raise ParseError(path, f"its content is {kind[0]}, not an image; rename it to {kind[1]}")
+    elif kind is None or kind[1] != ".zip":
+        what = f"its content is {kind[0]}" if kind else "its content is not a ZIP package (Office Open XML)"
+        better = f"; rename it to {kind[1]}" if kind else "; open it in its application and save it again"
+        raise ParseError(path, f"not really a {suffix} file: {what}{better}")
+    else:
+        _check_zip_package(path)
+
+
+def check_graph_doc_name(path: Path) -> None:
+    """Refuse a file whose name the LLM-free graph cannot store (longer than 64 UTF-8 bytes).
+
+    Args:
+        path: The file.
+
+    Raises:
+        ParseError: Naming the file, its name's length and what to do.
+    """
+    size = len(path.name.encode("utf-8"))
+    if size > MAX_GRAPH_DOC_NAME_BYTES:
+        raise ParseError(
+            path,
+            f"the file name is {size} bytes long, and the graph built without an LLM keeps document names in a "
+            f"field of at most {MAX_GRAPH_DOC_NAME_BYTES} bytes (LightRAG's Milvus chunk collection); rename the "
+            f"file to a shorter name",
+        )
+
+
+def _special_entries(folder: Path) -> list[LoadFailure]:
+    """Entries a folder walk skips that a user would expect to be read: broken links, loops, FIFOs, devices."""
+    failures: list[LoadFailure] = []
+    for child in sorted(folder.rglob("*")):
+        if any(part.startswith(".") for part in child.relative_to(folder).parts):
+            continue
+        if child.is_file() or child.is_dir():
+            continue
+        try:
+            check_input_file(child)
+        except ParseError as exc:
+            failures.append(LoadFailure(child, exc.reason))
+    return failures
+
+
+def expand_inputs(paths: str | Path | Iterable[str | Path]) -> tuple[list[Path], list[LoadFailure]]:
+    """Expand files and folders like the reader does, and report what it would skip or confuse.
+
+    Args:
+        paths: Files or folders (a folder given twice is read once).
+
+    Returns:
+        The files to ingest, in order, and failures for: special entries inside the folders, and each further
+        file whose name an earlier file of the batch already has.
+    """
+    items = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    failures: list[LoadFailure] = []
+    walked: set[Path] = set()
+    for item in items:
+        folder = Path(item)
+        if folder.is_dir() and folder.resolve() not in walked:
+            walked.add(folder.resolve())
+            failures.extend(_special_entries(folder))
+    files: list[Path] = []
+    by_name: dict[str, Path] = {}
+    for path in expand_paths(items):
+        first = by_name.setdefault(path.name, path)
+        if first != path:
+            failures.append(
+                LoadFailure(
+                    path,
+                    f"another file of this batch has the same name ({first}); documents are keyed by file name, "
+                    f"so rename one of them",
+                )
+            )
+            continue
+        files.append(path)
+    return files, failures

@@ -1,0 +1,490 @@
+"""Lifecycle of a store: all-or-nothing document writes, crash recovery, and one writer at a time.
+
+Every write of a document (ingest, replace, delete) goes through a write-ahead journal in
+``<storage_dir>/journal``:
+
+1. the graph's files (LightRAG's working dir: GraphML and JSON key-value stores) are copied aside;
+2. a *pending* record (operation, document, content hash, node ids, the manifest record to commit) is written
+   atomically;
+3. the stores are written: an ingest upserts its Milvus rows, then updates the graph (a replaced version's
+   contribution out, the new one in); a delete updates the graph. After the graph part the record is marked
+   ``graph_done``, and only then are rows removed from Milvus (a delete's, or those only the replaced version
+   had);
+4. the manifest is written (the commit point), then the journal is cleared.
+
+A pending record found later (after ``kill -9``, a power cut, an exception) is resolved before anything else
+writes to the store. Before ``graph_done`` the write is **rolled back**: the graph's files are restored from the
+copy, the live LightRAG instance re-reads them, LightRAG's vector collections are reconciled with the restored
+graph, and (ingest) the rows only the new version has are deleted from Milvus, so a replaced version is intact
+again. From ``graph_done`` on it is **rolled forward**: the rows to remove are removed and the manifest is
+written. Either way the store ends as if the write had never started, or had completed.
+
+Writers are serialised across processes by an exclusive ``flock`` on ``<storage_dir>/write.lock`` (released by
+the kernel when its holder dies, so a crashed writer never blocks the next one), and recovery only runs while
+holding it: a journal being written by a live process is never mistaken for a crash.
+
+Example:
+    >>> journal = Journal(Path("/tmp/mmrag-doctest-store"), Path("/tmp/mmrag-doctest-store/lightrag"))
+    >>> journal.pending() is None
+    True
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, MutableMapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from llama_index_mmrag.manifest import DocRecord, fsync_dir, write_json_atomic
+
+logger = logging.getLogger(__name__)
+
+CRASH_ENV = "MMRAG_TEST_CRASH_AT"
+"""Test hook: ``<point>`` or ``<point>:<n>`` makes the process SIGKILL itself at the n-th pass of that point."""
+CRASH_POINTS = (
+    "after_journal",
+    "mid_vectors",
+    "after_vectors",
+    "after_graph",
+    "after_manifest",
+    "delete_after_graph",
+)
+"""The points :func:`crash_point` is called at, in write order."""
+
+_crash_counts: Counter[str] = Counter()
+
+
+def crash_point(name: str) -> None:
+    """Kill this process with SIGKILL here when :data:`CRASH_ENV` names this point (a test hook; a no-op
+    otherwise).
+
+    Args:
+        name: One of :data:`CRASH_POINTS`.
+
+    Example:
+        >>> crash_point("after_vectors")   # MMRAG_TEST_CRASH_AT unset: nothing happens
+    """
+    spec = os.environ.get(CRASH_ENV)
+    if not spec:
+        return
+    point, _, nth = spec.partition(":")
+    if point != name:
+        return
+    _crash_counts[name] += 1
+    if _crash_counts[name] >= int(nth or 1):
+        os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
+
+
+class StoreBusyError(RuntimeError):
+    """Another process is writing to the store and did not finish within the wait."""
+
+
+class StoreLock:
+    """An exclusive, inter-process writer lock on a store (``flock`` on a lock file).
+
+    The kernel drops the lock when the holding process exits or is killed. Where ``fcntl`` is missing
+    (Windows) the lock is a no-op and one writer per store is the caller's responsibility.
+
+    Args:
+        path: The lock file (created if needed).
+
+    Example:
+        >>> lock = StoreLock(Path("/tmp/mmrag-doctest.lock"))
+        >>> lock.try_acquire(), lock.held
+        (True, True)
+        >>> lock.release()
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        """Whether this object holds the lock."""
+        return self._fd is not None
+
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free; never blocks.
+
+        Returns:
+            True if the lock is now held by this object.
+        """
+        if self._fd is not None:
+            return True
+        try:
+            import fcntl
+        except ImportError:  # Windows: no flock
+            self._fd = -1
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+        return True
+
+    def holder(self) -> str:
+        """The pid written by the current holder, or ``"unknown"``."""
+        try:
+            return self.path.read_text().strip() or "unknown"
+        except OSError:
+            return "unknown"
+
+    async def acquire(self, timeout: float = 600.0, poll: float = 0.05) -> None:
+        """Wait (without blocking the event loop) until the lock is free, then take it.
+
+        Args:
+            timeout: Seconds to wait before giving up.
+            poll: Seconds between attempts.
+
+        Raises:
+            StoreBusyError: If another process still holds the lock after ``timeout``.
+        """
+        deadline = time.monotonic() + timeout
+        while not self.try_acquire():
+            if time.monotonic() > deadline:
+                raise StoreBusyError(
+                    f"the store lock {self.path} is held by process {self.holder()} (another ingest or delete); "
+                    f"wait for it to finish, or stop it, and try again"
+                )
+            await asyncio.sleep(poll)
+
+    def release(self) -> None:
+        """Release the lock (a no-op when not held)."""
+        fd, self._fd = self._fd, None
+        if fd is None or fd < 0:
+            return
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+class PendingWrite(BaseModel):
+    """The write-ahead record of one document write in flight.
+
+    Args:
+        op: ``"ingest"`` (add or replace) or ``"delete"``.
+        doc: The document's name.
+        doc_id: Its content hash.
+        node_ids: Ids of the nodes written (ingest) or removed (delete), in Milvus and in the graph.
+        record: The manifest record to commit (ingest) or being removed (delete).
+        replaces: The stored version an ingest replaces (a changed file), if any.
+        replaced_ids: That version's node ids (removed from Milvus once the new version's graph is in).
+        stage: ``"started"`` (roll back on recovery) or ``"graph_done"`` (roll forward).
+        started_at: Unix time the write began.
+        pid: The writing process.
+    """
+
+    op: Literal["ingest", "delete"]
+    doc: str
+    doc_id: str
+    node_ids: list[str] = Field(default_factory=list)
+    record: DocRecord
+    replaces: DocRecord | None = None
+    replaced_ids: list[str] = Field(default_factory=list)
+    stage: Literal["started", "graph_done"] = "started"
+    started_at: float = Field(default_factory=time.time)
+    pid: int = Field(default_factory=os.getpid)
+
+
+def _copy_durably(src: str, dst: str) -> str:
+    shutil.copy2(src, dst)
+    with open(dst, "rb") as handle:
+        os.fsync(handle.fileno())
+    return dst
+
+
+class Journal:
+    """The write-ahead journal of a store: one pending write and a copy of the graph's files taken before it.
+
+    Args:
+        storage_dir: The store.
+        graph_dir: LightRAG's working dir (its file-backed storages are copied and restored).
+
+    Example:
+        >>> journal = Journal(Path("/tmp/mmrag-doctest-j"), Path("/tmp/mmrag-doctest-j/lightrag"))
+        >>> write = PendingWrite(op="ingest", doc="a.txt", doc_id="h", node_ids=["chunk-1"],
+        ...                      record=DocRecord(doc="a.txt", doc_id="h", parser="mmrag"))
+        >>> journal.begin(write); journal.pending().doc
+        'a.txt'
+        >>> journal.clear(); journal.pending() is None
+        True
+    """
+
+    def __init__(self, storage_dir: Path, graph_dir: Path) -> None:
+        self.folder = storage_dir / "journal"
+        self.graph_dir = graph_dir
+
+    @property
+    def pending_path(self) -> Path:
+        """The pending record's file."""
+        return self.folder / "pending.json"
+
+    @property
+    def snapshot_path(self) -> Path:
+        """The copy of the graph's files taken before the pending write."""
+        return self.folder / "graph-before"
+
+    def pending(self) -> PendingWrite | None:
+        """The write in flight (or interrupted), if any.
+
+        Raises:
+            RuntimeError: If the record exists but cannot be read (it is written atomically, so only outside
+                tampering does this).
+        """
+        try:
+            text = self.pending_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        try:
+            return PendingWrite.model_validate_json(text)
+        except ValueError as exc:
+            raise RuntimeError(
+                f"the store's write journal {self.pending_path} is unreadable ({exc}); move it away to open the "
+                f"store, then check the last ingested document with `mmrag stats --doc NAME`"
+            ) from exc
+
+    def begin(self, write: PendingWrite) -> None:
+        """Copy the graph's files aside, then record the write (in that order: a record always has its copy).
+
+        Args:
+            write: The write about to start.
+
+        Raises:
+            RuntimeError: If another write is still pending (resolve it first).
+        """
+        if self.pending_path.exists():
+            raise RuntimeError(f"a write is already pending in {self.folder}; recover the store before writing")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        staging = self.folder / "graph-staging"
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(self.snapshot_path, ignore_errors=True)
+        staging.mkdir()
+        if self.graph_dir.is_dir():
+            shutil.copytree(self.graph_dir, staging / "tree", copy_function=_copy_durably)
+        fsync_dir(staging)
+        os.replace(staging, self.snapshot_path)
+        write_json_atomic(self.pending_path, write.model_dump(mode="json"), tmp_prefix=".pending-")
+
+    def mark_graph_done(self, write: PendingWrite) -> PendingWrite:
+        """Record that the graph part of ``write`` is complete (recovery then rolls forward).
+
+        Args:
+            write: The pending write.
+        """
+        done = write.model_copy(update={"stage": "graph_done"})
+        write_json_atomic(self.pending_path, done.model_dump(mode="json"), tmp_prefix=".pending-")
+        return done
+
+    def restore_graph(self) -> None:
+        """Put the graph's files back as they were before the pending write.
+
+        Raises:
+            RuntimeError: If the copy is missing.
+        """
+        if not self.snapshot_path.is_dir():
+            raise RuntimeError(
+                f"the graph copy {self.snapshot_path} of the interrupted write is missing; the graph cannot be "
+                f"rolled back: rebuild the store"
+            )
+        tree = self.snapshot_path / "tree"
+        shutil.rmtree(self.graph_dir, ignore_errors=True)
+        if tree.is_dir():
+            shutil.copytree(tree, self.graph_dir, copy_function=_copy_durably)
+
+    def clear(self) -> None:
+        """Forget the pending write (its effects are committed or rolled back)."""
+        self.pending_path.unlink(missing_ok=True)
+        if self.folder.is_dir():
+            fsync_dir(self.folder)
+        shutil.rmtree(self.snapshot_path, ignore_errors=True)
+        shutil.rmtree(self.folder / "graph-staging", ignore_errors=True)
+        for leftover in self.folder.glob(".pending-*") if self.folder.is_dir() else ():
+            leftover.unlink(missing_ok=True)
+
+
+# --- LightRAG: re-reading restored files, reconciling its vector collections ----------------------------------
+
+_FILE_BACKED = (
+    "full_docs",
+    "text_chunks",
+    "full_entities",
+    "full_relations",
+    "entity_chunks",
+    "relation_chunks",
+    "llm_response_cache",
+    "doc_status",
+    "chunk_entity_relation_graph",
+)
+
+
+async def areload_graph_files(rag: Any) -> list[str]:
+    """Make a live LightRAG instance re-read its file-backed storages (after :meth:`Journal.restore_graph`).
+
+    LightRAG keeps JSON key-value stores and the NetworkX graph in (process-shared) memory and only reads the
+    files once per process; after the files are restored, memory must follow. Storages that are not
+    file-backed (Neo4j, ...) are left alone.
+
+    Args:
+        rag: An initialised LightRAG instance.
+
+    Returns:
+        The names of the storages re-read.
+    """
+    from lightrag.utils import load_json
+
+    reloaded: list[str] = []
+    for attr in _FILE_BACKED:
+        storage = getattr(rag, attr, None)
+        lock = getattr(storage, "_storage_lock", None)
+        if storage is None or lock is None:
+            continue
+        graph_file = getattr(storage, "_graphml_xml_file", None)
+        if graph_file is not None:
+            import networkx as nx
+            from lightrag.kg.networkx_impl import NetworkXStorage
+
+            graph = NetworkXStorage.load_nx_graph(graph_file) or nx.Graph()
+            async with lock:
+                storage._graph = graph
+        elif getattr(storage, "_file_name", None) and isinstance(getattr(storage, "_data", None), MutableMapping):
+            data = load_json(storage._file_name) or {}
+            async with lock:
+                storage._data.clear()
+                storage._data.update(data)
+        else:
+            continue
+        reloaded.append(attr)
+    return reloaded
+
+
+def _scan(vdb: Any, fields: list[str], batch_size: int = 1000) -> Iterator[dict[str, Any]]:
+    """Every row of one of LightRAG's Milvus collections (no vectors)."""
+    vdb._ensure_collection_loaded()
+    iterator = vdb._client.query_iterator(
+        collection_name=vdb.final_namespace, batch_size=batch_size, filter="", output_fields=fields
+    )
+    try:
+        while True:
+            rows = iterator.next()
+            if not rows:
+                return
+            yield from rows
+    finally:
+        iterator.close()
+
+
+def _entity_record(name: str, node: dict[str, Any]) -> dict[str, Any]:
+    """The entity vector record LightRAG writes for a graph node (``operate._merge_nodes_then_upsert``)."""
+    description = str(node.get("description", ""))
+    return {
+        "entity_name": name,
+        "content": f"{name}\n{description}",
+        "source_id": str(node.get("source_id", "")),
+        "description": description,
+        "entity_type": str(node.get("entity_type", "UNKNOWN")),
+        "file_path": str(node.get("file_path", "")),
+    }
+
+
+def _relation_record(a: str, b: str, edge: dict[str, Any]) -> dict[str, Any]:
+    """The relation vector record LightRAG writes for a graph edge (endpoints sorted)."""
+    description = str(edge.get("description", ""))
+    keywords = str(edge.get("keywords", ""))
+    return {
+        "src_id": a,
+        "tgt_id": b,
+        "source_id": str(edge.get("source_id", "")),
+        "content": f"{keywords}\t{a}\n{b}\n{description}",
+        "keywords": keywords,
+        "description": description,
+        "weight": float(edge.get("weight", 1.0)),
+        "file_path": str(edge.get("file_path", "")),
+    }
+
+
+def _differs(row: dict[str, Any] | None, record: dict[str, Any], fields: Iterable[str]) -> bool:
+    if row is None:
+        return True
+    for field in fields:
+        stored, wanted = str(row.get(field) or ""), str(record.get(field) or "")
+        # a VARCHAR field may hold a truncated copy of a long value: a matching prefix is a match
+        if stored != wanted and not (stored and wanted.startswith(stored)):
+            return True
+    return False
+
+
+async def areconcile_graph_vectors(rag: Any, chunk_ids: Iterable[str] = ()) -> dict[str, int]:
+    """Make LightRAG's vector collections (entities, relationships, chunks) agree with its graph and chunk store.
+
+    After the graph's files are rolled back, vectors written by the interrupted write are still in Milvus.
+    Entities and relations: vectors of names or pairs not in the graph are deleted, missing or stale ones
+    (a different description, source list or document list than the graph's) are re-written from the graph.
+    Chunks: vectors whose id is not in the chunk store are deleted, and ``chunk_ids`` that are in the chunk
+    store but have no vector get one.
+
+    Args:
+        rag: An initialised LightRAG instance whose graph and chunk store are authoritative.
+        chunk_ids: Chunk ids the interrupted write touched.
+
+    Returns:
+        Counts of what was fixed, e.g. ``{"entities_deleted": 3, "entities_rewritten": 1}``.
+    """
+    from lightrag.utils import compute_mdhash_id, make_relation_vdb_ids
+
+    fixes: Counter[str] = Counter()
+    graph = rag.chunk_entity_relation_graph
+
+    nodes = {str(n["id"]): n for n in await graph.get_all_nodes()}
+    wanted = {compute_mdhash_id(name, prefix="ent-"): _entity_record(name, node) for name, node in nodes.items()}
+    fields = ["entity_name", "source_id", "content", "file_path"]
+    stored = {row["id"]: row for row in await asyncio.to_thread(lambda: list(_scan(rag.entities_vdb, ["id", *fields])))}
+    extra = [vid for vid in stored if vid not in wanted]
+    stale = {vid: rec for vid, rec in wanted.items() if _differs(stored.get(vid), rec, fields)}
+    if extra:
+        await rag.entities_vdb.delete(extra)
+    if stale:
+        await rag.entities_vdb.upsert(stale)
+    fixes["entities_deleted"], fixes["entities_rewritten"] = len(extra), len(stale)
+
+    wanted = {}
+    for edge in await graph.get_all_edges():
+        a, b = sorted((str(edge["source"]), str(edge["target"])))
+        wanted[make_relation_vdb_ids(a, b)[0]] = _relation_record(a, b, edge)
+    fields = ["src_id", "tgt_id", "source_id", "content", "file_path"]
+    stored = {row["id"]: row for row in await asyncio.to_thread(lambda: list(_scan(rag.relationships_vdb, ["id", *fields])))}
+    extra = [vid for vid in stored if vid not in wanted]
+    stale = {vid: rec for vid, rec in wanted.items() if _differs(stored.get(vid), rec, fields)}
+    if extra:
+        await rag.relationships_vdb.delete(extra)
+    if stale:
+        await rag.relationships_vdb.upsert(stale)
+    fixes["relations_deleted"], fixes["relations_rewritten"] = len(extra), len(stale)
+
+    stored_chunks = {row["id"] for row in await asyncio.to_thread(lambda: list(_scan(rag.chunks_vdb, ["id"])))}
+    orphans = sorted(await rag.text_chunks.filter_keys(stored_chunks)) if stored_chunks else []
+    if orphans:
+        await rag.chunks_vdb.delete(orphans)
+    candidates = sorted(set(chunk_ids) - stored_chunks)
+    records = await rag.text_chunks.get_by_ids(candidates) if candidates else []
+    missing = {cid: rec for cid, rec in zip(candidates, records) if isinstance(rec, dict) and rec.get("content")}
+    if missing:
+        await rag.chunks_vdb.upsert(missing)
+    fixes["chunks_deleted"], fixes["chunks_rewritten"] = len(orphans), len(missing)
+    return {k: v for k, v in fixes.items() if v}
