@@ -45,6 +45,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from llama_index_mmrag.manifest import DocRecord, fsync_dir, write_json_atomic
+from llama_index_mmrag.stores.milvus import iterate_collection
 
 logger = logging.getLogger(__name__)
 
@@ -377,17 +378,7 @@ async def areload_graph_files(rag: Any) -> list[str]:
 def _scan(vdb: Any, fields: list[str], batch_size: int = 1000) -> Iterator[dict[str, Any]]:
     """Every row of one of LightRAG's Milvus collections (no vectors)."""
     vdb._ensure_collection_loaded()
-    iterator = vdb._client.query_iterator(
-        collection_name=vdb.final_namespace, batch_size=batch_size, filter="", output_fields=fields
-    )
-    try:
-        while True:
-            rows = iterator.next()
-            if not rows:
-                return
-            yield from rows
-    finally:
-        iterator.close()
+    return iterate_collection(vdb._client, vdb.final_namespace, fields, batch_size=batch_size)
 
 
 def _entity_record(name: str, node: dict[str, Any]) -> dict[str, Any]:

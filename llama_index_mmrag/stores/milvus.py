@@ -241,17 +241,20 @@ def count_rows(store: MilvusVectorStore, expr: str = "") -> int:
     return int(rows[0]["count(*)"]) if rows else 0
 
 
-def scan_rows(store: MilvusVectorStore, fields: list[str], expr: str = "", batch_size: int = 1000) -> Iterator[dict[str, Any]]:
-    """Every row of the store's collection matching ``expr``, with ``fields`` only (no vectors).
+def iterate_collection(
+    client: Any, collection_name: str, fields: list[str], expr: str = "", batch_size: int = 1000
+) -> Iterator[dict[str, Any]]:
+    """Every row of a Milvus collection matching ``expr``, with ``fields`` only, fetched in batches.
 
     Args:
-        store: The store.
-        fields: Output fields (``id``, or metadata keys such as ``doc`` and ``modality``).
+        client: A ``MilvusClient``.
+        collection_name: The collection.
+        fields: Output fields.
         expr: A Milvus boolean expression (already escaped), or ``""`` for all rows.
         batch_size: Rows fetched per round trip.
     """
-    iterator = store.client.query_iterator(
-        collection_name=store.collection_name, batch_size=batch_size, filter=expr, output_fields=fields
+    iterator = client.query_iterator(
+        collection_name=collection_name, batch_size=batch_size, filter=expr, output_fields=fields
     )
     try:
         while True:
@@ -261,6 +264,18 @@ def scan_rows(store: MilvusVectorStore, fields: list[str], expr: str = "", batch
             yield from rows
     finally:
         iterator.close()
+
+
+def scan_rows(store: MilvusVectorStore, fields: list[str], expr: str = "", batch_size: int = 1000) -> Iterator[dict[str, Any]]:
+    """Every row of the store's collection matching ``expr``, with ``fields`` only (no vectors).
+
+    Args:
+        store: The store.
+        fields: Output fields (``id``, or metadata keys such as ``doc`` and ``modality``).
+        expr: A Milvus boolean expression (already escaped), or ``""`` for all rows.
+        batch_size: Rows fetched per round trip.
+    """
+    return iterate_collection(store.client, store.collection_name, fields, expr, batch_size)
 
 
 def delete_ids(store: MilvusVectorStore, ids: list[str], batch_size: int = 1000) -> None:
