@@ -35,8 +35,6 @@ MAX_PART_RATIO = 100
 """A part inflating more than this many times its compressed size ..."""
 MIN_SUSPICIOUS_PART_BYTES = 16 << 20
 """... and to more than this (16 MiB) marks a zip bomb (real documents compress text 5-20 times)."""
-MAX_GRAPH_DOC_NAME_BYTES = 64
-"""The LLM-free graph stores a chunk's document name in LightRAG's Milvus ``full_doc_id`` field (VARCHAR(64))."""
 OFFICE_SUFFIXES = frozenset({".docx", ".pptx", ".xlsx"})
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"})
 
@@ -160,25 +158,6 @@ def check_input_file(path: Path) -> None:
         raise ParseError(path, f"not really a {suffix} file: {what}{better}")
     else:
         _check_zip_package(path)
-
-
-def check_graph_doc_name(path: Path) -> None:
-    """Refuse a file whose name the LLM-free graph cannot store (longer than 64 UTF-8 bytes).
-
-    Args:
-        path: The file.
-
-    Raises:
-        ParseError: Naming the file, its name's length and what to do.
-    """
-    size = len(path.name.encode("utf-8"))
-    if size > MAX_GRAPH_DOC_NAME_BYTES:
-        raise ParseError(
-            path,
-            f"the file name is {size} bytes long, and the graph built without an LLM keeps document names in a "
-            f"field of at most {MAX_GRAPH_DOC_NAME_BYTES} bytes (LightRAG's Milvus chunk collection); rename the "
-            f"file to a shorter name",
-        )
 
 
 def _special_entries(folder: Path) -> list[LoadFailure]:

@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 
 from llama_index_mmrag.blocks import blocks_to_nodes, file_content_hash
 from llama_index_mmrag.graph.store import GraphStore
-from llama_index_mmrag.inputs import check_graph_doc_name, check_input_file, expand_inputs
+from llama_index_mmrag.inputs import check_input_file, expand_inputs
 from llama_index_mmrag.lifecycle import (
     Journal,
     PendingWrite,
@@ -282,8 +282,6 @@ class MultimodalRAG:
 
     async def _aingest_file(self, path: Path, report: IngestReport) -> Counter[str]:
         await asyncio.to_thread(check_input_file, path)
-        if not self.graph.has_llm:
-            check_graph_doc_name(path)
         if await asyncio.to_thread(self._unchanged, path):
             report.unchanged.append(path.name)
             return Counter()
@@ -350,6 +348,7 @@ class MultimodalRAG:
                 self._store_lock.release()
 
     async def _arecover_at_open(self) -> None:
+        """Resolve an interrupted write when the store is opened, unless a live process is writing it now."""
         if not self._store_lock.try_acquire():
             logger.info("the store %s is being written by process %s; not recovering", self.settings.storage_dir, self._store_lock.holder())
             return
@@ -403,8 +402,12 @@ class MultimodalRAG:
 
     async def _aundo(self, write: PendingWrite, error: BaseException) -> None:
         """Resolve a write that raised in this process; a failure here leaves the journal for the next open."""
+        pending = self.journal.pending()
+        if pending is None:  # the journal was never written (it is written before any store is): nothing to undo
+            await asyncio.to_thread(self.journal.clear)
+            return
         try:
-            await self._aresolve(self.journal.pending() or write)
+            await self._aresolve(pending)
         except Exception:
             logger.exception(
                 "could not undo the failed %s of %s (%s); the store will be recovered when next opened",
