@@ -1,39 +1,45 @@
 """Query latency of the composite retriever next to a raw pymilvus hybrid search, on synthetic stores.
 
-For each store size the script, in a fresh worker process (so build time and peak memory are per size):
+For each store size, a build process and then a query process (so build time and peak memory are per size and
+per phase, and the store is queried as a service that opens it would query it):
 
-1. generates a synthetic corpus: documents with pages of text paragraphs plus tables, figures and equations,
-   over a topic-structured vocabulary (product names, components, acronyms, key phrases, quantities, years);
+1. generates a synthetic corpus: documents of 20 to 120 pages of text paragraphs plus tables, figures and
+   equations, over topic-structured vocabularies (product names, components, acronyms, key phrases, setting
+   names; quantities and years shared by all topics), with the number of topics growing with the square root
+   of the size;
 2. ingests it through the package's own code paths: ``ContentBlock`` -> ``blocks_to_nodes`` (chunking and chunk
    ids), ``describe_offline`` for modal items, ``rag.vector_store.add(nodes)`` with precomputed embeddings, and
-   ``rag.graph.ainsert_nodes(nodes)`` (the LLM-free graph) run via ``rag.graph.run(...)``;
-3. times, query by query and in alternating order, the same questions with the same query vectors through
-   * ``MultimodalRAG.as_retriever()`` (the ``MultimodalCompositeRetriever``: filtered hybrid Milvus search and
-     LightRAG graph retrieval, fused), with the facade given **no LLM**: the graph's LLM function raises if
-     called, so any LLM call at query time would fail the run;
+   ``rag.graph.ainsert_nodes(nodes)`` (the LLM-free graph) run via ``rag.graph.run(...)``, 5000 nodes a batch;
+3. asks the first 20 questions right after ingestion, with the store exactly as the package leaves it, then
+   flushes every Milvus collection (ours and LightRAG's) and waits for their indexes;
+4. in the query process, opens the store and times, question by question and in alternating order, the same
+   questions with the same query vectors through
+   * ``MultimodalRAG.as_retriever(top_k=10)`` (the ``MultimodalCompositeRetriever`` with the facade's defaults:
+     hybrid Milvus search and LightRAG graph retrieval, fused), the facade given **no LLM**: the graph's LLM
+     function raises if called, so an LLM call at query time would fail the run;
    * a raw ``MilvusClient.hybrid_search`` on the same collection: a dense ``AnnSearchRequest`` and a BM25
-     ``AnnSearchRequest``, fused by ``RRFRanker(60)``, same ``top_k``, same output fields as the store asks for;
-4. times the composite's parts on the same questions: the vector retriever alone, LightRAG ``aquery_data``
-   alone, and the node lookup that gives graph chunks their provenance;
-5. reports p50 / p95 / mean latency, the target check (composite p50 <= 2 x raw p50 + 30 ms), build time per
-   phase and peak RSS (this process and its children: Milvus Lite runs its server in a child process).
+     ``AnnSearchRequest`` fused by ``RRFRanker(60)``, ``limit=10``, the output fields the store asks for;
+5. times the composite's parts alone on the same questions: its vector branch, its graph branch, LightRAG
+   ``aquery_data`` and the node lookup that gives graph chunks their provenance;
+6. reports p50 / p95 / p99 / mean latency, the target check (composite p50 <= 2 x raw p50 + 30 ms), build time
+   per phase, peak RSS per phase (process and children) and the machine's load average.
 
 Embeddings: query vectors are computed once, up front, and handed to both sides (the composite gets them in
 its ``QueryBundle``), so query embedding time is excluded from both; it is reported separately. LightRAG
 still embeds the query *keywords* it searches entities and relations with: that is part of graph retrieval
-and stays inside the composite's time. By default every vector (chunks, LightRAG entities, relations, chunk
-keywords and queries) comes from a deterministic feature-hashing embedding (:class:`HashingEmbedding`, 384-d,
+and stays inside the composite's time. By default every vector (chunks, LightRAG chunks, entities, relations,
+keywords and questions) comes from a deterministic feature-hashing embedding (``HashingEmbedding``, 384-d,
 the packaged MiniLM's dimension), because MiniLM needs minutes per 100k chunks on two cores;
 ``--embedding minilm`` uses the packaged all-MiniLM-L6-v2 instead. Either way both sides use the same one.
 
 Usage:
     python benchmarks/query_latency.py --sizes 10000 100000 --queries 200 --out benchmarks/out/query_latency.json
+    python benchmarks/query_latency.py --sizes 100000 --persist-per-batch   # see _PersistPerBatch
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import hashlib
 import json
 import math
@@ -73,7 +79,8 @@ _TOKEN = re.compile(r"[a-z0-9]+")
 
 def _slots(token: str, dim: int) -> tuple[int, int, float, float]:
     digest = hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest()
-    return digest[0] << 8 | digest[1], digest[2] << 8 | digest[3], 1.0 if digest[4] & 1 else -1.0, 1.0 if digest[5] & 1 else -1.0
+    first, second = digest[0] << 8 | digest[1], digest[2] << 8 | digest[3]
+    return first, second, 1.0 if digest[4] & 1 else -1.0, 1.0 if digest[5] & 1 else -1.0
 
 
 def make_hashing_embedding(dim: int = EMBED_DIM) -> Any:
@@ -272,7 +279,7 @@ def make_topics(count: int, rng: random.Random) -> list[Topic]:
         topics.append(
             Topic(
                 products=[unique(lambda: _name(rng)) for _ in range(5)],
-                components=[unique(lambda: f"{rng.choice(_NOUNS).capitalize()} {rng.choice(_NOUNS).capitalize()}") for _ in range(3)],
+                components=[unique(lambda: f"{rng.choice(_NOUNS)} {rng.choice(_NOUNS)}".title()) for _ in range(3)],
                 acronyms=[unique(lambda: "".join(rng.choice("ABCDEFGHKLMNPRSTVWXZ") for _ in range(3))) for _ in range(2)],
                 phrases=[unique(lambda: f"{rng.choice(_ADJECTIVES)} {rng.choice(_NOUNS)}") for _ in range(10)],
                 nouns=rng.sample(_NOUNS, 5),
@@ -322,10 +329,13 @@ class Corpus:
         if roll < 0.5:
             self.table_counter += 1
             metric = rng.choice(main.phrases)
-            rows = [f"| {rng.choice(main.components)} | {rng.choice(_NUMBERS)} {rng.choice(_UNITS)} | {rng.choice(_NUMBERS)} |" for _ in range(rng.randint(3, 6))]
+            rows = [
+                f"| {rng.choice(main.components)} | {rng.choice(_NUMBERS)} {rng.choice(_UNITS)} | {rng.choice(_NUMBERS)} |"
+                for _ in range(rng.randint(3, 6))
+            ]
             body = "\n".join([f"| Component | {phrase.capitalize()} | {metric.capitalize()} |", "|---|---|---|", *rows])
-            return {"type": "table", "table_body": body, "table_caption": [f"Table {self.table_counter}: {phrase} of {product} by component"],
-                    "table_footnote": [], "page_idx": page}
+            caption = f"Table {self.table_counter}: {phrase} of {product} by component"
+            return {"type": "table", "table_body": body, "table_caption": [caption], "table_footnote": [], "page_idx": page}
         if roll < 0.85:
             self.figure_counter += 1
             labels = rng.sample([*main.products, *main.components, *main.acronyms], 5)
@@ -334,7 +344,8 @@ class Corpus:
                     "image_footnote": [], "text": "; ".join(labels), "page_idx": page}
         name = rng.choice(main.params)
         return {"type": "equation", "latex": f"t_{{{name}}} = \\alpha \\cdot n_{{{rng.choice(main.nouns)}}} + \\beta",
-                "text": f"The {phrase} of {product} grows linearly with the number of {rng.choice(main.nouns)}s.", "page_idx": page}
+                "text": f"The {phrase} of {product} grows linearly with the number of {rng.choice(main.nouns)}s.",
+                "page_idx": page}
 
     def documents(self) -> Iterator[tuple[str, list[dict[str, Any]]]]:
         """Yield ``(file name, content list)`` forever: 20 to 120 pages each, 2 to 4 paragraphs a page."""
@@ -346,9 +357,11 @@ class Corpus:
             items: list[dict[str, Any]] = []
             for page in range(rng.randint(20, 120)):
                 if page % 10 == 0:
-                    items.append({"type": "text", "text": f"{rng.choice(main.products)} {rng.choice(main.phrases)}", "text_level": 1, "page_idx": page})
+                    heading = f"{rng.choice(main.products)} {rng.choice(main.phrases)}"
+                    items.append({"type": "text", "text": heading, "text_level": 1, "page_idx": page})
                 for _ in range(rng.randint(2, 4)):
-                    items.append({"type": "text", "text": self.paragraph(rng, main, other), "text_level": 0, "page_idx": page})
+                    text = self.paragraph(rng, main, other)
+                    items.append({"type": "text", "text": text, "text_level": 0, "page_idx": page})
                 if rng.random() < 0.3:
                     items.append(self.modal_item(rng, main, page))
             yield f"report_{number:05d}.pdf", items
@@ -425,7 +438,8 @@ class PeakRSS:
         while not self._stop.wait(self.interval):
             if self.limit_bytes is not None and self.sample() > self.limit_bytes:
                 # A shared machine: stop at once rather than push others into swap or the OOM killer.
-                print(f"peak RSS above {self.limit_bytes / 2**30:.1f} GiB: stopping (see --max-rss-gb)", file=sys.stderr, flush=True)
+                limit = self.limit_bytes / 2**30
+                print(f"peak RSS above {limit:.1f} GiB: stopping (see --max-rss-gb)", file=sys.stderr, flush=True)
                 os._exit(3)
 
     def __enter__(self) -> PeakRSS:
@@ -490,7 +504,7 @@ class SizeResult:
             the same way).
         composite_config: How the facade configured the composite (candidates per branch, page aggregation...).
         mean_results: Mean number of results per question, per side.
-        peak_rss_mb: Peak RSS of this process, and of this process plus its children.
+        peak_rss_mb: Peak RSS (process and children) of the build process, of the query process, and the max.
         peak_rss_by_phase_mb: Tree RSS at the end of each phase.
         load_average: One-minute load average of the machine before and after the timed questions (others'
             work on a shared machine inflates both sides).
@@ -536,14 +550,12 @@ def _offline_environment() -> None:
 
 
 class _PersistPerBatch:
-    """Benchmark-only workaround: persist LightRAG's storages and flush Milvus once per ingest batch.
+    """Benchmark-only workaround: persist LightRAG's file storages once per ingest batch, not once per document.
 
     ``GraphStore.ainsert_nodes`` loads the graph one document at a time, and each load ends by rewriting every
     LightRAG file storage in full (``kg_loader._persist``: the JSON key-value stores and the NetworkX graph), so
-    ingestion time grows with the square of the store size (hours at 100k chunks). Nothing flushes Milvus
-    either, and upserts into ever larger unsealed segments slow down batch after batch. With this on, the
-    per-document rewrites are skipped and done once after each batch, followed by a flush of every Milvus
-    collection; the stored graph and nodes are the same.
+    ingestion time grows with the square of the store size (hours at 100k chunks). With this on, the
+    per-document rewrites are skipped and done once after each batch; the stored graph is the same.
 
     Args:
         rag: The facade.
@@ -553,7 +565,9 @@ class _PersistPerBatch:
         from llama_index_mmrag.graph import kg_loader
 
         if not callable(getattr(kg_loader, "_persist", None)):
-            raise SystemExit("--persist-per-batch: llama_index_mmrag.graph.kg_loader._persist is gone; run without the option")
+            raise SystemExit(
+                "--persist-per-batch: llama_index_mmrag.graph.kg_loader._persist is gone; run without the option"
+            )
         self._module = kg_loader
         self._persist = kg_loader._persist
         self._rag = rag
@@ -570,14 +584,7 @@ class _PersistPerBatch:
         finally:
             self._module._persist = self._persist
         light = self._rag.graph.run(self._rag.graph.rag())
-
-        def persist() -> None:
-            self._rag.graph.run(self._persist(light))
-            client = self._rag.vector_store.client
-            for name in client.list_collections():
-                client.flush(name)
-
-        return _timed(persist)[0]
+        return _timed(lambda: self._rag.graph.run(self._persist(light)))[0]
 
 
 def _ingest(
@@ -615,8 +622,8 @@ def _ingest(
     deferred = _PersistPerBatch(rag) if persist_per_batch else None
     if deferred is not None:
         result.workarounds.append(
-            "--persist-per-batch: LightRAG's file storages persisted, and every Milvus collection flushed, once per "
-            f"{INGEST_BATCH_NODES}-node batch (the package persists once per document and never flushes)"
+            f"--persist-per-batch: LightRAG's file storages persisted once per {INGEST_BATCH_NODES}-node batch "
+            "(the package rewrites them once per document)"
         )
 
     def flush() -> None:
@@ -644,7 +651,10 @@ def _ingest(
         name, items = next(documents)
         started = time.perf_counter()
         doc_id = hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()
-        blocks = [ContentBlock.from_content_item(item, doc=name, doc_id=doc_id, parser="synthetic", index=i) for i, item in enumerate(items)]
+        blocks = [
+            ContentBlock.from_content_item(item, doc=name, doc_id=doc_id, parser="synthetic", index=i)
+            for i, item in enumerate(items)
+        ]
         for i, block in enumerate(blocks):
             if block.modality != "text" and not block.description:
                 block.description = describe_offline(block, neighbouring_text(blocks, i))
@@ -681,7 +691,8 @@ def _ensure_loaded(rag: Any) -> list[str]:
 def _graph_counts(rag: Any) -> dict[str, int]:
     async def count() -> dict[str, int]:
         light = await rag.graph.rag()
-        graph = await light.chunk_entity_relation_graph._get_graph() if hasattr(light.chunk_entity_relation_graph, "_get_graph") else None
+        storage = light.chunk_entity_relation_graph
+        graph = await storage._get_graph() if hasattr(storage, "_get_graph") else None  # NetworkX storage only
         counts = {"entities": graph.number_of_nodes(), "relations": graph.number_of_edges()} if graph is not None else {}
         return counts
 
@@ -782,14 +793,18 @@ class _Sides:
         """pymilvus hybrid search: dense + BM25 requests, RRF, the fields MilvusVectorStore asks for ("*")."""
         dense = self._request(data=[vector], anns_field=self._dense_field, param=self._dense_param, limit=limit)
         sparse = self._request(data=[question], anns_field=self._sparse_field, param={"metric_type": "BM25"}, limit=limit)
-        hits = self._client.hybrid_search(self._collection, [dense, sparse], ranker=self._ranker(RRF_K), limit=limit, output_fields=["*"])
+        hits = self._client.hybrid_search(
+            self._collection, [dense, sparse], ranker=self._ranker(RRF_K), limit=limit, output_fields=["*"]
+        )
         return [str(hit["id"]) for hit in hits[0]]
 
     def composite_ids(self, question: str, vector: list[float]) -> list[str]:
         """The composite retriever, given the same query vector."""
         return [n.node.node_id for n in self.composite.retrieve(self._bundle(query_str=question, embedding=vector))]
 
-    def components(self, pairs: Sequence[tuple[str, list[float]]]) -> tuple[dict[str, dict[str, float]], float, Counter[str]]:
+    def components(
+        self, pairs: Sequence[tuple[str, list[float]]]
+    ) -> tuple[dict[str, dict[str, float]], float, Counter[str]]:
         """Time the composite's parts one at a time, configured as the composite configures them.
 
         ``vector_branch`` and ``graph_branch`` are the composite's own two retrievers; ``graph_aquery_data`` and
@@ -801,9 +816,8 @@ class _Sides:
             raw search's ids in order, and result counts.
         """
         rag = self.rag
-        times: dict[str, list[float]] = {
-            name: [] for name in ("vector_branch", "raw_hybrid_at_candidates", "graph_branch", "graph_aquery_data", "graph_node_lookup")
-        }
+        parts = ("vector_branch", "raw_hybrid_at_candidates", "graph_branch", "graph_aquery_data", "graph_node_lookup")
+        times: dict[str, list[float]] = {name: [] for name in parts}
         same = 0
         counts = Counter[str]()
         for question, vector in pairs:
@@ -816,7 +830,8 @@ class _Sides:
             seconds, nodes = _timed(lambda: self.graph_branch.retrieve(bundle))
             times["graph_branch"].append(seconds)
             counts["graph_branch_nodes"] += len(nodes)
-            seconds, data = _timed(lambda: rag.graph.run(rag.graph.aquery_data(question, mode=self.graph_mode, top_k=self.graph_top_k)))
+            query = rag.graph.aquery_data
+            seconds, data = _timed(lambda: rag.graph.run(query(question, mode=self.graph_mode, top_k=self.graph_top_k)))
             times["graph_aquery_data"].append(seconds)
             chunk_ids = [c["chunk_id"] for c in data.get("chunks", []) if c.get("chunk_id")][: self.graph_top_k]
             counts["graph_chunks"] += len(chunk_ids)
@@ -826,7 +841,32 @@ class _Sides:
         return {name: summarize(t) for name, t in times.items()}, same / len(pairs), counts
 
 
-def run_size(
+def _open(workdir: Path, embedding: str) -> tuple[Any, Any]:
+    """Open (or create) the facade over ``workdir`` with the benchmark's embedding and no LLM.
+
+    Raises:
+        RuntimeError: If the facade has an LLM (the benchmark measures the offline default).
+    """
+    from llama_index_mmrag import MultimodalRAG
+    from llama_index_mmrag.models.embeddings import LOCAL_EMBED_DIM, local_embedding
+
+    embed_model = make_hashing_embedding(EMBED_DIM) if embedding == "hashing" else local_embedding()
+    dim = EMBED_DIM if embedding == "hashing" else LOCAL_EMBED_DIM
+    rag = MultimodalRAG(storage_dir=workdir, embed_model=embed_model, embed_dim=dim, top_k=TOP_K)
+    if rag.llm is not None or rag.graph.has_llm:
+        raise RuntimeError("the benchmark measures the offline default: the facade must have no LLM")
+    return rag, embed_model
+
+
+def _questions(size: int, queries: int, seed: int, embed_model: Any) -> tuple[list[tuple[str, list[float]]], float]:
+    """The warm-up and timed questions with their query vectors, and the mean embedding time in ms."""
+    topics = make_topics(topic_count(size), random.Random(seed))
+    questions = make_questions(topics, queries + WARMUP_QUERIES, seed + 1)
+    seconds, vectors = _timed(lambda: [embed_model.get_query_embedding(q) for q in questions])
+    return list(zip(questions, vectors)), round(seconds * 1000 / len(questions), 3)
+
+
+def build_size(
     size: int,
     queries: int,
     seed: int,
@@ -837,14 +877,14 @@ def run_size(
     max_rss_gb: float = 8.0,
     persist_per_batch: bool = False,
 ) -> SizeResult:
-    """Build a store of ``size`` nodes and measure it (run in a fresh process).
+    """Build a store of ``size`` nodes (run in a fresh process; :func:`query_size` measures it in another).
 
-    Phases: ingest; a few questions right after ingestion, with the store as the package leaves it; flush
-    every collection and wait for its indexes; close and reopen the facade; the timed questions.
+    Phases: ingest; the first questions right after ingestion, with the store exactly as the package leaves
+    it; then every Milvus collection flushed and indexed, and the facade closed.
 
     Args:
         size: Nodes to store.
-        queries: Questions to time per side.
+        queries: Questions to time per side (the first 20 are asked right after ingestion).
         seed: Random seed of corpus and questions.
         embedding: ``hashing`` or ``minilm``.
         workdir: Where the store lives.
@@ -854,31 +894,20 @@ def run_size(
         persist_per_batch: Persist LightRAG's file storages once per batch (see :class:`_PersistPerBatch`).
     """
     _offline_environment()
-    from llama_index_mmrag import MultimodalRAG
-    from llama_index_mmrag.models.embeddings import LOCAL_EMBED_DIM, local_embedding
-
     result = SizeResult(requested_chunks=size)
     with PeakRSS(limit_bytes=int(max_rss_gb * 2**30)) as rss:
-        embed_model = make_hashing_embedding(EMBED_DIM) if embedding == "hashing" else local_embedding()
-        dim = EMBED_DIM if embedding == "hashing" else LOCAL_EMBED_DIM
-        rag = MultimodalRAG(storage_dir=workdir, embed_model=embed_model, embed_dim=dim, top_k=TOP_K)
-        if rag.llm is not None or rag.graph.has_llm:
-            raise RuntimeError("the benchmark measures the offline default: the facade must have no LLM")
+        rag, embed_model = _open(workdir, embedding)
         topics = make_topics(topic_count(size), random.Random(seed))
         log(f"[{size}] building: {len(topics)} topics")
         _ingest(rag, Corpus(topics, seed), size, embed_model, result, rss, log, persist_per_batch)
         result.peak_rss_by_phase_mb["after_build"] = round(rss.sample() / 2**20, 1)
         result.graph = _graph_counts(rag)
-        log(f"[{size}] built {result.chunks} nodes from {result.documents} documents in {result.build_seconds['total']:.0f} s; graph {result.graph}")
+        log(f"[{size}] built {result.chunks} nodes from {result.documents} documents "
+            f"in {result.build_seconds['total']:.0f} s; graph {result.graph}")
 
-        questions = make_questions(topics, queries + WARMUP_QUERIES, seed + 1)
-        seconds, vectors = _timed(lambda: [embed_model.get_query_embedding(q) for q in questions])
-        result.query_embedding_ms_per_query = round(seconds * 1000 / len(questions), 3)
-        pairs = list(zip(questions, vectors))
-        warmup, timed = pairs[:WARMUP_QUERIES], pairs[WARMUP_QUERIES:]
-
+        pairs, result.query_embedding_ms_per_query = _questions(size, queries, seed, embed_model)
         sides = _Sides(rag, graph_mode)
-        early = timed[: min(20, len(timed))]
+        early = pairs[WARMUP_QUERIES:][:20]
         times, _ = _time_pairs([("raw", sides.raw), ("composite", sides.composite_ids)], early)
         result.right_after_ingest = {name: summarize(t) for name, t in times.items()}
         log(f"[{size}] right after ingest: raw p50 {result.right_after_ingest['raw']['p50_ms']} ms, "
@@ -887,19 +916,52 @@ def run_size(
         started = time.perf_counter()
         _flush_and_index(rag.vector_store.client)
         result.build_seconds["flush_and_index"] = round(time.perf_counter() - started, 2)
-        # Query the store as a service would: closed after ingestion, opened again (same process, same code).
         rag.close()
+    result.peak_rss_mb["build"] = round(rss.peak_tree / 2**20, 1)
+    return result
+
+
+def query_size(
+    result: SizeResult,
+    queries: int,
+    seed: int,
+    embedding: str,
+    workdir: Path,
+    log: Callable[[str], None],
+    graph_mode: str = "hybrid",
+    max_rss_gb: float = 8.0,
+) -> SizeResult:
+    """Open a store built by :func:`build_size` in a fresh process, as a service would, and time the questions.
+
+    Args:
+        result: The build figures of this size (filled in further).
+        queries: Questions to time per side.
+        seed: Random seed of corpus and questions.
+        embedding: ``hashing`` or ``minilm``.
+        workdir: Where the store lives.
+        log: Progress printer.
+        graph_mode: LightRAG mode of the composite's graph retriever.
+        max_rss_gb: Stop the run when this process and its children hold more resident memory than this.
+    """
+    _offline_environment()
+    size = result.requested_chunks
+    with PeakRSS(limit_bytes=int(max_rss_gb * 2**30)) as rss:
         started = time.perf_counter()
-        rag = MultimodalRAG(storage_dir=workdir, embed_model=embed_model, embed_dim=dim, top_k=TOP_K)
+        rag, embed_model = _open(workdir, embedding)
         result.workarounds.extend(_ensure_loaded(rag))
         rag.graph.run(rag.graph.rag())  # LightRAG's storages open lazily: open them outside the timed questions
-        result.build_seconds["reopen"] = round(time.perf_counter() - started, 2)
+        result.build_seconds["open"] = round(time.perf_counter() - started, 2)
+        result.peak_rss_by_phase_mb["after_open"] = round(rss.sample() / 2**20, 1)
 
+        pairs, _ = _questions(size, queries, seed, embed_model)
+        warmup, timed = pairs[:WARMUP_QUERIES], pairs[WARMUP_QUERIES:]
         sides = _Sides(rag, graph_mode)
         _time_pairs([("raw", sides.raw), ("composite", sides.composite_ids)], warmup)
         load_before = os.getloadavg()[0]
         times, counts = _time_pairs([("raw", sides.raw), ("composite", sides.composite_ids)], timed)
-        result.load_average = {"before_timed_queries": round(load_before, 2), "after_timed_queries": round(os.getloadavg()[0], 2)}
+        result.load_average = {
+            "before_timed_queries": round(load_before, 2), "after_timed_queries": round(os.getloadavg()[0], 2)
+        }
         result.raw_hybrid = summarize(times["raw"])
         result.composite = summarize(times["composite"])
         result.peak_rss_by_phase_mb["after_queries"] = round(rss.sample() / 2**20, 1)
@@ -914,7 +976,8 @@ def run_size(
         result.target_ms = round(TARGET_FACTOR * result.raw_hybrid["p50_ms"] + TARGET_SLACK_MS, 2)
         result.meets_target = result.composite["p50_ms"] <= result.target_ms
         rag.close()
-    result.peak_rss_mb = {"process": round(rss.peak_self / 2**20, 1), "process_and_children": round(rss.peak_tree / 2**20, 1)}
+    result.peak_rss_mb["query"] = round(rss.peak_tree / 2**20, 1)
+    result.peak_rss_mb["max"] = max(result.peak_rss_mb.values())
     return result
 
 
@@ -929,24 +992,29 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     Args:
         argv: Arguments (``sys.argv[1:]`` when ``None``).
     """
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000], help="store sizes in chunks")
     parser.add_argument("--queries", type=int, default=200, help="timed questions per side and size")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/query_latency.json"), help="JSON report")
-    parser.add_argument("--embedding", choices=("hashing", "minilm"), default="hashing", help="embedding of chunks and questions")
+    parser.add_argument(
+        "--embedding", choices=("hashing", "minilm"), default="hashing", help="embedding of chunks and questions"
+    )
     parser.add_argument("--seed", type=int, default=7, help="random seed of corpus and questions")
     parser.add_argument("--graph-mode", default="hybrid", choices=("local", "global", "hybrid", "mix", "naive"),
                         help="LightRAG mode of the composite's graph retriever")
     parser.add_argument("--max-rss-gb", type=float, default=8.0, help="stop a size when its resident memory exceeds this")
     parser.add_argument("--persist-per-batch", type=int, nargs="*", default=None, metavar="SIZE",
-                        help="for these sizes (all when none given), persist LightRAG's file storages and flush Milvus "
-                             "once per ingest batch instead of once per document (a workaround for quadratic "
-                             "ingestion; recorded in the report)")
+                        help="for these sizes (all when none given), persist LightRAG's file storages once per ingest "
+                             "batch instead of once per document (a workaround for quadratic ingestion; recorded in "
+                             "the report)")
     parser.add_argument("--workdir", type=Path, default=None, help="where stores are built (a temporary folder by default)")
     parser.add_argument("--keep", action="store_true", help="keep the stores after the run")
     parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--worker-out", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--persist-per-batch-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=("build", "query"), default="build", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if any(s < 100 for s in args.sizes):
         parser.error("--sizes must be at least 100 chunks each")
@@ -960,64 +1028,100 @@ def _log(message: str) -> None:
 
 
 def _print_table(results: Sequence[dict[str, Any]]) -> None:
-    header = f"{'chunks':>8} {'raw p50':>9} {'raw p95':>9} {'comp p50':>9} {'comp p95':>9} {'ratio':>6} {'target':>8} {'ok':>3} {'build s':>8} {'peak RSS MB':>12}"
+    header = (
+        f"{'chunks':>8} {'raw p50':>9} {'raw p95':>9} {'comp p50':>9} {'comp p95':>9} {'ratio':>6} {'target':>8} "
+        f"{'ok':>3} {'build s':>8} {'peak RSS MB':>12}"
+    )
     print(header)
     for r in results:
         print(
-            f"{r['chunks']:>8} {r['raw_hybrid']['p50_ms']:>9.2f} {r['raw_hybrid']['p95_ms']:>9.2f} {r['composite']['p50_ms']:>9.2f} "
-            f"{r['composite']['p95_ms']:>9.2f} {r['ratio_p50']:>6.2f} {r['target_ms']:>8.2f} {'yes' if r['meets_target'] else 'NO':>3} "
-            f"{r['build_seconds']['total']:>8.0f} {r['peak_rss_mb']['process_and_children']:>12.0f}"
+            f"{r['chunks']:>8} {r['raw_hybrid']['p50_ms']:>9.2f} {r['raw_hybrid']['p95_ms']:>9.2f} "
+            f"{r['composite']['p50_ms']:>9.2f} {r['composite']['p95_ms']:>9.2f} {r['ratio_p50']:>6.2f} "
+            f"{r['target_ms']:>8.2f} {'yes' if r['meets_target'] else 'NO':>3} "
+            f"{r['build_seconds']['total']:>8.0f} {r['peak_rss_mb']['max']:>12.0f}"
         )
 
 
+def _worker(args: argparse.Namespace) -> int:
+    """One phase of one size, in this process: ``build`` writes the build figures, ``query`` completes them."""
+    if args.workdir is None or args.worker_out is None:
+        raise SystemExit("--worker needs --workdir and --worker-out (it is started by the driver)")
+    if args.phase == "build":
+        result = build_size(
+            args.worker, args.queries, args.seed, args.embedding, args.workdir, _log,
+            args.graph_mode, args.max_rss_gb, bool(args.persist_per_batch_worker),
+        )
+    else:
+        built = SizeResult(**json.loads(args.worker_out.read_text()))
+        result = query_size(
+            built, args.queries, args.seed, args.embedding, args.workdir, _log, args.graph_mode, args.max_rss_gb
+        )
+    args.worker_out.write_text(json.dumps(asdict(result), indent=2))
+    return 0
+
+
+def _run_size(args: argparse.Namespace, size: int, workdir: Path, out: Path) -> int:
+    """Build then query one size, each phase in a fresh worker process; return the first failing exit code."""
+    base = [sys.executable, str(Path(__file__).resolve()), "--worker", str(size), "--worker-out", str(out),
+            "--queries", str(args.queries), "--seed", str(args.seed), "--embedding", args.embedding,
+            "--graph-mode", args.graph_mode, "--max-rss-gb", str(args.max_rss_gb), "--workdir", str(workdir)]
+    build = [*base, "--phase", "build"]
+    if args.persist_per_batch is not None and (not args.persist_per_batch or size in args.persist_per_batch):
+        build.append("--persist-per-batch-worker")
+    for command in (build, [*base, "--phase", "query"]):
+        completed = subprocess.run(command, check=False)
+        if completed.returncode != 0:
+            return completed.returncode
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark: one worker process per size, then one JSON report and a table.
+    """Run the benchmark: per size, a build process and a query process, then one JSON report and a table.
 
     Args:
         argv: Command-line arguments.
     """
     args = parse_arguments(argv)
     if args.worker is not None:
-        workdir = args.workdir or Path(tempfile.mkdtemp(prefix=f"mmrag-bench-{args.worker}-"))
-        try:
-            result = run_size(args.worker, args.queries, args.seed, args.embedding, workdir, _log, args.graph_mode, args.max_rss_gb, bool(args.persist_per_batch_worker))
-        finally:
-            if not args.keep:
-                shutil.rmtree(workdir, ignore_errors=True)
-        args.worker_out.write_text(json.dumps(asdict(result), indent=2))
-        return 0
+        return _worker(args)
 
     results: list[dict[str, Any]] = []
     root = args.workdir or Path(tempfile.mkdtemp(prefix="mmrag-bench-"))
     with tempfile.TemporaryDirectory() as scratch:
         for size in args.sizes:
-            out = Path(scratch) / f"{size}.json"
-            command = [sys.executable, str(Path(__file__).resolve()), "--worker", str(size), "--worker-out", str(out),
-                       "--queries", str(args.queries), "--seed", str(args.seed), "--embedding", args.embedding, "--graph-mode", args.graph_mode,
-                       "--max-rss-gb", str(args.max_rss_gb),
-                       "--workdir", str(root / f"store_{size}")]
-            if args.keep:
-                command.append("--keep")
-            if args.persist_per_batch is not None and (not args.persist_per_batch or size in args.persist_per_batch):
-                command.append("--persist-per-batch-worker")
+            out, workdir = Path(scratch) / f"{size}.json", root / f"store_{size}"
             started = time.perf_counter()
-            completed = subprocess.run(command, check=False)
-            if completed.returncode != 0:
-                print(f"size {size}: worker failed with exit code {completed.returncode}", file=sys.stderr)
-                return completed.returncode
+            code = _run_size(args, size, workdir, out)
+            if not args.keep:
+                shutil.rmtree(workdir, ignore_errors=True)
+            if code != 0:
+                print(f"size {size}: a worker failed with exit code {code}", file=sys.stderr)
+                return code
             record = json.loads(out.read_text())
             record["worker_wall_seconds"] = round(time.perf_counter() - started, 1)
             results.append(record)
-            gc.collect()
     if not args.keep and args.workdir is None:
         shutil.rmtree(root, ignore_errors=True)
     report = {
         "benchmark": "query_latency",
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "machine": {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1), "python": sys.version.split()[0]},
-        "settings": {"top_k": TOP_K, "rrf_k": RRF_K, "queries": args.queries, "warmup_queries": WARMUP_QUERIES, "embedding": args.embedding,
-                     "embedding_dim": EMBED_DIM, "query_embedding": "computed once up front, fed to both sides (excluded from both)",
-                     "graph_mode": args.graph_mode, "persist_per_batch": args.persist_per_batch, "target": f"composite p50 <= {TARGET_FACTOR:g} x raw p50 + {TARGET_SLACK_MS:g} ms"},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": sys.version.split()[0],
+        },
+        "settings": {
+            "top_k": TOP_K,
+            "rrf_k": RRF_K,
+            "queries": args.queries,
+            "warmup_queries": WARMUP_QUERIES,
+            "embedding": args.embedding,
+            "embedding_dim": EMBED_DIM,
+            "query_embedding": "computed once up front, fed to both sides (excluded from both)",
+            "graph_mode": args.graph_mode,
+            "persist_per_batch": args.persist_per_batch,
+            "target": f"composite p50 <= {TARGET_FACTOR:g} x raw p50 + {TARGET_SLACK_MS:g} ms",
+        },
         "results": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
