@@ -10,12 +10,13 @@ per phase, and the store is queried as a service that opens it would query it):
 2. ingests it through the package's own code paths: ``ContentBlock`` -> ``blocks_to_nodes`` (chunking and chunk
    ids), ``describe_offline`` for modal items, ``rag.vector_store.add(nodes)`` with precomputed embeddings, and
    ``rag.graph.ainsert_nodes(nodes)`` (the LLM-free graph) run via ``rag.graph.run(...)``, 5000 nodes a batch;
-3. asks the first 20 questions right after ingestion, with the store exactly as the package leaves it, then
+3. asks the first 10 questions right after ingestion, with the store exactly as the package leaves it, then
    flushes every Milvus collection (ours and LightRAG's) and waits for their indexes;
 4. in the query process, opens the store and times, question by question and in alternating order, the same
    questions with the same query vectors through
    * ``MultimodalRAG.as_retriever(top_k=10)`` (the ``MultimodalCompositeRetriever`` with the facade's defaults:
-     hybrid Milvus search and LightRAG graph retrieval, fused), the facade given **no LLM**: the graph's LLM
+     hybrid Milvus search and LightRAG graph retrieval in the ``graph_mode`` setting, ``local`` unless
+     ``--graph-mode`` says otherwise, fused), the facade given **no LLM**: the graph's LLM
      function raises if called, so an LLM call at query time would fail the run;
    * a raw ``MilvusClient.hybrid_search`` on the same collection: a dense ``AnnSearchRequest`` and a BM25
      ``AnnSearchRequest`` fused by ``RRFRanker(60)``, ``limit=10``, the output fields the store asks for;
@@ -34,7 +35,6 @@ the packaged MiniLM's dimension), because MiniLM needs minutes per 100k chunks o
 
 Usage:
     python benchmarks/query_latency.py --sizes 10000 100000 --queries 200 --out benchmarks/out/query_latency.json
-    python benchmarks/query_latency.py --sizes 100000 --persist-per-batch   # see _PersistPerBatch
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ RRF_K = 60
 TARGET_FACTOR = 2.0
 TARGET_SLACK_MS = 30.0
 WARMUP_QUERIES = 10
+RIGHT_AFTER_INGEST_QUERIES = 10
 INGEST_BATCH_NODES = 5000
 
 # --------------------------------------------------------------------------------------------------------------
@@ -508,7 +509,7 @@ class SizeResult:
         peak_rss_by_phase_mb: Tree RSS at the end of each phase.
         load_average: One-minute load average of the machine before and after the timed questions (others'
             work on a shared machine inflates both sides).
-        right_after_ingest: Latency of both sides on the first 20 questions right after ingestion, before the
+        right_after_ingest: Latency of both sides on the first 10 questions right after ingestion, before the
             benchmark flushes the collections (the store exactly as the package leaves it).
         workarounds: What the benchmark had to do that a user would not (bugs to fix), empty when nothing.
     """
@@ -549,44 +550,6 @@ def _offline_environment() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-class _PersistPerBatch:
-    """Benchmark-only workaround: persist LightRAG's file storages once per ingest batch, not once per document.
-
-    ``GraphStore.ainsert_nodes`` loads the graph one document at a time, and each load ends by rewriting every
-    LightRAG file storage in full (``kg_loader._persist``: the JSON key-value stores and the NetworkX graph), so
-    ingestion time grows with the square of the store size (hours at 100k chunks). With this on, the
-    per-document rewrites are skipped and done once after each batch; the stored graph is the same.
-
-    Args:
-        rag: The facade.
-    """
-
-    def __init__(self, rag: Any) -> None:
-        from llama_index_mmrag.graph import kg_loader
-
-        if not callable(getattr(kg_loader, "_persist", None)):
-            raise SystemExit(
-                "--persist-per-batch: llama_index_mmrag.graph.kg_loader._persist is gone; run without the option"
-            )
-        self._module = kg_loader
-        self._persist = kg_loader._persist
-        self._rag = rag
-
-    def insert(self, nodes: Sequence[Any]) -> float:
-        """Insert nodes into the graph with per-document persistence off; return the seconds spent persisting."""
-
-        async def skip(_: Any) -> None:
-            return None
-
-        self._module._persist = skip
-        try:
-            self._rag.graph.run(self._rag.graph.ainsert_nodes(nodes))
-        finally:
-            self._module._persist = self._persist
-        light = self._rag.graph.run(self._rag.graph.rag())
-        return _timed(lambda: self._rag.graph.run(self._persist(light)))[0]
-
-
 def _ingest(
     rag: Any,
     corpus: Corpus,
@@ -595,7 +558,6 @@ def _ingest(
     result: SizeResult,
     rss: PeakRSS,
     log: Callable[[str], None],
-    persist_per_batch: bool = False,
 ) -> None:
     """Generate documents and ingest them until ``size`` nodes are stored.
 
@@ -607,7 +569,6 @@ def _ingest(
         result: Where build figures go.
         rss: The memory sampler.
         log: Progress printer.
-        persist_per_batch: Use :class:`_PersistPerBatch` (recorded in ``result.workarounds``).
     """
     from llama_index.core.schema import MetadataMode
 
@@ -619,12 +580,6 @@ def _ingest(
     pending: list[Any] = []
     stored = 0
     documents = corpus.documents()
-    deferred = _PersistPerBatch(rag) if persist_per_batch else None
-    if deferred is not None:
-        result.workarounds.append(
-            f"--persist-per-batch: LightRAG's file storages persisted once per {INGEST_BATCH_NODES}-node batch "
-            "(the package rewrites them once per document)"
-        )
 
     def flush() -> None:
         nonlocal pending, stored
@@ -636,12 +591,7 @@ def _ingest(
         for node, vector in zip(pending, vectors):
             node.embedding = vector
         phases["milvus_insert"] += _timed(lambda: rag.vector_store.add(pending))[0]
-        if deferred is None:
-            phases["graph_insert"] += _timed(lambda: rag.graph.run(rag.graph.ainsert_nodes(pending)))[0]
-        else:
-            seconds, persist_seconds = _timed(lambda: deferred.insert(pending))
-            phases["graph_insert"] += seconds - persist_seconds
-            phases["graph_persist_per_batch"] += persist_seconds
+        phases["graph_insert"] += _timed(lambda: rag.graph.run(rag.graph.ainsert_nodes(pending)))[0]
         stored += len(pending)
         pending = []
         log(f"  {stored:>7} / {size} nodes  (embed {phases['embed_chunks']:.0f} s, milvus {phases['milvus_insert']:.0f} s, "
@@ -751,10 +701,10 @@ class _Sides:
 
     Args:
         rag: The open facade.
-        graph_mode: LightRAG mode of the composite's graph retriever.
+        graph_mode: LightRAG mode of the composite's graph retriever; the facade's default when ``None``.
     """
 
-    def __init__(self, rag: Any, graph_mode: str = "hybrid") -> None:
+    def __init__(self, rag: Any, graph_mode: str | None = None) -> None:
         from llama_index.core.schema import QueryBundle
         from pymilvus import AnnSearchRequest, RRFRanker
 
@@ -873,9 +823,8 @@ def build_size(
     embedding: str,
     workdir: Path,
     log: Callable[[str], None],
-    graph_mode: str = "hybrid",
+    graph_mode: str | None = None,
     max_rss_gb: float = 8.0,
-    persist_per_batch: bool = False,
 ) -> SizeResult:
     """Build a store of ``size`` nodes (run in a fresh process; :func:`query_size` measures it in another).
 
@@ -884,14 +833,14 @@ def build_size(
 
     Args:
         size: Nodes to store.
-        queries: Questions to time per side (the first 20 are asked right after ingestion).
+        queries: Questions to time per side (the first 10 are also asked right after ingestion).
         seed: Random seed of corpus and questions.
         embedding: ``hashing`` or ``minilm``.
         workdir: Where the store lives.
         log: Progress printer.
-        graph_mode: LightRAG mode of the composite's graph retriever (``as_retriever(graph_mode=...)``).
+        graph_mode: LightRAG mode of the composite's graph retriever (``as_retriever(graph_mode=...)``); the
+            facade's default when ``None``.
         max_rss_gb: Stop the run when this process and its children hold more resident memory than this.
-        persist_per_batch: Persist LightRAG's file storages once per batch (see :class:`_PersistPerBatch`).
     """
     _offline_environment()
     result = SizeResult(requested_chunks=size)
@@ -899,7 +848,7 @@ def build_size(
         rag, embed_model = _open(workdir, embedding)
         topics = make_topics(topic_count(size), random.Random(seed))
         log(f"[{size}] building: {len(topics)} topics")
-        _ingest(rag, Corpus(topics, seed), size, embed_model, result, rss, log, persist_per_batch)
+        _ingest(rag, Corpus(topics, seed), size, embed_model, result, rss, log)
         result.peak_rss_by_phase_mb["after_build"] = round(rss.sample() / 2**20, 1)
         result.graph = _graph_counts(rag)
         log(f"[{size}] built {result.chunks} nodes from {result.documents} documents "
@@ -907,7 +856,7 @@ def build_size(
 
         pairs, result.query_embedding_ms_per_query = _questions(size, queries, seed, embed_model)
         sides = _Sides(rag, graph_mode)
-        early = pairs[WARMUP_QUERIES:][:20]
+        early = pairs[WARMUP_QUERIES:][:RIGHT_AFTER_INGEST_QUERIES]
         times, _ = _time_pairs([("raw", sides.raw), ("composite", sides.composite_ids)], early)
         result.right_after_ingest = {name: summarize(t) for name, t in times.items()}
         log(f"[{size}] right after ingest: raw p50 {result.right_after_ingest['raw']['p50_ms']} ms, "
@@ -928,7 +877,7 @@ def query_size(
     embedding: str,
     workdir: Path,
     log: Callable[[str], None],
-    graph_mode: str = "hybrid",
+    graph_mode: str | None = None,
     max_rss_gb: float = 8.0,
 ) -> SizeResult:
     """Open a store built by :func:`build_size` in a fresh process, as a service would, and time the questions.
@@ -940,7 +889,7 @@ def query_size(
         embedding: ``hashing`` or ``minilm``.
         workdir: Where the store lives.
         log: Progress printer.
-        graph_mode: LightRAG mode of the composite's graph retriever.
+        graph_mode: LightRAG mode of the composite's graph retriever; the facade's default when ``None``.
         max_rss_gb: Stop the run when this process and its children hold more resident memory than this.
     """
     _offline_environment()
@@ -1002,18 +951,13 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--embedding", choices=("hashing", "minilm"), default="hashing", help="embedding of chunks and questions"
     )
     parser.add_argument("--seed", type=int, default=7, help="random seed of corpus and questions")
-    parser.add_argument("--graph-mode", default="hybrid", choices=("local", "global", "hybrid", "mix", "naive"),
-                        help="LightRAG mode of the composite's graph retriever")
+    parser.add_argument("--graph-mode", default=None, choices=("local", "global", "hybrid", "mix", "naive"),
+                        help="LightRAG mode of the composite's graph retriever (default: the package's graph_mode setting)")
     parser.add_argument("--max-rss-gb", type=float, default=8.0, help="stop a size when its resident memory exceeds this")
-    parser.add_argument("--persist-per-batch", type=int, nargs="*", default=None, metavar="SIZE",
-                        help="for these sizes (all when none given), persist LightRAG's file storages once per ingest "
-                             "batch instead of once per document (a workaround for quadratic ingestion; recorded in "
-                             "the report)")
     parser.add_argument("--workdir", type=Path, default=None, help="where stores are built (a temporary folder by default)")
     parser.add_argument("--keep", action="store_true", help="keep the stores after the run")
     parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--worker-out", type=Path, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--persist-per-batch-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--phase", choices=("build", "query"), default="build", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if any(s < 100 for s in args.sizes):
@@ -1049,7 +993,7 @@ def _worker(args: argparse.Namespace) -> int:
     if args.phase == "build":
         result = build_size(
             args.worker, args.queries, args.seed, args.embedding, args.workdir, _log,
-            args.graph_mode, args.max_rss_gb, bool(args.persist_per_batch_worker),
+            args.graph_mode, args.max_rss_gb,
         )
     else:
         built = SizeResult(**json.loads(args.worker_out.read_text()))
@@ -1064,10 +1008,10 @@ def _run_size(args: argparse.Namespace, size: int, workdir: Path, out: Path) -> 
     """Build then query one size, each phase in a fresh worker process; return the first failing exit code."""
     base = [sys.executable, str(Path(__file__).resolve()), "--worker", str(size), "--worker-out", str(out),
             "--queries", str(args.queries), "--seed", str(args.seed), "--embedding", args.embedding,
-            "--graph-mode", args.graph_mode, "--max-rss-gb", str(args.max_rss_gb), "--workdir", str(workdir)]
+            "--max-rss-gb", str(args.max_rss_gb), "--workdir", str(workdir)]
+    if args.graph_mode:
+        base += ["--graph-mode", args.graph_mode]
     build = [*base, "--phase", "build"]
-    if args.persist_per_batch is not None and (not args.persist_per_batch or size in args.persist_per_batch):
-        build.append("--persist-per-batch-worker")
     for command in (build, [*base, "--phase", "query"]):
         completed = subprocess.run(command, check=False)
         if completed.returncode != 0:
@@ -1118,8 +1062,7 @@ def main(argv: list[str] | None = None) -> int:
             "embedding": args.embedding,
             "embedding_dim": EMBED_DIM,
             "query_embedding": "computed once up front, fed to both sides (excluded from both)",
-            "graph_mode": args.graph_mode,
-            "persist_per_batch": args.persist_per_batch,
+            "graph_mode": args.graph_mode or "the package's default",
             "target": f"composite p50 <= {TARGET_FACTOR:g} x raw p50 + {TARGET_SLACK_MS:g} ms",
         },
         "results": results,

@@ -59,6 +59,7 @@ from llama_index_mmrag.parsing.errors import ParseError
 from llama_index_mmrag.retrievers.composite import MultimodalCompositeRetriever
 from llama_index_mmrag.retrievers.lightrag import LightRAGRetriever
 from llama_index_mmrag.retrievers.milvus_modal import MilvusModalRetriever
+from llama_index_mmrag.retrievers.references import ReferenceRetriever
 from llama_index_mmrag.runtime import engine_loop
 from llama_index_mmrag.settings import MMRAGSettings
 from llama_index_mmrag.stats import StoreStats, agraph_counts, doc_node_ids, vector_counts
@@ -121,6 +122,26 @@ class IngestReport:
             f"ingested {len(self.ingested)} document(s) ({counts}), {len(self.unchanged)} unchanged, "
             f"{len(self.failures)} failed, in {self.seconds:.1f} s"
         )
+
+
+def _discard(future: asyncio.Future[Any] | None) -> None:
+    """Cancel a prefetch nobody will await (the batch stopped), and consume its outcome if it has one."""
+    if future is None:
+        return
+    if future.done():
+        if not future.cancelled():
+            future.exception()
+    else:
+        future.cancel()
+
+
+@dataclass
+class _PreparedFile:
+    """A file parsed and cut into nodes, waiting to be embedded and written."""
+
+    path: Path
+    parsed: ParsedDocument
+    nodes: list[BaseNode]
 
 
 class MultimodalRAG:
@@ -249,11 +270,25 @@ class MultimodalRAG:
         files, skipped = await asyncio.to_thread(expand_inputs, paths)
         report.failures.extend(skipped)
         counts: Counter[str] = Counter()
-        with tqdm(total=len(files), desc="ingest", unit="file", disable=not show_progress) as bar:
-            for path in files:
+
+        def prepare(index: int) -> asyncio.Future[_PreparedFile | None] | None:
+            if index >= len(files):
+                return None
+            return asyncio.ensure_future(self._aprepare_file(Path(files[index]), report))
+
+        upcoming = prepare(0)
+        with contextlib.ExitStack() as cleanup, tqdm(total=len(files), desc="ingest", unit="file", disable=not show_progress) as bar:
+            cleanup.callback(lambda: _discard(upcoming))
+            for index, path in enumerate(files):
                 bar.set_postfix_str(Path(path).name[:40])
                 try:
-                    added = await self._aingest_file(Path(path), report)
+                    try:
+                        prepared = await upcoming  # type: ignore[misc]
+                    finally:
+                        # The next file is parsed (in the parser's worker processes) while this one is
+                        # embedded and written, so neither the workers nor the main process wait for the other.
+                        upcoming = prepare(index + 1)
+                    added = await self._acommit_file(prepared, report) if prepared is not None else Counter()
                     counts.update(added)
                 except ParseError as exc:
                     report.failures.append(LoadFailure(Path(path), exc.reason))
@@ -280,16 +315,22 @@ class MultimodalRAG:
         except OSError:
             return False  # the reader reports why the file cannot be read
 
-    async def _aingest_file(self, path: Path, report: IngestReport) -> Counter[str]:
+    async def _aprepare_file(self, path: Path, report: IngestReport) -> _PreparedFile | None:
+        """Check, parse and describe a file and cut its nodes (no store write); ``None`` if it is unchanged."""
         await asyncio.to_thread(check_input_file, path)
         if await asyncio.to_thread(self._unchanged, path):
             report.unchanged.append(path.name)
-            return Counter()
+            return None
         parsed = await self.reader.aparse(path)
         descriptions = await self.describer.adescribe(parsed.blocks)  # LLM/VLM when configured, offline otherwise
         nodes = await asyncio.to_thread(self._nodes_for, parsed)
         annotate_nodes(nodes, descriptions)
         nodes = await asyncio.to_thread(fit_nodes, nodes, self.settings.storage_dir / "overflow")
+        return _PreparedFile(path, parsed, nodes)
+
+    async def _acommit_file(self, prepared: _PreparedFile, report: IngestReport) -> Counter[str]:
+        """Embed a prepared file's nodes and write them, with the graph, under the journal."""
+        path, parsed, nodes = prepared.path, prepared.parsed, prepared.nodes
         await asyncio.to_thread(self._embed, nodes)
         modalities = Counter(str(n.metadata["modality"]) for n in nodes)
         pages = max((b.page for b in parsed.blocks if b.page is not None), default=-1) + 1
@@ -582,10 +623,11 @@ class MultimodalRAG:
         doc: str | Sequence[str] | None = None,
         page_range: tuple[int, int] | None = None,
         filters: MetadataFilters | None = None,
-        graph_mode: str | None = "hybrid",
+        graph_mode: str | None = None,
         modality_quotas: Mapping[str, int] | None = None,
     ) -> MultimodalCompositeRetriever:
-        """The composite retriever: filtered hybrid Milvus search fused with LightRAG graph retrieval.
+        """The composite retriever: filtered hybrid Milvus search fused with LightRAG graph retrieval and with a
+        search of the pages, figures and tables the question names.
 
         When a scope (modalities, doc, page range, filters) is given, only the filtered vector search
         runs, so a filter never widens the result set.
@@ -596,7 +638,8 @@ class MultimodalRAG:
             doc: Keep only this document (or these).
             page_range: Keep pages ``first..last`` (0-based, inclusive).
             filters: Further LlamaIndex metadata filters.
-            graph_mode: LightRAG mode, or ``None`` for vector retrieval only.
+            graph_mode: LightRAG mode of the graph branch, ``"off"`` for vector retrieval only; the
+                ``graph_mode`` setting (``local`` by default) when ``None``.
             modality_quotas: Per-modality maximum counts.
         """
         k = top_k or self.settings.top_k
@@ -606,13 +649,23 @@ class MultimodalRAG:
             page_range=page_range, filters=filters, mode=self.vector_mode,
         )
         scoped = any(v is not None for v in (modalities, doc, page_range, filters))
+        mode = graph_mode or self.settings.graph_mode
         graph = None
-        if graph_mode is not None and not scoped:
-            graph = LightRAGRetriever(self.graph, mode=graph_mode, top_k=candidates, node_lookup=self.alookup_nodes)
+        if mode != "off" and not scoped:
+            # The graph branch ranks chunks by how many matched entities cite them: a longer list adds
+            # weakly linked chunks (and query time) without moving pages into the top k.
+            graph = LightRAGRetriever(self.graph, mode=mode, top_k=k, node_lookup=self.alookup_nodes)
+        references = None
+        if self.settings.reference_weight > 0:
+            references = ReferenceRetriever(
+                self.vector_store, self.embed_model, similarity_top_k=candidates, modalities=modalities, doc=doc,
+                page_range=page_range, filters=filters, mode=self.vector_mode,
+            )
         return MultimodalCompositeRetriever(
             vector, graph, top_k=k, vector_weight=self.settings.vector_weight,
-            graph_weight=self.settings.graph_weight, modality_quotas=modality_quotas,
-            page_aggregation=self.settings.page_aggregation,
+            graph_weight=self.settings.graph_weight, reference_retriever=references,
+            reference_weight=self.settings.reference_weight, modality_quotas=modality_quotas,
+            page_aggregation=self.settings.page_aggregation, page_support=self.settings.page_support,
         )
 
     def as_query_engine(

@@ -39,15 +39,23 @@ class MMRAGSettings(BaseSettings):
         embed_model: ``"local"`` (packaged all-MiniLM-L6-v2) or a DashScope embedding model name.
         embed_dim: Dimension of DashScope embeddings (the local model is always 384).
         graph_storage: LightRAG graph storage class (``NetworkXStorage`` or ``Neo4JStorage``).
+        graph_mode: LightRAG query mode of the composite retriever's graph branch (``local``, ``global``,
+            ``hybrid``, ``mix``, ``naive``), or ``off`` for vector retrieval only.
+        graph_chunk_pick: How LightRAG picks the chunks of matched entities and relations: ``WEIGHT`` (by
+            how many of them cite a chunk; no extra vector search) or ``VECTOR`` (re-ranked by similarity).
         parser: Parser name: ``auto`` or any RAG-Anything parser name.
         chunk_size: Target chunk size in tokens for text.
         chunk_overlap: Overlap between consecutive text chunks, in tokens.
         top_k: Number of nodes a retriever returns.
         graph_weight: Weight of the graph list in reciprocal-rank fusion.
         vector_weight: Weight of the vector list in reciprocal-rank fusion.
+        reference_weight: Weight, in the fusion, of the pages, figures and tables a question names ("page 17",
+            "Figure 3"); 0 turns that search off.
         describe_concurrency: How many modal items are described at once.
-        page_aggregation: Retrievers return one node per page, each page scored by all its chunks.
+        page_aggregation: Retrievers return one node per page (its best chunk; see ``page_support``).
         candidate_factor: With page aggregation, how many candidates per returned node are fetched.
+        page_support: With page aggregation, the weight of a page's other chunks next to its best one (0: a
+            page ranks by its best chunk).
     """
 
     model_config = SettingsConfigDict(
@@ -73,18 +81,26 @@ class MMRAGSettings(BaseSettings):
     graph_storage: Literal["NetworkXStorage", "Neo4JStorage"] = Field(
         "NetworkXStorage", validation_alias=_env("graph_storage", "MMRAG_GRAPH_STORAGE")
     )
+    graph_mode: Literal["local", "global", "hybrid", "mix", "naive", "off"] = Field(
+        "local", validation_alias=_env("graph_mode", "MMRAG_GRAPH_MODE")
+    )
+    graph_chunk_pick: Literal["WEIGHT", "VECTOR"] = Field(
+        "WEIGHT", validation_alias=_env("graph_chunk_pick", "MMRAG_GRAPH_CHUNK_PICK")
+    )
     parser: str = Field("auto", validation_alias=_env("parser", "MMRAG_PARSER"))
     chunk_size: int = Field(256, validation_alias=_env("chunk_size", "MMRAG_CHUNK_SIZE"), ge=32, le=8192)
     chunk_overlap: int = Field(32, validation_alias=_env("chunk_overlap", "MMRAG_CHUNK_OVERLAP"), ge=0)
     top_k: int = Field(10, validation_alias=_env("top_k", "MMRAG_TOP_K"), ge=1, le=1000)
     graph_weight: float = Field(0.5, validation_alias=_env("graph_weight", "MMRAG_GRAPH_WEIGHT"), ge=0)
     vector_weight: float = Field(1.0, validation_alias=_env("vector_weight", "MMRAG_VECTOR_WEIGHT"), ge=0)
+    reference_weight: float = Field(1.0, validation_alias=_env("reference_weight", "MMRAG_REFERENCE_WEIGHT"), ge=0)
     describe_concurrency: int = Field(
         8, validation_alias=_env("describe_concurrency", "MMRAG_DESCRIBE_CONCURRENCY"), ge=1, le=256
     )
 
     page_aggregation: bool = Field(True, validation_alias=_env("page_aggregation", "MMRAG_PAGE_AGGREGATION"))
     candidate_factor: int = Field(3, validation_alias=_env("candidate_factor", "MMRAG_CANDIDATE_FACTOR"), ge=1, le=20)
+    page_support: float = Field(0.0, validation_alias=_env("page_support", "MMRAG_PAGE_SUPPORT"), ge=0)
 
     @field_validator("milvus_uri", "milvus_token", "dashscope_api_key", "dashscope_base_url", mode="before")
     @classmethod

@@ -110,3 +110,36 @@ def test_aingest_runs_from_a_running_event_loop(tmp_path: Path, sample_faq: Path
 def test_an_invalid_setting_names_the_value(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="chunk_overlap"):
         MultimodalRAG(storage_dir=tmp_path, chunk_size=64, chunk_overlap=64)
+
+
+def test_the_next_file_is_parsed_while_one_is_written_and_a_bad_one_between_is_reported(
+    tmp_path: Path, sample_faq: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("The Query Node serves searches. The Data Node persists inserted data.", encoding="utf-8")
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.7\n1 0 obj <<")
+    events: list[str] = []
+    with MultimodalRAG(storage_dir=tmp_path / "store") as rag:
+        reader_class, commit = type(rag.reader), rag._acommit_file
+        parse = reader_class.aparse
+
+        async def traced_parse(reader, path):  # type: ignore[no-untyped-def]
+            events.append(f"parse {Path(path).name}")
+            return await parse(reader, path)
+
+        async def traced_commit(prepared, report):  # type: ignore[no-untyped-def]
+            events.append(f"write {prepared.path.name} begins")
+            await asyncio.sleep(0.2)  # a write long enough for the next parse to start inside it
+            result = await commit(prepared, report)
+            events.append(f"write {prepared.path.name} ends")
+            return result
+
+        monkeypatch.setattr(reader_class, "aparse", traced_parse)
+        rag._acommit_file = traced_commit  # type: ignore[method-assign]
+        report = rag.ingest([sample_faq, broken, notes], show_progress=False)
+        assert report.ingested == ["milvus_faq.txt", "notes.txt"]
+        assert [f.path.name for f in report.failures] == ["broken.pdf"]
+        assert {r.doc for r in rag.documents()} == {"milvus_faq.txt", "notes.txt"}
+    assert events.index("parse broken.pdf") < events.index("write milvus_faq.txt ends")
+    assert events.index("parse notes.txt") > events.index("write milvus_faq.txt begins")  # one file ahead, not all

@@ -91,6 +91,9 @@ _MAX_CAPTION_CHARS = 80
 _MAX_HEADER_CHARS = 60
 _MAX_DESCRIPTION_FRAGMENTS = 8
 _MAX_SENTENCE_EDGES = 8  # same-sentence relations kept per chunk
+TEMPLATE_EDGE_KEYWORDS = frozenset({"co-occurrence", "contains", "column", "caption"})
+"""Keywords of edges whose description is written from a template of the two names and the place ("A and B
+are mentioned together in doc p. 3"): it says nothing the keywords and names do not, so it is not embedded."""
 
 # --------------------------------------------------------------------------------------------------------------
 # Word lists (built in: no NLTK data can be downloaded here)

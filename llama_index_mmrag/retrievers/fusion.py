@@ -69,11 +69,12 @@ def weighted_rrf(
     return fused
 
 
-def aggregate_pages(nodes: Sequence[NodeWithScore], top_k: int | None = None, support: float = 0.5) -> list[NodeWithScore]:
+def aggregate_pages(nodes: Sequence[NodeWithScore], top_k: int | None = None, support: float = 0.0) -> list[NodeWithScore]:
     """Collapse ranked nodes to one per ``(doc, page)``: the page's best node, scored by the page's evidence.
 
-    ``page_score = best + support * (sum of the page's other node scores)``: a page several chunks point to
-    rises, but one strong chunk still beats many weak ones. Nodes without a page stand alone.
+    ``page_score = best + support * (sum of the page's other node scores)``. The default ``support=0`` ranks
+    a page by its best chunk alone (MaxP): reciprocal-rank scores are flat (1/61 at rank 1, 1/90 at rank 30),
+    so summing them ranks pages by how many chunks they have rather than by how well one of them answers.
 
     Args:
         nodes: Fused nodes, best first.

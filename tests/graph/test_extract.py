@@ -397,3 +397,25 @@ async def test_adelete_kg_removes_exactly_one_documents_contribution(rag: Any) -
     param = QueryParam(mode="mix", hl_keywords=hl, ll_keywords=ll, enable_rerank=False)
     empty = await rag.aquery_data("What does the Query Node read from MinIO?", param)
     assert empty["status"] == "failure" and empty["metadata"]["failure_reason"] == "no_results"
+
+
+def test_template_descriptions_are_not_embedded_but_evidence_is() -> None:
+    from llama_index_mmrag.graph.kg_loader import relation_vector_text
+
+    template = {"keywords": "co-occurrence, contains", "description": "Query Node and MinIO are mentioned together."}
+    assert relation_vector_text("Query Node", "MinIO", template) == "co-occurrence, contains\tQuery Node\nMinIO"
+    evidence = {"keywords": "co-occurrence, same sentence", "description": "The Query Node reads segments from MinIO."}
+    assert relation_vector_text("Query Node", "MinIO", evidence).endswith("\nThe Query Node reads segments from MinIO.")
+    llm_edge = {"keywords": "belongs_to", "description": "The chart is part of section 3."}
+    assert relation_vector_text("Chart 1", "Report", llm_edge).endswith("\nThe chart is part of section 3.")
+
+
+def test_template_keywords_mark_edges_whose_description_only_repeats_their_names() -> None:
+    from llama_index_mmrag.graph.extract import TEMPLATE_EDGE_KEYWORDS
+
+    kg = build_custom_kg(ARCH_DOC)
+    written = {k.strip() for r in kg["relationships"] for k in r["keywords"].split(",")}
+    assert TEMPLATE_EDGE_KEYWORDS <= written and "same sentence" in written - TEMPLATE_EDGE_KEYWORDS
+    for r in kg["relationships"]:
+        if {k.strip() for k in r["keywords"].split(",")} <= TEMPLATE_EDGE_KEYWORDS:
+            assert r["src_id"] in r["description"] and r["tgt_id"] in r["description"], r

@@ -11,6 +11,7 @@ import pytest
 from llama_index_mmrag import MultimodalRAG
 from llama_index_mmrag.blocks import file_content_hash
 from llama_index_mmrag.graph import kg_loader
+from llama_index_mmrag.graph import store as graph_store
 from llama_index_mmrag.graph.store import GraphStore
 from tests.lifecycle.conftest import C_TEXT
 from tests.lifecycle.store_state import diff, store_state
@@ -82,7 +83,8 @@ def test_a_death_half_way_through_the_graph_files_is_rolled_back(
     async def undo_nothing(self: MultimodalRAG, write: Any, error: BaseException) -> None:
         return None
 
-    monkeypatch.setattr(kg_loader, "_persist", graphml_then_die)
+    monkeypatch.setattr(kg_loader, "apersist", graphml_then_die)
+    monkeypatch.setattr(graph_store, "apersist", graphml_then_die)
     monkeypatch.setattr(MultimodalRAG, "_aundo", undo_nothing)
     with pytest.raises(SimulatedDeath):
         rag.ingest(corpus[1:2], show_progress=False)

@@ -41,4 +41,12 @@ def test_pages_collect_the_evidence_of_their_chunks() -> None:
     pages = aggregate_pages(ranked, support=0.5)
     assert [n.node.node_id for n in pages] == ["p1-a", "p3-a", "b-p3", "x"]
     assert pages[0].score == pytest.approx(0.25 + 0.5 * (0.20 + 0.10))
-    assert [n.node.node_id for n in aggregate_pages(ranked, top_k=2)] == ["p1-a", "p3-a"]
+    assert [n.node.node_id for n in aggregate_pages(ranked, top_k=2, support=0.5)] == ["p1-a", "p3-a"]
+
+
+def test_by_default_a_page_ranks_by_its_best_chunk_not_by_its_chunk_count() -> None:
+    ranked = [_n("p3-a", page=3, score=0.30), _n("p1-a", page=1, score=0.25), _n("p1-b", page=1, score=0.20),
+              _n("p1-c", page=1, score=0.10)]
+    pages = aggregate_pages(ranked)
+    assert [n.node.node_id for n in pages] == ["p3-a", "p1-a"]
+    assert [n.score for n in pages] == [0.30, 0.25]

@@ -1,0 +1,203 @@
+"""ReferenceRetriever: the pages, figures and tables a question names, searched within what it names.
+
+Questions about documents often say where to look: "on page 17", "pages 3 to 10", "the second page",
+"Figure 3", "Table 2". Semantic search alone ranks such a page by its words, which rarely repeat "page 17".
+This retriever reads those references from the question (no model involved) and searches only there: the
+named pages through a page filter, the named figures and tables among the nodes whose caption or text names
+them. Without a reference it returns nothing, so fused with the other retrievers it changes nothing.
+
+Example:
+    >>> find_references("What is the word in the orange box on page 17?").pages
+    (16,)
+    >>> find_references("How many subfigures are in Figure 3 and Table 2?").items
+    (('figure', '3'), ('table', '2'))
+    >>> find_references("What does the map show?").empty
+    True
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.callbacks import CallbackManager
+from llama_index.core.schema import NodeWithScore, QueryBundle
+from llama_index.core.vector_stores.types import FilterOperator, MetadataFilter, MetadataFilters
+from llama_index.vector_stores.milvus import MilvusVectorStore
+
+from llama_index_mmrag.retrievers.milvus_modal import MilvusModalRetriever
+
+MAX_PAGES = 30
+"""Most pages one question may name (a wider range is not a place to look)."""
+
+ITEM_POOL_FACTOR = 5
+"""Candidates searched per returned node when looking for named figures and tables among them."""
+
+_ORDINALS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5,
+    "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10,
+}
+_NUMBER = r"(\d{1,4})"
+_PAGE_RANGE = re.compile(rf"\b(?:pages?|pp?\.)\s*{_NUMBER}\s*(?:-|–|—|to|through|until)\s*(?:pages?\s*)?{_NUMBER}\b", re.I)
+_PAGE_LIST = re.compile(rf"\b(?:pages?|p\.)\s*{_NUMBER}((?:\s*(?:,|and|&|or)\s*(?:pages?\s*)?\d{{1,4}}\b)*)", re.I)
+_ORDINAL_PAGE = re.compile(rf"\b({'|'.join(_ORDINALS)})\s+(?:[a-z]+\s+)?page\b", re.I)
+_ITEM = re.compile(r"\b(fig(?:ure)?s?\.?|tables?|tab\.)\s*(\d{1,3}(?:\.\d{1,2})?)((?:\s*(?:,|and|&)\s*\d{1,3}\b)*)", re.I)
+
+
+@dataclass(frozen=True)
+class QuestionReferences:
+    """What a question points at.
+
+    Args:
+        pages: 0-based page indexes ("page 17" is index 16).
+        items: ``(kind, number)`` pairs, ``kind`` being ``figure`` or ``table``.
+    """
+
+    pages: tuple[int, ...] = ()
+    items: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        """Whether the question names no page, figure or table."""
+        return not self.pages and not self.items
+
+
+def _numbers(first: str, rest: str) -> list[int]:
+    return [int(first), *(int(n) for n in re.findall(r"\d{1,4}", rest or ""))]
+
+
+def find_references(question: str) -> QuestionReferences:
+    """Read the pages, figures and tables a question names.
+
+    Page numbers are read as 1-based (the way people count pages) and returned 0-based, as stored.
+
+    Args:
+        question: The question.
+    """
+    pages: list[int] = []
+    for match in _PAGE_RANGE.finditer(question):
+        first, last = sorted((int(match.group(1)), int(match.group(2))))
+        if last - first < MAX_PAGES:
+            pages.extend(range(first, last + 1))
+    spans = [m.span() for m in _PAGE_RANGE.finditer(question)]
+    for match in _PAGE_LIST.finditer(question):
+        if not any(start <= match.start() < end for start, end in spans):
+            pages.extend(_numbers(match.group(1), match.group(2)))
+    pages.extend(_ORDINALS[m.group(1).lower()] for m in _ORDINAL_PAGE.finditer(question))
+    items: list[tuple[str, str]] = []
+    for match in _ITEM.finditer(question):
+        kind = "table" if match.group(1).lower().startswith("tab") else "figure"
+        for number in [match.group(2), *re.findall(r"\d{1,3}", match.group(3) or "")]:
+            if (kind, number) not in items:
+                items.append((kind, number))
+    unique_pages = tuple(sorted({p - 1 for p in pages if p >= 1}))[:MAX_PAGES]
+    return QuestionReferences(pages=unique_pages, items=tuple(items))
+
+
+def _item_pattern(kind: str, number: str) -> re.Pattern[str]:
+    label = r"fig(?:ure)?\.?" if kind == "figure" else r"tab(?:le)?\.?"
+    return re.compile(rf"\b{label}\s*{re.escape(number)}(?!\d|\.\d)", re.I)
+
+
+def _names_item(nws: NodeWithScore, pattern: re.Pattern[str]) -> int | None:
+    """2 if the node's caption names the item, 1 if its text does, ``None`` if neither."""
+    meta = nws.node.metadata
+    if pattern.search(str(meta.get("caption") or "")):
+        return 2
+    if pattern.search(nws.node.get_content()):
+        return 1
+    return None
+
+
+class ReferenceRetriever(BaseRetriever):
+    """Searches the pages, figures and tables a question names, inside the caller's scope.
+
+    The scope (modalities, doc, page range, filters) is applied exactly as :class:`MilvusModalRetriever`
+    applies it, and the named pages narrow it further, so this retriever never widens a result set.
+
+    Args:
+        vector_store: The Milvus store holding the nodes.
+        embed_model: The embedding that indexed them.
+        similarity_top_k: How many nodes to return.
+        modalities: Keep only these modalities.
+        doc: Keep only this document (or these documents).
+        page_range: Keep pages ``first..last`` (0-based, inclusive).
+        filters: Further LlamaIndex metadata filters.
+        mode: ``"hybrid"`` or ``"dense"`` search.
+        callback_manager: LlamaIndex callback manager.
+
+    Example:
+        >>> r = ReferenceRetriever(store, embed, similarity_top_k=10, doc="paper.pdf")   # doctest: +SKIP
+        >>> r.retrieve("What are the axes of Figure 3?")  # nodes whose caption or text names Figure 3  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        vector_store: MilvusVectorStore,
+        embed_model: BaseEmbedding,
+        similarity_top_k: int = 10,
+        modalities: Sequence[str] | None = None,
+        doc: str | Sequence[str] | None = None,
+        page_range: tuple[int, int] | None = None,
+        filters: MetadataFilters | None = None,
+        mode: str = "hybrid",
+        callback_manager: CallbackManager | None = None,
+    ) -> None:
+        self._store = vector_store
+        self._embed_model = embed_model
+        self.similarity_top_k = similarity_top_k
+        self._scope = {"modalities": modalities, "doc": doc, "page_range": page_range, "filters": filters}
+        self._mode = mode
+        # Built now so a bad scope fails here, as MilvusModalRetriever's does.
+        self._items_search = self._search(None, similarity_top_k * ITEM_POOL_FACTOR)
+        super().__init__(callback_manager=callback_manager)
+
+    def _search(self, pages: Sequence[int] | None, top_k: int) -> MilvusModalRetriever:
+        filters = self._scope["filters"]
+        if pages:
+            named = MetadataFilter(key="page", value=list(pages), operator=FilterOperator.IN)
+            filters = MetadataFilters(filters=[named, filters] if filters is not None else [named])
+        return MilvusModalRetriever(
+            self._store, self._embed_model, similarity_top_k=top_k, modalities=self._scope["modalities"],
+            doc=self._scope["doc"], page_range=self._scope["page_range"], filters=filters, mode=self._mode,  # type: ignore[arg-type]
+        )
+
+    def _rank(self, refs: QuestionReferences, on_pages: list[NodeWithScore], pool: list[NodeWithScore]) -> list[NodeWithScore]:
+        ranked = list(on_pages)
+        if refs.items:
+            patterns = [_item_pattern(kind, number) for kind, number in refs.items]
+            named: list[tuple[int, int, NodeWithScore]] = []
+            for position, nws in enumerate(pool):
+                strength = max((s for s in (_names_item(nws, p) for p in patterns) if s is not None), default=None)
+                if strength is not None:
+                    named.append((-strength, position, nws))
+            ranked.extend(nws for _, _, nws in sorted(named, key=lambda t: (t[0], t[1])))
+        seen: set[str] = set()
+        unique = [n for n in ranked if not (n.node.node_id in seen or seen.add(n.node.node_id))]
+        return unique[: self.similarity_top_k]
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        refs = find_references(query_bundle.query_str)
+        if refs.empty:
+            return []
+        on_pages = self._search(refs.pages, self.similarity_top_k).retrieve(query_bundle) if refs.pages else []
+        pool = self._items_search.retrieve(query_bundle) if refs.items else []
+        return self._rank(refs, on_pages, pool)
+
+    async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        refs = find_references(query_bundle.query_str)
+        if refs.empty:
+            return []
+        searches = []
+        if refs.pages:
+            searches.append(self._search(refs.pages, self.similarity_top_k).aretrieve(query_bundle))
+        if refs.items:
+            searches.append(self._items_search.aretrieve(query_bundle))
+        found = await asyncio.gather(*searches)
+        on_pages = found[0] if refs.pages else []
+        pool = found[-1] if refs.items else []
+        return self._rank(refs, on_pages, pool)

@@ -1,0 +1,101 @@
+"""Questions that name a page, a figure or a table find it, inside the caller's scope, on a real store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from reportlab.lib.pagesizes import letter
+from reportlab.pdfgen.canvas import Canvas
+
+from llama_index_mmrag import MultimodalRAG
+from llama_index_mmrag.retrievers.references import ReferenceRetriever, find_references
+
+ROUTINE = [
+    "The terminal handled containers for the regular liner services during the period.",
+    "Crane moves per hour stayed close to the plan and berth windows were kept.",
+    "Yard occupancy was moderate and gate transactions followed the usual weekly pattern.",
+]
+FIGURE_PAGE = 3  # 0-based: the page whose caption is "Figure 3"
+
+
+def _write_report(path: Path, pages: int = 6) -> Path:
+    canvas = Canvas(str(path), pagesize=letter)
+    for index in range(pages):
+        y = 700.0
+        lines = list(ROUTINE)
+        if index == FIGURE_PAGE:
+            lines.append("Figure 3: Throughput of the northern berths by quarter.")
+        elif index == 1:
+            lines.append("Figure 31 and Figure 3.1 are in the appendix; Figure 2 shows the gate layout.")
+        for line in lines:
+            canvas.drawString(72, y, line)
+            y -= 18
+        canvas.showPage()
+    canvas.save()
+    return path
+
+
+@pytest.fixture(scope="module")
+def rag(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MultimodalRAG]:
+    folder = tmp_path_factory.mktemp("references")
+    docs = [_write_report(folder / "port_report.pdf"), _write_report(folder / "other_port.pdf")]
+    with MultimodalRAG(storage_dir=folder / "store") as rag:
+        report = rag.ingest(docs, show_progress=False)
+        assert report.ok, report.failures
+        yield rag
+
+
+def _pages(nodes: list) -> list[tuple[str, int]]:  # type: ignore[type-arg]
+    return [(n.node.metadata["doc"], n.node.metadata["page"]) for n in nodes]
+
+
+@pytest.mark.parametrize(
+    ("question", "pages", "items"),
+    [
+        ("What is the word in the orange box on page 17?", (16,), ()),
+        ("How many figures are there from Page 3 to Page 5?", (2, 3, 4), ()),
+        ("What is the sum of the numbers on page 15 and page 16?", (14, 15), ()),
+        ("What date is on the second page?", (1,), ()),
+        ("See pp. 4-5 and p. 9", (3, 4, 8), ()),
+        ("What are the axes of Figure 3 and Table 2?", (), (("figure", "3"), ("table", "2"))),
+        ("Compare Figures 2 and 4", (), (("figure", "2"), ("figure", "4"))),
+        ("Revenue grew 3 percent in 2015 on 12 pages of notes", (), ()),
+        ("Is page 0 the cover?", (), ()),
+    ],
+)
+def test_references_are_read_from_the_question(question: str, pages: tuple[int, ...], items: tuple) -> None:  # type: ignore[type-arg]
+    refs = find_references(question)
+    assert refs.pages == pages and refs.items == items
+
+
+def test_a_named_page_comes_first_when_every_page_reads_alike(rag: MultimodalRAG) -> None:
+    def top_pages(r: MultimodalRAG) -> list[tuple[str, int]]:
+        retriever = r.as_retriever(top_k=3, doc="port_report.pdf")
+        return [_pages(retriever.retrieve(f"What does page {n} say about crane moves?"))[0] for n in range(1, 7)]
+
+    assert top_pages(rag) == [("port_report.pdf", n) for n in range(6)]
+    without = MultimodalRAG(storage_dir=rag.settings.storage_dir, reference_weight=0)
+    try:  # the same store without the reference search: the pages read alike, so the number cannot steer
+        assert top_pages(without) != [("port_report.pdf", n) for n in range(6)]
+    finally:
+        without.close()
+
+
+def test_a_named_figure_is_found_by_its_caption_not_by_look_alike_numbers(rag: MultimodalRAG) -> None:
+    retriever = ReferenceRetriever(rag.vector_store, rag.embed_model, similarity_top_k=5, doc="port_report.pdf")
+    nodes = retriever.retrieve("What does Figure 3 show?")
+    assert _pages(nodes) == [("port_report.pdf", FIGURE_PAGE)]  # page 1 names Figure 31 and Figure 3.1 only
+    assert rag.as_retriever(top_k=3, doc="port_report.pdf").retrieve("What does Figure 3 show?")[0].node.metadata["page"] == FIGURE_PAGE
+
+
+def test_the_reference_search_never_leaves_the_scope(rag: MultimodalRAG) -> None:
+    scoped = rag.as_retriever(top_k=10, doc="other_port.pdf", page_range=(0, 2)).retrieve("What is on page 5 and in Figure 3?")
+    assert scoped and {doc for doc, _ in _pages(scoped)} == {"other_port.pdf"}
+    assert all(page <= 2 for _, page in _pages(scoped))
+
+
+def test_a_question_without_references_adds_nothing(rag: MultimodalRAG) -> None:
+    retriever = ReferenceRetriever(rag.vector_store, rag.embed_model, similarity_top_k=5)
+    assert retriever.retrieve("How busy was the yard?") == []
