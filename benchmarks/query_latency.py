@@ -737,6 +737,7 @@ class _Sides:
             "page_aggregation": getattr(self.composite, "page_aggregation", None),
             "vector_weight": self.composite.vector_weight,
             "graph_weight": self.composite.graph_weight,
+            "reference_weight": self.composite.reference_weight,
         }
 
     def raw(self, question: str, vector: list[float], limit: int = TOP_K) -> list[str]:

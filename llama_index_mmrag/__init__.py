@@ -13,6 +13,7 @@ from llama_index_mmrag.readers.rag_anything import RAGAnythingReader
 from llama_index_mmrag.retrievers.composite import MultimodalCompositeRetriever
 from llama_index_mmrag.retrievers.lightrag import LightRAGRetriever
 from llama_index_mmrag.retrievers.milvus_modal import MilvusModalRetriever
+from llama_index_mmrag.retrievers.references import ReferenceRetriever
 from llama_index_mmrag.settings import MMRAGSettings
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "MultimodalCompositeRetriever",
     "MultimodalRAG",
     "RAGAnythingReader",
+    "ReferenceRetriever",
     "TableModalPostprocessor",
 ]
 __version__ = "0.1.0"

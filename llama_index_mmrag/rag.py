@@ -63,7 +63,7 @@ from llama_index_mmrag.retrievers.references import ReferenceRetriever
 from llama_index_mmrag.runtime import engine_loop
 from llama_index_mmrag.settings import MMRAGSettings
 from llama_index_mmrag.stats import StoreStats, agraph_counts, doc_node_ids, vector_counts
-from llama_index_mmrag.stores.milvus import build_vector_store, delete_ids
+from llama_index_mmrag.stores.milvus import build_vector_store, delete_ids, flush_collections
 from llama_index_mmrag.synthesis import ExtractiveSynthesizer
 
 logger = logging.getLogger(__name__)
@@ -301,9 +301,16 @@ class MultimodalRAG:
                         LoadFailure(Path(path), f"ingest failed ({type(exc).__name__}: {message}); the store is unchanged for this file")
                     )
                 bar.update(1)
+        if report.ingested:
+            await self._aflush()
         report.nodes = dict(counts)
         report.seconds = time.perf_counter() - started
         return report
+
+    async def _aflush(self) -> None:
+        """Seal what an ingest wrote to Milvus (ours and LightRAG's collections), so queries use the index."""
+        names = [self.vector_store.collection_name, *await self.graph.arun(self.graph.avector_collections())]
+        await asyncio.to_thread(flush_collections, self.vector_store.client, names)
 
     def _unchanged(self, path: Path) -> bool:
         """Whether ``path`` is already stored at its current content (checked before parsing it)."""

@@ -143,3 +143,18 @@ def test_the_next_file_is_parsed_while_one_is_written_and_a_bad_one_between_is_r
         assert {r.doc for r in rag.documents()} == {"milvus_faq.txt", "notes.txt"}
     assert events.index("parse broken.pdf") < events.index("write milvus_faq.txt ends")
     assert events.index("parse notes.txt") > events.index("write milvus_faq.txt begins")  # one file ahead, not all
+
+
+def test_an_ingest_seals_every_collection_it_wrote(tmp_path: Path, sample_faq: Path) -> None:
+    with MultimodalRAG(storage_dir=tmp_path / "store") as rag:
+        client = rag.vector_store.client
+        flushed: list[str] = []
+        flush = client.flush
+        client.flush = lambda name, *a, **k: (flushed.append(name), flush(name, *a, **k))[1]  # type: ignore[method-assign]
+        rag.ingest([sample_faq], show_progress=False)
+        graph_collections = rag.graph.run(rag.graph.avector_collections())
+        assert sorted(flushed) == sorted([rag.vector_store.collection_name, *graph_collections])
+        assert len(graph_collections) == 3 and all(client.has_collection(n) for n in graph_collections)
+        flushed.clear()
+        assert rag.ingest([sample_faq], show_progress=False).unchanged == ["milvus_faq.txt"]
+        assert flushed == []  # nothing written, nothing to seal

@@ -250,6 +250,11 @@ class GraphStore:
             return
         await adelete_kg(rag, build_custom_kg([node_to_graph_chunk(n) for n in nodes]))
 
+    async def avector_collections(self) -> list[str]:
+        """Names of LightRAG's Milvus collections (chunks, entities, relations) for this workspace."""
+        rag = await self._rag_instance()
+        return [vdb.final_namespace for vdb in (rag.chunks_vdb, rag.entities_vdb, rag.relationships_vdb)]
+
     async def aquery_data(
         self, question: str, mode: str = "hybrid", top_k: int = 10, chunk_top_k: int | None = None
     ) -> dict[str, Any]:

@@ -228,6 +228,21 @@ def ensure_loaded(store: MilvusVectorStore) -> MilvusVectorStore:
     return store
 
 
+def flush_collections(client: Any, names: list[str]) -> None:
+    """Seal the rows written to these collections so Milvus indexes them (skipping any that do not exist).
+
+    Until then Milvus searches the unsealed rows by brute force: on the 882-page development set a query
+    right after ingestion took about 10x longer than on the same store reopened.
+
+    Args:
+        client: A ``MilvusClient``.
+        names: Collection names.
+    """
+    for name in names:
+        if client.has_collection(name):
+            client.flush(name)
+
+
 def count_rows(store: MilvusVectorStore, expr: str = "") -> int:
     """Count the rows of the store's collection that match a filter expression (strongly consistent).
 
