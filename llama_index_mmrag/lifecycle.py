@@ -381,35 +381,6 @@ def _scan(vdb: Any, fields: list[str], batch_size: int = 1000) -> Iterator[dict[
     return iterate_collection(vdb._client, vdb.final_namespace, fields, batch_size=batch_size)
 
 
-def _entity_record(name: str, node: dict[str, Any]) -> dict[str, Any]:
-    """The entity vector record LightRAG writes for a graph node (``operate._merge_nodes_then_upsert``)."""
-    description = str(node.get("description", ""))
-    return {
-        "entity_name": name,
-        "content": f"{name}\n{description}",
-        "source_id": str(node.get("source_id", "")),
-        "description": description,
-        "entity_type": str(node.get("entity_type", "UNKNOWN")),
-        "file_path": str(node.get("file_path", "")),
-    }
-
-
-def _relation_record(a: str, b: str, edge: dict[str, Any]) -> dict[str, Any]:
-    """The relation vector record LightRAG writes for a graph edge (endpoints sorted)."""
-    description = str(edge.get("description", ""))
-    keywords = str(edge.get("keywords", ""))
-    return {
-        "src_id": a,
-        "tgt_id": b,
-        "source_id": str(edge.get("source_id", "")),
-        "content": f"{keywords}\t{a}\n{b}\n{description}",
-        "keywords": keywords,
-        "description": description,
-        "weight": float(edge.get("weight", 1.0)),
-        "file_path": str(edge.get("file_path", "")),
-    }
-
-
 def _differs(row: dict[str, Any] | None, record: dict[str, Any], fields: Iterable[str]) -> bool:
     if row is None:
         return True
@@ -439,11 +410,13 @@ async def areconcile_graph_vectors(rag: Any, chunk_ids: Iterable[str] = ()) -> d
     """
     from lightrag.utils import compute_mdhash_id, make_relation_vdb_ids
 
+    from llama_index_mmrag.graph.kg_loader import entity_vdb_record, relation_vdb_record
+
     fixes: Counter[str] = Counter()
     graph = rag.chunk_entity_relation_graph
 
     nodes = {str(n["id"]): n for n in await graph.get_all_nodes()}
-    wanted = {compute_mdhash_id(name, prefix="ent-"): _entity_record(name, node) for name, node in nodes.items()}
+    wanted = {compute_mdhash_id(name, prefix="ent-"): entity_vdb_record(name, node) for name, node in nodes.items()}
     fields = ["entity_name", "source_id", "content", "file_path"]
     stored = {row["id"]: row for row in await asyncio.to_thread(lambda: list(_scan(rag.entities_vdb, ["id", *fields])))}
     extra = [vid for vid in stored if vid not in wanted]
@@ -457,7 +430,7 @@ async def areconcile_graph_vectors(rag: Any, chunk_ids: Iterable[str] = ()) -> d
     wanted = {}
     for edge in await graph.get_all_edges():
         a, b = sorted((str(edge["source"]), str(edge["target"])))
-        wanted[make_relation_vdb_ids(a, b)[0]] = _relation_record(a, b, edge)
+        wanted[make_relation_vdb_ids(a, b)[0]] = relation_vdb_record(a, b, edge)
     fields = ["src_id", "tgt_id", "source_id", "content", "file_path"]
     stored = {row["id"]: row for row in await asyncio.to_thread(lambda: list(_scan(rag.relationships_vdb, ["id", *fields])))}
     extra = [vid for vid in stored if vid not in wanted]

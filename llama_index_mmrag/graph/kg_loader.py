@@ -54,14 +54,21 @@ def _stronger_type(a: str | None, b: str) -> str:
     return a if _TYPE_RANK[a] <= _TYPE_RANK[b] else b
 
 
-def _entity_vdb_record(name: str, node: dict[str, Any]) -> dict[str, Any]:
+def entity_vdb_record(name: str, node: dict[str, Any]) -> dict[str, Any]:
+    """The entity vector record for a graph node, as LightRAG writes it (``operate._merge_nodes_then_upsert``).
+
+    Args:
+        name: Entity name.
+        node: The graph node (``description``, ``source_id``, ``entity_type``, ``file_path``).
+    """
+    description = str(node.get("description", ""))
     return {
-        "content": f"{name}\n{node['description']}",
+        "content": f"{name}\n{description}",
         "entity_name": name,
-        "source_id": node["source_id"],
-        "description": node["description"],
-        "entity_type": node["entity_type"],
-        "file_path": node["file_path"],
+        "source_id": str(node.get("source_id", "")),
+        "description": description,
+        "entity_type": str(node.get("entity_type", "UNKNOWN")),
+        "file_path": str(node.get("file_path", "")),
     }
 
 
@@ -85,16 +92,23 @@ def relation_vector_text(src: str, tgt: str, edge: dict[str, Any]) -> str:
     return f"{head}\n{edge.get('description', '')}"
 
 
-def _relation_vdb_record(src: str, tgt: str, edge: dict[str, Any]) -> dict[str, Any]:
+def relation_vdb_record(src: str, tgt: str, edge: dict[str, Any]) -> dict[str, Any]:
+    """The relation vector record for a graph edge; its ``content`` is :func:`relation_vector_text`.
+
+    Args:
+        src: Source entity.
+        tgt: Target entity.
+        edge: The graph edge (``keywords``, ``description``, ``source_id``, ``weight``, ``file_path``).
+    """
     return {
         "src_id": src,
         "tgt_id": tgt,
-        "source_id": edge["source_id"],
+        "source_id": str(edge.get("source_id", "")),
         "content": relation_vector_text(src, tgt, edge),
-        "keywords": edge["keywords"],
-        "description": edge["description"],
-        "weight": edge["weight"],
-        "file_path": edge["file_path"],
+        "keywords": str(edge.get("keywords", "")),
+        "description": str(edge.get("description", "")),
+        "weight": float(edge.get("weight", 1.0)),
+        "file_path": str(edge.get("file_path", "")),
     }
 
 
@@ -203,7 +217,7 @@ async def _insert_entities(rag: LightRAG, entities: list[dict[str, Any]], now: i
         nodes.append((name, node))
         tracking[name] = {"chunk_ids": full, "count": len(full)}
     await rag.chunk_entity_relation_graph.upsert_nodes_batch(nodes)
-    vdb = {compute_mdhash_id(name, prefix="ent-"): _entity_vdb_record(name, node) for name, node in nodes}
+    vdb = {compute_mdhash_id(name, prefix="ent-"): entity_vdb_record(name, node) for name, node in nodes}
     await rag.entities_vdb.upsert(vdb)
     if rag.entity_chunks is not None:
         await rag.entity_chunks.upsert(tracking)
@@ -248,7 +262,7 @@ async def _insert_relationships(rag: LightRAG, relationships: list[dict[str, Any
         edges.append((a, b, edge))
         tracking[key] = {"chunk_ids": full, "count": len(full), "chunk_keywords": chunk_keywords}
     await rag.chunk_entity_relation_graph.upsert_edges_batch(edges)
-    vdb = {make_relation_vdb_ids(a, b)[0]: _relation_vdb_record(a, b, edge) for a, b, edge in edges}
+    vdb = {make_relation_vdb_ids(a, b)[0]: relation_vdb_record(a, b, edge) for a, b, edge in edges}
     await rag.relationships_vdb.upsert(vdb)
     if rag.relation_chunks is not None:
         await rag.relation_chunks.upsert(tracking)
@@ -343,7 +357,7 @@ async def _delete_entities(rag: LightRAG, entities: list[dict[str, Any]], chunk_
     if kept:
         await rag.chunk_entity_relation_graph.upsert_nodes_batch(kept)
         await rag.entities_vdb.upsert(
-            {compute_mdhash_id(name, prefix="ent-"): _entity_vdb_record(name, node) for name, node in kept}
+            {compute_mdhash_id(name, prefix="ent-"): entity_vdb_record(name, node) for name, node in kept}
         )
         if rag.entity_chunks is not None:
             await rag.entity_chunks.upsert(tracking)
@@ -394,7 +408,7 @@ async def _delete_relationships(rag: LightRAG, relationships: list[dict[str, Any
     if kept:
         await rag.chunk_entity_relation_graph.upsert_edges_batch(kept)
         await rag.relationships_vdb.upsert(
-            {make_relation_vdb_ids(a, b)[0]: _relation_vdb_record(a, b, edge) for a, b, edge in kept}
+            {make_relation_vdb_ids(a, b)[0]: relation_vdb_record(a, b, edge) for a, b, edge in kept}
         )
         if rag.relation_chunks is not None:
             await rag.relation_chunks.upsert(tracking)
