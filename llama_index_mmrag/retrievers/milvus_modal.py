@@ -119,18 +119,20 @@ class MilvusModalRetriever(BaseRetriever):
         """The compiled Milvus boolean expression (empty when unfiltered)."""
         return self._expr
 
-    def _query(self, query_bundle: QueryBundle, embedding: list[float]) -> VectorStoreQuery:
+    def _query(self, query_bundle: QueryBundle, embedding: list[float], top_k: int | None = None) -> VectorStoreQuery:
+        top_k = top_k or self.similarity_top_k
         return VectorStoreQuery(
             query_embedding=embedding,
             query_str=query_bundle.query_str,
-            similarity_top_k=self.similarity_top_k,
-            sparse_top_k=self.similarity_top_k,
-            hybrid_top_k=self.similarity_top_k,
+            similarity_top_k=top_k,
+            sparse_top_k=top_k,
+            hybrid_top_k=top_k,
             mode=VectorStoreQueryMode.HYBRID if self.mode == "hybrid" else VectorStoreQueryMode.DEFAULT,
         )
 
-    def _search(self, query: VectorStoreQuery) -> list[NodeWithScore]:
-        kwargs: dict[str, Any] = {"string_expr": self._expr} if self._expr else {}
+    def _search(self, query: VectorStoreQuery, expr: str | None = None) -> list[NodeWithScore]:
+        expr = self._expr if expr is None else expr
+        kwargs: dict[str, Any] = {"string_expr": expr} if expr else {}
         result = self._store.query(query, **kwargs)
         scores = result.similarities or [0.0] * len(result.nodes or [])
         return [NodeWithScore(node=node, score=float(score)) for node, score in zip(result.nodes or [], scores)]

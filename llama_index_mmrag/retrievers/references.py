@@ -19,16 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from llama_index.core.base.base_retriever import BaseRetriever
-from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.callbacks import CallbackManager
 from llama_index.core.schema import NodeWithScore, QueryBundle
-from llama_index.core.vector_stores.types import FilterOperator, MetadataFilter, MetadataFilters
-from llama_index.vector_stores.milvus import MilvusVectorStore
+from llama_index.core.vector_stores.types import FilterOperator, MetadataFilter, MetadataFilters, VectorStoreQuery
 
+from llama_index_mmrag.retrievers.filters import compile_filters
 from llama_index_mmrag.retrievers.milvus_modal import MilvusModalRetriever
 
 MAX_PAGES = 30
@@ -113,65 +110,39 @@ def _names_item(nws: NodeWithScore, pattern: re.Pattern[str]) -> int | None:
     return None
 
 
-class ReferenceRetriever(BaseRetriever):
-    """Searches the pages, figures and tables a question names, inside the caller's scope.
+class ReferenceRetriever(MilvusModalRetriever):
+    """Searches the pages, figures and tables a question names, inside its scope.
 
-    The scope (modalities, doc, page range, filters) is applied exactly as :class:`MilvusModalRetriever`
-    applies it, and the named pages narrow it further, so this retriever never widens a result set.
-
-    Args:
-        vector_store: The Milvus store holding the nodes.
-        embed_model: The embedding that indexed them.
-        similarity_top_k: How many nodes to return.
-        modalities: Keep only these modalities.
-        doc: Keep only this document (or these documents).
-        page_range: Keep pages ``first..last`` (0-based, inclusive).
-        filters: Further LlamaIndex metadata filters.
-        mode: ``"hybrid"`` or ``"dense"`` search.
-        callback_manager: LlamaIndex callback manager.
+    It takes :class:`MilvusModalRetriever`'s arguments and scope (modalities, doc, page range, filters,
+    compiled the same way); the named pages narrow that scope further, so it never widens a result set.
 
     Example:
         >>> r = ReferenceRetriever(store, embed, similarity_top_k=10, doc="paper.pdf")   # doctest: +SKIP
         >>> r.retrieve("What are the axes of Figure 3?")  # nodes whose caption or text names Figure 3  # doctest: +SKIP
     """
 
-    def __init__(
-        self,
-        vector_store: MilvusVectorStore,
-        embed_model: BaseEmbedding,
-        similarity_top_k: int = 10,
-        modalities: Sequence[str] | None = None,
-        doc: str | Sequence[str] | None = None,
-        page_range: tuple[int, int] | None = None,
-        filters: MetadataFilters | None = None,
-        mode: str = "hybrid",
-        callback_manager: CallbackManager | None = None,
-    ) -> None:
-        self._store = vector_store
-        self._embed_model = embed_model
-        self.similarity_top_k = similarity_top_k
-        self._scope = {"modalities": modalities, "doc": doc, "page_range": page_range, "filters": filters}
-        self._mode = mode
-        # Built now so a bad scope fails here, as MilvusModalRetriever's does.
-        self._items_search = self._search(None, similarity_top_k * ITEM_POOL_FACTOR)
-        super().__init__(callback_manager=callback_manager)
-
-    def _search(self, pages: Sequence[int] | None, top_k: int) -> MilvusModalRetriever:
-        filters = self._scope["filters"]
-        if pages:
-            named = MetadataFilter(key="page", value=list(pages), operator=FilterOperator.IN)
-            filters = MetadataFilters(filters=[named, filters] if filters is not None else [named])
-        return MilvusModalRetriever(
-            self._store, self._embed_model, similarity_top_k=top_k, modalities=self._scope["modalities"],
-            doc=self._scope["doc"], page_range=self._scope["page_range"], filters=filters, mode=self._mode,  # type: ignore[arg-type]
+    def _page_expr(self, pages: Sequence[int]) -> str:
+        named = compile_filters(
+            MetadataFilters(filters=[MetadataFilter(key="page", value=list(pages), operator=FilterOperator.IN)])
         )
+        return f"({self.filter_expression}) and ({named})" if self.filter_expression else named
 
-    def _rank(self, refs: QuestionReferences, on_pages: list[NodeWithScore], pool: list[NodeWithScore]) -> list[NodeWithScore]:
+    def _searches(self, refs: QuestionReferences, query: Callable[[int], VectorStoreQuery]) -> list[tuple[VectorStoreQuery, str | None]]:
+        """The searches a question needs: its named pages, then a wider pool to find named items in."""
+        searches: list[tuple[VectorStoreQuery, str | None]] = []
+        if refs.pages:
+            searches.append((query(self.similarity_top_k), self._page_expr(refs.pages)))
+        if refs.items:
+            searches.append((query(self.similarity_top_k * ITEM_POOL_FACTOR), None))
+        return searches
+
+    def _rank(self, refs: QuestionReferences, found: list[list[NodeWithScore]]) -> list[NodeWithScore]:
+        on_pages = found[0] if refs.pages else []
         ranked = list(on_pages)
         if refs.items:
             patterns = [_item_pattern(kind, number) for kind, number in refs.items]
             named: list[tuple[int, int, NodeWithScore]] = []
-            for position, nws in enumerate(pool):
+            for position, nws in enumerate(found[-1]):
                 strength = max((s for s in (_names_item(nws, p) for p in patterns) if s is not None), default=None)
                 if strength is not None:
                     named.append((-strength, position, nws))
@@ -184,20 +155,15 @@ class ReferenceRetriever(BaseRetriever):
         refs = find_references(query_bundle.query_str)
         if refs.empty:
             return []
-        on_pages = self._search(refs.pages, self.similarity_top_k).retrieve(query_bundle) if refs.pages else []
-        pool = self._items_search.retrieve(query_bundle) if refs.items else []
-        return self._rank(refs, on_pages, pool)
+        embedding = query_bundle.embedding or self._embed_model.get_query_embedding(query_bundle.query_str)
+        searches = self._searches(refs, lambda k: self._query(query_bundle, embedding, k))
+        return self._rank(refs, [self._search(query, expr) for query, expr in searches])
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         refs = find_references(query_bundle.query_str)
         if refs.empty:
             return []
-        searches = []
-        if refs.pages:
-            searches.append(self._search(refs.pages, self.similarity_top_k).aretrieve(query_bundle))
-        if refs.items:
-            searches.append(self._items_search.aretrieve(query_bundle))
-        found = await asyncio.gather(*searches)
-        on_pages = found[0] if refs.pages else []
-        pool = found[-1] if refs.items else []
-        return self._rank(refs, on_pages, pool)
+        embedding = query_bundle.embedding or await self._embed_model.aget_query_embedding(query_bundle.query_str)
+        searches = self._searches(refs, lambda k: self._query(query_bundle, embedding, k))
+        found = await asyncio.gather(*(asyncio.to_thread(self._search, query, expr) for query, expr in searches))
+        return self._rank(refs, list(found))
