@@ -392,6 +392,19 @@ def _differs(row: dict[str, Any] | None, record: dict[str, Any], fields: Iterabl
     return False
 
 
+async def _amatch_vectors(vdb: Any, wanted: dict[str, dict[str, Any]], fields: list[str]) -> tuple[int, int]:
+    """Make a LightRAG vector collection hold exactly ``wanted``: delete the rows it should not have, rewrite
+    the missing ones and those whose ``fields`` differ. Returns (deleted, rewritten)."""
+    stored = {row["id"]: row for row in await asyncio.to_thread(lambda: list(_scan(vdb, ["id", *fields])))}
+    extra = [vid for vid in stored if vid not in wanted]
+    stale = {vid: rec for vid, rec in wanted.items() if _differs(stored.get(vid), rec, fields)}
+    if extra:
+        await vdb.delete(extra)
+    if stale:
+        await vdb.upsert(stale)
+    return len(extra), len(stale)
+
+
 async def areconcile_graph_vectors(rag: Any, chunk_ids: Iterable[str] = ()) -> dict[str, int]:
     """Make LightRAG's vector collections (entities, relationships, chunks) agree with its graph and chunk store.
 
@@ -418,28 +431,14 @@ async def areconcile_graph_vectors(rag: Any, chunk_ids: Iterable[str] = ()) -> d
     nodes = {str(n["id"]): n for n in await graph.get_all_nodes()}
     wanted = {compute_mdhash_id(name, prefix="ent-"): entity_vdb_record(name, node) for name, node in nodes.items()}
     fields = ["entity_name", "source_id", "content", "file_path"]
-    stored = {row["id"]: row for row in await asyncio.to_thread(lambda: list(_scan(rag.entities_vdb, ["id", *fields])))}
-    extra = [vid for vid in stored if vid not in wanted]
-    stale = {vid: rec for vid, rec in wanted.items() if _differs(stored.get(vid), rec, fields)}
-    if extra:
-        await rag.entities_vdb.delete(extra)
-    if stale:
-        await rag.entities_vdb.upsert(stale)
-    fixes["entities_deleted"], fixes["entities_rewritten"] = len(extra), len(stale)
+    fixes["entities_deleted"], fixes["entities_rewritten"] = await _amatch_vectors(rag.entities_vdb, wanted, fields)
 
     wanted = {}
     for edge in await graph.get_all_edges():
         a, b = sorted((str(edge["source"]), str(edge["target"])))
         wanted[make_relation_vdb_ids(a, b)[0]] = relation_vdb_record(a, b, edge)
     fields = ["src_id", "tgt_id", "source_id", "content", "file_path"]
-    stored = {row["id"]: row for row in await asyncio.to_thread(lambda: list(_scan(rag.relationships_vdb, ["id", *fields])))}
-    extra = [vid for vid in stored if vid not in wanted]
-    stale = {vid: rec for vid, rec in wanted.items() if _differs(stored.get(vid), rec, fields)}
-    if extra:
-        await rag.relationships_vdb.delete(extra)
-    if stale:
-        await rag.relationships_vdb.upsert(stale)
-    fixes["relations_deleted"], fixes["relations_rewritten"] = len(extra), len(stale)
+    fixes["relations_deleted"], fixes["relations_rewritten"] = await _amatch_vectors(rag.relationships_vdb, wanted, fields)
 
     stored_chunks = {row["id"] for row in await asyncio.to_thread(lambda: list(_scan(rag.chunks_vdb, ["id"])))}
     orphans = sorted(await rag.text_chunks.filter_keys(stored_chunks)) if stored_chunks else []
