@@ -25,6 +25,9 @@ Example:
 
 from __future__ import annotations
 
+import base64
+import binascii
+import io
 import os
 import re
 import threading
@@ -34,9 +37,15 @@ from typing import Any, Union
 
 import numpy as np
 import wordninja
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
-ImageInput = Union[str, Path, Image.Image, np.ndarray]
+ImageInput = Union[str, Path, bytes, bytearray, memoryview, Image.Image, np.ndarray]
+"""What OCR reads: a file path (``str`` or ``Path``), encoded image bytes (PNG, JPEG ...), a base64 string or
+``data:`` URL of such bytes, a PIL image, or an RGB / grayscale array."""
+
+_MAX_PATH_CHARS = 4096
+_MIN_BASE64_CHARS = 64  # the smallest real image (a 1x1 PNG) takes 90 base64 characters
+_DATA_URL = re.compile(r"^data:[\w/+.-]*(;[\w=.-]+)*;base64,", re.IGNORECASE)
 
 _LETTER_RUN = re.compile(r"[A-Za-z]{7,}")
 _GLUED_PUNCTUATION = re.compile(r"(?<=[A-Za-z])([,;])(?=[A-Za-z])")
@@ -44,6 +53,18 @@ _ENGINE_LOCK = threading.Lock()
 _THREADS: int | None = None
 _ENGINE: Any = None
 _INHERITED: list[Any] = []  # engines a forked child got from its parent: never used, never destroyed
+
+
+class ImageReadError(ValueError):
+    """An image handed to OCR cannot be read; the message names the image and says what to do.
+
+    Example:
+        >>> try:
+        ...     ocr_text("missing.png")
+        ... except ImageReadError as exc:
+        ...     print(exc)
+        missing.png: no such image file; check the path
+    """
 
 
 @dataclass(frozen=True)
@@ -126,15 +147,109 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_in_child)
 
 
+def _describe_input(image: object) -> str:
+    """A short name for an image input, for error messages (never the whole payload)."""
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        head = bytes(image[:8])
+        return f"<{len(image)} image bytes starting {head!r}>"
+    if isinstance(image, str) and len(image) > 80:
+        return f"<a {len(image)}-character string starting {image[:24]!r}>"
+    return str(image)
+
+
+def _open_bytes(data: bytes, name: str) -> Image.Image:
+    if not data:
+        raise ImageReadError(f"{name}: the image is empty (0 bytes)")
+    accepted = "pass PNG, JPEG, GIF, BMP, TIFF or WebP data"
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except UnidentifiedImageError as exc:
+        raise ImageReadError(f"{name}: not a readable image (no known image format); {accepted}") from exc
+    except (OSError, ValueError) as exc:
+        raise ImageReadError(f"{name}: not a readable image ({exc}); {accepted}") from exc
+    return image
+
+
+def _open_path(path: Path) -> Image.Image:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ImageReadError(f"{path}: no such image file; check the path") from exc
+    except IsADirectoryError as exc:
+        raise ImageReadError(f"{path}: is a folder, not an image file") from exc
+    except OSError as exc:
+        raise ImageReadError(f"{path}: cannot read the image file ({exc.strerror or exc})") from exc
+    return _open_bytes(data, str(path))
+
+
+def _open_string(text: str) -> Image.Image:
+    """A string is a file path, a ``data:`` URL or base64 image data, tried in that order."""
+    match = _DATA_URL.match(text)
+    if match is None and len(text) <= _MAX_PATH_CHARS and "\x00" not in text:
+        try:
+            if Path(text).is_file() or Path(text).is_dir():
+                return _open_path(Path(text))
+        except OSError:  # a name too long for the file system: not a path
+            pass
+    payload = text[match.end() :] if match else text
+    data = b""
+    if match is not None or len(text) >= _MIN_BASE64_CHARS:  # shorter strings are file names
+        try:
+            data = base64.b64decode("".join(payload.split()), validate=True)
+        except (binascii.Error, ValueError):
+            data = b""
+    if data:
+        return _open_bytes(data, _describe_input(text))
+    if match is None and len(text) <= _MAX_PATH_CHARS and "\n" not in text:
+        raise ImageReadError(f"{text}: no such image file; check the path")
+    raise ImageReadError(f"{_describe_input(text)}: neither an image file path nor base64 image data")
+
+
+def load_image(image: ImageInput) -> Image.Image | np.ndarray:
+    """Open any :data:`ImageInput` as a PIL image (arrays are returned as they are).
+
+    Args:
+        image: A path, encoded bytes, a base64 string or ``data:`` URL, a PIL image or an array.
+
+    Raises:
+        ImageReadError: When the file is missing or the data is not an image; the message names the input.
+        TypeError: For any other kind of object.
+
+    Example:
+        >>> import base64, io
+        >>> from PIL import Image
+        >>> buffer = io.BytesIO()
+        >>> Image.new("RGB", (4, 3), "white").save(buffer, format="PNG")
+        >>> load_image(buffer.getvalue()).size, load_image(base64.b64encode(buffer.getvalue()).decode()).size
+        ((4, 3), (4, 3))
+    """
+    if isinstance(image, (np.ndarray, Image.Image)):
+        return image
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return _open_bytes(bytes(image), _describe_input(image))
+    if isinstance(image, Path):
+        return _open_path(image)
+    if isinstance(image, str):
+        return _open_string(image)
+    raise TypeError(
+        f"OCR reads a path, image bytes, a base64 string, a PIL image or an array, not {type(image).__name__}"
+    )
+
+
 def _as_bgr(image: ImageInput) -> np.ndarray:
-    """RapidOCR reads arrays as BGR (OpenCV order); our arrays are RGB."""
-    if isinstance(image, np.ndarray):
-        array = image
-    elif isinstance(image, Image.Image):
-        array = np.asarray(image.convert("RGB"))
+    """RapidOCR reads arrays as BGR (OpenCV order); our arrays are RGB (an alpha channel is dropped)."""
+    opened = load_image(image)
+    if isinstance(opened, Image.Image):
+        if opened.mode in ("RGBA", "LA", "PA") or (opened.mode == "P" and "transparency" in opened.info):
+            background = Image.new("RGB", opened.size, "white")  # transparent pixels read as white paper
+            background.paste(opened.convert("RGBA"), mask=opened.convert("RGBA").getchannel("A"))
+            opened = background
+        array = np.asarray(opened.convert("RGB"))
     else:
-        with Image.open(image) as img:
-            array = np.asarray(img.convert("RGB"))
+        array = opened
+    if array.ndim == 3 and array.shape[2] == 4:
+        array = array[:, :, :3]
     if array.ndim == 3 and array.shape[2] == 3:
         return np.ascontiguousarray(array[:, :, ::-1])
     return array
@@ -144,11 +259,15 @@ def ocr_image(image: ImageInput, min_score: float = 0.5) -> list[OcrLine]:
     """Recognise the text lines of an image, in reading order (top to bottom, left to right).
 
     Args:
-        image: A file path, a PIL image or an RGB (or grayscale) array.
+        image: A file path, encoded image bytes, a base64 string or ``data:`` URL, a PIL image or an RGB (or
+            grayscale) array.
         min_score: Lines below this confidence are dropped.
 
     Returns:
         The recognised lines; empty when the image holds no readable text.
+
+    Raises:
+        ImageReadError: When the image cannot be read (missing file, not image data); names the input.
     """
     array, factor = _fit_for_detection(_as_bgr(image))
     with _ENGINE_LOCK:  # onnxruntime sessions are not re-entrant across threads here
@@ -204,8 +323,11 @@ def ocr_text(image: ImageInput, min_score: float = 0.5) -> str:
     are joined with a space, left to right (the detector often boxes words of one line separately).
 
     Args:
-        image: A file path, a PIL image or an RGB array.
+        image: A file path, encoded image bytes, a base64 string or ``data:`` URL, a PIL image or an RGB array.
         min_score: Lines below this confidence are dropped.
+
+    Raises:
+        ImageReadError: When the image cannot be read (missing file, not image data); names the input.
     """
     rows: list[list[OcrLine]] = []
     for line in ocr_image(image, min_score=min_score):

@@ -338,10 +338,12 @@ class ModalDescriber:
 
     async def _failed(self, item: ModalItem, exc: Exception) -> ModalDescription:
         if self.on_error == "raise":
+            if item.node_id is not None:  # a node's item: say which node
+                raise ModalDescriptionError(_named(item, str(exc))) from exc
             if isinstance(exc, ModalDescriptionError):
                 raise exc
             raise ModalDescriptionError(str(exc)) from exc
-        logger.warning("%s; using the offline description instead", exc)
+        logger.warning("%s; using the offline description instead", _named(item, str(exc)))
         result = await self._describe_offline(item)
         result.error = str(exc)
         return result
@@ -354,8 +356,14 @@ class ModalDescriber:
             try:
                 text = await self._ocr(item)
             except (ModalItemError, OSError, ValueError, RuntimeError) as exc:
-                error = f"{item.label}: OCR could not read the image: {exc}"
-                logger.warning(error)
+                error = _named(item, f"OCR could not read the image: {exc}")
+                logger.warning("%s; the description has only its caption, file name and context", error)
+        elif block.modality != "image":
+            try:
+                item.payload()
+            except ModalItemError as exc:
+                error = _named(item, str(exc))
+                logger.warning("%s", error)
         seen = block.model_copy(update={"text": text})
         self.stats.offline += 1
         description = describe_offline(seen, item.neighbour_text)
@@ -381,12 +389,19 @@ class ModalDescriber:
 
 
 def _ocr_bytes(ocr_text: Callable[[Any], str], data: bytes) -> str:
-    from io import BytesIO
-
-    from PIL import Image, UnidentifiedImageError
+    from llama_index_mmrag.parsing.ocr import ImageReadError
 
     try:
-        with Image.open(BytesIO(data)) as image:
-            return ocr_text(image.convert("RGB"))
-    except UnidentifiedImageError as exc:
-        raise ModalItemError(f"not a readable image ({exc})") from exc
+        return ocr_text(data)
+    except ImageReadError as exc:
+        raise ModalItemError(str(exc)) from exc
+
+
+def _named(item: ModalItem, problem: str) -> str:
+    """``problem`` prefixed with where the item is and, when it came from a node, the node's id.
+
+    Example: ``node chunk-7 (report.pdf, page 2, table): the table is empty; nothing to describe.``
+    """
+    problem = problem.replace(f"{item.label}: ", "")  # said once, in front
+    where = f"node {item.node_id} ({item.label})" if item.node_id else item.label
+    return f"{where}: {problem}"

@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -41,6 +42,8 @@ from llama_index_mmrag.processors.describer import OFFLINE, ModalDescriber, Moda
 from llama_index_mmrag.processors.intent import DEFAULT_BOOST, lift_modality, node_is, targeted_modalities
 from llama_index_mmrag.processors.items import block_from_node, items_from_nodes, node_image, node_modality
 from llama_index_mmrag.processors.offline import offline_entity_info
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_IMAGE_BYTES = 10 * 1024 * 1024
 _QUERY_HIDDEN_FROM_LLM = ("description_model", "entity_type", "table_headers")
@@ -62,8 +65,10 @@ class ModalPostprocessor(BaseNodePostprocessor, TransformComponent):
         concurrency: Descriptions made at once, at most.
         boost: Share of the candidate list's score range added to this modality's nodes when the question
             targets it (0 turns re-scoring off).
-        describe_missing: At query time, describe retrieved nodes that were never described (needs a
-            model; the result is cached). Without a model the node's text stands as its description.
+        describe_missing: At query time, describe retrieved nodes that were never described (no
+            ``description_model`` metadata, e.g. nodes built by hand) the way ingestion does: with the model,
+            or offline (an image's text read by OCR from its ``image_path``, its base64 ``image`` or its
+            resource; a table's caption, header and shape). Results are cached.
         ocr: Offline, read the text in images that have no OCR text yet.
         on_error: ``"raise"`` or ``"offline"`` (fall back to the offline description) when a model fails.
         context_window: Surrounding text in the model prompt, in pages (or items) on each side.
@@ -80,7 +85,9 @@ class ModalPostprocessor(BaseNodePostprocessor, TransformComponent):
     boost: float = Field(
         default=DEFAULT_BOOST, ge=0.0, le=1.0, description="Bounded lift when the question targets the modality."
     )
-    describe_missing: bool = Field(default=True, description="Describe never-described nodes at query time.")
+    describe_missing: bool = Field(
+        default=True, description="Describe never-described nodes at query time (with the model, or offline)."
+    )
     ocr: bool = Field(default=True, description="Offline: OCR images that have no OCR text.")
     on_error: Literal["raise", "offline"] = Field(default="raise", description="What a failed model call does.")
     context_window: int = Field(default=1, ge=0, description="Pages of surrounding text in the prompt, each side.")
@@ -170,7 +177,8 @@ class ModalPostprocessor(BaseNodePostprocessor, TransformComponent):
     # ------------------------------------------------------------------------------------------ query time
 
     def _pending(self, nodes: Sequence[NodeWithScore]) -> list[BaseNode]:
-        if not self.describe_missing or self.describer_model == OFFLINE:
+        """This modality's nodes that were never described (nodes described at ingestion are left alone)."""
+        if not self.describe_missing:
             return []
         return [n.node for n in nodes if node_is(n, self.modality) and "description_model" not in n.node.metadata]
 
@@ -184,7 +192,7 @@ class ModalPostprocessor(BaseNodePostprocessor, TransformComponent):
         self, nodes: Sequence[NodeWithScore], described: dict[str, ModalDescription], query_bundle: QueryBundle | None
     ) -> list[NodeWithScore]:
         enriched = [
-            NodeWithScore(node=self._enrich(n.node, described.get(n.node.node_id)), score=n.score)
+            NodeWithScore(node=self._enrich_or_keep(n.node, described.get(n.node.node_id)), score=n.score)
             if node_is(n, self.modality)
             else n
             for n in nodes
@@ -206,8 +214,26 @@ class ModalPostprocessor(BaseNodePostprocessor, TransformComponent):
         described = await self._adescribe_pending(self._pending(nodes))
         return self._finish(nodes, described, query_bundle)
 
+    def _enrich_or_keep(self, node: BaseNode, described: ModalDescription | None) -> BaseNode:
+        """:meth:`_enrich`, or the node unchanged with a warning naming it when its metadata cannot be read."""
+        try:
+            return self._enrich(node, described)
+        except (ValueError, TypeError, KeyError, OSError) as exc:
+            logger.warning(
+                "%s: node %s (%s) could not be enriched: %s; it is passed on unchanged",
+                self.class_name(),
+                node.node_id,
+                node.metadata.get("doc") or "no doc",
+                exc,
+            )
+            return node
+
     def _enrich(self, node: BaseNode, described: ModalDescription | None) -> BaseNode:
-        """A copy of ``node`` with its description and entity in metadata (the stored node is not touched)."""
+        """A copy of ``node`` with its description and entity in metadata (the stored node is not touched).
+
+        A node with no text (an ``ImageNode`` built by hand) gets its description as its text, as ingestion
+        would have given it, so the answering step has something to read.
+        """
         copy = node.model_copy()
         copy.metadata = dict(node.metadata)
         meta = copy.metadata  # read back: assignment may validate (copy) the dict
@@ -217,6 +243,9 @@ class ModalPostprocessor(BaseNodePostprocessor, TransformComponent):
         if described is not None:
             meta.update(described.node_metadata())
             description = described.description
+            if not text.strip() and description.strip():
+                text = description
+                copy.set_content(text)
         else:
             description = text
             if not meta.get("entity_name"):
