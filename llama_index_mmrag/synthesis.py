@@ -13,15 +13,21 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
+from itertools import zip_longest
 from typing import Any
 
 from llama_index.core.base.response.schema import Response
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.response_synthesizers.base import BaseSynthesizer
-from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
+from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
 from llama_index.core.settings import Settings
 
+from llama_index_mmrag.processors.offline import _SEPARATOR_ROW, _html_rows  # one reading of table markup
+
+NO_EVIDENCE = "No evidence was found for this question."
+"""What a query engine answers when no retrieved evidence is about the question."""
 _MODAL_UNIT_CHARS = 400
+_SHAPE_LINE = re.compile(r"^\d+ rows x \d+ columns$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-']*|[^\W\d_A-Za-z]", re.UNICODE)
 STOP_WORDS = frozenset(
@@ -64,20 +70,110 @@ def _sentences(text: str) -> list[str]:
     return [s for s in merged if not s.endswith("?") and len(s) > 2]
 
 
-def _evidence_units(nws: NodeWithScore) -> list[str]:
-    """Sentences of a text node; an image, table or equation node is one unit (its description, one line)."""
-    text = nws.node.get_content(metadata_mode=MetadataMode.NONE)
-    if nws.node.metadata.get("modality", "text") == "text":
-        return _sentences(text)
-    compact = "; ".join(line.strip() for line in text.splitlines() if line.strip())
-    return [compact[:_MODAL_UNIT_CHARS]] if compact else []
+def _pieces(nws: NodeWithScore) -> list[tuple[str, str]]:
+    """``(modality, text)`` of each chunk a node carries: one for a chunk, one per chunk for a page node."""
+    node = nws.node
+    text = node.get_content(metadata_mode=MetadataMode.NONE)
+    meta = node.metadata
+    spans, modalities = meta.get("chunk_spans"), meta.get("modalities")
+    if isinstance(spans, list) and isinstance(modalities, list) and spans and len(spans) == len(modalities):
+        if all(
+            isinstance(span, (list, tuple)) and len(span) == 2 and all(isinstance(i, int) for i in span)
+            and 0 <= span[0] <= span[1] <= len(text)
+            for span in spans
+        ):
+            return [(str(m), text[a:b]) for (a, b), m in zip(spans, modalities)]
+    modality = str(meta.get("modality", "text"))
+    body = meta.get("table_body")
+    if modality == "table" and isinstance(body, str) and body.strip() and body.strip() not in text:
+        text = f"{text}\n{body.strip()}"
+    return [(modality, text)]
+
+
+def _table_rows(text: str) -> list[list[str]]:
+    """The rows of the first markdown (pipe) or HTML table in a text, header first; ``[]`` when none."""
+    if "<tr" in text.lower():
+        return _html_rows(text)
+    rows: list[list[str]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("|"):
+            if rows:
+                break
+            continue
+        if _SEPARATOR_ROW.match(line):
+            continue
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+def _table_caption(text: str) -> str:
+    """The first line of a table's text that is neither a row nor the offline description's shape lines."""
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("|") or line.lower().startswith(("<table", "<tr", "columns:")) or _SHAPE_LINE.match(line):
+            continue
+        caption = re.sub(r"^table:\s*", "", line, flags=re.IGNORECASE)
+        return caption if caption.lower() != "table" else ""
+    return ""
+
+
+def table_units(text: str) -> list[str]:
+    """One quotable unit per data row of a table, each with its header: ``caption — Col: cell; Col: cell``.
+
+    A question is answered by a cell, and a cell means nothing without its row and column; a table that
+    cannot be read as rows is one unit (its text on one line).
+
+    Args:
+        text: A table node's text (caption, markdown or HTML body, footnotes).
+
+    Example:
+        >>> table_units("Table 1: Volume\\n| Region | Q1 |\\n|---|---|\\n| North | 120 |")
+        ['Table 1: Volume — Region: North; Q1: 120']
+    """
+    rows = _table_rows(text)
+    if len(rows) < 2:
+        compact = "; ".join(line.strip() for line in text.splitlines() if line.strip())
+        return [compact[:_MODAL_UNIT_CHARS]] if compact else []
+    header, caption = rows[0], _table_caption(text)
+    units: list[str] = []
+    for row in rows[1:]:
+        cells = [f"{name}: {cell}" if name else cell for name, cell in zip_longest(header, row, fillvalue="") if cell]
+        if cells:
+            line = "; ".join(cells)
+            units.append(f"{caption} — {line}" if caption else line)
+    return units
+
+
+def _evidence_units(nws: NodeWithScore) -> list[tuple[str, str]]:
+    """``(unit, modality)`` pairs: sentences of text, one row of a table (with its header) per unit, an image
+    or equation as one unit (its description, one line); a page node gives the units of each chunk it carries."""
+    units: list[tuple[str, str]] = []
+    for modality, text in _pieces(nws):
+        if modality == "text":
+            units.extend((sentence, modality) for sentence in _sentences(text))
+        elif modality == "table":
+            units.extend((unit, modality) for unit in table_units(text))
+        else:
+            compact = "; ".join(line.strip() for line in text.splitlines() if line.strip())
+            if compact:
+                units.append((compact[:_MODAL_UNIT_CHARS], modality))
+    return units
+
+
+def _cite(nws: NodeWithScore, modality: str) -> str:
+    """The citation of a unit: its node's, with the modality of the chunk the unit came from."""
+    if str(nws.node.metadata.get("modality", "text")) == modality:
+        return citation(nws)
+    return citation(NodeWithScore(node=TextNode(text="", metadata={**nws.node.metadata, "modality": modality}), score=nws.score))
 
 
 def extractive_answer(query: str, nodes: Sequence[NodeWithScore], max_sentences: int = 3, max_nodes: int = 5) -> str | None:
-    """Pick the sentences of the top nodes that best match the question, each with its citation.
+    """Pick the sentences (or table rows) of the top nodes that best match the question, each with its citation.
 
-    Sentences are scored by the IDF-weighted question terms they contain, with a small prior for the
-    rank of their node, and returned in score order.
+    Units (see :func:`_evidence_units`: sentences, table rows with their header, modal descriptions; every
+    chunk a page node carries) are scored by the IDF-weighted question terms they contain, with a small
+    prior for the rank of their node, and returned in score order.
 
     Args:
         query: The question.
@@ -88,25 +184,25 @@ def extractive_answer(query: str, nodes: Sequence[NodeWithScore], max_sentences:
     Returns:
         The answer, or ``None`` when there is no evidence at all.
     """
-    candidates: list[tuple[str, int, NodeWithScore]] = []
+    candidates: list[tuple[str, int, NodeWithScore, str]] = []
     for rank, nws in enumerate(nodes[:max_nodes]):
-        for sentence in _evidence_units(nws):
-            candidates.append((sentence, rank, nws))
+        for unit, modality in _evidence_units(nws):
+            candidates.append((unit, rank, nws, modality))
     if not candidates:
         return None
     query_terms = set(content_terms(query))
-    doc_freq = Counter(term for sentence, _, _ in candidates for term in set(content_terms(sentence)))
+    doc_freq = Counter(term for unit, _, _, _ in candidates for term in set(content_terms(unit)))
     total = len(candidates)
 
-    def score(item: tuple[str, int, NodeWithScore]) -> float:
-        sentence, rank, _ = item
-        terms = set(content_terms(sentence))
+    def score(item: tuple[str, int, NodeWithScore, str]) -> float:
+        unit, rank, _, _ = item
+        terms = set(content_terms(unit))
         overlap = sum(math.log(1 + total / doc_freq[t]) for t in terms & query_terms)
         return overlap + 0.5 / (1 + rank)
 
     ranked = sorted(candidates, key=score, reverse=True)
     chosen = [item for item in ranked if set(content_terms(item[0])) & query_terms][:max_sentences] or ranked[:1]
-    return " ".join(f"{sentence} {citation(nws)}" for sentence, _, nws in chosen)
+    return " ".join(f"{unit} {_cite(nws, modality)}" for unit, _, nws, modality in chosen)
 
 
 class ExtractiveSynthesizer(BaseSynthesizer):
@@ -131,7 +227,7 @@ class ExtractiveSynthesizer(BaseSynthesizer):
         self._callback_manager = callback_manager or Settings.callback_manager
         self._streaming = False
         self._output_cls = None
-        self._empty_response = "No evidence was found for this question."
+        self._empty_response = NO_EVIDENCE
         self._multimodal = False
         self.max_sentences = max_sentences
         self.max_nodes = max_nodes
@@ -144,8 +240,6 @@ class ExtractiveSynthesizer(BaseSynthesizer):
 
     def get_response(self, query_str: str, text_chunks: Sequence[str], **_: Any) -> str:
         """Answer from bare text chunks (no provenance, so no citations)."""
-        from llama_index.core.schema import TextNode
-
         nodes = [NodeWithScore(node=TextNode(text=t), score=None) for t in text_chunks]
         return extractive_answer(query_str, nodes, self.max_sentences, self.max_nodes) or self._empty_response
 

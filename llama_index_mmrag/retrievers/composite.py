@@ -25,8 +25,8 @@ class MultimodalCompositeRetriever(BaseRetriever):
     """Merges a vector, a graph and a reference retriever into one ranked, de-duplicated list.
 
     They run concurrently; results are fused over chunk ids (shared by Milvus and LightRAG) by weighted
-    reciprocal-rank fusion, with optional per-modality quotas. Every returned node carries ``doc``,
-    ``page`` and ``modality``.
+    reciprocal-rank fusion, with optional per-modality quotas, then collapsed to one node per page. Every
+    returned node carries ``doc``, ``page`` and ``modality``.
 
     Args:
         vector_retriever: Usually a :class:`MilvusModalRetriever`.
@@ -39,9 +39,10 @@ class MultimodalCompositeRetriever(BaseRetriever):
         reference_weight: Weight of the reference list in the fusion.
         rrf_k: The RRF constant.
         modality_quotas: Per-modality maximum counts, e.g. ``{"image": 3}``.
-        page_aggregation: Return one node per ``(doc, page)``, the page scored by its best chunk (plus
-            ``page_support`` times its other chunks); the inner retrievers should then fetch more candidates
-            than ``top_k``.
+        page_aggregation: Return one node per ``(doc, page)`` (the default), the page scored by its best chunk
+            (plus ``page_support`` times its other chunks) and carrying the text of every matching chunk of
+            the page (see :func:`~llama_index_mmrag.retrievers.fusion.page_node`); the inner retrievers should
+            then fetch more candidates than ``top_k``. ``False`` returns chunks, several per page.
         page_support: With page aggregation, the weight of a page's other chunks next to its best one
             (0: a page ranks by its best chunk).
         callback_manager: LlamaIndex callback manager.
@@ -62,7 +63,7 @@ class MultimodalCompositeRetriever(BaseRetriever):
         reference_weight: float = 1.0,
         rrf_k: int = 60,
         modality_quotas: Mapping[str, int] | None = None,
-        page_aggregation: bool = False,
+        page_aggregation: bool = True,
         page_support: float = 0.0,
         callback_manager: CallbackManager | None = None,
     ) -> None:

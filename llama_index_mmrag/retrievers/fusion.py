@@ -1,4 +1,4 @@
-"""Weighted reciprocal-rank fusion over chunk ids, with dedup and optional per-modality quotas.
+"""Weighted reciprocal-rank fusion over chunk ids, with dedup and optional per-modality quotas; page collapse.
 
 Example:
     >>> from llama_index.core.schema import NodeWithScore, TextNode
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from llama_index.core.schema import NodeWithScore
+from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore
 
 
 def weighted_rrf(
@@ -69,30 +69,92 @@ def weighted_rrf(
     return fused
 
 
+PAGE_EVIDENCE_KEYS = ("chunk_ids", "modalities", "chunk_spans")
+"""Metadata a page node adds: its chunks' ids, their modalities and where each chunk's text lies in the node's."""
+_PAGE_JOINER = "\n\n"
+
+
+def page_node(chunks: Sequence[NodeWithScore]) -> BaseNode:
+    """One node holding the evidence of a page's matching chunks, best first.
+
+    The node is a copy of the best chunk (same id, class, ``doc``, ``page``, ``modality``, image path), whose
+    text is the texts of all the chunks, each whole, separated by blank lines; a table described in prose
+    also brings its markdown body. ``chunk_ids``, ``modalities`` and ``chunk_spans`` (``[start, end]`` of
+    each chunk in the text) say what it carries; they are hidden from embeddings and LLM prompts.
+
+    Args:
+        chunks: Nodes of one ``(doc, page)``, best first (at least one).
+
+    Example:
+        >>> from llama_index.core.schema import TextNode
+        >>> a = NodeWithScore(node=TextNode(id_="a", text="Revenue grew.", metadata={"page": 0}), score=0.5)
+        >>> b = NodeWithScore(node=TextNode(id_="b", text="| Q1 | 5 |", metadata={"page": 0, "modality": "table"}), score=0.4)
+        >>> node = page_node([a, b])
+        >>> node.node_id, node.metadata["modalities"], node.get_content()
+        ('a', ['text', 'table'], 'Revenue grew.\\n\\n| Q1 | 5 |')
+    """
+    if not chunks:
+        raise ValueError("a page node needs at least one chunk")
+    best = chunks[0].node
+    texts: list[str] = []
+    spans: list[list[int]] = []
+    offset = 0
+    for nws in chunks:
+        text = nws.node.get_content(metadata_mode=MetadataMode.NONE)
+        body = nws.node.metadata.get("table_body")
+        if isinstance(body, str) and body.strip() and body.strip() not in text:
+            text = f"{text}\n{body.strip()}" if text.strip() else body.strip()
+        if texts:
+            offset += len(_PAGE_JOINER)
+        texts.append(text)
+        spans.append([offset, offset + len(text)])
+        offset += len(text)
+    metadata = dict(best.metadata)
+    metadata["chunk_ids"] = [nws.node.node_id for nws in chunks]
+    metadata["modalities"] = [str(nws.node.metadata.get("modality", "text")) for nws in chunks]
+    metadata["chunk_spans"] = spans
+    node = best.model_copy()
+    node.set_content(_PAGE_JOINER.join(texts))
+    node.metadata = metadata
+    node.excluded_embed_metadata_keys = _with(best.excluded_embed_metadata_keys, PAGE_EVIDENCE_KEYS)
+    node.excluded_llm_metadata_keys = _with(best.excluded_llm_metadata_keys, PAGE_EVIDENCE_KEYS)
+    return node
+
+
+
+def _with(keys: Sequence[str], more: Sequence[str]) -> list[str]:
+    return [*keys, *(k for k in more if k not in keys)]
+
+
 def aggregate_pages(nodes: Sequence[NodeWithScore], top_k: int | None = None, support: float = 0.0) -> list[NodeWithScore]:
-    """Collapse ranked nodes to one per ``(doc, page)``: the page's best node, scored by the page's evidence.
+    """Collapse ranked nodes to one per ``(doc, page)``, scored by the page's evidence, carrying all of it.
 
     ``page_score = best + support * (sum of the page's other node scores)``. The default ``support=0`` ranks
     a page by its best chunk alone (MaxP): reciprocal-rank scores are flat (1/61 at rank 1, 1/90 at rank 30),
     so summing them ranks pages by how many chunks they have rather than by how well one of them answers.
+    Each page comes back as :func:`page_node`: the best chunk's id and provenance, with the text of every
+    chunk of that page among ``nodes`` (a table that matched reaches the answer even when a paragraph of
+    its page ranked higher). Nodes without a page stay one node each.
 
     Args:
         nodes: Fused nodes, best first.
         top_k: How many pages to return (all when ``None``).
         support: Weight of a page's other chunks.
     """
-    best: dict[tuple[str, ...], NodeWithScore] = {}
+    groups: dict[tuple[str, ...], list[NodeWithScore]] = {}
     totals: dict[tuple[str, ...], float] = {}
     for nws in nodes:
         meta = nws.node.metadata
         page = meta.get("page")
         key = (str(meta.get("doc")), str(page)) if page is not None else ("node", nws.node.node_id)
         score = float(nws.score or 0.0)
-        if key not in best:
-            best[key] = nws
+        if key not in groups:
+            groups[key] = [nws]
             totals[key] = score
         else:
+            groups[key].append(nws)
             totals[key] += support * score
-    order = sorted(best, key=lambda key: totals[key], reverse=True)
-    pages = [NodeWithScore(node=best[key].node, score=totals[key]) for key in order]
-    return pages[:top_k] if top_k is not None else pages
+    order = sorted(groups, key=lambda key: totals[key], reverse=True)
+    if top_k is not None:
+        order = order[:top_k]
+    return [NodeWithScore(node=page_node(groups[key]), score=totals[key]) for key in order]

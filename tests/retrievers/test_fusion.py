@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from llama_index.core.schema import NodeWithScore, TextNode
+from llama_index.core.schema import MetadataMode, NodeWithScore, TextNode
 
 from llama_index_mmrag.retrievers.fusion import aggregate_pages, weighted_rrf
 
@@ -50,3 +50,37 @@ def test_by_default_a_page_ranks_by_its_best_chunk_not_by_its_chunk_count() -> N
     pages = aggregate_pages(ranked)
     assert [n.node.node_id for n in pages] == ["p3-a", "p1-a"]
     assert [n.score for n in pages] == [0.30, 0.25]
+
+
+_TABLE = "Table 2: Containers handled per terminal\n| Terminal | Containers 2024 |\n|---|---|\n| North | 9,020 |\n| West | 8,150 |"
+
+
+def test_a_page_node_carries_every_matching_chunk_of_its_page_whole() -> None:
+    prose = _n("p0-text", page=0, score=0.30)
+    other = _n("p1-text", page=1, score=0.25)
+    table = NodeWithScore(
+        node=TextNode(id_="p0-table", text=_TABLE, metadata={"doc": "a.pdf", "page": 0, "modality": "table"}), score=0.20
+    )
+    pages = aggregate_pages([prose, other, table])
+    assert [n.node.node_id for n in pages] == ["p0-text", "p1-text"]  # ids and ranking as before
+    assert [n.score for n in pages] == [0.30, 0.25]
+    page = pages[0].node
+    assert (page.metadata["doc"], page.metadata["page"], page.metadata["modality"]) == ("a.pdf", 0, "text")
+    assert page.metadata["modalities"] == ["text", "table"]
+    assert page.metadata["chunk_ids"] == ["p0-text", "p0-table"]
+    assert _TABLE in page.get_content()  # the table whole, next to the prose
+    assert "p0-text" in page.get_content()
+    start, end = page.metadata["chunk_spans"][1]
+    assert page.get_content()[start:end] == _TABLE
+    for mode in (MetadataMode.LLM, MetadataMode.EMBED):
+        assert "chunk_spans" not in page.get_content(metadata_mode=mode)
+    assert prose.node.get_content() == "p0-text"  # the retrieved chunk itself is not changed
+
+
+def test_a_table_described_in_prose_brings_its_markdown_body_to_the_page() -> None:
+    described = TextNode(
+        id_="t", text="A table of containers per terminal.",
+        metadata={"doc": "a.pdf", "page": 0, "modality": "table", "table_body": "| Terminal | Containers |\n| West | 8,150 |"},
+    )
+    page = aggregate_pages([_n("p", page=0, score=0.3), NodeWithScore(node=described, score=0.2)])[0].node
+    assert "| West | 8,150 |" in page.get_content()

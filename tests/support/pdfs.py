@@ -173,6 +173,45 @@ def make_empty_pdf(path: str | Path) -> Path:
     return Path(path)
 
 
+TERMINAL_ROWS = [
+    ["Terminal", "Containers 2024", "Cranes"],
+    ["North", "9,020", "6"],
+    ["West", "8,150", "4"],
+    ["East", "7,310", "5"],
+]
+TERMINAL_PROSE = (
+    "Container handling at the harbour terminals was reviewed for 2024. The terminals handled 12,400 "
+    "containers in the busiest month, and the West terminal opened a new gate for container trucks."
+)
+
+
+def make_table_answer_pdf(path: str | Path) -> dict[str, Any]:
+    """Write a two-page report whose per-terminal figures are only in a table, under prose with another number.
+
+    Page 1: a paragraph about container handling at the terminals (naming the West terminal and 12,400
+    containers), then a ruled table of containers per terminal (West: 8,150). Page 2: unrelated prose.
+
+    Args:
+        path: Where to write the PDF.
+
+    Returns:
+        The table's rows, the prose and the 0-based page of both.
+    """
+    canvas = Canvas(str(path), pagesize=letter)
+    y = _paragraph(canvas, TERMINAL_PROSE, MARGIN, PAGE_HEIGHT - 100, PAGE_WIDTH - 2 * MARGIN) - 24
+    canvas.setFont("Helvetica", 11)
+    canvas.drawString(MARGIN, y, "Table 2: Containers handled per terminal")
+    table = Table(TERMINAL_ROWS, colWidths=[110, 110, 70], rowHeights=20)
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.8, colors.black), ("FONT", (0, 0), (-1, -1), "Helvetica", 10)]))
+    _, height = table.wrapOn(canvas, PAGE_WIDTH, PAGE_HEIGHT)
+    table.drawOn(canvas, MARGIN, y - 12 - height)
+    canvas.showPage()
+    _paragraph(canvas, INTRO_PARAGRAPHS[1], MARGIN, PAGE_HEIGHT - 100, PAGE_WIDTH - 2 * MARGIN)
+    canvas.showPage()
+    canvas.save()
+    return {"path": Path(path), "page": 0, "rows": TERMINAL_ROWS, "prose": TERMINAL_PROSE}
+
+
 def text_picture(lines: list[str], size: tuple[int, int], font_size: int) -> Image.Image:
     """Black text on white, one line under the other (a stand-in for a scan or a screenshot).
 
