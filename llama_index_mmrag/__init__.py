@@ -2,19 +2,54 @@
 
 from __future__ import annotations
 
-from llama_index_mmrag.processors import (
-    EquationModalPostprocessor,
-    ImageModalPostprocessor,
-    ModalDescriber,
-    TableModalPostprocessor,
-)
-from llama_index_mmrag.rag import IngestReport, MultimodalRAG
-from llama_index_mmrag.readers.rag_anything import RAGAnythingReader
-from llama_index_mmrag.retrievers.composite import MultimodalCompositeRetriever
-from llama_index_mmrag.retrievers.lightrag import LightRAGRetriever
-from llama_index_mmrag.retrievers.milvus_modal import MilvusModalRetriever
-from llama_index_mmrag.retrievers.references import ReferenceRetriever
-from llama_index_mmrag.settings import MMRAGSettings
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llama_index_mmrag.processors import (
+        EquationModalPostprocessor,
+        ImageModalPostprocessor,
+        ModalDescriber,
+        TableModalPostprocessor,
+    )
+    from llama_index_mmrag.rag import IngestReport, MultimodalRAG
+    from llama_index_mmrag.readers.rag_anything import RAGAnythingReader
+    from llama_index_mmrag.retrievers.composite import MultimodalCompositeRetriever
+    from llama_index_mmrag.retrievers.lightrag import LightRAGRetriever
+    from llama_index_mmrag.retrievers.milvus_modal import MilvusModalRetriever
+    from llama_index_mmrag.retrievers.references import ReferenceRetriever
+    from llama_index_mmrag.settings import MMRAGSettings
+
+# The public names load on first use (PEP 562), so `import llama_index_mmrag.cli` and `mmrag --help` do not
+# import LlamaIndex, Milvus, LightRAG and torch.
+_EXPORTS = {
+    "EquationModalPostprocessor": "llama_index_mmrag.processors",
+    "ImageModalPostprocessor": "llama_index_mmrag.processors",
+    "ModalDescriber": "llama_index_mmrag.processors",
+    "TableModalPostprocessor": "llama_index_mmrag.processors",
+    "IngestReport": "llama_index_mmrag.rag",
+    "MultimodalRAG": "llama_index_mmrag.rag",
+    "RAGAnythingReader": "llama_index_mmrag.readers.rag_anything",
+    "MultimodalCompositeRetriever": "llama_index_mmrag.retrievers.composite",
+    "LightRAGRetriever": "llama_index_mmrag.retrievers.lightrag",
+    "MilvusModalRetriever": "llama_index_mmrag.retrievers.milvus_modal",
+    "ReferenceRetriever": "llama_index_mmrag.retrievers.references",
+    "MMRAGSettings": "llama_index_mmrag.settings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'llama_index_mmrag' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __all__ = [
     "EquationModalPostprocessor",

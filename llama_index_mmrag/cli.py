@@ -1,8 +1,18 @@
 """``mmrag``: the command line, a thin layer over :class:`~llama_index_mmrag.rag.MultimodalRAG`.
 
+Every command exits 0 on success, 1 on a failure (a file that cannot be read, an unknown document, an empty
+store) and 2 on a usage error (an empty question, an unknown ``--modality``, a store that does not exist), and
+prints one clear line on stderr instead of a traceback (``-v`` adds the traceback of an unexpected error).
+Commands that read a store never create one. Pages are numbered from 1 in everything printed for people
+(``p.36`` is the 36th page); JSON keeps the 0-based ``page`` and adds the 1-based ``page_number``.
+
+Only light modules are imported here: the facade, LlamaIndex and the models load when a command needs them, so
+``--help`` and argument errors answer at once.
+
 Example:
     $ mmrag ingest report.pdf diagram.png --store ./store
     $ mmrag query "What does the diagram show?" --store ./store --json
+    $ mmrag stats --store ./store --json
     $ mmrag demo
 """
 
@@ -11,38 +21,197 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import tempfile
+import traceback
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, NoReturn, Optional
 
 import typer
-from llama_index.core.base.response.schema import Response
-from llama_index.core.schema import NodeWithScore
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Multimodal RAG for LlamaIndex, offline by default.")
+try:  # typer vendors its own click since 0.20; older releases use click itself
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover
+    from click import exceptions as click_exceptions  # type: ignore[no-redef]
+
+if TYPE_CHECKING:
+    from llama_index.core.base.response.schema import Response
+    from llama_index.core.schema import NodeWithScore
+
+    from llama_index_mmrag.manifest import DocRecord
+    from llama_index_mmrag.rag import MultimodalRAG
+
+logger = logging.getLogger(__name__)
+
 console = Console(stderr=True)
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample"
 TEXT_PREVIEW = 300
+QUESTION_PREVIEW = 500
+MODALITY_NAMES = ("text", "image", "table", "equation")
+"""The ``--modality`` values (the package's modalities, checked before anything is loaded)."""
+DEMO_MARKER = ".mmrag-demo"
+"""The file ``mmrag demo`` leaves in a ``--store`` folder it made, so that it reuses only its own folders."""
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: object) -> str:
+    """Text as it can be shown on any terminal: lone surrogates and control characters (other than newline
+    and tab) become U+FFFD, so stored text or a question cannot break the output or drive the terminal.
+
+    Args:
+        text: Anything; ``str()`` of it is shown.
+
+    Example:
+        >>> printable("a\\x1b[31mb\\udc80") == "a\\ufffd[31mb\\ufffd"
+        True
+    """
+    value = str(text).encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return _CONTROL.sub("\ufffd", value)
+
+
+def page_number(page: object) -> int | None:
+    """The 1-based page number people read for a stored 0-based ``page`` (``None`` where unknown).
+
+    Args:
+        page: A node's ``page`` metadata.
+
+    Example:
+        >>> page_number(35), page_number(None)
+        (36, None)
+    """
+    if isinstance(page, bool) or not isinstance(page, int) or page < 0:
+        return None
+    return page + 1
+
+
+def _shown_page(page: object) -> str:
+    number = page_number(page)
+    return "-" if number is None else str(number)
+
+
+def _cell(text: object, limit: int = 80) -> str:
+    """One table cell: printable, on one line, cut to ``limit`` characters, markup escaped."""
+    flat = " ".join(printable(text).split())
+    return escape(flat[:limit] + ("…" if len(flat) > limit else ""))
+
+
+def _out(text: str) -> None:
+    """Print a line on stdout, whatever its encoding (characters it cannot hold are escaped, never fatal)."""
+    line = printable(text) + "\n"
+    try:
+        sys.stdout.write(line)
+    except UnicodeEncodeError:
+        encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+        sys.stdout.write(line.encode(encoding, "backslashreplace").decode(encoding))
+    sys.stdout.flush()
+
+
+def _json_out(payload: Any) -> None:
+    """Print one JSON document on stdout (a lone surrogate is written as its ``\\uXXXX`` escape, valid JSON)."""
+    text = json.dumps(payload, ensure_ascii=False)
+    sys.stdout.write(text.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
+    sys.stdout.flush()
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``error: message`` on stderr (markup escaped) and exit with ``code`` (1 failure, 2 usage)."""
+    console.print(f"[red]error:[/red] {escape(printable(message))}", soft_wrap=True, highlight=False)
+    raise typer.Exit(code)
+
+
+def _verbose() -> bool:
+    return logging.getLogger().getEffectiveLevel() <= logging.INFO
+
+
+def _exit_code(exc: Exception) -> int:
+    """2 for errors in what the user typed (an empty question, a bad filter value), 1 for everything else."""
+    question = sys.modules.get("llama_index_mmrag.retrievers.question")
+    if question is not None and isinstance(exc, question.EmptyQuestionError):
+        return 2
+    filters = sys.modules.get("llama_index_mmrag.retrievers.filters")
+    if filters is not None and isinstance(exc, filters.FilterError):
+        return 2
+    return 1
+
+
+class GuardedGroup(TyperGroup):
+    """The ``mmrag`` group: an error escaping a command becomes one line on stderr and an exit code, never a
+    traceback (``-v`` adds the traceback)."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click_exceptions.ClickException, click_exceptions.Exit, click_exceptions.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001  (the last line of defence: every error gets a message)
+            if _verbose():
+                traceback.print_exc()
+            ours = type(exc).__module__.startswith("llama_index_mmrag") or isinstance(exc, (OSError, LookupError))
+            message = str(exc) if ours and str(exc) else f"{type(exc).__name__}: {exc}"
+            _fail(message if ours or _verbose() else f"{message} (run with -v for details)", _exit_code(exc))
+
+
+app = typer.Typer(
+    cls=GuardedGroup,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Multimodal RAG for LlamaIndex, offline by default.",
+)
 StoreOption = typer.Option(None, "--store", help="Storage dir (default: MMRAG_STORAGE_DIR or ./mmrag_storage).")
 
 
-def _open(store: Optional[Path], **overrides: Any) -> Any:
+# ----------------------------------------------------------------------------------------------- store access
+def _storage_dir(store: Optional[Path]) -> Path:
+    """The storage dir a command uses: ``--store``, else the settings' (environment, ``.env``, default)."""
+    from llama_index_mmrag.settings import MMRAGSettings
+
+    try:
+        return (MMRAGSettings(storage_dir=store) if store is not None else MMRAGSettings()).storage_dir
+    except ValueError as exc:
+        _fail(str(exc), 2)
+
+
+def _is_store(folder: Path) -> bool:
+    """Whether ``folder`` holds a store: its manifest, its Milvus Lite database or its graph."""
+    return folder.is_dir() and any((folder / name).exists() for name in ("manifest.json", "milvus.db", "lightrag"))
+
+
+def _require_store(store: Optional[Path]) -> Path:
+    """The storage dir a command reads; exit 2, creating nothing, when there is no store there."""
+    folder = _storage_dir(store)
+    if not _is_store(folder):
+        what = "no store at" if not folder.exists() else "no mmrag store in"
+        _fail(f"{what} {folder}; check the path, or build a store with `mmrag ingest FILE --store {folder}`", 2)
+    return folder
+
+
+def _open(store: Optional[Path], **overrides: Any) -> MultimodalRAG:
     from llama_index_mmrag.rag import MultimodalRAG
 
     try:
         return MultimodalRAG(storage_dir=store, **overrides)
-    except (RuntimeError, ValueError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    except ValueError as exc:  # settings that do not validate
+        _fail(str(exc), 2)
+    except RuntimeError as exc:  # a store that cannot be opened (held by another process, unreadable manifest)
+        _fail(str(exc), 1)
 
 
+def _empty_store_message(folder: Path) -> str:
+    return f"the store {folder} holds no documents yet; add some with `mmrag ingest FILE --store {folder}`"
+
+
+# ----------------------------------------------------------------------------------------------- output
 def source_record(nws: NodeWithScore) -> dict[str, Any]:
-    """The JSON form of one source: ``doc``, ``page`` (0-based), ``modality``, ``score``, ``text``, ``image_path``.
+    """The JSON form of one source: ``doc``, ``page`` (0-based), ``page_number`` (1-based), ``modality``,
+    ``score``, ``text``, ``image_path``.
 
     Args:
         nws: A retrieved node.
@@ -52,6 +221,7 @@ def source_record(nws: NodeWithScore) -> dict[str, Any]:
     return {
         "doc": meta.get("doc"),
         "page": meta.get("page"),
+        "page_number": page_number(meta.get("page")),
         "modality": meta.get("modality"),
         "score": float(nws.score) if nws.score is not None else None,
         "text": nws.node.get_content()[:TEXT_PREVIEW * 4],
@@ -60,17 +230,23 @@ def source_record(nws: NodeWithScore) -> dict[str, Any]:
 
 
 def _print_answer(question: str, response: Response) -> None:
-    console.print(f"\n[bold]Q:[/bold] {question}")
-    print(f"A: {response.response}")
+    shown = printable(question)
+    if len(shown) > QUESTION_PREVIEW:
+        shown = f"{shown[:QUESTION_PREVIEW]}… ({len(question)} characters)"
+    console.print(f"\n[bold]Q:[/bold] {escape(shown)}", soft_wrap=True, highlight=False)
+    _out(f"A: {response.response}")
     table = Table("#", "doc", "page", "modality", "score", "text / image", show_lines=False)
     for i, nws in enumerate(response.source_nodes, start=1):
         rec = source_record(nws)
-        shown = rec["image_path"] or rec["text"][:80].replace("\n", " ")
         score = f"{rec['score']:.4f}" if rec["score"] is not None else "-"
-        table.add_row(str(i), str(rec["doc"]), str(rec["page"]), str(rec["modality"]), score, shown)
+        table.add_row(
+            str(i), _cell(rec["doc"], 40), _shown_page(rec["page"]), _cell(rec["modality"]), score,
+            _cell(rec["image_path"] or rec["text"]),
+        )
     console.print(table)
 
 
+# ----------------------------------------------------------------------------------------------- commands
 @app.callback()
 def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what each layer does.")) -> None:
     """Multimodal RAG for LlamaIndex: RAG-Anything parsing, Milvus vectors, a LightRAG graph."""
@@ -91,10 +267,25 @@ def ingest(
     finally:
         rag.close()
     for failure in report.failures:
-        console.print(f"[red]failed:[/red] {failure.path}: {failure.reason}")
-    console.print(report.summary())
+        console.print(f"[red]failed:[/red] {escape(printable(failure.path))}: {escape(printable(failure.reason))}", soft_wrap=True)
+    console.print(escape(report.summary()), highlight=False)
     if report.failures:
         raise typer.Exit(1)
+
+
+def _check_modalities(modalities: Optional[list[str]]) -> None:
+    for value in modalities or []:
+        if value not in MODALITY_NAMES:
+            _fail(f"unknown modality {printable(value)!r}; choose from {', '.join(MODALITY_NAMES)}", 2)
+
+
+def _check_question(question: str) -> None:
+    """Exit 2 for a question with no visible character (the retrievers' rule: lone surrogates count as
+    visible U+FFFD, control characters as spaces), before anything is loaded."""
+    text = _CONTROL.sub(" ", question.encode("utf-16", "surrogatepass").decode("utf-16", "replace"))
+    if not any(ch.isprintable() and not ch.isspace() for ch in text):
+        _fail('the question is empty (it has no visible characters); ask a question in words, e.g. '
+              'mmrag query "What does the diagram show?"', 2)
 
 
 @app.command()
@@ -103,61 +294,92 @@ def query(
     store: Optional[Path] = StoreOption,
     top_k: int = typer.Option(5, "--top-k", min=1, max=1000, help="How many sources to retrieve."),
     modality: Optional[list[str]] = typer.Option(None, "--modality", help="Only text, image, table or equation (repeatable)."),
-    doc: Optional[str] = typer.Option(None, "--doc", help="Only this document (file name)."),
+    doc: Optional[str] = typer.Option(None, "--doc", help="Only this document: its file name, with or without extension."),
     as_json: bool = typer.Option(False, "--json", help="Print {answer, sources} as JSON."),
 ) -> None:
-    """Answer a question from the store, with its sources."""
-    rag = _open(store)
+    """Answer a question from the store, with its sources (pages numbered from 1).
+
+    ``--json`` prints ``{"answer", "sources": [{"doc", "page", "page_number", "modality", "score", "text",
+    "image_path"}]}`` with the 0-based ``page`` and the 1-based ``page_number``. A store that does not exist
+    exits with code 2 and is not created; a store with no documents, or an unknown ``--doc``, exits with code 1.
+    """
+    _check_modalities(modality)
+    _check_question(question)
+    folder = _require_store(store)
+    rag = _open(folder)
     try:
+        if not rag.documents():
+            _fail(_empty_store_message(folder), 1)
         engine = rag.as_query_engine(top_k=top_k, modalities=modality or None, doc=doc)
         response = engine.query(question)
-    except ValueError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
     finally:
         rag.close()
     if as_json:
         answer = response.response if response.source_nodes else None
-        print(json.dumps({"answer": answer, "sources": [source_record(n) for n in response.source_nodes]}, ensure_ascii=False))
+        _json_out({"answer": answer, "sources": [source_record(n) for n in response.source_nodes]})
     else:
         _print_answer(question, response)
 
 
+def _demo_dir(store: Optional[Path]) -> tuple[Path, bool]:
+    """The demo's store and whether the demo made it as a temporary folder (removed after the run).
+
+    A ``--store`` folder is used when it does not exist, is empty, or was made by an earlier ``mmrag demo``
+    (marked by :data:`DEMO_MARKER`; its files are then already stored and are skipped as unchanged). Any other
+    folder is refused: the demo never deletes or mixes into what it did not create.
+    """
+    if store is None:
+        return Path(tempfile.mkdtemp(prefix="mmrag-demo-")), True
+    workdir = Path(store)
+    if workdir.exists() and not workdir.is_dir():
+        _fail(f"{workdir} is a file; give `mmrag demo --store` a new or empty folder", 2)
+    if workdir.is_dir() and any(workdir.iterdir()) and not (workdir / DEMO_MARKER).is_file():
+        _fail(
+            f"{workdir} is not empty and was not made by `mmrag demo`; the demo leaves it untouched: give "
+            f"--store a new or empty folder, or leave --store out for a temporary one",
+            2,
+        )
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / DEMO_MARKER).write_text("made by `mmrag demo`; rerunning the demo reuses this store\n", encoding="utf-8")
+    return workdir, False
+
+
 @app.command()
 def demo(
-    store: Optional[Path] = typer.Option(None, "--store", help="Where to build the demo store (a fresh temporary dir by default)."),
+    store: Optional[Path] = typer.Option(
+        None, "--store", help="Where to build the demo store: a new or empty folder (a temporary one, removed after, by default)."
+    ),
 ) -> None:
-    """Ingest a Milvus FAQ and an architecture diagram into a fresh store, then ask a text and an image question."""
-    from llama_index_mmrag.rag import MultimodalRAG
+    """Ingest a Milvus FAQ and an architecture diagram into a fresh store, then ask a text and an image question.
 
+    With ``--store``, the folder must be new, empty, or a store an earlier ``mmrag demo`` made; anything else
+    exits with code 2 and is left untouched.
+    """
     faq, diagram = SAMPLE_DIR / "milvus_faq.txt", SAMPLE_DIR / "milvus_architecture.png"
     for path in (faq, diagram):
         if not path.exists():
-            console.print(f"[red]error:[/red] demo file {path} is missing; reinstall from a full checkout")
-            raise typer.Exit(2)
-    workdir = Path(store) if store else Path(tempfile.mkdtemp(prefix="mmrag-demo-"))
-    if store and workdir.exists():
-        shutil.rmtree(workdir)
-    console.print(f"demo store: {workdir}")
-    rag = MultimodalRAG(storage_dir=workdir, top_k=5)
+            _fail(f"demo file {path} is missing; reinstall from a full checkout", 2)
+    workdir, temporary = _demo_dir(store)
     try:
-        report = rag.ingest([faq, diagram], show_progress=True)
-        console.print(report.summary())
-        text_q = "Does Milvus support simultaneous insertion and search?"
-        _print_answer(text_q, rag.as_query_engine(top_k=3).query(text_q))
-        image_q = "What are the key components of the Milvus architecture?"
-        response = rag.as_query_engine(top_k=3).query(image_q)
-        _print_answer(image_q, response)
+        console.print(f"demo store: {escape(str(workdir))}", highlight=False)
+        rag = _open(workdir, top_k=5)
+        try:
+            report = rag.ingest([faq, diagram], show_progress=True)
+            console.print(escape(report.summary()), highlight=False)
+            text_q = "Does Milvus support simultaneous insertion and search?"
+            _print_answer(text_q, rag.as_query_engine(top_k=3).query(text_q))
+            image_q = "What are the key components of the Milvus architecture?"
+            response = rag.as_query_engine(top_k=3).query(image_q)
+            _print_answer(image_q, response)
+        finally:
+            rag.close()
         images = [n for n in response.source_nodes if n.node.metadata.get("modality") == "image"]
-        if images:
-            print(f"Image hit: {source_record(images[0])['image_path']}")
-        else:
-            console.print("[red]no image among the sources[/red]")
-            raise typer.Exit(1)
+        if not images:
+            _fail("no image among the sources", 1)
+        _out(f"Image hit: {source_record(images[0])['image_path']}")
     finally:
-        rag.close()
-        if store is None:
-            shutil.rmtree(workdir, ignore_errors=True)
+        if temporary:
+            shutil.rmtree(workdir, ignore_errors=True)  # owned: mkdtemp made this folder for this run
 
 
 @app.command()
@@ -169,19 +391,17 @@ def parse(
         None, "--output-dir", help="Where extracted images are written (default: a new temporary folder, kept)."
     ),
 ) -> None:
-    """Parse one file and show its blocks (modality, page, text); nothing is stored.
+    """Parse one file and show its blocks (modality, page from 1, text); nothing is stored.
 
-    ``--json`` prints a list of ``{"modality", "page", "bbox", "text", "image_path"}`` objects on stdout. A file
-    that cannot be read exits with code 1 and names the file and the reason on stderr.
+    ``--json`` prints a list of ``{"modality", "page", "page_number", "bbox", "text", "image_path"}`` objects
+    on stdout (``page`` 0-based, ``page_number`` 1-based). A file that cannot be read exits with code 1 and
+    names the file and the reason on stderr.
     """
-    from rich.markup import escape
-
+    if path.is_dir():
+        _fail(f"{path}: this is a folder; `mmrag parse` reads one file (use `mmrag ingest` for folders)", 1)
     from llama_index_mmrag.parsing.errors import ParseError
     from llama_index_mmrag.readers.rag_anything import RAGAnythingReader
 
-    if path.is_dir():
-        console.print(f"[red]error:[/red] {escape(str(path))}: this is a folder; `mmrag parse` reads one file (use `mmrag ingest` for folders)")
-        raise typer.Exit(1)
     quiet = logging.getLogger().getEffectiveLevel() > logging.INFO
     previous = {name: logging.getLogger(name).level for name in ("raganything", "docling")}
     if quiet:  # their error logs repeat the failure this command reports itself
@@ -191,8 +411,7 @@ def parse(
         reader = RAGAnythingReader(parser=parser, output_dir=str(output_dir) if output_dir else None)
         parsed = reader.parse(path)
     except ParseError as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc.path))}: {escape(exc.reason)}", soft_wrap=True)
-        raise typer.Exit(1) from exc
+        _fail(f"{exc.path}: {exc.reason}", 1)
     finally:
         for name, level in previous.items():
             logging.getLogger(name).setLevel(level)
@@ -201,23 +420,25 @@ def parse(
             {
                 "modality": block.modality,
                 "page": block.page,
+                "page_number": page_number(block.page),
                 "bbox": block.bbox,
                 "text": block.searchable_text,
                 "image_path": block.img_path if block.modality == "image" else None,
             }
             for block in parsed.blocks
         ]
-        print(json.dumps(records, ensure_ascii=False))
+        _json_out(records)
         return
     table = Table(
-        "#", "modality", "page", "text / image", title=escape(f"{parsed.doc}: {len(parsed.blocks)} block(s), parser {parsed.parser}")
+        "#", "modality", "page", "text / image",
+        title=escape(printable(f"{parsed.doc}: {len(parsed.blocks)} block(s), parser {parsed.parser}")),
     )
     for i, block in enumerate(parsed.blocks, start=1):
         text = block.searchable_text.replace("\n", " ").strip()
-        shown = text[:80] if block.modality != "image" or text else str(block.img_path)
-        table.add_row(str(i), block.modality, "-" if block.page is None else str(block.page), escape(shown or "-"))
+        shown = text if block.modality != "image" or text else str(block.img_path)
+        table.add_row(str(i), block.modality, _shown_page(block.page), _cell(shown or "-"))
     Console().print(table)
-    console.print(f"parser {parsed.parser}: {parsed.reason}", soft_wrap=True, highlight=False, markup=False)
+    console.print(printable(f"parser {parsed.parser}: {parsed.reason}"), soft_wrap=True, highlight=False, markup=False)
 
 
 @app.command("eval")
@@ -234,8 +455,7 @@ def evaluate(
     try:
         report = run_evaluation(dataset, store=store, top_k=top_k, baseline=baseline, show_progress=True)
     except (FileNotFoundError, ValueError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+        _fail(str(exc), 2)
     details = report.pop("details")
     table = Table("setting", "metric", "ours", "baseline", "ratio")
     for row in comparison_rows(report):
@@ -255,97 +475,94 @@ def evaluate(
         )
     for failure in details["ingest_failures"]:
         lines.append(f"failed to ingest: {failure}")
-    print("\n".join(lines))
+    _out("\n".join(lines))
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(report, indent=1), encoding="utf-8")
 
 
-def _require_store(store: Optional[Path]) -> Path:
-    """The storage dir a command reads, or exit 2 if there is no store there."""
-    from rich.markup import escape
-
-    from llama_index_mmrag.settings import MMRAGSettings
-
-    try:
-        folder = (MMRAGSettings(storage_dir=store) if store is not None else MMRAGSettings()).storage_dir
-    except ValueError as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}")
-        raise typer.Exit(2) from exc
-    if not folder.is_dir():
-        console.print(f"[red]error:[/red] no store at {escape(str(folder))}; ingest files first (`mmrag ingest FILE --store DIR`)")
-        raise typer.Exit(2)
-    return folder
-
-
 @app.command()
 def delete(
-    doc: str = typer.Argument(..., help="The document to remove: its file name, as stored (`mmrag stats` lists them)."),
+    doc: str = typer.Argument(..., help="The document to remove: its file name, with or without extension (`mmrag stats` lists them)."),
     store: Optional[Path] = StoreOption,
 ) -> None:
     """Remove a document: its nodes from Milvus, its chunks, entities and relations from the graph.
 
     Entities and relations other documents also mention stay, with their other sources. All or nothing, even if
-    the command is killed half-way. An unknown document exits with code 1 and names the closest stored one.
+    the command is killed half-way. A store that does not exist exits with code 2 (nothing is created); an
+    unknown or ambiguous document exits with code 1 and names the closest stored ones.
     """
-    from rich.markup import escape
-
-    from llama_index_mmrag.rag import UnknownDocumentError
-
-    _require_store(store)
-    rag = _open(store)
+    folder = _require_store(store)
+    rag = _open(folder)
     try:
         record = rag.delete(doc)
-    except UnknownDocumentError as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(1) from exc
     finally:
         rag.close()
     counts = ", ".join(f"{n} {m}" for m, n in sorted(record.modalities.items())) or "no nodes"
-    console.print(f"deleted {escape(record.doc)} ({counts})", soft_wrap=True)
+    console.print(f"deleted {escape(printable(record.doc))} ({counts})", soft_wrap=True, highlight=False)
+
+
+def document_listing(record: DocRecord) -> dict[str, Any]:
+    """The JSON form of one stored document: ``doc``, ``pages``, ``nodes`` (per modality), ``ingested_at``
+    (ISO 8601, ``null`` for documents stored before it was recorded), ``parser``.
+
+    Args:
+        record: The document's manifest record.
+    """
+    nodes = {m: int(record.modalities.get(m, 0)) for m in MODALITY_NAMES}
+    nodes.update({m: int(n) for m, n in record.modalities.items() if m not in nodes})
+    return {
+        "doc": record.doc,
+        "pages": record.pages,
+        "nodes": nodes,
+        "ingested_at": record.ingested_at,
+        "parser": record.parser,
+    }
 
 
 @app.command()
 def stats(
     store: Optional[Path] = StoreOption,
-    as_json: bool = typer.Option(False, "--json", help='Print {"docs", "nodes": {modality: n}, "entities", "relations"} as JSON.'),
-    doc: Optional[str] = typer.Option(None, "--doc", help="Count one document: its nodes, and the entities and relations it sources."),
+    as_json: bool = typer.Option(
+        False, "--json", help='Print {"docs", "nodes": {modality: n}, "entities", "relations", "documents": [...]} as JSON.'
+    ),
+    doc: Optional[str] = typer.Option(None, "--doc", help="Count one document (file name, with or without extension)."),
 ) -> None:
-    """What the store holds, counted in Milvus and in the graph (not read from the manifest).
+    """What the store holds, counted in Milvus and in the graph, and its documents (from the manifest).
 
-    An unknown ``--doc`` exits with code 1.
+    ``--json`` adds ``documents``: one ``{"doc", "pages", "nodes": {modality: n}, "ingested_at", "parser"}``
+    per document (only the counted one with ``--doc``). A store that does not exist exits with code 2 (nothing
+    is created); an unknown ``--doc`` exits with code 1.
     """
-    from rich.markup import escape
-
-    from llama_index_mmrag.rag import UnknownDocumentError
-
-    _require_store(store)
-    rag = _open(store)
+    folder = _require_store(store)
+    rag = _open(folder)
     try:
         counts = rag.stats(doc=doc)
-        documents = rag.documents() if doc is None and not as_json else []
-    except UnknownDocumentError as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(1) from exc
+        records = rag.documents() if doc is None else [r for r in [rag.document(doc, default=None)] if r is not None]
     finally:
         rag.close()
+    listing = [document_listing(r) for r in records]
     if as_json:
-        print(json.dumps(counts, ensure_ascii=False))
-        return
-    title = f"{doc}" if doc is not None else f"store {rag.settings.storage_dir}"
-    table = Table("what", "count", title=escape(title))
-    table.add_row("documents", str(counts["docs"]))
-    for modality, n in counts["nodes"].items():
-        table.add_row(f"{modality} nodes", str(n))
-    table.add_row("entities", str(counts["entities"]))
-    table.add_row("relations", str(counts["relations"]))
-    out = Console()
-    out.print(table)
-    if documents:
-        listing = Table("document", "pages", "nodes", "parser", title="documents (manifest)")
-        for record in documents:
-            listing.add_row(escape(record.doc), str(record.pages), str(len(record.node_ids)), record.parser)
-        out.print(listing)
+        _json_out({**counts, "documents": listing})
+    else:
+        title = f"{doc}" if doc is not None else f"store {folder}"
+        table = Table("what", "count", title=escape(printable(title)))
+        table.add_row("documents", str(counts["docs"]))
+        for modality, n in counts["nodes"].items():
+            table.add_row(f"{modality} nodes", str(n))
+        table.add_row("entities", str(counts["entities"]))
+        table.add_row("relations", str(counts["relations"]))
+        out = Console()
+        out.print(table)
+        if listing:
+            docs = Table("document", "pages", "nodes", "ingested (UTC)", "parser", title="documents (manifest)")
+            for item in listing:
+                nodes = ", ".join(f"{n} {m}" for m, n in item["nodes"].items() if n) or "0"
+                when = (item["ingested_at"] or "-")[:16].replace("T", " ")  # to the minute, UTC
+                docs.add_row(_cell(item["doc"], 60), str(item["pages"]), nodes, when, _cell(item["parser"]))
+            out.print(docs)
+    if not records and doc is None:
+        console.print(escape(_empty_store_message(folder)), soft_wrap=True, highlight=False)
 
 
 def run() -> None:

@@ -132,7 +132,7 @@ def run_evaluation(
         report["details"] = details
         return report
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)  # owned: mkdtemp made it for this run (a --store is never removed)
 
 
 def _run_baseline(

@@ -274,8 +274,8 @@ class Journal:
             raise RuntimeError(f"a write is already pending in {self.folder}; recover the store before writing")
         self.folder.mkdir(parents=True, exist_ok=True)
         staging = self.folder / "graph-staging"
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(self.snapshot_path, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)  # owned: <store>/journal/graph-staging, the journal's own
+        shutil.rmtree(self.snapshot_path, ignore_errors=True)  # owned: <store>/journal/graph-before, the journal's own
         staging.mkdir()
         if self.graph_dir.is_dir():
             shutil.copytree(self.graph_dir, staging / "tree", copy_function=_copy_durably)
@@ -305,19 +305,19 @@ class Journal:
                 f"rolled back: rebuild the store"
             )
         tree = self.snapshot_path / "tree"
-        shutil.rmtree(self.graph_dir, ignore_errors=True)
+        shutil.rmtree(self.graph_dir, ignore_errors=True)  # owned: <store>/lightrag, replaced by its own copy
         if tree.is_dir():
             shutil.copytree(tree, self.graph_dir, copy_function=_copy_durably)
 
     def clear(self) -> None:
         """Forget the pending write (its effects are committed or rolled back)."""
-        self.pending_path.unlink(missing_ok=True)
+        self.pending_path.unlink(missing_ok=True)  # owned: <store>/journal/pending.json
         if self.folder.is_dir():
             fsync_dir(self.folder)
-        shutil.rmtree(self.snapshot_path, ignore_errors=True)
-        shutil.rmtree(self.folder / "graph-staging", ignore_errors=True)
+        shutil.rmtree(self.snapshot_path, ignore_errors=True)  # owned: <store>/journal/graph-before
+        shutil.rmtree(self.folder / "graph-staging", ignore_errors=True)  # owned: <store>/journal/graph-staging
         for leftover in self.folder.glob(".pending-*") if self.folder.is_dir() else ():
-            leftover.unlink(missing_ok=True)
+            leftover.unlink(missing_ok=True)  # owned: .pending-* temporaries of write_json_atomic in <store>/journal
 
 
 # --- LightRAG: re-reading restored files, reconciling its vector collections ----------------------------------

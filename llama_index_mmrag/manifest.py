@@ -17,6 +17,7 @@ import json
 import os
 import tempfile
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ def write_json_atomic(path: Path, payload: Any, tmp_prefix: str = ".tmp-") -> No
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        Path(tmp).unlink(missing_ok=True)  # owned: mkstemp made it just above
         raise
     fsync_dir(path.parent)
 
@@ -74,6 +75,11 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def utc_now() -> str:
+    """The current time as ISO 8601 in UTC, to the second (``2026-01-31T09:15:02+00:00``)."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
 class DocRecord(BaseModel):
     """One ingested document.
 
@@ -85,6 +91,7 @@ class DocRecord(BaseModel):
         modalities: Node count per modality.
         pages: Number of pages seen (highest page index + 1).
         source_path: Where the file was ingested from.
+        ingested_at: When it was recorded (ISO 8601, UTC); ``None`` in manifests written before it was kept.
     """
 
     doc: str
@@ -94,6 +101,7 @@ class DocRecord(BaseModel):
     modalities: dict[str, int] = Field(default_factory=dict)
     pages: int = 0
     source_path: str | None = None
+    ingested_at: str | None = None
 
 
 class Manifest:
@@ -114,7 +122,7 @@ class Manifest:
         """Delete temporary files a crash left mid-save (the manifest itself is intact: it is replaced atomically)."""
         if self.path.parent.is_dir():
             for leftover in self.path.parent.glob(_TMP_PREFIX + "*"):
-                leftover.unlink(missing_ok=True)
+                leftover.unlink(missing_ok=True)  # owned: .manifest-* temporaries of _save (our prefix)
 
     def reload(self) -> None:
         """Re-read the manifest from disk (another process may have written it since this one opened it)."""
@@ -170,7 +178,10 @@ class Manifest:
             return {i for name, rec in self._docs.items() if name != exclude for i in rec.node_ids}
 
     def record(self, record: DocRecord) -> None:
-        """Add or replace a document's record and persist the manifest."""
+        """Add or replace a document's record and persist the manifest; a record without ``ingested_at`` is
+        stamped with the current time (UTC)."""
+        if record.ingested_at is None:
+            record = record.model_copy(update={"ingested_at": utc_now()})
         with self._lock:
             self._docs[record.doc] = record
             self._save()

@@ -52,7 +52,7 @@ from llama_index_mmrag.lifecycle import (
 from llama_index_mmrag.limits import fit_nodes
 from llama_index_mmrag.manifest import DocRecord, Manifest
 from llama_index_mmrag.models.adapters import lightrag_llm_func
-from llama_index_mmrag.models.embeddings import LOCAL_EMBED_DIM, local_embedding
+from llama_index_mmrag.models.embeddings import LOCAL_EMBED_DIM, lazy_local_embedding
 from llama_index_mmrag.processors import ModalDescriber, annotate_nodes, default_postprocessors
 from llama_index_mmrag.readers.rag_anything import LoadFailure, ParsedDocument, RAGAnythingReader
 from llama_index_mmrag.parsing.errors import ParseError
@@ -79,21 +79,118 @@ class UnknownDocumentError(LookupError):
 
     Example:
         >>> str(UnknownDocumentError("reprot.pdf", Path("./store"), ["report.pdf"]))
-        "no document named 'reprot.pdf' in the store store (did you mean 'report.pdf'?); `mmrag stats --store store --json` shows what it holds, and documents are named by file name"
+        "no document named 'reprot.pdf' in the store store (did you mean 'report.pdf'?); `mmrag stats --store store --json` lists the documents it holds, by file name"
     """
 
     def __init__(self, doc: str, storage_dir: Path, known: Sequence[str]) -> None:
         self.doc = doc
-        close = difflib.get_close_matches(doc, list(known), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        super().__init__(
-            f"no document named {doc!r} in the store {storage_dir}{hint}; `mmrag stats --store {storage_dir} --json` "
-            f"shows what it holds, and documents are named by file name"
+        self.closest = closest_names(doc, known)
+        if not known:
+            message = (
+                f"no document named {doc!r}: the store {storage_dir} holds no documents yet; add some with "
+                f"`mmrag ingest FILE --store {storage_dir}`"
+            )
+        else:
+            hint = f" (did you mean {' or '.join(repr(n) for n in self.closest)}?)" if self.closest else ""
+            message = (
+                f"no document named {doc!r} in the store {storage_dir}{hint}; `mmrag stats --store {storage_dir} "
+                f"--json` lists the documents it holds, by file name"
+            )
+        super().__init__(message)
+
+
+class AmbiguousDocumentError(UnknownDocumentError):
+    """A name that matches more than one stored document (``report`` for ``report.pdf`` and ``report.docx``).
+
+    Args:
+        doc: The name asked for.
+        storage_dir: The store.
+        matches: The stored names it matches.
+
+    Example:
+        >>> str(AmbiguousDocumentError("report", Path("./store"), ["report.docx", "report.pdf"]))
+        "the name 'report' matches 2 documents in the store store: 'report.docx', 'report.pdf'; give the full file name"
+    """
+
+    def __init__(self, doc: str, storage_dir: Path, matches: Sequence[str]) -> None:
+        self.doc = doc
+        self.closest = list(matches)
+        LookupError.__init__(
+            self,
+            f"the name {doc!r} matches {len(matches)} documents in the store {storage_dir}: "
+            f"{', '.join(repr(m) for m in matches)}; give the full file name",
         )
 
 
 @dataclass
 class IngestReport:
+def _stem(name: str) -> str:
+    return Path(name).stem.casefold()
+
+
+def closest_names(doc: str, known: Sequence[str], n: int = 3) -> list[str]:
+    """Up to ``n`` stored names most like ``doc`` (by name or by name without extension, ignoring case).
+
+    Args:
+        doc: The name asked for.
+        known: The stored names.
+        n: How many to return at most.
+
+    Example:
+        >>> closest_names("reprot", ["report.pdf", "notes.txt"])
+        ['report.pdf']
+    """
+    asked = Path(doc).name.casefold()
+    scored = []
+    for name in known:
+        ratio = max(
+            difflib.SequenceMatcher(None, asked, name.casefold()).ratio(),
+            difflib.SequenceMatcher(None, _stem(asked), _stem(name)).ratio(),
+        )
+        if ratio >= 0.6:
+            scored.append((-ratio, name))
+    return [name for _, name in sorted(scored)[:n]]
+
+
+def match_document(doc: str | Path, known: Sequence[str]) -> list[str]:
+    """The stored names that ``doc`` names, by the first rule that matches any: the exact name, the file name
+    of a path, the name ignoring case, the name without its extension (ignoring case).
+
+    Args:
+        doc: A document name as a person or program gave it (``report.pdf``, ``Report.PDF``, ``report``,
+            ``docs/report.pdf``).
+        known: The stored names.
+
+    Returns:
+        One name when the match is unique, several when the name is ambiguous, none when nothing matches.
+
+    Example:
+        >>> match_document("Report", ["report.pdf", "notes.txt"])
+        ['report.pdf']
+        >>> match_document("report", ["report.pdf", "report.docx"])
+        ['report.docx', 'report.pdf']
+    """
+    asked = str(doc)
+    names = sorted(set(known))
+    if asked in names:
+        return [asked]
+    base = Path(asked).name if asked.strip() else asked
+    rules = (
+        lambda name: name == base,
+        lambda name: name.casefold() == base.casefold(),
+        lambda name: _stem(name) == base.casefold(),
+    )
+    for rule in rules:
+        found = [name for name in names if rule(name)]
+        if found:
+            return found
+    return []
+
+
+_RAISE: Any = object()
+"""Marks a missing ``default`` argument."""
+
+
     """What an ingest did.
 
     Args:
@@ -227,7 +324,8 @@ class MultimodalRAG:
             if embed_model is None and s.embed_model != "local":
                 embed_model, embed_dim = ds_embed, s.embed_dim
         if embed_model is None:
-            return llm, vlm, local_embedding(), LOCAL_EMBED_DIM
+            # loaded on the first embedding, so opening a store to count or delete loads no model
+            return llm, vlm, lazy_local_embedding(), LOCAL_EMBED_DIM
         if embed_dim is None:
             embed_dim = len(embed_model.get_text_embedding("dimension probe"))
         return llm, vlm, embed_model, embed_dim
@@ -522,13 +620,33 @@ class MultimodalRAG:
         if any(r.doc_id == record.doc_id for r in self.manifest.docs()):
             return
         for folder in (self.settings.parsed_dir, self.settings.storage_dir / "overflow"):
-            shutil.rmtree(folder / record.doc_id[:16], ignore_errors=True)
+            shutil.rmtree(folder / record.doc_id[:16], ignore_errors=True)  # owned: <store>/parsed|overflow/<content hash>, written by ingest
 
     def _resolve_doc(self, doc: str | Path) -> str:
-        name = str(doc)
-        if self.manifest.get(name) is None and self.manifest.get(Path(name).name) is not None:
-            return Path(name).name
-        return name
+        """The stored name a document is asked for by (see :func:`match_document`: exact name, file name of a
+        path, name ignoring case, name without its extension).
+
+        Args:
+            doc: The name as given.
+
+        Raises:
+            UnknownDocumentError: If nothing stored matches (the error names the closest stored names).
+            AmbiguousDocumentError: If several stored documents match.
+        """
+        self.manifest.reload_if_changed()
+        known = [r.doc for r in self.manifest.docs()]
+        found = match_document(doc, known)
+        if len(found) > 1:
+            raise AmbiguousDocumentError(str(doc), self.settings.storage_dir, found)
+        if not found:
+            raise UnknownDocumentError(str(doc), self.settings.storage_dir, known)
+        return found[0]
+
+    def _resolve_docs(self, doc: str | Path | Sequence[str | Path] | None) -> str | list[str] | None:
+        """:meth:`_resolve_doc` of one name or of each of several (``None`` stays ``None``)."""
+        if doc is None or isinstance(doc, (str, Path)):
+            return None if doc is None else self._resolve_doc(doc)
+        return [self._resolve_doc(d) for d in doc]
 
     def delete(self, doc: str | Path) -> DocRecord:
         """Remove a document from the store: its nodes from Milvus, its chunks, entities and relations from
@@ -563,7 +681,7 @@ class MultimodalRAG:
 
     async def _adelete(self, doc: str | Path) -> DocRecord:
         async with self._writer():
-            name = self._resolve_doc(doc)
+            name = self._resolve_doc(doc)  # under the write lock, from the manifest as just re-read
             record = self.manifest.get(name)
             if record is None:
                 raise UnknownDocumentError(name, self.settings.storage_dir, [r.doc for r in self.manifest.docs()])
@@ -601,12 +719,18 @@ class MultimodalRAG:
         return await self._loop.arun(self._astats(doc))
 
     async def _astats(self, doc: str | Path | None) -> StoreStats:
-        name = self._resolve_doc(doc) if doc is not None else None
+        name = None
+        if doc is not None:
+            try:
+                name = self._resolve_doc(doc)
+            except UnknownDocumentError:
+                # rows Milvus holds under a name the manifest does not record are still counted
+                if isinstance(doc, Path) or not await asyncio.to_thread(doc_node_ids, self.vector_store, doc):
+                    raise
+                name = doc
         docs, nodes = await asyncio.to_thread(vector_counts, self.vector_store, name)
         chunk_ids = None
         if name is not None:
-            if docs == 0 and self.manifest.get(name) is None:
-                raise UnknownDocumentError(name, self.settings.storage_dir, [r.doc for r in self.manifest.docs()])
             chunk_ids = await asyncio.to_thread(doc_node_ids, self.vector_store, name)
         entities, relations = await agraph_counts(await self.graph.rag(), chunk_ids)
         return StoreStats(docs=docs, nodes=nodes, entities=entities, relations=relations)
@@ -642,7 +766,7 @@ class MultimodalRAG:
         Args:
             top_k: How many nodes to return (``top_k`` setting by default).
             modalities: Keep only these modalities.
-            doc: Keep only this document (or these).
+            doc: Keep only this document (or these), named as :meth:`delete` accepts (``report``, ``Report.PDF``).
             page_range: Keep pages ``first..last`` (0-based, inclusive).
             filters: Further LlamaIndex metadata filters.
             graph_mode: LightRAG mode of the graph branch, ``"off"`` for vector retrieval only; the
@@ -669,6 +793,7 @@ class MultimodalRAG:
                 page_range=page_range, filters=filters, mode=self.vector_mode,
             )
         return MultimodalCompositeRetriever(
+        doc = self._resolve_docs(doc)  # "Report" or "report" names report.pdf; an unknown name is an error
             vector, graph, top_k=k, vector_weight=self.settings.vector_weight,
             graph_weight=self.settings.graph_weight, reference_retriever=references,
             reference_weight=self.settings.reference_weight, modality_quotas=modality_quotas,
@@ -720,7 +845,13 @@ class MultimodalRAG:
         return QueryEngineTool.from_defaults(self.as_query_engine(**engine_kwargs), name=name, description=description or default)
 
     def documents(self) -> list[DocRecord]:
-        """Records of the documents in the store."""
+        """Records of the documents in the store (name, pages, nodes per modality, ingested at, parser), by name.
+
+        Example:
+            >>> [(r.doc, r.pages, r.modalities) for r in rag.documents()]     # doctest: +SKIP
+            [('milvus_faq.txt', 1, {'text': 3})]
+        """
+        self.manifest.reload_if_changed()
         return self.manifest.docs()
 
     def close(self) -> None:
@@ -736,3 +867,26 @@ class MultimodalRAG:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+    def document(self, doc: str | Path, default: Any = _RAISE) -> DocRecord | Any:
+        """The record of one stored document, named as :meth:`delete` accepts (``report``, ``Report.PDF``).
+
+        Args:
+            doc: The document's name.
+            default: Returned when no document matches; without it, that is an error.
+
+        Raises:
+            UnknownDocumentError: If no stored document matches (or several do) and no ``default`` is given.
+
+        Example:
+            >>> rag.document("milvus_faq").doc                              # doctest: +SKIP
+            'milvus_faq.txt'
+        """
+        try:
+            name = self._resolve_doc(doc)
+        except UnknownDocumentError:
+            if default is _RAISE:
+                raise
+            return default
+        record = self.manifest.get(name)
+        return record if record is not None else default
+

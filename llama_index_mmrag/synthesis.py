@@ -48,14 +48,21 @@ def content_terms(text: str) -> list[str]:
 
 
 def citation(node_with_score: NodeWithScore) -> str:
-    """Return ``[doc, p.N, modality]`` for a node (``p.?`` where the page is unknown).
+    """Return ``[doc, p.N, modality]`` for a node, with the page counted from 1 as people count pages (stored
+    ``page`` 35 is ``p.36``, the 36th page); ``p.?`` where the page is unknown.
 
     Args:
         node_with_score: A retrieved node.
+
+    Example:
+        >>> from llama_index.core.schema import TextNode
+        >>> citation(NodeWithScore(node=TextNode(text="x", metadata={"doc": "r.pdf", "page": 35, "modality": "table"})))
+        '[r.pdf, p.36, table]'
     """
     meta = node_with_score.node.metadata
     page = meta.get("page")
-    return f"[{meta.get('doc', '?')}, p.{page if page is not None else '?'}, {meta.get('modality', 'text')}]"
+    shown = page + 1 if isinstance(page, int) and not isinstance(page, bool) and page >= 0 else "?"
+    return f"[{meta.get('doc', '?')}, p.{shown}, {meta.get('modality', 'text')}]"
 
 
 def _sentences(text: str) -> list[str]:

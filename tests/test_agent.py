@@ -28,7 +28,7 @@ from tests.support.fake_agent_llm import (
 
 QUESTION = "Does Milvus support simultaneous insertion and search?"
 EVIDENCE = "Milvus supports simultaneous insertion and search"
-CITATION = "[milvus_faq.txt, p.0, text]"
+CITATION = "[milvus_faq.txt, p.1, text]"
 TOOL_NAME = "milvus_docs"
 
 
@@ -112,7 +112,7 @@ def test_scoped_tool_keeps_out_other_modalities(demo_rag: MultimodalRAG) -> None
     assert len(results) == 1
     sources = results[0].tool_output.raw_output.source_nodes
     assert sources and {n.node.metadata["modality"] for n in sources} == {"image"}
-    assert "[milvus_architecture.png, p.0, image]" in str(output)
+    assert "[milvus_architecture.png, p.1, image]" in str(output)
     assert "milvus_faq.txt" not in str(output)
 
 

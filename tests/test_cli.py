@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from llama_index_mmrag.cli import app
 
 runner = CliRunner()
-SOURCE_KEYS = {"doc", "page", "modality", "score", "text", "image_path"}
+SOURCE_KEYS = {"doc", "page", "page_number", "modality", "score", "text", "image_path"}
 
 
 def test_ingest_then_query_json_has_the_documented_schema(tmp_path: Path, sample_faq: Path, sample_diagram: Path) -> None:
@@ -29,7 +29,7 @@ def test_ingest_then_query_json_has_the_documented_schema(tmp_path: Path, sample
     assert 1 <= len(payload["sources"]) <= 3
     for source in payload["sources"]:
         assert set(source) == SOURCE_KEYS
-        assert isinstance(source["page"], int) and source["page"] >= 0
+        assert isinstance(source["page"], int) and source["page"] >= 0 and source["page_number"] == source["page"] + 1
     images = [s for s in payload["sources"] if s["modality"] == "image"]
     assert images and Path(images[0]["image_path"]).name == "milvus_architecture.png"
 
@@ -49,11 +49,3 @@ def test_query_with_an_unknown_modality_is_a_clear_error(tmp_path: Path) -> None
     result = runner.invoke(app, ["query", "x", "--store", str(tmp_path / "s"), "--modality", "video"])
     assert result.exit_code == 2
     assert "unknown modality 'video'" in result.output
-
-
-def test_demo_prints_both_answers_with_sources(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["demo", "--store", str(tmp_path / "demo")])
-    assert result.exit_code == 0, result.output
-    assert "simultaneous insertion and search" in result.stdout
-    assert "[milvus_faq.txt, p.0, text]" in result.stdout
-    assert "Image hit:" in result.stdout and "milvus_architecture.png" in result.stdout

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from llama_index.core.schema import ImageNode
 
-from llama_index_mmrag import MultimodalCompositeRetriever, MultimodalRAG
+from llama_index_mmrag import MilvusModalRetriever, MultimodalCompositeRetriever, MultimodalRAG
+from llama_index_mmrag.rag import UnknownDocumentError
 
 
 def test_ingest_puts_text_and_image_nodes_in_the_store(demo_rag: MultimodalRAG) -> None:
@@ -28,7 +29,7 @@ def test_ingest_puts_text_and_image_nodes_in_the_store(demo_rag: MultimodalRAG) 
 def test_text_question_is_answered_extractively_with_citations(demo_rag: MultimodalRAG) -> None:
     response = demo_rag.as_query_engine(top_k=3).query("Does Milvus support simultaneous insertion and search?")
     assert "simultaneous insertion and search" in response.response
-    assert "[milvus_faq.txt, p.0, text]" in response.response
+    assert "[milvus_faq.txt, p.1, text]" in response.response
     top = response.source_nodes[0].node.metadata
     assert (top["doc"], top["page"], top["modality"]) == ("milvus_faq.txt", 0, "text")
 
@@ -46,7 +47,11 @@ def test_modality_and_doc_filters_scope_the_results(demo_rag: MultimodalRAG) -> 
     assert images and all(n.node.metadata["modality"] == "image" for n in images)
     faq_only = demo_rag.as_retriever(doc="milvus_faq.txt").retrieve("architecture components")
     assert faq_only and {n.node.metadata["doc"] for n in faq_only} == {"milvus_faq.txt"}
-    assert demo_rag.as_retriever(doc='milvus_faq.txt" or doc != "').retrieve("Milvus") == []
+    hostile = 'milvus_faq.txt" or doc != "'
+    with pytest.raises(UnknownDocumentError):  # a name no document has is an error, never a filter
+        demo_rag.as_retriever(doc=hostile)
+    scoped = MilvusModalRetriever(demo_rag.vector_store, demo_rag.embed_model, doc=hostile, mode=demo_rag.vector_mode)
+    assert scoped.retrieve("Milvus") == []  # and the filter quotes it: no node matches
 
 
 def test_retriever_is_a_composite_with_native_async(demo_rag: MultimodalRAG) -> None:

@@ -9,10 +9,15 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
-from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
+from pydantic import PrivateAttr
 
 LOCAL_EMBED_DIM = 384
 
@@ -34,3 +39,89 @@ def local_embedding() -> BaseEmbedding:
         embed_batch_size=64,
         normalize=True,
     )
+
+
+class LazyEmbedding(BaseEmbedding):
+    """An embedding model that is built on its first use, not when it is configured.
+
+    Opening a store for counting or deleting never embeds anything, so loading a model there (seconds of torch
+    import and weight loading) is wasted. The wrapper stands in for the model: every embedding call builds it
+    once (thread-safe; the async calls build it in a worker thread) and delegates to it.
+
+    Args:
+        factory: Builds the real model (called once).
+        model_name: A name for logs and ``repr``.
+        embed_batch_size: Texts per batch (the real model's own batch size applies inside it).
+
+    Example:
+        >>> embed = LazyEmbedding(local_embedding)
+        >>> embed.loaded
+        False
+        >>> len(embed.get_query_embedding("hello")), embed.loaded   # doctest: +SKIP
+        (384, True)
+    """
+
+    _factory: Callable[[], BaseEmbedding] = PrivateAttr()
+    _model: BaseEmbedding | None = PrivateAttr(default=None)
+    _lock: Any = PrivateAttr(default_factory=threading.Lock)
+
+    def __init__(
+        self,
+        factory: Callable[[], BaseEmbedding],
+        model_name: str = "all-MiniLM-L6-v2 (packaged)",
+        embed_batch_size: int = 64,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(model_name=model_name, embed_batch_size=embed_batch_size, **kwargs)
+        self._factory = factory
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "LazyEmbedding"
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the real model has been built."""
+        return self._model is not None
+
+    def model(self) -> BaseEmbedding:
+        """The real model, built on the first call."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = self._factory()
+        return self._model
+
+    async def _amodel(self) -> BaseEmbedding:
+        return self._model if self._model is not None else await asyncio.to_thread(self.model)
+
+    def _get_query_embedding(self, query: str) -> Embedding:
+        return self.model()._get_query_embedding(query)
+
+    async def _aget_query_embedding(self, query: str) -> Embedding:
+        return await (await self._amodel())._aget_query_embedding(query)
+
+    def _get_text_embedding(self, text: str) -> Embedding:
+        return self.model()._get_text_embedding(text)
+
+    async def _aget_text_embedding(self, text: str) -> Embedding:
+        return await (await self._amodel())._aget_text_embedding(text)
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        return self.model()._get_text_embeddings(texts)
+
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        return await (await self._amodel())._aget_text_embeddings(texts)
+
+
+def lazy_local_embedding() -> LazyEmbedding:
+    """The packaged all-MiniLM-L6-v2, loaded (by :func:`local_embedding`) only when something is first embedded.
+
+    Its dimension is :data:`LOCAL_EMBED_DIM`, known without loading it.
+
+    Example:
+        >>> embed = lazy_local_embedding()            # nothing is loaded yet
+        >>> len(embed.get_text_embedding("hello"))     # doctest: +SKIP
+        384
+    """
+    return LazyEmbedding(local_embedding)

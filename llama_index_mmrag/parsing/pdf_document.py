@@ -100,7 +100,7 @@ def _delete_unused_images(pages: list[list[Block]], kept: list[list[Block]]) -> 
         for block in page:
             path = block.item.get("img_path")
             if path and path not in used:
-                Path(path).unlink(missing_ok=True)
+                Path(path).unlink(missing_ok=True)  # owned: an image this parse saved (_save_png) and then dropped
 
 
 def _assign_heading_levels(blocks: list[Block]) -> None:

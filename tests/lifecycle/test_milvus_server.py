@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from pymilvus import MilvusException
 
-from llama_index_mmrag import MultimodalRAG
+from llama_index_mmrag import MilvusModalRetriever, MultimodalRAG
+from llama_index_mmrag.rag import UnknownDocumentError
 from llama_index_mmrag.settings import MMRAGSettings
 from llama_index_mmrag.stores import milvus as milvus_store
 from llama_index_mmrag.stores.milvus import build_vector_store, parse_version, server_supports_bm25
@@ -97,7 +98,10 @@ def test_metadata_filters_on_a_milvus_2_3_server(server_store: tuple[MultimodalR
     assert images and {n.node.metadata["modality"] for n in images} == {"image"}
     scoped = rag.as_retriever(doc="milvus_architecture.png").retrieve("search")
     assert scoped and {n.node.metadata["doc"] for n in scoped} == {"milvus_architecture.png"}
-    assert rag.as_retriever(doc='x" or doc != "').retrieve("Milvus") == []
+    with pytest.raises(UnknownDocumentError):  # a name no document has is an error, never a filter
+        rag.as_retriever(doc='x" or doc != "')
+    hostile = MilvusModalRetriever(rag.vector_store, rag.embed_model, doc='x" or doc != "', mode=rag.vector_mode)
+    assert hostile.retrieve("Milvus") == []
 
 
 def test_delete_on_a_milvus_2_3_server(server_store: tuple[MultimodalRAG, Any, list[str]], milvus_server: str) -> None:
