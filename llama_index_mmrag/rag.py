@@ -122,8 +122,6 @@ class AmbiguousDocumentError(UnknownDocumentError):
         )
 
 
-@dataclass
-class IngestReport:
 def _stem(name: str) -> str:
     return Path(name).stem.casefold()
 
@@ -191,6 +189,8 @@ _RAISE: Any = object()
 """Marks a missing ``default`` argument."""
 
 
+@dataclass
+class IngestReport:
     """What an ingest did.
 
     Args:
@@ -773,6 +773,7 @@ class MultimodalRAG:
                 ``graph_mode`` setting (``local`` by default) when ``None``.
             modality_quotas: Per-modality maximum counts.
         """
+        doc = self._resolve_docs(doc)  # "Report" or "report" names report.pdf; an unknown name is an error
         k = top_k or self.settings.top_k
         candidates = k * self.settings.candidate_factor if self.settings.page_aggregation else k
         vector = MilvusModalRetriever(
@@ -793,7 +794,6 @@ class MultimodalRAG:
                 page_range=page_range, filters=filters, mode=self.vector_mode,
             )
         return MultimodalCompositeRetriever(
-        doc = self._resolve_docs(doc)  # "Report" or "report" names report.pdf; an unknown name is an error
             vector, graph, top_k=k, vector_weight=self.settings.vector_weight,
             graph_weight=self.settings.graph_weight, reference_retriever=references,
             reference_weight=self.settings.reference_weight, modality_quotas=modality_quotas,
@@ -854,19 +854,6 @@ class MultimodalRAG:
         self.manifest.reload_if_changed()
         return self.manifest.docs()
 
-    def close(self) -> None:
-        """Flush the graph and release the stores (Milvus Lite allows one process at a time)."""
-        self.graph.close()
-        try:
-            self.vector_store.client.close()
-        except Exception:  # closing twice, or a client without close(): nothing left to release
-            logger.debug("Milvus client already closed", exc_info=True)
-
-    def __enter__(self) -> MultimodalRAG:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
     def document(self, doc: str | Path, default: Any = _RAISE) -> DocRecord | Any:
         """The record of one stored document, named as :meth:`delete` accepts (``report``, ``Report.PDF``).
 
@@ -890,3 +877,16 @@ class MultimodalRAG:
         record = self.manifest.get(name)
         return record if record is not None else default
 
+    def close(self) -> None:
+        """Flush the graph and release the stores (Milvus Lite allows one process at a time)."""
+        self.graph.close()
+        try:
+            self.vector_store.client.close()
+        except Exception:  # closing twice, or a client without close(): nothing left to release
+            logger.debug("Milvus client already closed", exc_info=True)
+
+    def __enter__(self) -> MultimodalRAG:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
