@@ -31,6 +31,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from llama_index.core.schema import BaseNode, ImageNode
 
@@ -102,7 +104,10 @@ class ModalItem:
         if self.image_bytes is not None:
             return self.image_bytes
         if not self.block.img_path:
-            raise ModalItemError(f"{self.label}: the image has no file path and no inline data; re-parse the document.")
+            raise ModalItemError(
+                f"{self.label}: the image has no file path and no inline data; give the node an image_path or its "
+                "base64 image (web URLs are not fetched), or re-parse the document."
+            )
         try:
             self.image_bytes = Path(self.block.img_path).read_bytes()
         except OSError as exc:
@@ -235,7 +240,8 @@ def node_modality(node: BaseNode) -> str:
 def node_image(node: BaseNode) -> tuple[str | None, bytes | None]:
     """An image node's file path and inline bytes (either may be ``None``).
 
-    Reads ``ImageNode.image`` / ``image_path``, ``Node.image_resource`` (``ImageDocument``) and the
+    Reads ``ImageNode.image`` (base64, or a ``data:`` URL) / ``image_path`` / ``image_url`` (a ``data:`` or
+    ``file:`` URL; web URLs are not fetched), ``Node.image_resource`` (``ImageDocument``) and the
     ``image_path`` metadata key, in that order.
 
     Args:
@@ -247,6 +253,11 @@ def node_image(node: BaseNode) -> tuple[str | None, bytes | None]:
         path = node.image_path
         if node.image:
             data = _b64(node.image)
+        url = str(node.image_url or "")
+        if data is None and url.startswith("data:"):
+            data = _b64(url)
+        elif not path and url.startswith("file:"):
+            path = url2pathname(urlparse(url).path)
     resource = getattr(node, "image_resource", None)
     if resource is not None:
         path = path or (str(resource.path) if resource.path else None)
@@ -258,6 +269,9 @@ def node_image(node: BaseNode) -> tuple[str | None, bytes | None]:
 
 
 def _b64(value: str | bytes) -> bytes | None:
+    """Decode base64 (or the payload of a ``data:...;base64,`` URL); ``None`` when it is not base64."""
+    if isinstance(value, str) and value.startswith("data:") and "," in value:
+        value = value.split(",", 1)[1]
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):

@@ -13,7 +13,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from llama_index.core.schema import BaseNode, Document, ImageNode, MediaResource, MetadataMode, NodeWithScore, TextNode
+from llama_index.core.schema import (
+    BaseNode,
+    Document,
+    ImageDocument,
+    ImageNode,
+    MediaResource,
+    MetadataMode,
+    NodeWithScore,
+    TextNode,
+)
 
 from llama_index_mmrag.processors import (
     EquationModalPostprocessor,
@@ -42,6 +51,10 @@ IMAGE_NODES: dict[str, Callable[[Path], BaseNode]] = {
     "image-node-base64-no-path": lambda p: ImageNode(id_="fig-1", image=_b64(p), image_mimetype="image/png"),
     "document-resource-path": lambda p: Document(id_="fig-1", image_resource=MediaResource(path=p)),
     "document-resource-bytes": lambda p: Document(id_="fig-1", image_resource=MediaResource(data=p.read_bytes())),
+    "image-document-bytes": lambda p: ImageDocument(id_="fig-1", image=p.read_bytes()),
+    "image-node-data-url": lambda p: ImageNode(id_="fig-1", image=f"data:image/png;base64,{_b64(p)}"),
+    "image-node-url-data": lambda p: ImageNode(id_="fig-1", image_url=f"data:image/png;base64,{_b64(p)}"),
+    "image-node-url-file": lambda p: ImageNode(id_="fig-1", image_url=p.as_uri()),
     "text-node-image-metadata": lambda p: TextNode(id_="fig-1", metadata={"modality": "image", "image_path": str(p)}),
 }
 
@@ -102,6 +115,11 @@ FAILURES: dict[str, tuple[Callable[[Path], BaseNode], Callable[[], ModalPostproc
         "gone.png",
     ),
     "no-image-at-all": (lambda tmp: ImageNode(id_="fig-empty"), ImageModalPostprocessor, "no file path and no inline data"),
+    "web-url-only": (
+        lambda tmp: ImageNode(id_="fig-web", image_url="https://example.com/chart.png"),
+        ImageModalPostprocessor,
+        "web URLs are not fetched",
+    ),
     "bytes-not-an-image": (
         lambda tmp: ImageNode(id_="fig-junk", image=base64.b64encode(b"plain words").decode()),
         ImageModalPostprocessor,
