@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# First: gRPC reads its log settings once, when pymilvus imports it (see llama_index_mmrag.logs).
+from llama_index_mmrag import logs as _logs  # noqa: F401  isort: skip
+
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 

@@ -54,6 +54,7 @@ from llama_index_mmrag.manifest import DocRecord, Manifest
 from llama_index_mmrag.models.adapters import lightrag_llm_func
 from llama_index_mmrag.models.embeddings import LOCAL_EMBED_DIM, lazy_local_embedding
 from llama_index_mmrag.processors import ModalDescriber, annotate_nodes, default_postprocessors
+from llama_index_mmrag.progress import page_bar, report_pages
 from llama_index_mmrag.readers.rag_anything import LoadFailure, ParsedDocument, RAGAnythingReader
 from llama_index_mmrag.parsing.errors import ParseError
 from llama_index_mmrag.retrievers.composite import MultimodalCompositeRetriever
@@ -372,7 +373,7 @@ class MultimodalRAG:
         def prepare(index: int) -> asyncio.Future[_PreparedFile | None] | None:
             if index >= len(files):
                 return None
-            return asyncio.ensure_future(self._aprepare_file(Path(files[index]), report))
+            return asyncio.ensure_future(self._aprepare_file(Path(files[index]), report, show_progress))
 
         upcoming = prepare(0)
         with contextlib.ExitStack() as cleanup, tqdm(total=len(files), desc="ingest", unit="file", disable=not show_progress) as bar:
@@ -386,7 +387,7 @@ class MultimodalRAG:
                         # The next file is parsed (in the parser's worker processes) while this one is
                         # embedded and written, so neither the workers nor the main process wait for the other.
                         upcoming = prepare(index + 1)
-                    added = await self._acommit_file(prepared, report) if prepared is not None else Counter()
+                    added = Counter() if prepared is None else await self._acommit_file(prepared, report, show_progress)
                     counts.update(added)
                 except ParseError as exc:
                     report.failures.append(LoadFailure(Path(path), exc.reason))
@@ -420,23 +421,35 @@ class MultimodalRAG:
         except OSError:
             return False  # the reader reports why the file cannot be read
 
-    async def _aprepare_file(self, path: Path, report: IngestReport) -> _PreparedFile | None:
-        """Check, parse and describe a file and cut its nodes (no store write); ``None`` if it is unchanged."""
+    async def _aprepare_file(
+        self, path: Path, report: IngestReport, show_progress: bool = False
+    ) -> _PreparedFile | None:
+        """Check, parse and describe a file and cut its nodes (no store write); ``None`` if it is unchanged.
+
+        With ``show_progress``, a bar counts the pages parsed (for parsers that read page by page: PDFs).
+        """
         await asyncio.to_thread(check_input_file, path)
         if await asyncio.to_thread(self._unchanged, path):
             report.unchanged.append(path.name)
             return None
-        parsed = await self.reader.aparse(path)
+        with page_bar(f"parse {path.name}", enabled=show_progress):
+            parsed = await self.reader.aparse(path)  # the parser reports pages from its thread (context copied)
         descriptions = await self.describer.adescribe(parsed.blocks)  # LLM/VLM when configured, offline otherwise
         nodes = await asyncio.to_thread(self._nodes_for, parsed)
         annotate_nodes(nodes, descriptions)
         nodes = await asyncio.to_thread(fit_nodes, nodes, self.settings.storage_dir / "overflow")
         return _PreparedFile(path, parsed, nodes)
 
-    async def _acommit_file(self, prepared: _PreparedFile, report: IngestReport) -> Counter[str]:
-        """Embed a prepared file's nodes and write them, with the graph, under the journal."""
+    async def _acommit_file(
+        self, prepared: _PreparedFile, report: IngestReport, show_progress: bool = False
+    ) -> Counter[str]:
+        """Embed a prepared file's nodes and write them, with the graph, under the journal.
+
+        With ``show_progress``, a bar counts the pages whose nodes are embedded.
+        """
         path, parsed, nodes = prepared.path, prepared.parsed, prepared.nodes
-        await asyncio.to_thread(self._embed, nodes)
+        with page_bar(f"embed {path.name}", enabled=show_progress):
+            await asyncio.to_thread(self._embed, nodes)
         modalities = Counter(str(n.metadata["modality"]) for n in nodes)
         pages = max((b.page for b in parsed.blocks if b.page is not None), default=-1) + 1
         record = DocRecord(
@@ -465,11 +478,17 @@ class MultimodalRAG:
         return blocks_to_nodes(parsed.blocks, chunk_size=self.settings.chunk_size, chunk_overlap=self.settings.chunk_overlap)
 
     def _embed(self, nodes: Sequence[BaseNode]) -> None:
+        """Embed nodes batch by batch, reporting to the open page bar how many pages are fully embedded."""
         if not nodes:
             return
         texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
-        for node, vector in zip(nodes, self.embed_model.get_text_embedding_batch(texts)):
-            node.embedding = vector
+        pages = [n.metadata.get("page") for n in nodes]
+        step = max(1, int(getattr(self.embed_model, "embed_batch_size", 0) or 64))
+        for start in range(0, len(nodes), step):
+            end = min(start + step, len(nodes))
+            for node, vector in zip(nodes[start:end], self.embed_model.get_text_embedding_batch(texts[start:end])):
+                node.embedding = vector
+            report_pages(len(set(pages[:end]) - set(pages[end:])), len(set(pages)))
 
     def _store_vectors(self, nodes: Sequence[BaseNode]) -> None:
         half = (len(nodes) + 1) // 2

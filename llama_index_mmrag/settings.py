@@ -38,6 +38,8 @@ class MMRAGSettings(BaseSettings):
         vlm_model: DashScope vision model.
         embed_model: ``"local"`` (packaged all-MiniLM-L6-v2) or a DashScope embedding model name.
         embed_dim: Dimension of DashScope embeddings (the local model is always 384).
+        embed_in_process: Whether the embedding model computes in this process (no timeout, one call at a
+            time) or calls a service (a timeout per attempt, retries); ``None`` detects it from the model.
         graph_storage: LightRAG graph storage class (``NetworkXStorage`` or ``Neo4JStorage``).
         graph_mode: LightRAG query mode of the composite retriever's graph branch (``local``, ``global``,
             ``hybrid``, ``mix``, ``naive``), or ``off`` for vector retrieval only.
@@ -78,6 +80,7 @@ class MMRAGSettings(BaseSettings):
     vlm_model: str = Field("qwen-vl-max", validation_alias=_env("vlm_model", "MMRAG_VLM_MODEL"))
     embed_model: str = Field("local", validation_alias=_env("embed_model", "MMRAG_EMBED_MODEL"))
     embed_dim: int = Field(1024, validation_alias=_env("embed_dim", "MMRAG_EMBED_DIM"), gt=0)
+    embed_in_process: bool | None = Field(None, validation_alias=_env("embed_in_process", "MMRAG_EMBED_IN_PROCESS"))
     graph_storage: Literal["NetworkXStorage", "Neo4JStorage"] = Field(
         "NetworkXStorage", validation_alias=_env("graph_storage", "MMRAG_GRAPH_STORAGE")
     )
@@ -102,7 +105,9 @@ class MMRAGSettings(BaseSettings):
     candidate_factor: int = Field(3, validation_alias=_env("candidate_factor", "MMRAG_CANDIDATE_FACTOR"), ge=1, le=20)
     page_support: float = Field(0.0, validation_alias=_env("page_support", "MMRAG_PAGE_SUPPORT"), ge=0)
 
-    @field_validator("milvus_uri", "milvus_token", "dashscope_api_key", "dashscope_base_url", mode="before")
+    @field_validator(
+        "milvus_uri", "milvus_token", "dashscope_api_key", "dashscope_base_url", "embed_in_process", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():

