@@ -57,6 +57,7 @@ from llama_index_mmrag.processors import ModalDescriber, annotate_nodes, default
 from llama_index_mmrag.progress import page_bar, report_pages
 from llama_index_mmrag.readers.rag_anything import LoadFailure, ParsedDocument, RAGAnythingReader
 from llama_index_mmrag.parsing.errors import ParseError
+from llama_index_mmrag.query_engine import MultimodalQueryEngine
 from llama_index_mmrag.retrievers.composite import MultimodalCompositeRetriever
 from llama_index_mmrag.retrievers.lightrag import LightRAGRetriever
 from llama_index_mmrag.retrievers.milvus_modal import MilvusModalRetriever
@@ -845,7 +846,7 @@ class MultimodalRAG:
             synthesizer = ExtractiveSynthesizer()
         if node_postprocessors is None:
             node_postprocessors = default_postprocessors(describer=self.describer, multimodal=multimodal)
-        return RetrieverQueryEngine(
+        return MultimodalQueryEngine(
             retriever=self.as_retriever(**retriever_kwargs),
             response_synthesizer=synthesizer,
             node_postprocessors=list(node_postprocessors),

@@ -273,7 +273,9 @@ class GraphStore:
     ) -> dict[str, Any]:
         """Return LightRAG's structured retrieval (entities, relationships, chunks) for a question.
 
-        Offline the query keywords are computed locally, so no LLM is called.
+        Offline the query keywords are computed locally, so no LLM is called: a question with no content word
+        (stop words, punctuation, symbols) has no keywords, and LightRAG, given none, would ask its LLM for
+        them, so the graph modes return nothing for it (``naive`` needs no keywords and searches as usual).
 
         Args:
             question: The question.
@@ -289,6 +291,8 @@ class GraphStore:
         param = QueryParam(mode=mode, top_k=top_k, chunk_top_k=chunk_top_k or top_k, enable_rerank=False)
         if not self.has_llm:
             param.hl_keywords, param.ll_keywords = query_keywords(question)
+            if mode != "naive" and not (param.hl_keywords or param.ll_keywords):
+                return {}
         try:
             result = await rag.aquery_data(question, param)
         except (AttributeError, TypeError, ValueError) as exc:

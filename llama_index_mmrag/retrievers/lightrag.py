@@ -20,6 +20,7 @@ from llama_index.core.callbacks import CallbackManager
 from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle, TextNode
 
 from llama_index_mmrag.graph.store import GRAPH_MODES, GraphStore
+from llama_index_mmrag.retrievers.question import checked_query
 
 if TYPE_CHECKING:
     from llama_index_mmrag.rag import MultimodalRAG
@@ -127,7 +128,7 @@ class LightRAGRetriever(BaseRetriever):
         return elements
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        return self.graph.run(self._graph_nodes(query_bundle.query_str))
+        return self.graph.run(self._graph_nodes(checked_query(query_bundle).query_str))
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        return await self._graph_nodes(query_bundle.query_str)
+        return await self._graph_nodes(checked_query(query_bundle).query_str)

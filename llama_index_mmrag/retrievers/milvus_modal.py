@@ -27,6 +27,7 @@ from llama_index.vector_stores.milvus import MilvusVectorStore
 
 from llama_index_mmrag.blocks import MODALITIES
 from llama_index_mmrag.retrievers.filters import FilterError, compile_filters
+from llama_index_mmrag.retrievers.question import checked_query
 
 
 def scope_filters(
@@ -138,10 +139,12 @@ class MilvusModalRetriever(BaseRetriever):
         return [NodeWithScore(node=node, score=float(score)) for node, score in zip(result.nodes or [], scores)]
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        query_bundle = checked_query(query_bundle)
         embedding = query_bundle.embedding or self._embed_model.get_query_embedding(query_bundle.query_str)
         return self._search(self._query(query_bundle, embedding))
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        query_bundle = checked_query(query_bundle)
         embedding = query_bundle.embedding or await self._embed_model.aget_query_embedding(query_bundle.query_str)
         # The Milvus client of a Lite store is synchronous; keep the caller's loop free meanwhile.
         return await asyncio.to_thread(self._search, self._query(query_bundle, embedding))

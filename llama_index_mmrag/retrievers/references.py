@@ -27,6 +27,7 @@ from llama_index.core.vector_stores.types import FilterOperator, MetadataFilter,
 
 from llama_index_mmrag.retrievers.filters import compile_filters
 from llama_index_mmrag.retrievers.milvus_modal import MilvusModalRetriever
+from llama_index_mmrag.retrievers.question import checked_query
 
 MAX_PAGES = 30
 """Most pages one question may name (a wider range is not a place to look)."""
@@ -152,6 +153,7 @@ class ReferenceRetriever(MilvusModalRetriever):
         return unique[: self.similarity_top_k]
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        query_bundle = checked_query(query_bundle)
         refs = find_references(query_bundle.query_str)
         if refs.empty:
             return []
@@ -160,6 +162,7 @@ class ReferenceRetriever(MilvusModalRetriever):
         return self._rank(refs, [self._search(query, expr) for query, expr in searches])
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        query_bundle = checked_query(query_bundle)
         refs = find_references(query_bundle.query_str)
         if refs.empty:
             return []

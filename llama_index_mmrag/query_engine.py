@@ -1,0 +1,49 @@
+"""MultimodalQueryEngine: a ``RetrieverQueryEngine`` that checks the question once, before anything reads it.
+
+A query engine hands the question to its retriever, then to every postprocessor (which may embed it) and to the
+synthesizer (which may send it to an LLM service). The retrievers check the question they search with
+(:func:`~llama_index_mmrag.retrievers.question.checked_query`), but the postprocessors and the synthesizer are
+given the engine's own bundle: a lone surrogate or a NUL in it fails in an embedding tokenizer or an HTTP client.
+This engine checks it at its entry, so every stage reads the same clean question, and an empty one is refused
+before any work with :class:`~llama_index_mmrag.retrievers.question.EmptyQuestionError`.
+
+Example:
+    >>> engine = MultimodalQueryEngine(retriever, response_synthesizer=ExtractiveSynthesizer())  # doctest: +SKIP
+    >>> print(engine.query("What does the diagram show?"))                                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from llama_index.core.base.response.schema import RESPONSE_TYPE
+from llama_index.core.query_engine import RetrieverQueryEngine
+from llama_index.core.schema import NodeWithScore, QueryBundle
+
+from llama_index_mmrag.retrievers.question import checked_query
+
+__all__ = ["MultimodalQueryEngine"]
+
+
+class MultimodalQueryEngine(RetrieverQueryEngine):
+    """``RetrieverQueryEngine`` whose retriever, postprocessors and synthesizer all get the checked question.
+
+    It takes ``RetrieverQueryEngine``'s arguments (``retriever``, ``response_synthesizer``,
+    ``node_postprocessors``, ``callback_manager``).
+
+    Example:
+        >>> engine = MultimodalQueryEngine(retriever, node_postprocessors=[floor])   # doctest: +SKIP
+        >>> engine.query("   ")                                                     # doctest: +SKIP
+        Traceback (most recent call last):
+        EmptyQuestionError: the question is empty (it has no visible characters); ask a question in words, ...
+    """
+
+    def retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return super().retrieve(checked_query(query_bundle))
+
+    async def aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return await super().aretrieve(checked_query(query_bundle))
+
+    def _query(self, query_bundle: QueryBundle) -> RESPONSE_TYPE:
+        return super()._query(checked_query(query_bundle))
+
+    async def _aquery(self, query_bundle: QueryBundle) -> RESPONSE_TYPE:
+        return await super()._aquery(checked_query(query_bundle))
