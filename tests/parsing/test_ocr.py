@@ -67,7 +67,10 @@ def test_every_image_form_reads_the_words_in_its_pixels(rainfall_png: Path, form
         (lambda tmp: str(tmp / "missing.png"), "missing.png: no such image file"),
         (lambda tmp: tmp / "missing.png", "missing.png: no such image file"),
         (lambda tmp: tmp, "is a folder, not an image file"),
-        (lambda tmp: b"\x00\x01 definitely not a picture", "<27 image bytes starting b'\\x00\\x01 defin'>: not a readable image (no known image format)"),
+        (
+            lambda tmp: b"\x00\x01 definitely not a picture",
+            "<27 image bytes starting b'\\x00\\x01 defin'>: not a readable image (no known image format)",
+        ),
         (lambda tmp: b"", "the image is empty (0 bytes)"),
         (lambda tmp: base64.b64encode(b"plain words, no picture " * 4).decode(), "not a readable image"),
         (lambda tmp: "no picture here! " * 300, "neither an image file path nor base64 image data"),
@@ -77,7 +80,9 @@ def test_every_image_form_reads_the_words_in_its_pixels(rainfall_png: Path, form
     ids=["missing-str", "missing-path", "folder", "junk-bytes", "empty-bytes", "base64-junk", "long-junk", "short-name",
          "truncated"],
 )
-def test_unreadable_images_raise_an_error_naming_the_input(tmp_path: Path, make: Callable[[Path], Any], named: str) -> None:
+def test_unreadable_images_raise_an_error_naming_the_input(
+    tmp_path: Path, make: Callable[[Path], Any], named: str
+) -> None:
     with pytest.raises(ImageReadError) as raised:
         ocr_text(make(tmp_path))
 

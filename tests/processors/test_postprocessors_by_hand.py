@@ -71,7 +71,9 @@ async def test_offline_image_postprocessor_reads_the_words_of_an_image_however_t
     stored = node.model_dump()
 
     with caplog.at_level(logging.WARNING):
-        [result] = await ImageModalPostprocessor().apostprocess_nodes([NodeWithScore(node=node, score=0.5)], query_str="x")
+        [result] = await ImageModalPostprocessor().apostprocess_nodes(
+            [NodeWithScore(node=node, score=0.5)], query_str="rainfall"
+        )
 
     copy = result.node
     assert WORDS in _words(copy.metadata["description"])
@@ -114,7 +116,11 @@ FAILURES: dict[str, tuple[Callable[[Path], BaseNode], Callable[[], ModalPostproc
         ImageModalPostprocessor,
         "gone.png",
     ),
-    "no-image-at-all": (lambda tmp: ImageNode(id_="fig-empty"), ImageModalPostprocessor, "no file path and no inline data"),
+    "no-image-at-all": (
+        lambda tmp: ImageNode(id_="fig-empty"),
+        ImageModalPostprocessor,
+        "no file path and no inline data",
+    ),
     "web-url-only": (
         lambda tmp: ImageNode(id_="fig-web", image_url="https://example.com/chart.png"),
         ImageModalPostprocessor,
