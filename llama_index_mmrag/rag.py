@@ -55,6 +55,7 @@ from llama_index_mmrag.models.adapters import lightrag_llm_func
 from llama_index_mmrag.models.embeddings import LOCAL_EMBED_DIM, lazy_local_embedding
 from llama_index_mmrag.processors import ModalDescriber, annotate_nodes, default_postprocessors
 from llama_index_mmrag.progress import page_bar, report_pages
+from llama_index_mmrag.relevance import RelevanceFloor, milvus_vector_lookup
 from llama_index_mmrag.readers.rag_anything import LoadFailure, ParsedDocument, RAGAnythingReader
 from llama_index_mmrag.parsing.errors import ParseError
 from llama_index_mmrag.query_engine import MultimodalQueryEngine
@@ -66,7 +67,7 @@ from llama_index_mmrag.runtime import engine_loop
 from llama_index_mmrag.settings import MMRAGSettings
 from llama_index_mmrag.stats import StoreStats, agraph_counts, doc_node_ids, vector_counts
 from llama_index_mmrag.stores.milvus import build_vector_store, delete_ids, flush_collections
-from llama_index_mmrag.synthesis import ExtractiveSynthesizer
+from llama_index_mmrag.synthesis import NO_EVIDENCE, ExtractiveSynthesizer
 
 logger = logging.getLogger(__name__)
 
@@ -830,11 +831,12 @@ class MultimodalRAG:
 
         With an LLM it synthesises answers; with ``multimodal=True`` and a VLM, retrieved images are sent to
         the VLM; without an LLM it answers extractively with citations ``[doc, p.N, modality]`` (never
-        LlamaIndex's default OpenAI LLM).
+        LlamaIndex's default OpenAI LLM). The relevance floor (:meth:`relevance_floor`) runs first: when no
+        retrieved chunk is about the question, no node reaches the answer and it says no evidence was found.
 
         Args:
-            node_postprocessors: Postprocessors applied after retrieval; the image, table and equation
-                postprocessors by default.
+            node_postprocessors: Postprocessors applied after retrieval (after the relevance floor); the
+                image, table and equation postprocessors by default.
             multimodal: Send retrieved images to the VLM when one is configured.
             **retriever_kwargs: Passed to :meth:`as_retriever`.
         """
@@ -844,12 +846,30 @@ class MultimodalRAG:
             synthesizer = get_response_synthesizer(llm=self.llm)
         else:
             synthesizer = ExtractiveSynthesizer()
+        # With no node above the relevance floor every synthesizer gives its empty response; LlamaIndex's
+        # factory has no argument for it, and its default says "Empty Response".
+        synthesizer._empty_response = NO_EVIDENCE
         if node_postprocessors is None:
             node_postprocessors = default_postprocessors(describer=self.describer, multimodal=multimodal)
+        postprocessors = list(node_postprocessors)
+        if self.settings.relevance_floor > 0:
+            postprocessors.insert(0, self.relevance_floor())
         return MultimodalQueryEngine(
-            retriever=self.as_retriever(**retriever_kwargs),
-            response_synthesizer=synthesizer,
-            node_postprocessors=list(node_postprocessors),
+            retriever=self.as_retriever(**retriever_kwargs), response_synthesizer=synthesizer, node_postprocessors=postprocessors
+        )
+
+    def relevance_floor(self) -> RelevanceFloor:
+        """The postprocessor that passes no node when none is about the question (the ``relevance_floor``
+        setting, on the vectors stored for the retrieved chunks).
+
+        Example:
+            >>> rag.relevance_floor().postprocess_nodes(rag.as_retriever().retrieve("hello"), query_str="hello")  # doctest: +SKIP
+            []
+        """
+        return RelevanceFloor(
+            embed_model=self.embed_model,
+            floor=self.settings.relevance_floor,
+            vector_lookup=milvus_vector_lookup(self.vector_store),
         )
 
     def as_tool(self, name: str = "documents", description: str | None = None, **engine_kwargs: Any) -> QueryEngineTool:

@@ -1,0 +1,255 @@
+"""A relevance floor: a query engine says "no evidence" when nothing it retrieved is about the question.
+
+A retriever always returns its nearest nodes, even for "hello" or a question about football asked of
+annual reports. Ranking scores cannot tell (reciprocal-rank fusion gives the best node of any list the same
+score), so the floor measures relevance itself: the best cosine similarity between the question's
+embedding and the chunks handed to the answer (the vectors stored at ingestion when a lookup is given,
+else the chunks' texts embedded now). Below the floor no node passes, and the synthesizer answers with
+its empty response ("No evidence was found for this question." offline).
+
+The floor gates answers, not retrieval: retrievers keep their ranking (evaluation, agents and custom
+pipelines see it unchanged), and above the floor every node passes in its order.
+
+Example:
+    >>> floor = RelevanceFloor(embed_model=embed, min_similarity=0.3)                   # doctest: +SKIP
+    >>> engine = RetrieverQueryEngine(retriever, node_postprocessors=[floor])           # doctest: +SKIP
+    >>> str(engine.query("hello"))                                                      # doctest: +SKIP
+    'No evidence was found for this question.'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.postprocessor.types import BaseNodePostprocessor
+from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
+
+from llama_index_mmrag.synthesis import content_terms
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_COVERAGE_WEIGHT = 0.25
+"""Weight of the question's words found in the evidence, next to the best cosine similarity."""
+
+VectorLookup = Callable[[Sequence[str]], Mapping[str, Sequence[float]]]
+"""Stored vectors by chunk id (ids it does not hold are left out)."""
+
+
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm else 0.0
+
+
+def chunk_ids(nws: NodeWithScore) -> list[str]:
+    """The chunk ids a retrieved node stands for: a page node's ``chunk_ids``, else its own id.
+
+    Args:
+        nws: A retrieved node.
+    """
+    ids = nws.node.metadata.get("chunk_ids")
+    if isinstance(ids, list) and ids and all(isinstance(i, str) for i in ids):
+        return list(ids)
+    return [nws.node.node_id]
+
+
+def milvus_vector_lookup(vector_store: Any) -> VectorLookup:
+    """A :data:`VectorLookup` reading the dense vectors a ``MilvusVectorStore`` holds.
+
+    Args:
+        vector_store: A llama-index ``MilvusVectorStore`` (its ``client``, ``collection_name`` and
+            ``embedding_field`` are used).
+
+    Example:
+        >>> lookup = milvus_vector_lookup(rag.vector_store)     # doctest: +SKIP
+        >>> len(lookup(["chunk-3f2a"])["chunk-3f2a"])           # doctest: +SKIP
+        384
+    """
+
+    def lookup(ids: Sequence[str]) -> Mapping[str, Sequence[float]]:
+        if not ids:
+            return {}
+        rows = vector_store.client.get(
+            collection_name=vector_store.collection_name, ids=list(ids), output_fields=[vector_store.embedding_field]
+        )
+        return {str(row["id"]): row[vector_store.embedding_field] for row in rows}
+
+    return lookup
+
+
+_SUFFIXES = ("ing", "ed", "es", "s")
+
+
+def _stem(term: str) -> str:
+    """A crude stem, enough to match "containers" with "container" and "handled" with "handle"."""
+    term = term.removesuffix("'s")
+    for suffix in _SUFFIXES:
+        if term.endswith(suffix) and len(term) - len(suffix) >= 3:
+            return term[: -len(suffix)]
+    return term
+
+
+def term_coverage(query_str: str, texts: Sequence[str]) -> float:
+    """The share of the question's content words (stop words left out) that the texts contain.
+
+    Args:
+        query_str: The question.
+        texts: The evidence.
+
+    Example:
+        >>> term_coverage("How many containers did the West terminal handle?", ["The West terminal handled 8,150 boxes."])
+        0.75
+    """
+    wanted = {_stem(t) for t in content_terms(query_str)}
+    if not wanted:
+        return 0.0
+    found = {_stem(t) for text in texts for t in content_terms(text)}
+    return len(wanted & found) / len(wanted)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How much the retrieved evidence is about a question.
+
+    Args:
+        similarity: The best cosine similarity of the question to one retrieved chunk.
+        coverage: The share of the question's content words found in the retrieved text.
+    """
+
+    similarity: float
+    coverage: float
+
+    def relevance(self, coverage_weight: float) -> float:
+        """``similarity + coverage_weight * coverage``: the value compared with the floor."""
+        return self.similarity + coverage_weight * self.coverage
+
+
+class RelevanceFloor(BaseNodePostprocessor):
+    """Pass the retrieved nodes only when they are about the question; otherwise pass none.
+
+    The evidence's relevance is the best cosine similarity of the question's embedding to one chunk of the
+    first ``top_n`` nodes (every chunk a page node carries), plus ``coverage_weight`` times the share of the
+    question's content words found in their text: meaning, and the words a question names (a component,
+    a product, a person) where a short or technical question embeds poorly. Below ``floor`` the list comes
+    back empty, so a query engine answers "no evidence" instead of quoting an unrelated document; at or
+    above it the nodes pass unchanged. The floor belongs to the embedding model: the default suits the
+    packaged all-MiniLM-L6-v2; re-measure it (``benchmarks/offtopic.py``) for another model.
+
+    Args:
+        embed_model: The embedding the store was indexed with.
+        floor: The least relevance that is answered (0 lets everything pass).
+        coverage_weight: Weight of the question's words found in the evidence.
+        top_n: How many of the first nodes are read.
+        vector_lookup: Stored vectors by chunk id (e.g. :func:`milvus_vector_lookup`); chunks it does not
+            hold, or all chunks without it, are embedded from their text.
+
+    Example:
+        >>> floor = RelevanceFloor(embed_model=rag.embed_model, floor=0.3,
+        ...                        vector_lookup=milvus_vector_lookup(rag.vector_store))       # doctest: +SKIP
+        >>> floor.postprocess_nodes(nodes, query_str="hello")                                   # doctest: +SKIP
+        []
+    """
+
+    floor: float = Field(default=0.0, ge=0.0, description="The least relevance answered; 0 lets all pass.")
+    coverage_weight: float = Field(default=DEFAULT_COVERAGE_WEIGHT, ge=0.0, description="Weight of word coverage.")
+    top_n: int = Field(default=10, ge=1, description="How many of the first nodes are read.")
+    _embed_model: BaseEmbedding = PrivateAttr()
+    _vector_lookup: VectorLookup | None = PrivateAttr(default=None)
+
+    def __init__(
+        self,
+        embed_model: BaseEmbedding,
+        floor: float = 0.0,
+        coverage_weight: float = DEFAULT_COVERAGE_WEIGHT,
+        top_n: int = 10,
+        vector_lookup: VectorLookup | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(floor=floor, coverage_weight=coverage_weight, top_n=top_n, **kwargs)
+        self._embed_model = embed_model
+        self._vector_lookup = vector_lookup
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "RelevanceFloor"
+
+    def _chunk_texts(self, nodes: Sequence[NodeWithScore]) -> dict[str, str]:
+        """The text of every chunk the first ``top_n`` nodes carry, by chunk id."""
+        texts: dict[str, str] = {}
+        for nws in nodes[: self.top_n]:
+            text = nws.node.get_content(metadata_mode=MetadataMode.NONE)
+            ids = chunk_ids(nws)
+            spans = nws.node.metadata.get("chunk_spans")
+            whole = not (isinstance(spans, list) and len(spans) == len(ids))
+            for index, chunk_id in enumerate(ids):
+                if chunk_id not in texts:
+                    texts[chunk_id] = text if whole else text[spans[index][0] : spans[index][1]]
+        return texts
+
+    def _lookup(self, ids: Sequence[str]) -> Mapping[str, Sequence[float]]:
+        if self._vector_lookup is None or not ids:
+            return {}
+        try:
+            return self._vector_lookup(ids)
+        except Exception as exc:  # the texts are embedded instead: slower, same answer
+            logger.warning("stored vectors of %d chunks could not be read (%s); embedding their texts", len(ids), exc)
+            return {}
+
+    @staticmethod
+    def _measure(query: Sequence[float], vectors: Sequence[Sequence[float]], query_str: str, texts: Sequence[str]) -> Evidence:
+        similarity = max((_cosine(query, v) for v in vectors), default=0.0)
+        return Evidence(similarity=similarity, coverage=term_coverage(query_str, texts))
+
+    def evidence(self, query_str: str, nodes: Sequence[NodeWithScore]) -> Evidence:
+        """Measure how much the first ``top_n`` nodes are about the question.
+
+        Args:
+            query_str: The question.
+            nodes: Retrieved nodes, best first.
+        """
+        texts = self._chunk_texts(nodes)
+        stored = self._lookup(list(texts))
+        missing = [i for i in texts if i not in stored]
+        embedded = self._embed_model.get_text_embedding_batch([texts[i] for i in missing]) if missing else []
+        query = self._embed_model.get_query_embedding(query_str)
+        return self._measure(query, [*stored.values(), *embedded], query_str, list(texts.values()))
+
+    async def aevidence(self, query_str: str, nodes: Sequence[NodeWithScore]) -> Evidence:
+        """Native async twin of :meth:`evidence`.
+
+        Args:
+            query_str: The question.
+            nodes: Retrieved nodes, best first.
+        """
+        texts = self._chunk_texts(nodes)
+        stored = await asyncio.to_thread(self._lookup, list(texts))
+        missing = [i for i in texts if i not in stored]
+        embedded = await self._embed_model.aget_text_embedding_batch([texts[i] for i in missing]) if missing else []
+        query = await self._embed_model.aget_query_embedding(query_str)
+        return self._measure(query, [*stored.values(), *embedded], query_str, list(texts.values()))
+
+    def _decide(self, nodes: list[NodeWithScore], evidence: Evidence) -> list[NodeWithScore]:
+        relevance = evidence.relevance(self.coverage_weight)
+        if relevance >= self.floor:
+            return nodes
+        logger.info("no evidence above the relevance floor (%s: %.3f < %.3f)", evidence, relevance, self.floor)
+        return []
+
+    def _postprocess_nodes(self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None) -> list[NodeWithScore]:
+        if not nodes or query_bundle is None or self.floor <= 0:
+            return nodes
+        return self._decide(nodes, self.evidence(query_bundle.query_str, nodes))
+
+    async def _apostprocess_nodes(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+    ) -> list[NodeWithScore]:
+        if not nodes or query_bundle is None or self.floor <= 0:
+            return nodes
+        return self._decide(nodes, await self.aevidence(query_bundle.query_str, nodes))

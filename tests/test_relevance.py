@@ -1,0 +1,61 @@
+"""The relevance floor: off-topic questions are answered "no evidence", on-topic ones still get an answer."""
+
+from __future__ import annotations
+
+import pytest
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+
+from llama_index_mmrag import MultimodalRAG
+from llama_index_mmrag.relevance import RelevanceFloor
+from llama_index_mmrag.settings import MMRAGSettings
+
+NO_EVIDENCE = "No evidence was found for this question."
+OFF_TOPIC = ["hello", "What is a good recipe for banana bread?", "Who won the basketball final last year?", "How old is Taylor Swift?"]
+ON_TOPIC = ["Does Milvus support simultaneous insertion and search?", "What are the key components of the Milvus architecture?"]
+
+
+@pytest.mark.parametrize("question", OFF_TOPIC)
+def test_an_off_topic_question_gets_the_no_evidence_answer(demo_rag: MultimodalRAG, question: str) -> None:
+    assert demo_rag.as_retriever().retrieve(question)  # the retriever still ranks; the answer refuses
+    response = demo_rag.as_query_engine().query(question)
+    assert str(response.response) == NO_EVIDENCE
+    assert response.source_nodes == []
+
+
+@pytest.mark.parametrize("question", ON_TOPIC)
+def test_an_on_topic_question_is_answered_with_citations(demo_rag: MultimodalRAG, question: str) -> None:
+    response = demo_rag.as_query_engine().query(question)
+    assert str(response.response) != NO_EVIDENCE
+    assert response.source_nodes and "[milvus_" in str(response.response)
+
+
+async def test_the_async_engine_and_the_agent_tool_refuse_too(demo_rag: MultimodalRAG) -> None:
+    response = await demo_rag.as_query_engine().aquery("hello")
+    assert str(response.response) == NO_EVIDENCE and response.source_nodes == []
+    assert NO_EVIDENCE in str(demo_rag.as_tool().call("How old is Taylor Swift?"))
+
+
+def test_the_floor_is_a_setting_and_zero_turns_it_off(demo_rag: MultimodalRAG, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MMRAG_RELEVANCE_FLOOR", "0.55")
+    assert MMRAGSettings().relevance_floor == 0.55
+    with pytest.raises(ValueError, match="relevance_floor"):
+        MMRAGSettings(relevance_floor=1.5)
+    monkeypatch.setattr(demo_rag.settings, "relevance_floor", 0.0)
+    response = demo_rag.as_query_engine().query("hello")
+    assert response.source_nodes and str(response.response) != NO_EVIDENCE
+
+
+def test_without_stored_vectors_the_floor_embeds_the_chunks(demo_rag: MultimodalRAG) -> None:
+    nodes = [
+        NodeWithScore(node=TextNode(id_="a", text="Milvus is a vector database built for similarity search."), score=1.0),
+        NodeWithScore(node=TextNode(id_="b", text="The quarterly report lists revenue by region."), score=0.5),
+    ]
+    floor = RelevanceFloor(embed_model=demo_rag.embed_model, floor=demo_rag.settings.relevance_floor)
+    assert floor.postprocess_nodes(nodes, QueryBundle("Which database does vector similarity search?")) == nodes
+    assert floor.postprocess_nodes(nodes, QueryBundle("How long should I boil eggs?")) == []
+
+
+def test_a_question_naming_what_a_picture_shows_is_answered(demo_rag: MultimodalRAG) -> None:
+    # The diagram's OCR words embed poorly next to a question; the words the question names are found in them.
+    response = demo_rag.as_query_engine(modalities=["image"]).query("Which components does the query node talk to?")
+    assert response.source_nodes and str(response.response) != NO_EVIDENCE
