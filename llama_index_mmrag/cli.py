@@ -305,6 +305,8 @@ def query(
     """
     _check_modalities(modality)
     _check_question(question)
+    # Command-line bytes that are not UTF-8 arrive as lone surrogates: read them as U+FFFD, as a terminal would.
+    question = question.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     folder = _require_store(store)
     rag = _open(folder)
     try:

@@ -30,7 +30,7 @@ def test_stored_text_and_names_that_look_like_markup_are_printed_verbatim(cli_st
 
 
 def test_control_characters_in_a_question_do_not_reach_the_terminal(cli_store: Path) -> None:
-    result = invoke("query", "segment\x1b[2J compaction\x07 notes?", "--store", str(cli_store))
+    result = invoke("query", "segment\x1b[2J compaction\x07 notes\udc80?", "--store", str(cli_store))  # \udc80: a non-UTF-8 byte
     assert result.exit_code == 0, result.output
     assert "\x1b[2J" not in result.output and "\x07" not in result.output
 
