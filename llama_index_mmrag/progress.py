@@ -54,6 +54,6 @@ def report_pages(done: int, total: int | None = None) -> None:
     if bar is None:
         return
     if total is not None and bar.total != total:
-        bar.total = total
+        bar.reset(total=total)  # reset, not an assignment: a notebook bar resizes its widget there
     bar.n = done
     bar.refresh()  # each page is drawn: pages are slow enough that this costs nothing
