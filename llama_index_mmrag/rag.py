@@ -242,6 +242,7 @@ class _PreparedFile:
     path: Path
     parsed: ParsedDocument
     nodes: list[BaseNode]
+    show_progress: bool = False  # draw a page bar while it is embedded
 
 
 class MultimodalRAG:
@@ -389,7 +390,7 @@ class MultimodalRAG:
                         # The next file is parsed (in the parser's worker processes) while this one is
                         # embedded and written, so neither the workers nor the main process wait for the other.
                         upcoming = prepare(index + 1)
-                    added = Counter() if prepared is None else await self._acommit_file(prepared, report, show_progress)
+                    added = await self._acommit_file(prepared, report) if prepared is not None else Counter()
                     counts.update(added)
                 except ParseError as exc:
                     report.failures.append(LoadFailure(Path(path), exc.reason))
@@ -440,17 +441,15 @@ class MultimodalRAG:
         nodes = await asyncio.to_thread(self._nodes_for, parsed)
         annotate_nodes(nodes, descriptions)
         nodes = await asyncio.to_thread(fit_nodes, nodes, self.settings.storage_dir / "overflow")
-        return _PreparedFile(path, parsed, nodes)
+        return _PreparedFile(path, parsed, nodes, show_progress)
 
-    async def _acommit_file(
-        self, prepared: _PreparedFile, report: IngestReport, show_progress: bool = False
-    ) -> Counter[str]:
+    async def _acommit_file(self, prepared: _PreparedFile, report: IngestReport) -> Counter[str]:
         """Embed a prepared file's nodes and write them, with the graph, under the journal.
 
-        With ``show_progress``, a bar counts the pages whose nodes are embedded.
+        With the file's ``show_progress``, a bar counts the pages whose nodes are embedded.
         """
         path, parsed, nodes = prepared.path, prepared.parsed, prepared.nodes
-        with page_bar(f"embed {path.name}", enabled=show_progress):
+        with page_bar(f"embed {path.name}", enabled=prepared.show_progress):
             await asyncio.to_thread(self._embed, nodes)
         modalities = Counter(str(n.metadata["modality"]) for n in nodes)
         pages = max((b.page for b in parsed.blocks if b.page is not None), default=-1) + 1
