@@ -22,6 +22,7 @@ import llama_index_mmrag.rag as rag_module
 from llama_index_mmrag import LightRAGRetriever, MilvusModalRetriever, MultimodalCompositeRetriever, MultimodalRAG
 from llama_index_mmrag.cli import app
 from llama_index_mmrag.graph.store import GRAPH_MODES
+from llama_index_mmrag.models.adapters import NoLLMConfiguredError
 from llama_index_mmrag.retrievers.question import EmptyQuestionError
 from tests.support.questions import Question, make_questions
 
@@ -58,7 +59,12 @@ def store(
     rag = MultimodalRAG(storage_dir=tmp_path_factory.mktemp("fuzz") / "store", top_k=3)
     report = rag.ingest([sample_faq, sample_diagram], show_progress=False)
     assert report.ok, report.failures
-    assert rag.graph.llm_func is None  # offline: the graph's LLM function is the counted one
+    assert rag.graph.llm_func is None  # offline
+    lightrag = rag.graph.run(rag.graph.rag())
+    with pytest.raises(NoLLMConfiguredError):  # the counter sees what LightRAG calls, and raises as before
+        rag.graph.run(lightrag.llm_model_func("probe"))
+    assert llm_calls.prompts == ["probe"]
+    llm_calls.prompts.clear()
     yield rag
     rag.close()
 
