@@ -485,6 +485,7 @@ class MultimodalRAG:
         texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
         pages = [n.metadata.get("page") for n in nodes]
         step = max(1, int(getattr(self.embed_model, "embed_batch_size", 0) or 64))
+        report_pages(0, len(set(pages)))
         for start in range(0, len(nodes), step):
             end = min(start + step, len(nodes))
             for node, vector in zip(nodes[start:end], self.embed_model.get_text_embedding_batch(texts[start:end])):

@@ -140,6 +140,7 @@ def parse_pdf_with_stats(
     jobs = [PageJob(str(path), index, str(image_dir), prefix, ocr) for index in range(n_pages)]
     n_workers = _worker_count(workers)
     use_pool = n_workers > 1 and n_pages >= MIN_PAGES_FOR_POOL
+    report_pages(0, n_pages)  # a progress bar, if one is open, starts here
     results = _run_in_pool(jobs, n_workers) if use_pool else _run_here(path, jobs)
     for result in results:
         if result.error is not None:
