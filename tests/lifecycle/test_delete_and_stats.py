@@ -131,7 +131,9 @@ def test_cli_stats(full_store: Path, reference_states: list[dict[str, Any]]) -> 
     runner = CliRunner()
     result = runner.invoke(app, ["stats", "--store", str(full_store), "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == _expected_stats(reference_states[-1])
+    payload = json.loads(result.stdout)
+    assert [d["doc"] for d in payload.pop("documents")] == ["a.txt", "b.png", "c.txt"]
+    assert payload == _expected_stats(reference_states[-1])
     result = runner.invoke(app, ["stats", "--store", str(full_store), "--json", "--doc", "b.png"])
     assert result.exit_code == 0 and json.loads(result.stdout)["nodes"]["image"] == 1
     result = runner.invoke(app, ["stats", "--store", str(full_store)])
