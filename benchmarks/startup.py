@@ -1,0 +1,114 @@
+"""Benchmark how long `mmrag` commands take from a fresh process: help, argument errors, stats, delete, query.
+
+Each command runs N times, each time as a new ``mmrag`` process (what a person at a shell waits for: interpreter
+start, imports, opening the store, the work, closing). The store is built once, by ``mmrag ingest`` of the demo's
+FAQ and diagram, before timing. ``delete`` needs a document to delete: each of its runs first re-ingests the FAQ
+(untimed) and then times ``mmrag delete milvus_faq.txt``. Medians, minima and maxima are printed with the load
+average, since wall-clock times depend on what else the machine runs.
+
+Targets (issue 11): ``--help`` and argument errors < 1 s, ``stats``/``delete`` < 3 s, a warm query < 5 s.
+
+Usage:
+    python benchmarks/startup.py [--runs N] [--json OUT]
+
+Example:
+    python benchmarks/startup.py --runs 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample"
+_SCRIPT = Path(sys.executable).parent / "mmrag"
+MMRAG = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "llama_index_mmrag.cli"]
+"""The installed ``mmrag`` script beside this interpreter (what a user runs), else the module."""
+TARGETS_S = {"--help": 1.0, "query --modality imagee": 1.0, "stats": 3.0, "delete": 3.0, "query": 5.0}
+
+
+def _cpu_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _run(args: list[str], expect: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one fresh ``mmrag ARGS`` process (CPU time is what the process itself
+    spent, much less sensitive to other load than wall time); raises on an exit code other than ``expect``."""
+    cpu = _cpu_children()
+    started = time.perf_counter()
+    done = subprocess.run([*MMRAG, *args], capture_output=True, text=True, env={**os.environ, "COLUMNS": "120"})
+    seconds = time.perf_counter() - started
+    if done.returncode != expect:
+        raise RuntimeError(f"mmrag {' '.join(args)} exited {done.returncode}, expected {expect}:\n{done.stderr[-2000:]}")
+    return seconds, _cpu_children() - cpu
+
+
+def measure(runs: int) -> dict[str, Any]:
+    """Time each command ``runs`` times on a store built for the purpose (removed after)."""
+    workdir = Path(tempfile.mkdtemp(prefix="mmrag-startup-"))
+    store = str(workdir / "store")
+    faq, diagram = str(SAMPLE / "milvus_faq.txt"), str(SAMPLE / "milvus_architecture.png")
+    try:
+        _run(["ingest", faq, diagram, "--store", store], 0)
+        commands: dict[str, tuple[list[str], int]] = {
+            "--help": (["--help"], 0),
+            "query --modality imagee": (["query", "x", "--modality", "imagee", "--store", store], 2),
+            "stats": (["stats", "--store", store], 0),
+            "query": (["query", "Does Milvus support simultaneous insertion and search?", "--store", store], 0),
+        }
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in [*commands, "delete"]}
+        for _ in range(runs):
+            for name, (args, expect) in commands.items():
+                times[name].append(_run(args, expect))
+            _run(["ingest", faq, "--store", store], 0)  # untimed: something to delete
+            times["delete"].append(_run(["delete", "milvus_faq.txt", "--store", store], 0))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)  # owned: mkdtemp made it above
+    return {
+        name: {
+            "median_s": round(statistics.median(w for w, _ in values), 2),
+            "min_s": round(min(w for w, _ in values), 2),
+            "max_s": round(max(w for w, _ in values), 2),
+            "cpu_median_s": round(statistics.median(c for _, c in values), 2),
+            "target_s": TARGETS_S[name],
+            "runs": len(values),
+        }
+        for name, values in times.items()
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="Fresh processes per command (default 5).")
+    parser.add_argument("--json", type=Path, default=None, help="Also write the figures here.")
+    args = parser.parse_args()
+    load_before = os.getloadavg()
+    figures = measure(args.runs)
+    load_after = os.getloadavg()
+    print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min); {os.cpu_count()} CPUs")
+    print(f"{'command':<26}{'median s':>10}{'min s':>8}{'max s':>8}{'CPU s':>8}{'target s':>10}")
+    for name, row in figures.items():
+        flag = "" if row["median_s"] < row["target_s"] else "  (over target)"
+        print(
+            f"{name:<26}{row['median_s']:>10}{row['min_s']:>8}{row['max_s']:>8}{row['cpu_median_s']:>8}"
+            f"{row['target_s']:>10}{flag}"
+        )
+    if args.json is not None:
+        payload = {"figures": figures, "loadavg_before": load_before, "loadavg_after": load_after, "runs": args.runs}
+        args.json.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
