@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from llama_index_mmrag.evaluation import (
     EvalQuestion,
@@ -43,6 +44,17 @@ def count_pages(paths: Sequence[Path]) -> int:
         else:
             total += 1
     return total
+
+
+class _NothingRetriever(BaseRetriever):
+    """Finds nothing: the doc-restricted retriever of a question whose document is not in the store (it failed
+    to ingest), so the question counts as a miss instead of stopping the evaluation."""
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return []
+
+    async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return []
 
 
 def peak_rss_mib() -> float:
@@ -108,8 +120,11 @@ def run_evaluation(
             ingest = rag.ingest(doc_paths, show_progress=show_progress)
             details["ingest_seconds"] = round(ingest.seconds, 1)
             details["ingest_failures"] = [f"{f.path.name}: {f.reason}" for f in ingest.failures]
+            stored = {r.doc for r in rag.documents()}
             restricted, corpus, latency = _evaluate(
-                questions, lambda k, doc: rag.as_retriever(top_k=k, doc=doc), top_k, show_progress, "ours"
+                questions,
+                lambda k, doc: rag.as_retriever(top_k=k, doc=doc) if doc is None or doc in stored else _NothingRetriever(),
+                top_k, show_progress, "ours",
             )
         finally:
             rag.close()
