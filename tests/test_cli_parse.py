@@ -12,7 +12,7 @@ from llama_index_mmrag.cli import app
 from tests.readers.documents import HTML_TABLE, make_html, make_pdf
 
 runner = CliRunner()
-BLOCK_KEYS = {"modality", "page", "bbox", "text", "image_path"}
+BLOCK_KEYS = {"modality", "page", "page_number", "bbox", "text", "image_path"}
 
 
 @pytest.fixture(scope="module")
