@@ -24,6 +24,7 @@ from lightrag import kg as lightrag_kg
 from lightrag.kg.milvus_impl import MilvusVectorDBStorage
 
 from llama_index_mmrag.retrievers.filters import escape_string
+from llama_index_mmrag.stores.connection import milvus_connection
 
 STORAGE_NAME = "MMRAGMilvusVectorStorage"
 URI_KEY = "mmrag_milvus_uri"
@@ -102,9 +103,7 @@ class MMRAGMilvusVectorStorage(MilvusVectorDBStorage):  # type: ignore[misc]  # 
             raise ValueError(
                 f"{STORAGE_NAME} needs '{URI_KEY}' in vector_db_storage_cls_kwargs; build LightRAG through GraphStore"
             )
-        connection: dict[str, Any] = {"uri": uri}
-        if kwargs.get(TOKEN_KEY):
-            connection["token"] = kwargs[TOKEN_KEY]
+        connection = milvus_connection(uri, kwargs.get(TOKEN_KEY))
         if include_db_name and kwargs.get(DB_NAME_KEY):
             connection["db_name"] = kwargs[DB_NAME_KEY]
         return connection

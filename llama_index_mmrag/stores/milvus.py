@@ -27,6 +27,7 @@ from llama_index.vector_stores.milvus import MilvusVectorStore
 from llama_index.vector_stores.milvus.utils import BM25BuiltInFunction
 
 from llama_index_mmrag.settings import MMRAGSettings
+from llama_index_mmrag.stores.connection import milvus_connection
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def _server_facts(settings: MMRAGSettings) -> tuple[str | None, list[str] | None
     """The server's version and the fields of our collection (``None`` when it does not exist yet)."""
     from pymilvus import MilvusClient
 
-    client = MilvusClient(uri=settings.effective_milvus_uri, token=settings.milvus_token or "")
+    client = MilvusClient(**milvus_connection(settings.effective_milvus_uri, settings.milvus_token))
     try:
         try:
             version: str | None = str(client.get_server_version())
@@ -123,8 +124,7 @@ def _open_store(settings: MMRAGSettings, dim: int, hybrid: bool) -> MilvusVector
         else {"enable_sparse": False}
     )
     return MilvusVectorStore(
-        uri=settings.effective_milvus_uri,
-        token=settings.milvus_token or "",
+        **milvus_connection(settings.effective_milvus_uri, settings.milvus_token),
         collection_name=settings.milvus_collection,
         dim=dim,
         similarity_metric="COSINE",
@@ -140,7 +140,7 @@ def _drop_if_empty(settings: MMRAGSettings) -> None:
     """Drop a collection a failed hybrid creation left behind (never one holding data)."""
     from pymilvus import MilvusClient
 
-    client = MilvusClient(uri=settings.effective_milvus_uri, token=settings.milvus_token or "")
+    client = MilvusClient(**milvus_connection(settings.effective_milvus_uri, settings.milvus_token))
     try:
         if client.has_collection(settings.milvus_collection):
             stats = client.get_collection_stats(settings.milvus_collection)
