@@ -253,6 +253,8 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what e
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("lightrag", "nano-vectordb", "httpx"):
         logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.ERROR)
+    # Milvus Lite logs a traceback when a store is held by another process; the command's own error says so.
+    logging.getLogger("milvus_lite").setLevel(logging.INFO if verbose else logging.CRITICAL)
 
 
 @app.command()

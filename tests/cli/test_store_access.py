@@ -69,3 +69,21 @@ def test_an_empty_store_says_so_and_how_to_fill_it(empty_store: Path) -> None:
     delete = invoke("delete", "report.pdf", "--store", str(empty_store))
     assert delete.exit_code == 1, delete.output
     assert "holds no documents yet" in delete.output and "mmrag ingest" in delete.output
+
+
+def test_a_store_held_by_another_process_is_a_one_line_error_without_traceback(empty_store: Path) -> None:
+    """Milvus Lite admits one process a store: a reading command says so in its own words, with no library
+    traceback (Milvus Lite logs one when its lock is taken); ``-v`` still shows the library's log."""
+    import subprocess
+    import sys
+
+    from llama_index_mmrag import MultimodalRAG
+
+    command = [sys.executable, "-m", "llama_index_mmrag.cli", "stats", "--store", str(empty_store)]
+    with MultimodalRAG(storage_dir=empty_store):  # this process holds the store
+        quiet = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        verbose = subprocess.run([*command[:3], "-v", *command[3:]], capture_output=True, text=True, timeout=300)
+    assert quiet.returncode == 1, quiet.stderr
+    assert "only one process may open a Milvus Lite store" in quiet.stderr
+    assert "Traceback" not in quiet.stderr, quiet.stderr
+    assert "Traceback" in verbose.stderr  # the library's own log, on request
