@@ -131,12 +131,16 @@ def ask(rag: Any, question: str, doc: str | None, floor: Any | None) -> dict[str
         "no_evidence": measured.relevance(floor.coverage_weight) < floor.floor,
         "similarity": round(measured.similarity, 4),
         "coverage": round(measured.coverage, 4),
+        "chunks": [[round(sim, 4), round(cov, 4)] for sim, cov in measured.chunks],
     }
 
 
 def refusals(rows: list[dict[str, Any]], floor: float, weight: float) -> float:
     """The share of questions whose evidence is below ``floor`` with coverage weighted by ``weight``."""
-    return round(sum(r["similarity"] + weight * r["coverage"] < floor for r in rows) / max(len(rows), 1), 4)
+    from llama_index_mmrag.relevance import Evidence
+
+    below = sum(Evidence(tuple(map(tuple, r["chunks"]))).relevance(weight) < floor for r in rows)
+    return round(below / max(len(rows), 1), 4)
 
 
 def main() -> None:

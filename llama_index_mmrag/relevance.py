@@ -2,16 +2,17 @@
 
 A retriever always returns its nearest nodes, even for "hello" or a question about football asked of
 annual reports. Ranking scores cannot tell (reciprocal-rank fusion gives the best node of any list the same
-score), so the floor measures relevance itself: the best cosine similarity between the question's
-embedding and the chunks handed to the answer (the vectors stored at ingestion when a lookup is given,
-else the chunks' texts embedded now). Below the floor no node passes, and the synthesizer answers with
-its empty response ("No evidence was found for this question." offline).
+score), so the floor measures relevance itself, on the chunks handed to the answer: the best cosine
+similarity between the question's embedding and one chunk (the vectors stored at ingestion when a lookup
+is given, else the chunks' texts embedded now), plus a weighted share of the question's content words that
+the chunks contain. Below the floor no node passes, and the synthesizer answers with its empty response
+("No evidence was found for this question.").
 
 The floor gates answers, not retrieval: retrievers keep their ranking (evaluation, agents and custom
 pipelines see it unchanged), and above the floor every node passes in its order.
 
 Example:
-    >>> floor = RelevanceFloor(embed_model=embed, min_similarity=0.3)                   # doctest: +SKIP
+    >>> floor = RelevanceFloor(embed_model=embed, floor=0.3)                            # doctest: +SKIP
     >>> engine = RetrieverQueryEngine(retriever, node_postprocessors=[floor])           # doctest: +SKIP
     >>> str(engine.query("hello"))                                                      # doctest: +SKIP
     'No evidence was found for this question.'
@@ -35,7 +36,7 @@ from llama_index_mmrag.synthesis import content_terms
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_COVERAGE_WEIGHT = 0.25
+DEFAULT_COVERAGE_WEIGHT = 0.2
 """Weight of the question's words found in the evidence, next to the best cosine similarity."""
 
 VectorLookup = Callable[[Sequence[str]], Mapping[str, Sequence[float]]]
@@ -92,8 +93,9 @@ def _stem(term: str) -> str:
     term = term.removesuffix("'s")
     for suffix in _SUFFIXES:
         if term.endswith(suffix) and len(term) - len(suffix) >= 3:
-            return term[: -len(suffix)]
-    return term
+            term = term[: -len(suffix)]
+            break
+    return term.removesuffix("e") if len(term) > 3 else term
 
 
 def term_coverage(query_str: str, texts: Sequence[str]) -> float:
@@ -104,7 +106,7 @@ def term_coverage(query_str: str, texts: Sequence[str]) -> float:
         texts: The evidence.
 
     Example:
-        >>> term_coverage("How many containers did the West terminal handle?", ["The West terminal handled 8,150 boxes."])
+        >>> term_coverage("Which terminal handled the most containers in 2024?", ["The West terminal handles 8,150 containers."])
         0.75
     """
     wanted = {_stem(t) for t in content_terms(query_str)}
@@ -116,19 +118,28 @@ def term_coverage(query_str: str, texts: Sequence[str]) -> float:
 
 @dataclass(frozen=True)
 class Evidence:
-    """How much the retrieved evidence is about a question.
+    """How much each retrieved chunk is about a question.
 
     Args:
-        similarity: The best cosine similarity of the question to one retrieved chunk.
-        coverage: The share of the question's content words found in the retrieved text.
+        chunks: One ``(similarity, coverage)`` pair per chunk: the cosine similarity of the question to the
+            chunk, and the share of the question's content words the chunk contains.
     """
 
-    similarity: float
-    coverage: float
+    chunks: tuple[tuple[float, float], ...]
+
+    @property
+    def similarity(self) -> float:
+        """The best cosine similarity of the question to one chunk."""
+        return max((sim for sim, _ in self.chunks), default=0.0)
+
+    @property
+    def coverage(self) -> float:
+        """The largest share of the question's content words found in one chunk."""
+        return max((cov for _, cov in self.chunks), default=0.0)
 
     def relevance(self, coverage_weight: float) -> float:
-        """``similarity + coverage_weight * coverage``: the value compared with the floor."""
-        return self.similarity + coverage_weight * self.coverage
+        """The best chunk's ``similarity + coverage_weight * coverage``: the value compared with the floor."""
+        return max((sim + coverage_weight * cov for sim, cov in self.chunks), default=0.0)
 
 
 class RelevanceFloor(BaseNodePostprocessor):
@@ -204,8 +215,7 @@ class RelevanceFloor(BaseNodePostprocessor):
 
     @staticmethod
     def _measure(query: Sequence[float], vectors: Sequence[Sequence[float]], query_str: str, texts: Sequence[str]) -> Evidence:
-        similarity = max((_cosine(query, v) for v in vectors), default=0.0)
-        return Evidence(similarity=similarity, coverage=term_coverage(query_str, texts))
+        return Evidence(chunks=tuple((_cosine(query, v), term_coverage(query_str, [t])) for v, t in zip(vectors, texts)))
 
     def evidence(self, query_str: str, nodes: Sequence[NodeWithScore]) -> Evidence:
         """Measure how much the first ``top_n`` nodes are about the question.
@@ -215,11 +225,12 @@ class RelevanceFloor(BaseNodePostprocessor):
             nodes: Retrieved nodes, best first.
         """
         texts = self._chunk_texts(nodes)
-        stored = self._lookup(list(texts))
+        stored = dict(self._lookup(list(texts)))
         missing = [i for i in texts if i not in stored]
-        embedded = self._embed_model.get_text_embedding_batch([texts[i] for i in missing]) if missing else []
+        if missing:
+            stored.update(zip(missing, self._embed_model.get_text_embedding_batch([texts[i] for i in missing])))
         query = self._embed_model.get_query_embedding(query_str)
-        return self._measure(query, [*stored.values(), *embedded], query_str, list(texts.values()))
+        return self._measure(query, [stored[i] for i in texts], query_str, list(texts.values()))
 
     async def aevidence(self, query_str: str, nodes: Sequence[NodeWithScore]) -> Evidence:
         """Native async twin of :meth:`evidence`.
@@ -229,11 +240,12 @@ class RelevanceFloor(BaseNodePostprocessor):
             nodes: Retrieved nodes, best first.
         """
         texts = self._chunk_texts(nodes)
-        stored = await asyncio.to_thread(self._lookup, list(texts))
+        stored = dict(await asyncio.to_thread(self._lookup, list(texts)))
         missing = [i for i in texts if i not in stored]
-        embedded = await self._embed_model.aget_text_embedding_batch([texts[i] for i in missing]) if missing else []
+        if missing:
+            stored.update(zip(missing, await self._embed_model.aget_text_embedding_batch([texts[i] for i in missing])))
         query = await self._embed_model.aget_query_embedding(query_str)
-        return self._measure(query, [*stored.values(), *embedded], query_str, list(texts.values()))
+        return self._measure(query, [stored[i] for i in texts], query_str, list(texts.values()))
 
     def _decide(self, nodes: list[NodeWithScore], evidence: Evidence) -> list[NodeWithScore]:
         relevance = evidence.relevance(self.coverage_weight)
