@@ -281,13 +281,15 @@ def _check_modalities(modalities: Optional[list[str]]) -> None:
             _fail(f"unknown modality {printable(value)!r}; choose from {', '.join(MODALITY_NAMES)}", 2)
 
 
-def _check_question(question: str) -> None:
-    """Exit 2 for a question with no visible character (the retrievers' rule: lone surrogates count as
-    visible U+FFFD, control characters as spaces), before anything is loaded."""
-    text = _CONTROL.sub(" ", question.encode("utf-16", "surrogatepass").decode("utf-16", "replace"))
-    if not any(ch.isprintable() and not ch.isspace() for ch in text):
-        _fail('the question is empty (it has no visible characters); ask a question in words, e.g. '
-              'mmrag query "What does the diagram show?"', 2)
+def _checked_question(question: str) -> str:
+    """The question as the retrievers search it (command-line bytes that are not UTF-8 arrive as lone
+    surrogates and are read as U+FFFD, as a terminal shows them); exit 2 for an empty one, before anything loads."""
+    from llama_index_mmrag.retrievers.question import EmptyQuestionError, search_text
+
+    try:
+        return search_text(question)
+    except EmptyQuestionError as exc:
+        _fail(str(exc), 2)
 
 
 @app.command()
@@ -306,9 +308,7 @@ def query(
     exits with code 2 and is not created; a store with no documents, or an unknown ``--doc``, exits with code 1.
     """
     _check_modalities(modality)
-    _check_question(question)
-    # Command-line bytes that are not UTF-8 arrive as lone surrogates: read them as U+FFFD, as a terminal would.
-    question = question.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    question = _checked_question(question)
     folder = _require_store(store)
     rag = _open(folder)
     try:

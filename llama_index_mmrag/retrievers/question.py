@@ -20,8 +20,10 @@ Example:
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from llama_index.core.schema import QueryBundle
+if TYPE_CHECKING:  # the command line checks questions with search_text before it loads LlamaIndex
+    from llama_index.core.schema import QueryBundle
 
 __all__ = ["MAX_QUESTION_CHARS", "EmptyQuestionError", "checked_query", "search_text"]
 
@@ -92,6 +94,8 @@ def checked_query(query_bundle: QueryBundle) -> QueryBundle:
     text = search_text(question)
     if text == question:
         return query_bundle
+    from llama_index.core.schema import QueryBundle
+
     return QueryBundle(
         query_str=text,
         image_path=query_bundle.image_path,
