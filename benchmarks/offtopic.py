@@ -126,9 +126,14 @@ def ask(rag: Any, question: str, doc: str | None, floor: Any | None) -> dict[str
         return {"no_evidence": not response.source_nodes, "answer": str(response.response)[:300]}
     from llama_index.core.schema import QueryBundle
 
-    measured = floor.evidence(question, engine.retrieve(QueryBundle(question)))
+    from llama_index_mmrag.relevance import finds_named_item
+
+    nodes = engine.retrieve(QueryBundle(question))
+    measured = floor.evidence(question, nodes)
+    named = finds_named_item(question, nodes[: floor.top_n])
     return {
-        "no_evidence": measured.relevance(floor.coverage_weight) < floor.floor,
+        "no_evidence": measured.relevance(floor.coverage_weight) < floor.floor and not named,
+        "names_found": named,
         "similarity": round(measured.similarity, 4),
         "coverage": round(measured.coverage, 4),
         "chunks": [[round(sim, 4), round(cov, 4)] for sim, cov in measured.chunks],
@@ -139,7 +144,7 @@ def refusals(rows: list[dict[str, Any]], floor: float, weight: float) -> float:
     """The share of questions whose evidence is below ``floor`` with coverage weighted by ``weight``."""
     from llama_index_mmrag.relevance import Evidence
 
-    below = sum(Evidence(tuple(map(tuple, r["chunks"]))).relevance(weight) < floor for r in rows)
+    below = sum(Evidence(tuple(map(tuple, r["chunks"]))).relevance(weight) < floor and not r["names_found"] for r in rows)
     return round(below / max(len(rows), 1), 4)
 
 

@@ -32,6 +32,7 @@ from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
+from llama_index_mmrag.retrievers.references import _item_pattern, find_references  # one reading of "Table 2"
 from llama_index_mmrag.synthesis import content_terms
 
 logger = logging.getLogger(__name__)
@@ -116,6 +117,27 @@ def term_coverage(query_str: str, texts: Sequence[str]) -> float:
     return len(wanted & found) / len(wanted)
 
 
+def finds_named_item(query_str: str, nodes: Sequence[NodeWithScore]) -> bool:
+    """Whether the question names a page, figure or table ("page 6", "the second page", "Table 2") and a node
+    is that page or names that item: such a question is about the document's layout, which embeds poorly,
+    and the evidence it points at was found.
+
+    Args:
+        query_str: The question.
+        nodes: Retrieved nodes.
+    """
+    refs = find_references(query_str)
+    if refs.empty:
+        return False
+    patterns = [_item_pattern(kind, number) for kind, number in refs.items]
+    for nws in nodes:
+        if nws.node.metadata.get("page") in refs.pages:
+            return True
+        if patterns and any(p.search(nws.node.get_content(metadata_mode=MetadataMode.NONE)) for p in patterns):
+            return True
+    return False
+
+
 @dataclass(frozen=True)
 class Evidence:
     """How much each retrieved chunk is about a question.
@@ -148,7 +170,9 @@ class RelevanceFloor(BaseNodePostprocessor):
     The evidence's relevance is the best cosine similarity of the question's embedding to one chunk of the
     first ``top_n`` nodes (every chunk a page node carries), plus ``coverage_weight`` times the share of the
     question's content words found in their text: meaning, and the words a question names (a component,
-    a product, a person) where a short or technical question embeds poorly. Below ``floor`` the list comes
+    a product, a person) where a short or technical question embeds poorly. A question naming a page, figure
+    or table passes when a node is that page or names that item (:func:`finds_named_item`): it asks about
+    the document's layout, which embeds poorly, and what it points at was found. Below ``floor`` the list comes
     back empty, so a query engine answers "no evidence" instead of quoting an unrelated document; at or
     above it the nodes pass unchanged. The floor belongs to the embedding model: the default suits the
     packaged all-MiniLM-L6-v2; re-measure it (``benchmarks/offtopic.py``) for another model.
@@ -247,9 +271,9 @@ class RelevanceFloor(BaseNodePostprocessor):
         query = await self._embed_model.aget_query_embedding(query_str)
         return self._measure(query, [stored[i] for i in texts], query_str, list(texts.values()))
 
-    def _decide(self, nodes: list[NodeWithScore], evidence: Evidence) -> list[NodeWithScore]:
+    def _decide(self, nodes: list[NodeWithScore], evidence: Evidence, query_str: str) -> list[NodeWithScore]:
         relevance = evidence.relevance(self.coverage_weight)
-        if relevance >= self.floor:
+        if relevance >= self.floor or finds_named_item(query_str, nodes[: self.top_n]):
             return nodes
         logger.info("no evidence above the relevance floor (%s: %.3f < %.3f)", evidence, relevance, self.floor)
         return []
@@ -257,11 +281,11 @@ class RelevanceFloor(BaseNodePostprocessor):
     def _postprocess_nodes(self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None) -> list[NodeWithScore]:
         if not nodes or query_bundle is None or self.floor <= 0:
             return nodes
-        return self._decide(nodes, self.evidence(query_bundle.query_str, nodes))
+        return self._decide(nodes, self.evidence(query_bundle.query_str, nodes), query_bundle.query_str)
 
     async def _apostprocess_nodes(
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
         if not nodes or query_bundle is None or self.floor <= 0:
             return nodes
-        return self._decide(nodes, await self.aevidence(query_bundle.query_str, nodes))
+        return self._decide(nodes, await self.aevidence(query_bundle.query_str, nodes), query_bundle.query_str)
