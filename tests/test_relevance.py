@@ -59,3 +59,11 @@ def test_a_question_naming_what_a_picture_shows_is_answered(demo_rag: Multimodal
     # The diagram's OCR words embed poorly next to a question; the words the question names are found in them.
     response = demo_rag.as_query_engine(modalities=["image"]).query("Which components does the query node talk to?")
     assert response.source_nodes and str(response.response) != NO_EVIDENCE
+
+
+@pytest.mark.parametrize("question", ["What is reported on page 6?", "What date is on the sixth page?", "What does Table 2 list?"])
+def test_a_question_naming_a_page_or_table_that_was_found_passes(demo_rag: MultimodalRAG, question: str) -> None:
+    nodes = [NodeWithScore(node=TextNode(id_="p", text="Table 2: Tonnage per berth.", metadata={"page": 5}), score=1.0)]
+    floor = RelevanceFloor(embed_model=demo_rag.embed_model, floor=0.99)  # no chunk is that relevant
+    assert floor.postprocess_nodes(nodes, QueryBundle(question)) == nodes
+    assert floor.postprocess_nodes(nodes, QueryBundle("What is reported on page 9?")) == []
