@@ -19,6 +19,7 @@ from llama_index.core.callbacks import CallbackManager
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from llama_index_mmrag.retrievers.fusion import aggregate_pages, weighted_rrf
+from llama_index_mmrag.retrievers.question import checked_query
 
 
 class MultimodalCompositeRetriever(BaseRetriever):
@@ -102,6 +103,7 @@ class MultimodalCompositeRetriever(BaseRetriever):
         return [self.vector_retriever, self.graph_retriever, self.reference_retriever]
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        query_bundle = checked_query(query_bundle)  # once, for branches of any origin
         branches = self._branches()
         if sum(b is not None for b in branches) == 1:
             return self._fuse([b.retrieve(query_bundle) if b is not None else [] for b in branches])
@@ -110,6 +112,8 @@ class MultimodalCompositeRetriever(BaseRetriever):
             return self._fuse([f.result() if f is not None else [] for f in futures])
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        query_bundle = checked_query(query_bundle)
+
         async def run(branch: BaseRetriever | None) -> list[NodeWithScore]:
             return await branch.aretrieve(query_bundle) if branch is not None else []
 
