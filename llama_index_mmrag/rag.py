@@ -59,6 +59,7 @@ from llama_index_mmrag.relevance import RelevanceFloor, milvus_vector_lookup
 from llama_index_mmrag.readers.rag_anything import LoadFailure, ParsedDocument, RAGAnythingReader
 from llama_index_mmrag.parsing.errors import ParseError
 from llama_index_mmrag.query_engine import MultimodalQueryEngine
+from llama_index_mmrag.retrievers.arguments import check_docs, check_top_k
 from llama_index_mmrag.retrievers.composite import MultimodalCompositeRetriever
 from llama_index_mmrag.retrievers.lightrag import LightRAGRetriever
 from llama_index_mmrag.retrievers.milvus_modal import MilvusModalRetriever
@@ -794,8 +795,9 @@ class MultimodalRAG:
                 ``graph_mode`` setting (``local`` by default) when ``None``.
             modality_quotas: Per-modality maximum counts.
         """
-        doc = self._resolve_docs(doc)  # "Report" or "report" names report.pdf; an unknown name is an error
-        k = top_k or self.settings.top_k
+        # "Report" or "report" names report.pdf; an unknown name, an empty scope or a wrong type is an error
+        doc = self._resolve_docs(check_docs(doc))
+        k = self.settings.top_k if top_k is None else check_top_k(top_k)
         candidates = k * self.settings.candidate_factor if self.settings.page_aggregation else k
         vector = MilvusModalRetriever(
             self.vector_store, self.embed_model, similarity_top_k=candidates, modalities=modalities, doc=doc,

@@ -19,6 +19,7 @@ from llama_index.core.callbacks import CallbackManager
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from llama_index_mmrag.retrievers.fusion import aggregate_pages, weighted_rrf
+from llama_index_mmrag.retrievers.arguments import check_top_k
 from llama_index_mmrag.retrievers.question import checked_query
 
 
@@ -68,8 +69,7 @@ class MultimodalCompositeRetriever(BaseRetriever):
         page_support: float = 0.0,
         callback_manager: CallbackManager | None = None,
     ) -> None:
-        if top_k < 1:
-            raise ValueError(f"top_k must be at least 1, got {top_k}")
+        check_top_k(top_k)
         if vector_weight < 0 or graph_weight < 0 or reference_weight < 0 or vector_weight + graph_weight == 0:
             raise ValueError(
                 "weights must be >= 0 and vector_weight + graph_weight > 0, got "

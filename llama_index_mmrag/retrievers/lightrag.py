@@ -20,6 +20,7 @@ from llama_index.core.callbacks import CallbackManager
 from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle, TextNode
 
 from llama_index_mmrag.graph.store import GRAPH_MODES, GraphStore
+from llama_index_mmrag.retrievers.arguments import check_top_k
 from llama_index_mmrag.retrievers.question import checked_query
 
 if TYPE_CHECKING:
@@ -70,8 +71,7 @@ class LightRAGRetriever(BaseRetriever):
     ) -> None:
         if mode not in GRAPH_MODES:
             raise ValueError(f"unknown graph mode {mode!r}; choose one of {', '.join(GRAPH_MODES)}")
-        if top_k < 1:
-            raise ValueError(f"top_k must be at least 1, got {top_k}")
+        check_top_k(top_k)
         self.graph = graph
         self.mode = mode
         self.top_k = top_k
@@ -89,7 +89,7 @@ class LightRAGRetriever(BaseRetriever):
             top_k: How many results; the facade's ``top_k`` setting when unset.
             **kwargs: Further constructor arguments.
         """
-        return cls(rag.graph, mode=mode, top_k=top_k or rag.settings.top_k, node_lookup=rag.alookup_nodes, **kwargs)
+        return cls(rag.graph, mode=mode, top_k=rag.settings.top_k if top_k is None else top_k, node_lookup=rag.alookup_nodes, **kwargs)
 
     async def _graph_nodes(self, query: str) -> list[NodeWithScore]:
         data = await self.graph.arun(self.graph.aquery_data(query, mode=self.mode, top_k=self.top_k))

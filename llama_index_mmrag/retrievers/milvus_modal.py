@@ -25,8 +25,15 @@ from llama_index.core.vector_stores.types import (
 )
 from llama_index.vector_stores.milvus import MilvusVectorStore
 
-from llama_index_mmrag.blocks import MODALITIES
-from llama_index_mmrag.retrievers.filters import FilterError, compile_filters
+from llama_index_mmrag.retrievers.filters import compile_filters
+from llama_index_mmrag.retrievers.arguments import (
+    MAX_CANDIDATES,
+    check_docs,
+    check_filters,
+    check_modalities,
+    check_page_range,
+    check_top_k,
+)
 from llama_index_mmrag.retrievers.question import checked_query
 
 
@@ -45,21 +52,21 @@ def scope_filters(
         filters: Any further LlamaIndex metadata filters.
 
     Raises:
-        FilterError: If a modality is unknown or the page range is inverted.
+        ScopeArgumentError: If a scope argument has the wrong type, is empty (an empty scope selects nothing: it
+            is refused, never read as "no filter"), names an unknown modality, or the page range is inverted.
     """
+    modalities = check_modalities(modalities)
+    doc = check_docs(doc)
+    page_range = check_page_range(page_range)
+    filters = check_filters(filters)
     parts: list[MetadataFilter | MetadataFilters] = []
-    if modalities:
-        unknown = sorted(set(modalities) - set(MODALITIES))
-        if unknown:
-            raise FilterError(f"unknown modality {unknown[0]!r}; choose from {', '.join(MODALITIES)}")
-        parts.append(MetadataFilter(key="modality", value=list(modalities), operator=FilterOperator.IN))
+    if modalities is not None:
+        parts.append(MetadataFilter(key="modality", value=modalities, operator=FilterOperator.IN))
     if doc is not None:
-        docs = [doc] if isinstance(doc, str) else list(doc)
+        docs = [doc] if isinstance(doc, str) else doc
         parts.append(MetadataFilter(key="doc", value=docs, operator=FilterOperator.IN))
     if page_range is not None:
         first, last = page_range
-        if first > last:
-            raise FilterError(f"page_range {page_range} is inverted; give (first, last) with first <= last")
         parts.append(MetadataFilter(key="page", value=first, operator=FilterOperator.GTE))
         parts.append(MetadataFilter(key="page", value=last, operator=FilterOperator.LTE))
     if filters is not None:
@@ -104,8 +111,7 @@ class MilvusModalRetriever(BaseRetriever):
         mode: Literal["hybrid", "dense"] = "hybrid",
         callback_manager: CallbackManager | None = None,
     ) -> None:
-        if similarity_top_k < 1:
-            raise ValueError(f"similarity_top_k must be at least 1, got {similarity_top_k}")
+        check_top_k(similarity_top_k, "similarity_top_k", limit=MAX_CANDIDATES)
         if mode not in ("hybrid", "dense"):
             raise ValueError(f"mode must be 'hybrid' or 'dense', got {mode!r}")
         self._store = vector_store
