@@ -32,7 +32,7 @@ from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
-from llama_index_mmrag.retrievers.references import _item_pattern, find_references  # one reading of "Table 2"
+from llama_index_mmrag.retrievers.references import find_references, item_pattern  # one reading of "Table 2"
 from llama_index_mmrag.synthesis import content_terms
 
 logger = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ def finds_named_item(query_str: str, nodes: Sequence[NodeWithScore]) -> bool:
     refs = find_references(query_str)
     if refs.empty:
         return False
-    patterns = [_item_pattern(kind, number) for kind, number in refs.items]
+    patterns = [item_pattern(kind, number) for kind, number in refs.items]
     for nws in nodes:
         if nws.node.metadata.get("page") in refs.pages:
             return True

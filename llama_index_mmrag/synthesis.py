@@ -22,7 +22,7 @@ from llama_index.core.response_synthesizers.base import BaseSynthesizer
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
 from llama_index.core.settings import Settings
 
-from llama_index_mmrag.processors.offline import _SEPARATOR_ROW, _html_rows  # one reading of table markup
+from llama_index_mmrag.processors.offline import SEPARATOR_ROW, html_rows  # one reading of table markup
 
 NO_EVIDENCE = "No evidence was found for this question."
 """What a query engine answers when no retrieved evidence is about the question."""
@@ -100,7 +100,7 @@ def _pieces(nws: NodeWithScore) -> list[tuple[str, str]]:
 def _table_rows(text: str) -> list[list[str]]:
     """The rows of the first markdown (pipe) or HTML table in a text, header first; ``[]`` when none."""
     if "<tr" in text.lower():
-        return _html_rows(text)
+        return html_rows(text)
     rows: list[list[str]] = []
     for line in text.splitlines():
         line = line.strip()
@@ -108,7 +108,7 @@ def _table_rows(text: str) -> list[list[str]]:
             if rows:
                 break
             continue
-        if _SEPARATOR_ROW.match(line):
+        if SEPARATOR_ROW.match(line):
             continue
         rows.append([cell.strip() for cell in line.strip("|").split("|")])
     return rows

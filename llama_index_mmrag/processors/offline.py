@@ -32,7 +32,8 @@ from llama_index_mmrag.blocks import ContentBlock
 CONTEXT_CHARS = 400
 MAX_NAME_CHARS = 80
 MAX_SUMMARY_TEXT_CHARS = 200
-_SEPARATOR_ROW = re.compile(r"^\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?$")
+SEPARATOR_ROW = re.compile(r"^\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?$")
+"""A markdown table's header separator row (``|---|:--:|``)."""
 _HTML_ROW = re.compile(r"<tr[^>]*>(.*?)</tr>", re.IGNORECASE | re.DOTALL)
 _HTML_CELL = re.compile(r"<t[hd][^>]*>(.*?)</t[hd]>", re.IGNORECASE | re.DOTALL)
 _HTML_TAG = re.compile(r"<[^>]+>")
@@ -68,7 +69,12 @@ def neighbouring_text(blocks: Sequence[ContentBlock], index: int, max_chars: int
     return " ".join(p for p in (before, after) if p)
 
 
-def _html_rows(markup: str) -> list[list[str]]:
+def html_rows(markup: str) -> list[list[str]]:
+    """The cells of each ``<tr>`` of an HTML table, as plain text (tags dropped, entities unescaped).
+
+    Args:
+        markup: An HTML table, or text holding one.
+    """
     rows: list[list[str]] = []
     for row in _HTML_ROW.findall(markup):
         cells = [" ".join(html.unescape(_HTML_TAG.sub(" ", cell)).split()) for cell in _HTML_CELL.findall(row)]
@@ -90,12 +96,12 @@ def table_shape(markdown: str) -> tuple[list[str], int, int]:
         (['Index', 'Recall'], 1, 2)
     """
     if "<tr" in markdown.lower():
-        html_rows = _html_rows(markdown)
-        if html_rows:
-            header = html_rows[0]
-            return [h for h in header if h], len(html_rows) - 1, max(len(r) for r in html_rows)
+        cells = html_rows(markdown)
+        if cells:
+            header = cells[0]
+            return [h for h in header if h], len(cells) - 1, max(len(r) for r in cells)
     rows = [line.strip() for line in markdown.splitlines() if line.strip().startswith("|") or line.count("|") >= 1]
-    rows = [r for r in rows if not _SEPARATOR_ROW.match(r)]
+    rows = [r for r in rows if not SEPARATOR_ROW.match(r)]
     if not rows:
         return [], 0, 0
     header = [cell.strip() for cell in rows[0].strip("|").split("|")]

@@ -96,7 +96,13 @@ def find_references(question: str) -> QuestionReferences:
     return QuestionReferences(pages=unique_pages, items=tuple(items))
 
 
-def _item_pattern(kind: str, number: str) -> re.Pattern[str]:
+def item_pattern(kind: str, number: str) -> re.Pattern[str]:
+    """How a text names one figure or table ("Figure 3", "Fig. 3", "Table 2"; not "Figure 31" or "Table 2.1").
+
+    Args:
+        kind: ``"figure"`` or ``"table"``.
+        number: The item's number as the question wrote it.
+    """
     label = r"fig(?:ure)?\.?" if kind == "figure" else r"tab(?:le)?\.?"
     return re.compile(rf"\b{label}\s*{re.escape(number)}(?!\d|\.\d)", re.I)
 
@@ -141,7 +147,7 @@ class ReferenceRetriever(MilvusModalRetriever):
         on_pages = found[0] if refs.pages else []
         ranked = list(on_pages)
         if refs.items:
-            patterns = [_item_pattern(kind, number) for kind, number in refs.items]
+            patterns = [item_pattern(kind, number) for kind, number in refs.items]
             named: list[tuple[int, int, NodeWithScore]] = []
             for position, nws in enumerate(found[-1]):
                 strength = max((s for s in (_names_item(nws, p) for p in patterns) if s is not None), default=None)
