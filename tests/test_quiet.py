@@ -17,6 +17,17 @@ from tests.support.pdfs import make_text_pdf
 NOISE = ("Loading weights", "fork_posix", "GOAWAY", "INFO:", "INFO: ")
 
 
+@pytest.fixture(autouse=True)
+def lightrag_level_as_a_new_process_has_it() -> object:
+    """Each test starts with the ``lightrag`` level a fresh process has after the package's set-up (unset);
+    in-process CLI tests before these set it, as ``mmrag``'s own start does, and it is put back after."""
+    lightrag_logger = logging.getLogger("lightrag")
+    level = lightrag_logger.level
+    lightrag_logger.setLevel(logging.NOTSET)
+    yield
+    lightrag_logger.setLevel(level)
+
+
 def _quickstart(store: Path, files: list[Path], show_progress: bool = False) -> str:
     with MultimodalRAG(storage_dir=store, top_k=3) as rag:
         report = rag.ingest(files, show_progress=show_progress)
