@@ -128,7 +128,7 @@ class StoreLock:
             self._fd = -1
             return True
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -137,6 +137,7 @@ class StoreLock:
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
+        _HELD_LOCK_FDS.add(fd)
         return True
 
     def holder(self) -> str:
@@ -157,7 +158,15 @@ class StoreLock:
             StoreBusyError: If another process still holds the lock after ``timeout``.
         """
         deadline = time.monotonic() + timeout
+        waiting = False
         while not self.try_acquire():
+            if not waiting:
+                waiting = True
+                logger.warning(
+                    "waiting for process %s to finish writing the store %s (another ingest or delete); "
+                    "this one goes on when it is done",
+                    self.holder(), self.path.parent,
+                )
             if time.monotonic() > deadline:
                 raise StoreBusyError(
                     f"the store lock {self.path} is held by process {self.holder()} (another ingest or delete); "
@@ -172,8 +181,27 @@ class StoreLock:
             return
         import fcntl
 
+        _HELD_LOCK_FDS.discard(fd)
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+_HELD_LOCK_FDS: set[int] = set()
+
+
+def _close_locks_in_child() -> None:
+    """A forked child (a parser worker) must not keep the parent's write lock alive after the parent dies: it
+    closes its copies of the lock descriptors (never unlocks them, which would release the parent's lock)."""
+    for fd in list(_HELD_LOCK_FDS):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD_LOCK_FDS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_locks_in_child)
 
 
 class PendingWrite(BaseModel):

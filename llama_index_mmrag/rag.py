@@ -54,6 +54,7 @@ from llama_index_mmrag.manifest import DocRecord, Manifest
 from llama_index_mmrag.models.adapters import lightrag_llm_func
 from llama_index_mmrag.models.embeddings import LOCAL_EMBED_DIM, lazy_local_embedding
 from llama_index_mmrag.processors import ModalDescriber, annotate_nodes, default_postprocessors
+from llama_index_mmrag.stores.lite_server import hold_lite_store
 from llama_index_mmrag.progress import page_bar, report_pages
 from llama_index_mmrag.relevance import RelevanceFloor, milvus_vector_lookup
 from llama_index_mmrag.readers.rag_anything import LoadFailure, ParsedDocument, RAGAnythingReader
@@ -285,7 +286,13 @@ class MultimodalRAG:
         self.settings = MMRAGSettings(**(base | overrides))
         self.llm, self.vlm, self.embed_model, self.embed_dim = self._models(llm, vlm, embed_model, embed_dim)
         self._loop = engine_loop()
-        self.vector_store = build_vector_store(self.settings, self.embed_dim)
+        self._lite_hold = hold_lite_store(self.settings)
+        try:
+            self.vector_store = build_vector_store(self.settings, self.embed_dim)
+        except BaseException:
+            if self._lite_hold is not None:
+                self._lite_hold.release()
+            raise
         self.graph = GraphStore(
             self.settings,
             self.embed_model,
@@ -430,10 +437,12 @@ class MultimodalRAG:
     ) -> _PreparedFile | None:
         """Check, parse and describe a file and cut its nodes (no store write); ``None`` if it is unchanged.
 
+                await self.graph.rag()  # re-reads the graph files if another process wrote them meanwhile
         With ``show_progress``, a bar counts the pages parsed (for parsers that read page by page: PDFs).
         """
         await asyncio.to_thread(check_input_file, path)
         if await asyncio.to_thread(self._unchanged, path):
+                self.graph.file_state.mark_seen()  # what this process wrote (or restored) is what it holds
             report.unchanged.append(path.name)
             return None
         with page_bar(f"parse {path.name}", enabled=show_progress):
@@ -856,6 +865,8 @@ class MultimodalRAG:
         postprocessors = list(node_postprocessors)
         if self.settings.relevance_floor > 0:
             postprocessors.insert(0, self.relevance_floor())
+        if self._lite_hold is not None:
+            self._lite_hold.release()
         return MultimodalQueryEngine(
             retriever=self.as_retriever(**retriever_kwargs), response_synthesizer=synthesizer, node_postprocessors=postprocessors
         )

@@ -10,10 +10,22 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-for _var in ("DASHSCOPE_API_KEY", "MILVUS_URI", "MILVUS_TOKEN", "OPENAI_API_KEY"):
+for _var in ("DASHSCOPE_API_KEY", "MILVUS_URI", "MILVUS_TOKEN", "OPENAI_API_KEY", "MMRAG_LITE_SERVER"):
     os.environ.pop(_var, None)
+# Each test store gets its own local Milvus Lite server process; it stops a few seconds after its last user
+# instead of a minute, so that a suite's hundreds of stores never have many servers up at once.
+os.environ.setdefault("MMRAG_LITE_IDLE_S", "3")
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample"
+
+
+@pytest.fixture(autouse=True)
+def _release_anonymous_store_holds() -> Iterator[None]:
+    """Stores a test opened without a ``MultimodalRAG`` (a bare vector store, a graph) are let go after it."""
+    yield
+    from llama_index_mmrag.stores.lite_server import release_anonymous_holds
+
+    release_anonymous_holds()
 
 
 @pytest.fixture(scope="session")

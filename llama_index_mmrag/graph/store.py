@@ -25,6 +25,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import BaseNode
 
 from llama_index_mmrag.blocks import graph_content
+from llama_index_mmrag.graph.freshness import GraphFileState
 from llama_index_mmrag.graph.extract import GraphChunk, build_custom_kg
 from llama_index_mmrag.graph.keywords import query_keywords
 from llama_index_mmrag.graph.kg_loader import adelete_kg, ainsert_kg, apersist
@@ -148,6 +149,7 @@ class GraphStore:
         LightRAG shares in-memory state between instances of one workspace in a process, and its vector
         collections are named after it; the digest keeps two stores apart even on one Milvus server.
         """
+        self.file_state = GraphFileState(settings.graph_dir)  # to re-read files another process wrote
         digest = hashlib.sha1(str(self.settings.storage_dir.resolve()).encode()).hexdigest()[:8]
         return f"{self.settings.milvus_collection}_{digest}"
 
@@ -216,6 +218,13 @@ class GraphStore:
 
         Raises:
             GraphBuildError: If LightRAG reports the document as failed.
+            self.file_state.mark_seen()
+        elif self.file_state.changed():
+            # another process wrote the graph (under the store's write lock) since this one last read it
+            from llama_index_mmrag.lifecycle import areload_graph_files
+
+            self.file_state.mark_seen()
+            await areload_graph_files(self._rag)
         """
         if not nodes:
             return

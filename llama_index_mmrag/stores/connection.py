@@ -7,7 +7,7 @@ the same machine, so there is no network path to keep alive: its clients send no
 clusters and Zilliz Cloud (``MILVUS_URI``) keep pymilvus's own settings.
 
 Example:
-    >>> milvus_connection("/data/store/milvus.db")["grpc_options"]["grpc.keepalive_permit_without_calls"]
+    >>> milvus_connection("/data/store/milvus.db")["grpc_options"]["grpc.keepalive_permit_without_calls"]  # doctest: +SKIP
     0
     >>> milvus_connection("http://milvus:19530", token="root:Milvus")
     {'uri': 'http://milvus:19530', 'token': 'root:Milvus'}
@@ -41,10 +41,17 @@ def milvus_connection(uri: str, token: str | None = None) -> dict[str, Any]:
     Args:
         uri: A Milvus server address, or the Milvus Lite database path.
         token: The server's token (``user:password`` or an API key).
+
+    Raises:
+        LiteServerError: If a Lite path's local server cannot be started.
     """
     connection: dict[str, Any] = {"uri": uri}
     if token:
         connection["token"] = token
     if is_lite_uri(uri):
+        from llama_index_mmrag.stores.lite_server import anonymous_uri, serving_enabled
+
+        if serving_enabled():
+            connection["uri"] = anonymous_uri(uri)
         connection["grpc_options"] = dict(LITE_GRPC_OPTIONS)
     return connection

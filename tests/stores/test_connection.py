@@ -27,7 +27,10 @@ from llama_index_mmrag.stores.connection import LITE_GRPC_OPTIONS, is_lite_uri, 
         ("unix:/tmp/milvus.sock", False),
     ],
 )
-def test_lite_paths_get_no_keepalive_and_servers_keep_pymilvus_defaults(uri: str, lite: bool) -> None:
+def test_lite_paths_get_no_keepalive_and_servers_keep_pymilvus_defaults(
+    uri: str, lite: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MMRAG_LITE_SERVER", "off")  # the connection to the path itself (the local server's own test: test_lite_server)
     assert is_lite_uri(uri) is lite
     connection = milvus_connection(uri, token="root:Milvus")
     assert connection["uri"] == uri and connection["token"] == "root:Milvus"
