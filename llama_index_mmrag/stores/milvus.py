@@ -173,7 +173,8 @@ def build_vector_store(settings: MMRAGSettings, dim: int) -> MilvusVectorStore:
     hint = (
         "check MILVUS_URI / MILVUS_TOKEN and that the server is up"
         if settings.milvus_uri
-        else "only one process may open a Milvus Lite store at a time; close the other one"
+        else "its local Milvus Lite server did not answer; see <store>/milvus.db.serve.log, or set MMRAG_LITE_SERVER=off "
+        "to open the store in this process (one process at a time)"
     )
     hybrid = True
     _quiet("pymilvus.orm.iterator", _LiteIteratorTimestampFilter)
