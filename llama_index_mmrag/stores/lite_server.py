@@ -74,7 +74,10 @@ class LiteServerError(RuntimeError):
 
 
 def serving_enabled() -> bool:
-    """Whether Lite stores are served by a local server process (``MMRAG_LITE_SERVER`` is not ``off``)."""
+    """Whether Lite stores are served by a local server process (``MMRAG_LITE_SERVER`` is not ``off``; the
+    holds need ``flock``, so never on Windows)."""
+    if sys.platform == "win32":
+        return False
     return os.environ.get(SERVER_ENV, "").strip().lower() not in {"off", "0", "false", "no"}
 
 
