@@ -6,7 +6,11 @@ otherwise hang, exhaust memory or give a misleading reason:
 - symbolic-link loops and broken links (not "no such file");
 - FIFOs, sockets and devices (reading a FIFO blocks forever);
 - content that contradicts the extension (PNG bytes named ``.pdf``, a PDF named ``.png``, random bytes named
-  ``.docx``): the reason names what the content really is;
+  ``.docx``, an Excel workbook named ``.docx``, a PDF named ``.html``, binary data named ``.md``): the reason
+  names what the content really is (ZIP and OLE2 containers are told apart by their directories, see
+  :mod:`llama_index_mmrag.parsing.containers`);
+- password-protected DOCX, XLSX and PPTX files, which Office stores as OLE2 compound files (they would
+  otherwise pass for legacy ``.doc`` files), under any extension;
 - Office files (ZIP packages) that unpack to far more than they weigh: zip bombs, refused from the ZIP
   directory alone, before anything is inflated;
 - in a batch: special files inside folders (which a folder walk would skip) and two different files with the
@@ -20,12 +24,14 @@ Example:
 
 from __future__ import annotations
 
+import codecs
 import os
 import stat
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from llama_index_mmrag.parsing.containers import OLE_MAGIC, ContainerKind, ole_kind, zip_kind
 from llama_index_mmrag.parsing.errors import ParseError
 from llama_index_mmrag.readers.rag_anything import LoadFailure, expand_paths
 
@@ -36,7 +42,22 @@ MAX_PART_RATIO = 100
 MIN_SUSPICIOUS_PART_BYTES = 16 << 20
 """... and to more than this (16 MiB) marks a zip bomb (real documents compress text 5-20 times)."""
 OFFICE_SUFFIXES = frozenset({".docx", ".pptx", ".xlsx"})
+LEGACY_OFFICE_SUFFIXES = {".doc": ".docx", ".xls": ".xlsx", ".ppt": ".pptx"}
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"})
+TEXT_LIKE_SUFFIXES: dict[str, str] = {
+    **dict.fromkeys((".html", ".htm", ".xhtml"), "a web page (HTML)"),
+    **dict.fromkeys((".md", ".markdown"), "Markdown text"),
+    **dict.fromkeys((".txt", ".text", ".log", ".rst", ".csv", ".tsv"), "text"),
+}
+"""Extensions of text formats, with what their content should be (for the reason)."""
+TEXT_SAMPLE_BYTES = 64 << 10
+"""How much of a text file is read to tell text from binary data."""
+ENCRYPTED_OFFICE_REASON = (
+    "password-protected Office document (Office stores an encrypted DOCX, XLSX or PPTX as an OLE2 container, "
+    "which nothing here can read without the password); remove the password (File > Info > Protect Document / "
+    "Workbook / Presentation > Encrypt with Password, clear it) and save again"
+)
+_SUPPORTED_TARGETS = frozenset({".pdf", ".docx", ".xlsx", ".pptx", ".html", ".md", ".txt"}) | IMAGE_SUFFIXES
 
 _MAGIC: tuple[tuple[bytes, int, str, str], ...] = (
     (b"%PDF-", -1, "a PDF document", ".pdf"),
@@ -48,7 +69,7 @@ _MAGIC: tuple[tuple[bytes, int, str, str], ...] = (
     (b"MM\x00*", 0, "a TIFF image", ".tif"),
     (b"PK\x03\x04", 0, "a ZIP package", ".zip"),
     (b"PK\x05\x06", 0, "a ZIP package", ".zip"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 0, "a legacy (binary) Office document", ".doc"),
+    (OLE_MAGIC, 0, "a legacy (binary) Office document", ".doc"),
 )
 
 
@@ -75,8 +96,67 @@ def sniff(head: bytes) -> tuple[str, str] | None:
     return None
 
 
-def _is_image(kind: tuple[str, str] | None) -> bool:
-    return kind is not None and kind[1] in IMAGE_SUFFIXES
+def identify(path: Path, head: bytes, *, strict: bool = False) -> ContainerKind | None:
+    """What a file's content is, from its first bytes and, for ZIP and OLE2 containers, their directories.
+
+    Args:
+        path: The file.
+        head: Its first bytes (1 KiB is enough).
+        strict: Only signatures at offset 0 count (for text formats, which may quote ``%PDF-`` in their text).
+
+    Returns:
+        The content's kind, or ``None`` if the bytes match no known signature.
+
+    Example:
+        >>> identify(Path("sheet.docx"), b"PK\\x03\\x04...").description      # doctest: +SKIP
+        'an Excel workbook (Office Open XML)'
+    """
+    kind = sniff(head)
+    if kind is None or (strict and kind[1] == ".pdf" and not head.startswith(b"%PDF-")):
+        return None
+    if kind[1] == ".zip":
+        return zip_kind(path)
+    if kind[1] == ".doc":
+        return ole_kind(path)
+    return ContainerKind(kind[0], kind[1])
+
+
+def _advice(kind: ContainerKind) -> str:
+    """What to do with a file whose content is ``kind`` under another extension."""
+    if kind.encrypted:
+        return "remove the password (File > Info > Protect) and save again"
+    if kind.damaged:
+        return "download or save it again"
+    if kind.suffix in LEGACY_OFFICE_SUFFIXES:
+        return (
+            f"no offline parser reads that legacy binary format: open it in its application and save it as "
+            f"{LEGACY_OFFICE_SUFFIXES[kind.suffix]}"
+        )
+    if kind.suffix == ".zip":
+        return "unpack it and ingest the files inside"
+    if kind.suffix in _SUPPORTED_TARGETS:
+        return f"rename it to {kind.suffix}"
+    return "convert it to a supported format (PDF, DOCX, XLSX, PPTX, HTML, Markdown, text or an image)"
+
+
+def _is_binary(path: Path) -> bool:
+    """Whether the start of a file is binary data rather than text in some encoding."""
+    try:
+        with open(path, "rb") as handle:
+            sample = handle.read(TEXT_SAMPLE_BYTES)
+    except OSError:
+        return False
+    if sample.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return False
+    if b"\x00" in sample:
+        return True
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+        return False
+    except UnicodeDecodeError:
+        from charset_normalizer import from_bytes
+
+        return from_bytes(sample).best() is None
 
 
 def _check_symlink(path: Path) -> None:
@@ -128,6 +208,15 @@ def check_input_file(path: Path) -> None:
         ParseError: Naming the file and what is wrong with it.
     """
     _check_symlink(path)
+    if not path.name.isascii():
+        try:
+            path.name.encode("utf-8")
+        except UnicodeEncodeError:
+            # the name is the document's key in every store (Milvus, graph, manifest), all UTF-8
+            shown = os.fsencode(path.name).decode("utf-8", "backslashreplace")  # the bytes: bad\xff.txt
+            raise ParseError(
+                path, f"its name '{shown}' holds bytes that are not UTF-8 text; rename the file to a UTF-8 name"
+            ) from None
     try:
         info = path.stat()
     except OSError:
@@ -138,24 +227,46 @@ def check_input_file(path: Path) -> None:
         kind = "a FIFO" if stat.S_ISFIFO(info.st_mode) else "a socket" if stat.S_ISSOCK(info.st_mode) else "a device"
         raise ParseError(path, f"not a regular file ({kind}); copy its content into a file and ingest that")
     suffix = path.suffix.lower()
-    if info.st_size == 0 or suffix not in OFFICE_SUFFIXES | IMAGE_SUFFIXES | {".pdf"}:
+    checked = OFFICE_SUFFIXES | IMAGE_SUFFIXES | {".pdf"} | LEGACY_OFFICE_SUFFIXES.keys() | TEXT_LIKE_SUFFIXES.keys()
+    if info.st_size == 0 or suffix not in checked:
         return
     try:
         with open(path, "rb") as handle:
             head = handle.read(1024)
     except OSError:
         return
-    kind = sniff(head)
+    kind = identify(path, head, strict=suffix in TEXT_LIKE_SUFFIXES)
+    if kind is not None and kind.encrypted:
+        raise ParseError(path, ENCRYPTED_OFFICE_REASON)
     if suffix == ".pdf":
-        if kind is not None and kind[1] != ".pdf":
-            raise ParseError(path, f"its content is {kind[0]}, not a PDF; rename it to {kind[1]}")
+        if kind is not None and kind.suffix != ".pdf":
+            raise ParseError(path, f"its content is {kind.description}, not a PDF; {_advice(kind)}")
     elif suffix in IMAGE_SUFFIXES:
-        if kind is not None and not _is_image(kind):
-            raise ParseError(path, f"its content is {kind[0]}, not an image; rename it to {kind[1]}")
-    elif kind is None or kind[1] != ".zip":
-        what = f"its content is {kind[0]}" if kind else "its content is not a ZIP package (Office Open XML)"
-        better = f"; rename it to {kind[1]}" if kind else "; open it in its application and save it again"
-        raise ParseError(path, f"not really a {suffix} file: {what}{better}")
+        if kind is not None and kind.suffix not in IMAGE_SUFFIXES:
+            raise ParseError(path, f"its content is {kind.description}, not an image; {_advice(kind)}")
+    elif suffix in TEXT_LIKE_SUFFIXES:
+        expected = TEXT_LIKE_SUFFIXES[suffix]
+        if kind is not None:
+            raise ParseError(path, f"its content is {kind.description}, not {expected}; {_advice(kind)}")
+        if _is_binary(path):
+            raise ParseError(
+                path,
+                f"its content is binary data, not {expected} (not text in any encoding we recognise); "
+                "check that it is the file you meant, or convert it to UTF-8 text",
+            )
+    elif suffix in LEGACY_OFFICE_SUFFIXES:
+        if kind is not None and kind.suffix != suffix:
+            raise ParseError(path, f"its content is {kind.description}, not a legacy {suffix} file; {_advice(kind)}")
+    elif kind is None:
+        raise ParseError(
+            path,
+            f"not really a {suffix} file: its content is not a ZIP package (Office Open XML); "
+            "open it in its application and save it again",
+        )
+    elif kind.damaged:
+        raise ParseError(path, f"the {suffix} file is damaged: its content is {kind.description}; {_advice(kind)}")
+    elif kind.suffix != suffix:
+        raise ParseError(path, f"not really a {suffix} file: its content is {kind.description}; {_advice(kind)}")
     else:
         _check_zip_package(path)
 

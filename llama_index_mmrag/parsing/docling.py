@@ -50,6 +50,7 @@ from typing import Any, ClassVar
 from raganything.parser import DoclingParser, register_parser
 
 from llama_index_mmrag.parsing.errors import ParseError
+from llama_index_mmrag.parsing.xlsx_formulas import warn_uncached_formulas
 
 logger = logging.getLogger(__name__)
 
@@ -669,7 +670,10 @@ class DoclingOfflineParser(DoclingParser):
             if suffix == ".pdf":
                 return self.parse_pdf(path, output_dir, method, lang, **kwargs)
             if suffix in readers:
-                return readers[suffix](path, output_dir, lang, **kwargs)
+                items = readers[suffix](path, output_dir, lang, **kwargs)
+                if suffix == ".xlsx":
+                    warn_uncached_formulas(path)  # Docling reads cached results: cells without one come out empty
+                return items
         except (OSError, ValueError, RuntimeError) as exc:
             if isinstance(exc, ParseError):
                 raise

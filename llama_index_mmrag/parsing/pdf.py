@@ -219,7 +219,29 @@ def _open(path: Path) -> pdfium.PdfDocument:
                 "the PDF is password-protected; decrypt it first (for example "
                 "`qpdf --decrypt --password=SECRET locked.pdf unlocked.pdf`) and parse the decrypted copy."
             ) from exc
+        if _has_empty_page_tree(path):  # PDFium refuses a well-formed PDF without pages ("PDFium: Success")
+            raise ParseError(
+                path, "the PDF has no pages (it is well-formed, but its page tree is empty); export it again with its pages."
+            ) from exc
         raise ParseError(path, f"the PDF is damaged and cannot be opened ({reason}); {_REPAIR_HINT}.") from exc
+
+
+def _has_empty_page_tree(path: Path) -> bool:
+    """Whether a PDF that PDFium would not open parses (with pdfminer) to a page tree of no pages."""
+    from pdfminer.pdfdocument import PDFDocument
+    from pdfminer.pdfpage import PDFPage
+    from pdfminer.pdfparser import PDFParser
+    from pdfminer.pdftypes import resolve1
+
+    try:
+        with path.open("rb") as handle:
+            document = PDFDocument(PDFParser(handle))
+            tree = resolve1(document.catalog.get("Pages"))
+            if not isinstance(tree, dict) or resolve1(tree.get("Count")) not in (0, None):
+                return False
+            return next(PDFPage.create_pages(document), None) is None
+    except Exception:  # noqa: BLE001  (any failure: the PDF is damaged, as PDFium said)
+        return False
 
 
 # --- running the pages --------------------------------------------------------------------------------

@@ -196,9 +196,13 @@ class RAGAnythingReader(BasePydanticReader):
 
         Raises:
             ParseError: With the file and the reason, if the file cannot be read (missing, empty, a folder,
-                unsupported type, damaged, password-protected, or the parser failed on it).
+                unsupported type, content of another format than its extension says, damaged,
+                password-protected, or the parser failed on it).
         """
+        from llama_index_mmrag.inputs import check_input_file  # inputs imports this module
+
         path = Path(path)
+        check_input_file(path)  # what the content really is, when it contradicts the extension
         _check_readable(path)
         name, reason = choose_parser(path, self.parser)
         logger.info("parsing %s with %s: %s", path.name, name, reason)
