@@ -239,6 +239,33 @@ def _copy_durably(src: str, dst: str) -> str:
     return dst
 
 
+def _looks_whole(path: Path) -> bool:
+    """Whether a graph file ends as a whole one does (GraphML with its closing tag, JSON with its closing
+    bracket): a cheap check against a file cut short, made before it becomes the last good copy."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, path.stat().st_size - 64))
+            tail = handle.read().rstrip()
+    except OSError:
+        return False
+    if path.suffix == ".graphml":
+        return tail.endswith(b"</graphml>")
+    if path.suffix == ".json":
+        return tail.endswith((b"}", b"]"))
+    return True
+
+
+def _same_file_version(path: Path, copy: Path) -> bool:
+    """Whether ``copy`` (made with :func:`_copy_durably`, which keeps the modification time) is a copy of the
+    current version of ``path``: the graph's files are replaced whole on every save, so a new version has a new
+    modification time."""
+    try:
+        a, b = path.stat(), copy.stat()
+    except OSError:
+        return False
+    return a.st_size == b.st_size and a.st_mtime_ns == b.st_mtime_ns
+
+
 class Journal:
     """The write-ahead journal of a store: one pending write and a copy of the graph's files taken before it.
 
@@ -259,6 +286,66 @@ class Journal:
     def __init__(self, storage_dir: Path, graph_dir: Path) -> None:
         self.folder = storage_dir / "journal"
         self.graph_dir = graph_dir
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> Journal:
+        """The journal whose folder is ``folder`` (``<store>/journal``; the graph is ``<store>/lightrag``).
+
+        Args:
+            folder: The journal's folder.
+        """
+        return cls(folder.parent, folder.parent / "lightrag")
+
+    @property
+    def last_good_path(self) -> Path:
+        """The graph's files as of the last committed write (see :meth:`keep_last_good`)."""
+        return self.folder / "graph-good"
+
+    def restore_sources(self) -> list[Path]:
+        """Folders mirroring the graph's working dir that a damaged graph file may be restored from, best first:
+        the last committed copy, then the copy taken before a pending write."""
+        sources = [self.last_good_path]
+        if self.pending_path.exists():
+            sources.append(self.snapshot_path / "tree")
+        return [s for s in sources if s.is_dir()]
+
+    def keep_last_good(self) -> None:
+        """Keep the graph's files as they are now as the last good copy (when a write is committed or rolled
+        back), to restore a file found damaged later (:mod:`llama_index_mmrag.graph.file_storage`).
+
+        Only the files that changed since the last copy are copied (each to a temporary name, then renamed into
+        place): a save replaces a file whole, so a file whose size and modification time are those of its copy
+        is the copied file. The copy is a real copy, not a link: damage to a file in place (a writer that
+        truncates, a bad disk block) must not reach it.
+        """
+        if not self.graph_dir.is_dir():
+            return
+        good = self.last_good_path
+        live = {p.relative_to(self.graph_dir): p for p in self._graph_files(self.graph_dir)}
+        for relative, path in live.items():
+            target = good / relative
+            if _same_file_version(path, target):
+                continue
+            if not _looks_whole(path):  # damaged in place since it was saved: keep the good copy it has
+                logger.warning("the store file %s looks damaged; its last good copy is kept", path)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staged = target.with_name(f".copy-{target.name}")
+            _copy_durably(str(path), str(staged))
+            os.replace(staged, target)
+        for path in self._graph_files(good) if good.is_dir() else []:
+            if path.relative_to(good) not in live:
+                path.unlink(missing_ok=True)  # owned: the copy of a graph file that no longer exists
+        for folder in {(good / r).parent for r in live}:
+            fsync_dir(folder)
+
+    @staticmethod
+    def _graph_files(root: Path) -> list[Path]:
+        """The graph's files under ``root`` (no temporaries of an unfinished save, no kept damaged copies)."""
+        return sorted(
+            p for p in root.rglob("*")
+            if p.is_file() and not p.name.startswith(".") and not p.name.endswith(".damaged")
+        )
 
     @property
     def pending_path(self) -> Path:
@@ -306,7 +393,19 @@ class Journal:
         shutil.rmtree(self.snapshot_path, ignore_errors=True)  # owned: <store>/journal/graph-before, the journal's own
         staging.mkdir()
         if self.graph_dir.is_dir():
-            shutil.copytree(self.graph_dir, staging / "tree", copy_function=_copy_durably)
+            # a file unchanged since the last good copy is linked to that copy (never written in place) instead
+            # of being copied again: only what the last write changed is copied twice
+            def copy_or_link(src: str, dst: str) -> str:
+                good = self.last_good_path / Path(src).relative_to(self.graph_dir)
+                if _same_file_version(Path(src), good):
+                    try:
+                        os.link(good, dst)
+                        return dst
+                    except OSError:
+                        pass
+                return _copy_durably(src, dst)
+
+            shutil.copytree(self.graph_dir, staging / "tree", copy_function=copy_or_link)
         fsync_dir(staging)
         os.replace(staging, self.snapshot_path)
         write_json_atomic(self.pending_path, write.model_dump(mode="json"), tmp_prefix=".pending-")
@@ -333,12 +432,25 @@ class Journal:
                 f"rolled back: rebuild the store"
             )
         tree = self.snapshot_path / "tree"
-        shutil.rmtree(self.graph_dir, ignore_errors=True)  # owned: <store>/lightrag, replaced by its own copy
-        if tree.is_dir():
-            shutil.copytree(tree, self.graph_dir, copy_function=_copy_durably)
+        # file by file, each copied aside and renamed into place: a reader in another process sees each file
+        # old or restored, never missing or half-written
+        keep = self._graph_files(tree) if tree.is_dir() else []
+        kept = {p.relative_to(tree) for p in keep}
+        for path in keep:
+            target = self.graph_dir / path.relative_to(tree)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staged = target.with_name(f".restore-{target.name}")
+            _copy_durably(str(path), str(staged))
+            os.replace(staged, target)
+            fsync_dir(target.parent)
+        for path in self._graph_files(self.graph_dir) if self.graph_dir.is_dir() else []:
+            if path.relative_to(self.graph_dir) not in kept:
+                path.unlink(missing_ok=True)  # owned: a graph file the rolled-back write created
 
     def clear(self) -> None:
-        """Forget the pending write (its effects are committed or rolled back)."""
+        """Forget the pending write (its effects are committed or rolled back), keeping the graph's files as the
+        last good copy first (a crash in between leaves the write pending: recovery resolves it and copies again)."""
+        self.keep_last_good()
         self.pending_path.unlink(missing_ok=True)  # owned: <store>/journal/pending.json
         if self.folder.is_dir():
             fsync_dir(self.folder)
@@ -376,7 +488,7 @@ async def areload_graph_files(rag: Any) -> list[str]:
     Returns:
         The names of the storages re-read.
     """
-    from lightrag.utils import load_json
+    from llama_index_mmrag.graph.file_storage import read_graphml_repaired, read_json_repaired
 
     reloaded: list[str] = []
     for attr in _FILE_BACKED:
@@ -385,15 +497,16 @@ async def areload_graph_files(rag: Any) -> list[str]:
         if storage is None or lock is None:
             continue
         graph_file = getattr(storage, "_graphml_xml_file", None)
+        config = getattr(storage, "global_config", {})
         if graph_file is not None:
             import networkx as nx
-            from lightrag.kg.networkx_impl import NetworkXStorage
 
-            graph = NetworkXStorage.load_nx_graph(graph_file) or nx.Graph()
+            # a file that does not parse is restored from the store's last good copy first (a warning names it)
+            graph = await asyncio.to_thread(read_graphml_repaired, Path(graph_file), config) or nx.Graph()
             async with lock:
                 storage._graph = graph
         elif getattr(storage, "_file_name", None) and isinstance(getattr(storage, "_data", None), MutableMapping):
-            data = load_json(storage._file_name) or {}
+            data = await asyncio.to_thread(read_json_repaired, Path(storage._file_name), config) or {}
             async with lock:
                 storage._data.clear()
                 storage._data.update(data)

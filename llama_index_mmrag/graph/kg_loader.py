@@ -29,6 +29,7 @@ from lightrag.utils import (
 
 from llama_index_mmrag.graph.extract import _MAX_DESCRIPTION_FRAGMENTS, _TYPE_RANK, TEMPLATE_EDGE_KEYWORDS
 from llama_index_mmrag.graph.milvus_storage import PRECOMPUTED_VECTOR_KEY, MMRAGMilvusVectorStorage
+from llama_index_mmrag.graph.safe_text import graph_safe_kg
 
 if TYPE_CHECKING:
     from lightrag import LightRAG
@@ -143,13 +144,43 @@ async def _tracked_sources(storage: Any, keys: list[str], graph_values: list[dic
     return result
 
 
+async def _tracked_descriptions(storage: Any, keys: list[str]) -> list[dict[str, str]]:
+    """Per-document description fragments recorded in a tracking KV (empty where none)."""
+    tracked = await storage.get_by_ids(keys) if storage is not None and keys else [None] * len(keys)
+    return [dict(record.get("descriptions") or {}) if isinstance(record, dict) else {} for record in tracked]
+
+
 def _merge_fragments(existing: str | None, new: str) -> str:
     fragments = merge_source_ids(_split(existing), [new])
     return GRAPH_FIELD_SEP.join(fragments[:_MAX_DESCRIPTION_FRAGMENTS])
 
 
-def _remove_fragment(existing: str | None, fragment: str) -> str:
-    return GRAPH_FIELD_SEP.join(f for f in _split(existing) if f != fragment)
+def _add_description(
+    old_description: str | None, old_by_doc: dict[str, str], docs: list[str], fragment: str
+) -> tuple[str, dict[str, str]]:
+    """The description with ``fragment`` (of ``docs``) added, and the per-document fragments to record."""
+    if not docs:  # a fragment of no document is kept like one written before fragments were recorded
+        return _merge_fragments(old_description, fragment), old_by_doc
+    by_doc = dict(old_by_doc)
+    for doc in docs:
+        by_doc[doc] = _merge_fragments(by_doc.get(doc), fragment)
+    return _compose_description(old_description, old_by_doc, by_doc), by_doc
+
+
+def _compose_description(
+    old_description: str | None, old_by_doc: dict[str, str], by_doc: dict[str, str], removed: str | None = None
+) -> str:
+    """An entity's or relation's description: the fragments of the documents that still support it.
+
+    ``by_doc`` holds each document's fragment (recorded in LightRAG's tracking KV next to the source chunks);
+    fragments of the stored description that no document claims (written before fragments were recorded per
+    document, or by LightRAG's own extraction) are kept, except ``removed``. So a deleted document's text
+    leaves the description whatever order its chunks are read back in.
+    """
+    claimed = {piece for fragment in old_by_doc.values() for piece in _split(fragment)}
+    unclaimed = [f for f in _split(old_description) if f not in claimed and f != removed]
+    fragments = merge_source_ids(unclaimed, [piece for fragment in by_doc.values() for piece in _split(fragment)])
+    return GRAPH_FIELD_SEP.join(fragments[:_MAX_DESCRIPTION_FRAGMENTS])
 
 
 async def apersist(rag: LightRAG) -> None:
@@ -195,11 +226,15 @@ async def _insert_entities(rag: LightRAG, entities: list[dict[str, Any]], now: i
     existing = await rag.chunk_entity_relation_graph.get_nodes_batch(names)
     graph_values = [existing.get(name) for name in names]
     sources = await _tracked_sources(rag.entity_chunks, names, graph_values)
+    described = await _tracked_descriptions(rag.entity_chunks, names)
     nodes: list[tuple[str, dict[str, Any]]] = []
     tracking: dict[str, dict[str, Any]] = {}
-    for entity, old, old_sources in zip(entities, graph_values, sources):
+    for entity, old, old_sources, old_by_doc in zip(entities, graph_values, sources, described):
         name = entity["entity_name"]
         old = old or {}
+        description, by_doc = _add_description(
+            old.get("description"), old_by_doc, _split(entity.get("file_path")), entity["description"]
+        )
         full = merge_source_ids(old_sources, entity.get("source_ids") or [entity["source_id"]])
         limited = apply_source_ids_limit(
             full, rag.max_source_ids_per_entity, rag.source_ids_limit_method, identifier=name
@@ -209,13 +244,13 @@ async def _insert_entities(rag: LightRAG, entities: list[dict[str, Any]], now: i
         node = {
             "entity_id": name,
             "entity_type": _stronger_type(old.get("entity_type"), entity.get("entity_type", "UNKNOWN")),
-            "description": _merge_fragments(old.get("description"), entity["description"]),
+            "description": description,
             "source_id": GRAPH_FIELD_SEP.join(limited),
             "file_path": _join_limited(files, rag.max_file_paths, rag.file_path_more_placeholder),
             "created_at": old.get("created_at", now),
         }
         nodes.append((name, node))
-        tracking[name] = {"chunk_ids": full, "count": len(full)}
+        tracking[name] = {"chunk_ids": full, "count": len(full), "descriptions": by_doc}
     await rag.chunk_entity_relation_graph.upsert_nodes_batch(nodes)
     vdb = {compute_mdhash_id(name, prefix="ent-"): entity_vdb_record(name, node) for name, node in nodes}
     await rag.entities_vdb.upsert(vdb)
@@ -232,12 +267,16 @@ async def _insert_relationships(rag: LightRAG, relationships: list[dict[str, Any
     keys = [make_relation_chunk_key(a, b) for a, b in pairs]
     sources = await _tracked_sources(rag.relation_chunks, keys, graph_values)
     old_keywords = await _tracked_keywords(rag.relation_chunks, keys)
+    described = await _tracked_descriptions(rag.relation_chunks, keys)
     edges: list[tuple[str, str, dict[str, Any]]] = []
     tracking: dict[str, dict[str, Any]] = {}
-    for rel, (a, b), key, old, old_sources, chunk_keywords in zip(
-        relationships, pairs, keys, graph_values, sources, old_keywords
+    for rel, (a, b), key, old, old_sources, chunk_keywords, old_by_doc in zip(
+        relationships, pairs, keys, graph_values, sources, old_keywords, described
     ):
         old = old or {}
+        description, by_doc = _add_description(
+            old.get("description"), old_by_doc, _split(rel.get("file_path")), rel["description"]
+        )
         chunk_weights = rel.get("chunk_weights") or {rel["source_id"]: float(rel.get("weight", 1.0))}
         counted = set(old_sources)
         added = sum(w for cid, w in chunk_weights.items() if cid not in counted)
@@ -253,14 +292,16 @@ async def _insert_relationships(rag: LightRAG, relationships: list[dict[str, Any
         chunk_keywords = {**chunk_keywords, **new_keywords}
         edge = {
             "weight": float(old.get("weight", 0.0)) + added,
-            "description": _merge_fragments(old.get("description"), rel["description"]),
+            "description": description,
             "keywords": _keywords_of(chunk_keywords),
             "source_id": GRAPH_FIELD_SEP.join(limited),
             "file_path": _join_limited(files, rag.max_file_paths, rag.file_path_more_placeholder),
             "created_at": old.get("created_at", now),
         }
         edges.append((a, b, edge))
-        tracking[key] = {"chunk_ids": full, "count": len(full), "chunk_keywords": chunk_keywords}
+        tracking[key] = {
+            "chunk_ids": full, "count": len(full), "chunk_keywords": chunk_keywords, "descriptions": by_doc
+        }
     await rag.chunk_entity_relation_graph.upsert_edges_batch(edges)
     vdb = {make_relation_vdb_ids(a, b)[0]: relation_vdb_record(a, b, edge) for a, b, edge in edges}
     await rag.relationships_vdb.upsert(vdb)
@@ -304,6 +345,7 @@ async def ainsert_kg(
         >>> data = await rag.aquery_data("Where does Milvus keep data?", QueryParam(
         ...     mode="hybrid", hl_keywords=hl, ll_keywords=ll, enable_rerank=False))   # doctest: +SKIP
     """
+    kg = graph_safe_kg(kg)
     entities = list(kg.get("entities", []))
     relationships = list(kg.get("relationships", []))
     now = int(time.time())
@@ -322,10 +364,11 @@ async def _delete_entities(rag: LightRAG, entities: list[dict[str, Any]], chunk_
     existing = await rag.chunk_entity_relation_graph.get_nodes_batch(names)
     graph_values = [existing.get(name) for name in names]
     sources = await _tracked_sources(rag.entity_chunks, names, graph_values)
+    described = await _tracked_descriptions(rag.entity_chunks, names)
     gone: list[str] = []
     kept: list[tuple[str, dict[str, Any]]] = []
     tracking: dict[str, dict[str, Any]] = {}
-    for entity, old, old_sources in zip(entities, graph_values, sources):
+    for entity, old, old_sources, old_by_doc in zip(entities, graph_values, sources, described):
         name = entity["entity_name"]
         if old is None or chunk_ids.isdisjoint(old_sources):
             continue  # not there, or not from these chunks: deleting twice changes nothing
@@ -336,14 +379,16 @@ async def _delete_entities(rag: LightRAG, entities: list[dict[str, Any]], chunk_
         docs = set(_split(entity.get("file_path")))
         files = [f for f in _split(old.get("file_path")) if f not in docs]
         limited = apply_source_ids_limit(remaining, rag.max_source_ids_per_entity, rag.source_ids_limit_method)
+        by_doc = {doc: fragment for doc, fragment in old_by_doc.items() if doc not in docs}
+        description = _compose_description(old.get("description"), old_by_doc, by_doc, removed=entity["description"])
         node = dict(old)
         node.update(
-            description=_remove_fragment(old.get("description"), entity["description"]) or old["description"],
+            description=description or f"{name} ({str(old.get('entity_type', 'UNKNOWN')).lower()}).",
             source_id=GRAPH_FIELD_SEP.join(limited),
             file_path=GRAPH_FIELD_SEP.join(files),
         )
         kept.append((name, node))
-        tracking[name] = {"chunk_ids": remaining, "count": len(remaining)}
+        tracking[name] = {"chunk_ids": remaining, "count": len(remaining), "descriptions": by_doc}
     if gone:
         edges = await rag.chunk_entity_relation_graph.get_nodes_edges_batch(gone)
         pairs = sorted({tuple(sorted(e)) for name in gone for e in edges.get(name, [])})
@@ -370,11 +415,12 @@ async def _delete_relationships(rag: LightRAG, relationships: list[dict[str, Any
     keys = [make_relation_chunk_key(a, b) for a, b in pairs]
     sources = await _tracked_sources(rag.relation_chunks, keys, graph_values)
     old_keywords = await _tracked_keywords(rag.relation_chunks, keys)
+    described = await _tracked_descriptions(rag.relation_chunks, keys)
     gone: list[tuple[str, str]] = []
     kept: list[tuple[str, str, dict[str, Any]]] = []
     tracking: dict[str, dict[str, Any]] = {}
-    for rel, pair, key, old, old_sources, chunk_keywords in zip(
-        relationships, pairs, keys, graph_values, sources, old_keywords
+    for rel, pair, key, old, old_sources, tracked_keywords, old_by_doc in zip(
+        relationships, pairs, keys, graph_values, sources, old_keywords, described
     ):
         if old is None or chunk_ids.isdisjoint(old_sources):
             continue
@@ -390,16 +436,21 @@ async def _delete_relationships(rag: LightRAG, relationships: list[dict[str, Any
         edge = dict(old)
         for stale in ("source", "target"):
             edge.pop(stale, None)
-        chunk_keywords = {cid: kws for cid, kws in chunk_keywords.items() if cid not in chunk_ids}
+        chunk_keywords = {cid: kws for cid, kws in tracked_keywords.items() if cid not in chunk_ids}
+        by_doc = {doc: fragment for doc, fragment in old_by_doc.items() if doc not in docs}
+        description = _compose_description(old.get("description"), old_by_doc, by_doc, removed=rel["description"])
         edge.update(
-            keywords=_keywords_of(chunk_keywords) or old.get("keywords", ""),
+            # an edge stored without keyword tracking keeps its keywords; a tracked one keeps its remaining chunks'
+            keywords=_keywords_of(chunk_keywords) if tracked_keywords else old.get("keywords", ""),
             weight=max(float(old.get("weight", 0.0)) - removed, 0.0),
-            description=_remove_fragment(old.get("description"), rel["description"]) or old["description"],
+            description=description or f"{pair[0]} and {pair[1]} are related.",
             source_id=GRAPH_FIELD_SEP.join(limited),
             file_path=GRAPH_FIELD_SEP.join(f for f in _split(old.get("file_path")) if f not in docs),
         )
         kept.append((pair[0], pair[1], edge))
-        tracking[key] = {"chunk_ids": remaining, "count": len(remaining), "chunk_keywords": chunk_keywords}
+        tracking[key] = {
+            "chunk_ids": remaining, "count": len(remaining), "chunk_keywords": chunk_keywords, "descriptions": by_doc
+        }
     if gone:
         await rag.relationships_vdb.delete([i for a, b in gone for i in make_relation_vdb_ids(a, b)])
         await rag.chunk_entity_relation_graph.remove_edges(gone)
@@ -434,6 +485,7 @@ async def adelete_kg(rag: LightRAG, kg: dict[str, Any]) -> None:
     Example:
         >>> await adelete_kg(rag, build_custom_kg(chunks_of_report))   # doctest: +SKIP
     """
+    kg = graph_safe_kg(kg)
     chunk_ids = {c["source_id"] for c in kg.get("chunks", [])}
     entities = list(kg.get("entities", []))
     relationships = list(kg.get("relationships", []))

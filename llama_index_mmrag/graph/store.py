@@ -27,10 +27,18 @@ from llama_index.core.schema import BaseNode
 from llama_index_mmrag.blocks import graph_content
 from llama_index_mmrag.graph.freshness import GraphFileState
 from llama_index_mmrag.graph.extract import GraphChunk, build_custom_kg
+from llama_index_mmrag.graph.file_storage import (
+    DOC_STATUS_STORAGE_NAME,
+    GRAPH_STORAGE_NAME,
+    JOURNAL_DIR_KEY,
+    KV_STORAGE_NAME,
+    register_file_storages,
+)
 from llama_index_mmrag.graph.keywords import query_keywords
 from llama_index_mmrag.graph.kg_loader import adelete_kg, ainsert_kg, apersist
 from llama_index_mmrag.processors.kg import merge_kg_fragments, modal_kg_fragment
 from llama_index_mmrag.graph.milvus_storage import STORAGE_NAME, TOKEN_KEY, URI_KEY, register_milvus_storage
+from llama_index_mmrag.graph.safe_text import graph_safe
 from llama_index_mmrag.logs import quiet_lightrag_logs
 from llama_index_mmrag.models.adapters import (
     LightRAGLLMFunc,
@@ -173,14 +181,25 @@ class GraphStore:
             quiet_lightrag_logs()
             self.settings.graph_dir.mkdir(parents=True, exist_ok=True)
             register_milvus_storage()
+            register_file_storages()
             # An in-process embedding is never cut off by a wall-clock limit (a busy machine only makes it
             # slower) and runs one call at a time; a remote one gets a timeout and retries. The wrapper owns
             # that timeout, so LightRAG's own (EMBEDDING_TIMEOUT, doubled for its workers) is off.
             policy = embedding_call_policy(self._embed_model, self.settings.embed_in_process)
+            # The file-backed storages are LightRAG's own, saving atomically and repairing a damaged file from
+            # the journal's copies when loaded (graph.file_storage).
+            graph_storage = self.settings.graph_storage
+            if graph_storage == "NetworkXStorage":
+                graph_storage = GRAPH_STORAGE_NAME
+            addon_params = LightRAG.__dataclass_fields__["addon_params"].default_factory()  # type: ignore[misc]
+            addon_params[JOURNAL_DIR_KEY] = str(self.settings.storage_dir / "journal")
             self._rag = LightRAG(
                 working_dir=str(self.settings.graph_dir),
                 workspace=self.workspace,
-                graph_storage=self.settings.graph_storage,
+                graph_storage=graph_storage,
+                kv_storage=KV_STORAGE_NAME,
+                doc_status_storage=DOC_STATUS_STORAGE_NAME,
+                addon_params=addon_params,
                 vector_storage=STORAGE_NAME,
                 vector_db_storage_cls_kwargs={
                     "cosine_better_than_threshold": COSINE_THRESHOLD,
@@ -240,7 +259,7 @@ class GraphStore:
             return
         for doc_id, doc_chunks in by_doc.items():
             text = CHUNK_SEPARATOR.join(c.content for c in doc_chunks)
-            await rag.ainsert(text, ids=[doc_id], file_paths=[doc_chunks[0].doc])
+            await rag.ainsert(text, ids=[doc_id], file_paths=[graph_safe(doc_chunks[0].doc)])
             status = await rag.doc_status.get_by_id(doc_id)
             if status is None or str(status.get("status", "")).lower().endswith("failed"):
                 reason = (status or {}).get("error_msg") or "LightRAG did not record the document"
