@@ -437,12 +437,10 @@ class MultimodalRAG:
     ) -> _PreparedFile | None:
         """Check, parse and describe a file and cut its nodes (no store write); ``None`` if it is unchanged.
 
-                await self.graph.rag()  # re-reads the graph files if another process wrote them meanwhile
         With ``show_progress``, a bar counts the pages parsed (for parsers that read page by page: PDFs).
         """
         await asyncio.to_thread(check_input_file, path)
         if await asyncio.to_thread(self._unchanged, path):
-                self.graph.file_state.mark_seen()  # what this process wrote (or restored) is what it holds
             report.unchanged.append(path.name)
             return None
         with page_bar(f"parse {path.name}", enabled=show_progress):
@@ -518,10 +516,12 @@ class MultimodalRAG:
             await self._store_lock.acquire()
             try:
                 self.manifest.reload_if_changed()
+                await self.graph.rag()  # re-reads the graph files if another process wrote them meanwhile
                 if self.journal.pending() is not None:
                     await self._arecover()
                 yield
             finally:
+                self.graph.file_state.mark_seen()  # what this process wrote (or restored) is what it holds
                 self._store_lock.release()
 
     async def _arecover_at_open(self) -> None:
@@ -865,8 +865,6 @@ class MultimodalRAG:
         postprocessors = list(node_postprocessors)
         if self.settings.relevance_floor > 0:
             postprocessors.insert(0, self.relevance_floor())
-        if self._lite_hold is not None:
-            self._lite_hold.release()
         return MultimodalQueryEngine(
             retriever=self.as_retriever(**retriever_kwargs), response_synthesizer=synthesizer, node_postprocessors=postprocessors
         )
@@ -931,12 +929,14 @@ class MultimodalRAG:
         return record if record is not None else default
 
     def close(self) -> None:
-        """Flush the graph and release the stores (Milvus Lite allows one process at a time)."""
+        """Flush the graph and release the stores (a Lite store's local server stops once no process uses it)."""
         self.graph.close()
         try:
             self.vector_store.client.close()
         except Exception:  # closing twice, or a client without close(): nothing left to release
             logger.debug("Milvus client already closed", exc_info=True)
+        if self._lite_hold is not None:
+            self._lite_hold.release()
 
     def __enter__(self) -> MultimodalRAG:
         return self

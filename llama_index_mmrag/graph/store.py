@@ -149,6 +149,7 @@ class GraphStore:
         self._dim = dim
         self._loop = loop or engine_loop()
         self._rag: Any = None
+        self.file_state = GraphFileState(settings.graph_dir)  # to re-read files another process wrote
 
     @property
     def workspace(self) -> str:
@@ -157,7 +158,6 @@ class GraphStore:
         LightRAG shares in-memory state between instances of one workspace in a process, and its vector
         collections are named after it; the digest keeps two stores apart even on one Milvus server.
         """
-        self.file_state = GraphFileState(settings.graph_dir)  # to re-read files another process wrote
         digest = hashlib.sha1(str(self.settings.storage_dir.resolve()).encode()).hexdigest()[:8]
         return f"{self.settings.milvus_collection}_{digest}"
 
@@ -217,6 +217,13 @@ class GraphStore:
                 enable_llm_cache=True,
             )
             await self._rag.initialize_storages()
+            self.file_state.mark_seen()
+        elif self.file_state.changed():
+            # another process wrote the graph (under the store's write lock) since this one last read it
+            from llama_index_mmrag.lifecycle import areload_graph_files
+
+            self.file_state.mark_seen()
+            await areload_graph_files(self._rag)
         return self._rag
 
     async def rag(self) -> Any:
@@ -237,13 +244,6 @@ class GraphStore:
 
         Raises:
             GraphBuildError: If LightRAG reports the document as failed.
-            self.file_state.mark_seen()
-        elif self.file_state.changed():
-            # another process wrote the graph (under the store's write lock) since this one last read it
-            from llama_index_mmrag.lifecycle import areload_graph_files
-
-            self.file_state.mark_seen()
-            await areload_graph_files(self._rag)
         """
         if not nodes:
             return
