@@ -3,14 +3,18 @@
 Every write of a document (ingest, replace, delete) goes through a write-ahead journal in
 ``<storage_dir>/journal``:
 
-1. the graph's files (LightRAG's working dir: GraphML and JSON key-value stores) are copied aside;
+1. the graph's files (LightRAG's working dir: GraphML and JSON key-value stores) are copied aside (a file
+   unchanged since the last good copy, see 4, is linked to that copy instead);
 2. a *pending* record (operation, document, content hash, node ids, the manifest record to commit) is written
    atomically;
 3. the stores are written: an ingest upserts its Milvus rows, then updates the graph (a replaced version's
    contribution out, the new one in); a delete updates the graph. After the graph part the record is marked
    ``graph_done``, and only then are rows removed from Milvus (a delete's, or those only the replaced version
    had);
-4. the manifest is written (the commit point), then the journal is cleared.
+4. the manifest is written (the commit point), then the journal is cleared, after copying the graph's files
+   that changed to ``journal/graph-good``: the last good copy a graph file found damaged on load is restored
+   from (:mod:`llama_index_mmrag.graph.file_storage`; its storages save every file atomically, so only damage
+   from outside, a truncating writer or a bad disk, needs it).
 
 A pending record found later (after ``kill -9``, a power cut, an exception) is resolved before anything else
 writes to the store. Before ``graph_done`` the write is **rolled back**: the graph's files are restored from the
@@ -239,9 +243,13 @@ def _copy_durably(src: str, dst: str) -> str:
     return dst
 
 
-def _looks_whole(path: Path) -> bool:
+def looks_whole(path: Path) -> bool:
     """Whether a graph file ends as a whole one does (GraphML with its closing tag, JSON with its closing
-    bracket): a cheap check against a file cut short, made before it becomes the last good copy."""
+    bracket): a cheap check against a file cut short (before it becomes the last good copy, when it is loaded).
+
+    Args:
+        path: A GraphML or JSON file of the graph (other files are taken as whole).
+    """
     try:
         with open(path, "rb") as handle:
             handle.seek(max(0, path.stat().st_size - 64))
@@ -326,7 +334,7 @@ class Journal:
             target = good / relative
             if _same_file_version(path, target):
                 continue
-            if not _looks_whole(path):  # damaged in place since it was saved: keep the good copy it has
+            if not looks_whole(path):  # damaged in place since it was saved: keep the good copy it has
                 logger.warning("the store file %s looks damaged; its last good copy is kept", path)
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -48,6 +48,7 @@ from lightrag.kg.shared_storage import clear_all_update_flags, set_all_update_fl
 from lightrag.utils import SanitizingJSONEncoder
 
 from llama_index_mmrag.graph.safe_text import is_xml_safe, xml_safe
+from llama_index_mmrag.lifecycle import Journal, looks_whole
 from llama_index_mmrag.manifest import fsync_dir
 
 logger = logging.getLogger(__name__)
@@ -184,8 +185,6 @@ def _check_json(path: Path) -> None:
 def _restore_sources(journal_dir: str | None) -> list[Path]:
     if not journal_dir:
         return []
-    from llama_index_mmrag.lifecycle import Journal
-
     return Journal.from_folder(Path(journal_dir)).restore_sources()
 
 
@@ -329,11 +328,27 @@ class _AtomicJsonMixin:
     workspace: str
 
     async def initialize(self) -> None:
+        """Load the store (upstream's initialisation); a file that does not parse is repaired and loaded.
+
+        Raises:
+            GraphFileError: If the file is damaged and no copy of it parses.
+        """
         path = Path(self._file_name)
-        await asyncio.to_thread(
-            repair_file, path, Path(self.global_config["working_dir"]), _journal_dir(self.global_config), _check_json
-        )
-        await super().initialize()  # type: ignore[misc]
+        # a file cut short is repaired before anything reads it, also where this process already holds the
+        # workspace's data (upstream then does not read the file); a cheap look at its end tells
+        if await asyncio.to_thread(lambda: path.is_file() and not looks_whole(path)):
+            await asyncio.to_thread(
+                repair_file, path, Path(self.global_config["working_dir"]), _journal_dir(self.global_config), _check_json
+            )
+        try:
+            await super().initialize()  # type: ignore[misc]
+        except _PARSE_ERRORS:
+            # upstream has made this workspace's (empty) shared data and failed reading the file into it
+            if self._data is None or self._storage_lock is None:
+                raise
+            data = await asyncio.to_thread(read_json_repaired, Path(self._file_name), self.global_config) or {}
+            async with self._storage_lock:
+                self._data.update(data)
 
     async def index_done_callback(self) -> None:
         """Save the store (atomically) if it changed.
