@@ -18,11 +18,12 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from llama_index.core.node_parser import SentenceSplitter
-from llama_index.core.schema import BaseNode, ImageNode, NodeRelationship, RelatedNodeInfo, TextNode
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:  # LlamaIndex is imported where nodes are built, so reading provenance does not import it
+    from llama_index.core.schema import BaseNode
 
 Modality = Literal["text", "image", "table", "equation"]
 MODALITIES: tuple[str, ...] = ("text", "image", "table", "equation")
@@ -221,6 +222,8 @@ def _chunk_id(text: str, block: ContentBlock) -> str:
 
 
 def _modal_node(block: ContentBlock) -> BaseNode:
+    from llama_index.core.schema import ImageNode, TextNode
+
     chunk_id = _chunk_id(block.searchable_text, block)
     metadata = block.provenance() | {"chunk_id": chunk_id}
     if block.captions:
@@ -263,6 +266,9 @@ def blocks_to_nodes(blocks: Sequence[ContentBlock], *, chunk_size: int = 256, ch
         chunk_size: Target chunk size in tokens.
         chunk_overlap: Overlap between consecutive chunks in tokens.
     """
+    from llama_index.core.node_parser import SentenceSplitter
+    from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
     splitter = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
     nodes: list[BaseNode] = []
     for run in _text_runs(blocks):

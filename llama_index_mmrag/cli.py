@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
     from llama_index_mmrag.manifest import DocRecord
     from llama_index_mmrag.rag import MultimodalRAG
+    from llama_index_mmrag.stats import StoreStats
 
 logger = logging.getLogger(__name__)
 
@@ -135,8 +136,8 @@ def _exit_code(exc: Exception) -> int:
     question = sys.modules.get("llama_index_mmrag.retrievers.question")
     if question is not None and isinstance(exc, question.EmptyQuestionError):
         return 2
-    filters = sys.modules.get("llama_index_mmrag.retrievers.filters")
-    if filters is not None and isinstance(exc, filters.FilterError):
+    literals = sys.modules.get("llama_index_mmrag.retrievers.literals")  # FilterError's module
+    if literals is not None and isinstance(exc, literals.FilterError):
         return 2
     return 1
 
@@ -524,6 +525,32 @@ def document_listing(record: DocRecord) -> dict[str, Any]:
     }
 
 
+def _count_store(folder: Path, doc: Optional[str]) -> tuple[StoreStats, list[DocRecord]]:
+    """Counts and manifest records of a store: read directly (pymilvus and the graph's files, no LlamaIndex,
+    LightRAG or model), or through the facade where only it gives the same answer (see
+    :func:`~llama_index_mmrag.stats.read_store_stats`)."""
+    from llama_index_mmrag.settings import MMRAGSettings
+    from llama_index_mmrag.stats import read_store_stats
+
+    try:
+        settings = MMRAGSettings(storage_dir=folder)
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    try:
+        reading = read_store_stats(settings, doc)
+    except RuntimeError as exc:  # an unreadable manifest or journal, a Milvus that cannot be reached
+        _fail(str(exc), 1)
+    if reading is not None:
+        return reading.stats, reading.documents
+    rag = _open(folder)
+    try:
+        counts = rag.stats(doc=doc)
+        records = rag.documents() if doc is None else [r for r in [rag.document(doc, default=None)] if r is not None]
+    finally:
+        rag.close()
+    return counts, records
+
+
 @app.command()
 def stats(
     store: Optional[Path] = StoreOption,
@@ -539,12 +566,7 @@ def stats(
     is created); an unknown ``--doc`` exits with code 1.
     """
     folder = _require_store(store)
-    rag = _open(folder)
-    try:
-        counts = rag.stats(doc=doc)
-        records = rag.documents() if doc is None else [r for r in [rag.document(doc, default=None)] if r is not None]
-    finally:
-        rag.close()
+    counts, records = _count_store(folder, doc)
     listing = [document_listing(r) for r in records]
     if as_json:
         _json_out({**counts, "documents": listing})

@@ -17,29 +17,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import difflib
 import logging
 import shutil
+import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.llms import LLM
-from llama_index.core.postprocessor.types import BaseNodePostprocessor
-from llama_index.core.query_engine import RetrieverQueryEngine
-from llama_index.core.response_synthesizers import get_response_synthesizer
-from llama_index.core.schema import BaseNode, MetadataMode
-from llama_index.core.tools import QueryEngineTool
-from llama_index.core.vector_stores.types import MetadataFilters
-from tqdm.auto import tqdm
+from typing import TYPE_CHECKING, Any, Literal
 
 from llama_index_mmrag.blocks import blocks_to_nodes, file_content_hash
+from llama_index_mmrag.doc_names import (  # noqa: F401  (re-exported: they were defined here)
+    AmbiguousDocumentError,
+    UnknownDocumentError,
+    closest_names,
+    match_document,
+    resolve_document,
+)
 from llama_index_mmrag.graph.store import GraphStore
-from llama_index_mmrag.inputs import check_input_file, expand_inputs
 from llama_index_mmrag.lifecycle import (
     Journal,
     PendingWrite,
@@ -49,145 +45,36 @@ from llama_index_mmrag.lifecycle import (
     areload_graph_files,
     crash_point,
 )
-from llama_index_mmrag.limits import fit_nodes
 from llama_index_mmrag.manifest import DocRecord, Manifest
 from llama_index_mmrag.models.adapters import lightrag_llm_func
 from llama_index_mmrag.models.embeddings import LOCAL_EMBED_DIM, lazy_local_embedding
-from llama_index_mmrag.processors import ModalDescriber, annotate_nodes, default_postprocessors
-from llama_index_mmrag.stores.lite_server import hold_lite_store
-from llama_index_mmrag.progress import page_bar, report_pages
-from llama_index_mmrag.relevance import RelevanceFloor, milvus_vector_lookup
-from llama_index_mmrag.readers.rag_anything import LoadFailure, ParsedDocument, RAGAnythingReader
 from llama_index_mmrag.parsing.errors import ParseError
-from llama_index_mmrag.query_engine import MultimodalQueryEngine
+from llama_index_mmrag.progress import page_bar, report_pages
 from llama_index_mmrag.retrievers.arguments import check_docs, check_top_k
-from llama_index_mmrag.retrievers.composite import MultimodalCompositeRetriever
-from llama_index_mmrag.retrievers.lightrag import LightRAGRetriever
-from llama_index_mmrag.retrievers.milvus_modal import MilvusModalRetriever
-from llama_index_mmrag.retrievers.references import ReferenceRetriever
 from llama_index_mmrag.runtime import engine_loop
 from llama_index_mmrag.settings import MMRAGSettings
 from llama_index_mmrag.stats import StoreStats, agraph_counts, doc_node_ids, vector_counts
+from llama_index_mmrag.stores.lite_server import hold_lite_store
 from llama_index_mmrag.stores.milvus import build_vector_store, delete_ids, flush_collections
-from llama_index_mmrag.synthesis import NO_EVIDENCE, ExtractiveSynthesizer
+
+# What only ingestion needs (the reader and its parsers, RAG-Anything, the describer) and what only retrieval
+# needs (retrievers, synthesis, LlamaIndex's query engine) is imported where it is used, so opening a store to
+# count, delete or query loads neither the parsers nor RAG-Anything.
+if TYPE_CHECKING:
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+    from llama_index.core.llms import LLM
+    from llama_index.core.postprocessor.types import BaseNodePostprocessor
+    from llama_index.core.query_engine import RetrieverQueryEngine
+    from llama_index.core.schema import BaseNode
+    from llama_index.core.tools import QueryEngineTool
+    from llama_index.core.vector_stores.types import MetadataFilters
+
+    from llama_index_mmrag.processors.describer import ModalDescriber
+    from llama_index_mmrag.readers.rag_anything import LoadFailure, ParsedDocument, RAGAnythingReader
+    from llama_index_mmrag.relevance import RelevanceFloor
+    from llama_index_mmrag.retrievers.composite import MultimodalCompositeRetriever
 
 logger = logging.getLogger(__name__)
-
-
-class UnknownDocumentError(LookupError):
-    """No document of that name is in the store.
-
-    Args:
-        doc: The name asked for.
-        storage_dir: The store.
-        known: The names the store does hold.
-
-    Example:
-        >>> str(UnknownDocumentError("reprot.pdf", Path("./store"), ["report.pdf"]))
-        "no document named 'reprot.pdf' in the store store (did you mean 'report.pdf'?); `mmrag stats --store store --json` lists the documents it holds, by file name"
-    """
-
-    def __init__(self, doc: str, storage_dir: Path, known: Sequence[str]) -> None:
-        self.doc = doc
-        self.closest = closest_names(doc, known)
-        if not known:
-            message = (
-                f"no document named {doc!r}: the store {storage_dir} holds no documents yet; add some with "
-                f"`mmrag ingest FILE --store {storage_dir}`"
-            )
-        else:
-            hint = f" (did you mean {' or '.join(repr(n) for n in self.closest)}?)" if self.closest else ""
-            message = (
-                f"no document named {doc!r} in the store {storage_dir}{hint}; `mmrag stats --store {storage_dir} "
-                f"--json` lists the documents it holds, by file name"
-            )
-        super().__init__(message)
-
-
-class AmbiguousDocumentError(UnknownDocumentError):
-    """A name that matches more than one stored document (``report`` for ``report.pdf`` and ``report.docx``).
-
-    Args:
-        doc: The name asked for.
-        storage_dir: The store.
-        matches: The stored names it matches.
-
-    Example:
-        >>> str(AmbiguousDocumentError("report", Path("./store"), ["report.docx", "report.pdf"]))
-        "the name 'report' matches 2 documents in the store store: 'report.docx', 'report.pdf'; give the full file name"
-    """
-
-    def __init__(self, doc: str, storage_dir: Path, matches: Sequence[str]) -> None:
-        self.doc = doc
-        self.closest = list(matches)
-        LookupError.__init__(
-            self,
-            f"the name {doc!r} matches {len(matches)} documents in the store {storage_dir}: "
-            f"{', '.join(repr(m) for m in matches)}; give the full file name",
-        )
-
-
-def _stem(name: str) -> str:
-    return Path(name).stem.casefold()
-
-
-def closest_names(doc: str, known: Sequence[str], n: int = 3) -> list[str]:
-    """Up to ``n`` stored names most like ``doc`` (by name or by name without extension, ignoring case).
-
-    Args:
-        doc: The name asked for.
-        known: The stored names.
-        n: How many to return at most.
-
-    Example:
-        >>> closest_names("reprot", ["report.pdf", "notes.txt"])
-        ['report.pdf']
-    """
-    asked = Path(doc).name.casefold()
-    scored = []
-    for name in known:
-        ratio = max(
-            difflib.SequenceMatcher(None, asked, name.casefold()).ratio(),
-            difflib.SequenceMatcher(None, _stem(asked), _stem(name)).ratio(),
-        )
-        if ratio >= 0.6:
-            scored.append((-ratio, name))
-    return [name for _, name in sorted(scored)[:n]]
-
-
-def match_document(doc: str | Path, known: Sequence[str]) -> list[str]:
-    """The stored names that ``doc`` names, by the first rule that matches any: the exact name, the file name
-    of a path, the name ignoring case, the name without its extension (ignoring case).
-
-    Args:
-        doc: A document name as a person or program gave it (``report.pdf``, ``Report.PDF``, ``report``,
-            ``docs/report.pdf``).
-        known: The stored names.
-
-    Returns:
-        One name when the match is unique, several when the name is ambiguous, none when nothing matches.
-
-    Example:
-        >>> match_document("Report", ["report.pdf", "notes.txt"])
-        ['report.pdf']
-        >>> match_document("report", ["report.pdf", "report.docx"])
-        ['report.docx', 'report.pdf']
-    """
-    asked = str(doc)
-    names = sorted(set(known))
-    if asked in names:
-        return [asked]
-    base = Path(asked).name if asked.strip() else asked
-    rules = (
-        lambda name: name == base,
-        lambda name: name.casefold() == base.casefold(),
-        lambda name: _stem(name) == base.casefold(),
-    )
-    for rule in rules:
-        found = [name for name in names if rule(name)]
-        if found:
-            return found
-    return []
 
 
 _RAISE: Any = object()
@@ -300,14 +187,9 @@ class MultimodalRAG:
             llm_func=lightrag_llm_func(self.llm) if self.llm is not None else None,
             loop=self._loop,
         )
-        self.reader = RAGAnythingReader(parser=self.settings.parser, output_dir=str(self.settings.parsed_dir))
-        self.describer = ModalDescriber(
-            self.llm,
-            self.vlm,
-            cache_dir=self.settings.storage_dir / "descriptions",
-            concurrency=self.settings.describe_concurrency,
-            ocr=False,  # our parsers OCR every image while parsing; an image without text stays without
-        )
+        self._reader: RAGAnythingReader | None = None  # built on first use: see the properties below
+        self._describer: ModalDescriber | None = None
+        self._parts_lock = threading.Lock()
         self.manifest = Manifest(self.settings.storage_dir / "manifest.json")
         self.journal = Journal(self.settings.storage_dir, self.settings.graph_dir)
         self.vector_mode: Literal["hybrid", "dense"] = "hybrid" if self.vector_store.enable_sparse else "dense"
@@ -315,6 +197,34 @@ class MultimodalRAG:
         self._write_lock = asyncio.Lock()  # one write at a time in this process (used on the engine loop only)
         if self.journal.pending() is not None:
             self._loop.run(self._arecover_at_open())
+
+    @property
+    def reader(self) -> RAGAnythingReader:
+        """The reader that parses files (built on first use: counting, deleting or querying needs no parser)."""
+        if self._reader is None:
+            with self._parts_lock:
+                if self._reader is None:
+                    from llama_index_mmrag.readers.rag_anything import RAGAnythingReader
+
+                    self._reader = RAGAnythingReader(parser=self.settings.parser, output_dir=str(self.settings.parsed_dir))
+        return self._reader
+
+    @property
+    def describer(self) -> ModalDescriber:
+        """The describer of images, tables and equations (built on first use, by an ingest or a query engine)."""
+        if self._describer is None:
+            with self._parts_lock:
+                if self._describer is None:
+                    from llama_index_mmrag.processors.describer import ModalDescriber
+
+                    self._describer = ModalDescriber(
+                        self.llm,
+                        self.vlm,
+                        cache_dir=self.settings.storage_dir / "descriptions",
+                        concurrency=self.settings.describe_concurrency,
+                        ocr=False,  # our parsers OCR every image while parsing; an image without text stays without
+                    )
+        return self._describer
 
     def _models(
         self, llm: LLM | None, vlm: LLM | None, embed_model: BaseEmbedding | None, embed_dim: int | None
@@ -375,6 +285,11 @@ class MultimodalRAG:
         return await self._loop.arun(self._aingest(paths, show_progress))
 
     async def _aingest(self, paths: str | Path | Iterable[str | Path], show_progress: bool) -> IngestReport:
+        from tqdm.auto import tqdm
+
+        from llama_index_mmrag.inputs import expand_inputs
+        from llama_index_mmrag.readers.rag_anything import LoadFailure
+
         started = time.perf_counter()
         report = IngestReport()
         files, skipped = await asyncio.to_thread(expand_inputs, paths)
@@ -439,6 +354,10 @@ class MultimodalRAG:
 
         With ``show_progress``, a bar counts the pages parsed (for parsers that read page by page: PDFs).
         """
+        from llama_index_mmrag.inputs import check_input_file
+        from llama_index_mmrag.limits import fit_nodes
+        from llama_index_mmrag.processors.annotate import annotate_nodes
+
         await asyncio.to_thread(check_input_file, path)
         if await asyncio.to_thread(self._unchanged, path):
             report.unchanged.append(path.name)
@@ -490,6 +409,8 @@ class MultimodalRAG:
         """Embed nodes batch by batch, reporting to the open page bar how many pages are fully embedded."""
         if not nodes:
             return
+        from llama_index.core.schema import MetadataMode
+
         texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
         pages = [n.metadata.get("page") for n in nodes]
         step = max(1, int(getattr(self.embed_model, "embed_batch_size", 0) or 64))
@@ -665,13 +586,7 @@ class MultimodalRAG:
             AmbiguousDocumentError: If several stored documents match.
         """
         self.manifest.reload_if_changed()
-        known = [r.doc for r in self.manifest.docs()]
-        found = match_document(doc, known)
-        if len(found) > 1:
-            raise AmbiguousDocumentError(str(doc), self.settings.storage_dir, found)
-        if not found:
-            raise UnknownDocumentError(str(doc), self.settings.storage_dir, known)
-        return found[0]
+        return resolve_document(doc, [r.doc for r in self.manifest.docs()], self.settings.storage_dir)
 
     def _resolve_docs(self, doc: str | Path | Sequence[str | Path] | None) -> str | list[str] | None:
         """:meth:`_resolve_doc` of one name or of each of several (``None`` stays ``None``)."""
@@ -804,6 +719,11 @@ class MultimodalRAG:
                 ``graph_mode`` setting (``local`` by default) when ``None``.
             modality_quotas: Per-modality maximum counts.
         """
+        from llama_index_mmrag.retrievers.composite import MultimodalCompositeRetriever
+        from llama_index_mmrag.retrievers.lightrag import LightRAGRetriever
+        from llama_index_mmrag.retrievers.milvus_modal import MilvusModalRetriever
+        from llama_index_mmrag.retrievers.references import ReferenceRetriever
+
         # "Report" or "report" names report.pdf; an unknown name, an empty scope or a wrong type is an error
         doc = self._resolve_docs(check_docs(doc))
         k = self.settings.top_k if top_k is None else check_top_k(top_k)
@@ -851,6 +771,12 @@ class MultimodalRAG:
             multimodal: Send retrieved images to the VLM when one is configured.
             **retriever_kwargs: Passed to :meth:`as_retriever`.
         """
+        from llama_index.core.response_synthesizers import get_response_synthesizer
+
+        from llama_index_mmrag.processors.postprocessors import default_postprocessors
+        from llama_index_mmrag.query_engine import MultimodalQueryEngine
+        from llama_index_mmrag.synthesis import NO_EVIDENCE, ExtractiveSynthesizer
+
         if multimodal and self.vlm is not None:
             synthesizer: Any = get_response_synthesizer(llm=self.vlm, multimodal=True)
         elif self.llm is not None:
@@ -877,6 +803,8 @@ class MultimodalRAG:
             >>> rag.relevance_floor().postprocess_nodes(rag.as_retriever().retrieve("hello"), query_str="hello")  # doctest: +SKIP
             []
         """
+        from llama_index_mmrag.relevance import RelevanceFloor, milvus_vector_lookup
+
         return RelevanceFloor(
             embed_model=self.embed_model,
             floor=self.settings.relevance_floor,
@@ -891,6 +819,8 @@ class MultimodalRAG:
             description: What the tool knows about; a summary of the store by default.
             **engine_kwargs: Passed to :meth:`as_query_engine`.
         """
+        from llama_index.core.tools import QueryEngineTool
+
         docs = [r.doc for r in self.manifest.docs()]
         default = f"Answers questions from these documents, citing document and page: {', '.join(docs[:20]) or 'none yet'}."
         return QueryEngineTool.from_defaults(self.as_query_engine(**engine_kwargs), name=name, description=description or default)

@@ -158,8 +158,9 @@ class GraphStore:
         LightRAG shares in-memory state between instances of one workspace in a process, and its vector
         collections are named after it; the digest keeps two stores apart even on one Milvus server.
         """
-        digest = hashlib.sha1(str(self.settings.storage_dir.resolve()).encode()).hexdigest()[:8]
-        return f"{self.settings.milvus_collection}_{digest}"
+        from llama_index_mmrag.graph.file_counts import workspace_name  # one naming, also read without LightRAG
+
+        return workspace_name(self.settings)
 
     @property
     def has_llm(self) -> bool:

@@ -1,12 +1,55 @@
 """Parsers registered with RAG-Anything: the offline parser (``"mmrag"``), offline Docling
-(``"docling-offline"``), OCR, and parser selection."""
+(``"docling-offline"``), OCR, and parser selection.
+
+The names below load on first use (PEP 562): importing one module of this package (``parsing.errors``,
+``parsing.pdf_page`` in a parser worker) does not import RAG-Anything, Docling or the OCR models.
+
+Example:
+    >>> from llama_index_mmrag.parsing import ParseError          # RAG-Anything is not imported for this
+    >>> from llama_index_mmrag.parsing import OFFLINE_PARSER_NAME  # this one registers the parsers
+    >>> OFFLINE_PARSER_NAME
+    'mmrag'
+"""
 
 from __future__ import annotations
 
-from llama_index_mmrag.parsing.docling import DOCLING_OFFLINE_PARSER_NAME, DoclingOfflineParser, normalize_content_list
-from llama_index_mmrag.parsing.errors import ParseError
-from llama_index_mmrag.parsing.parser import OFFLINE_PARSER_NAME, OfflineParser
-from llama_index_mmrag.parsing.select import ParserChoice, choose_parser
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llama_index_mmrag.parsing.docling import (
+        DOCLING_OFFLINE_PARSER_NAME,
+        DoclingOfflineParser,
+        normalize_content_list,
+    )
+    from llama_index_mmrag.parsing.errors import ParseError
+    from llama_index_mmrag.parsing.parser import OFFLINE_PARSER_NAME, OfflineParser
+    from llama_index_mmrag.parsing.select import ParserChoice, choose_parser
+
+_EXPORTS = {
+    "DOCLING_OFFLINE_PARSER_NAME": "llama_index_mmrag.parsing.docling",
+    "DoclingOfflineParser": "llama_index_mmrag.parsing.docling",
+    "normalize_content_list": "llama_index_mmrag.parsing.docling",
+    "ParseError": "llama_index_mmrag.parsing.errors",
+    "OFFLINE_PARSER_NAME": "llama_index_mmrag.parsing.parser",
+    "OfflineParser": "llama_index_mmrag.parsing.parser",
+    "ParserChoice": "llama_index_mmrag.parsing.select",
+    "choose_parser": "llama_index_mmrag.parsing.select",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'llama_index_mmrag.parsing' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __all__ = [
     "DOCLING_OFFLINE_PARSER_NAME",

@@ -10,21 +10,60 @@ Example:
 
 from __future__ import annotations
 
-from llama_index_mmrag.processors.annotate import annotate_nodes, apply_description
-from llama_index_mmrag.processors.cache import DescriptionCache, cache_key
-from llama_index_mmrag.processors.describer import OFFLINE, DescriberStats, ModalDescriber, ModalDescription
-from llama_index_mmrag.processors.intent import DEFAULT_BOOST, lift_modality, targeted_modalities
-from llama_index_mmrag.processors.items import ModalItem, ModalItemError
-from llama_index_mmrag.processors.kg import merge_kg_fragments, modal_kg_fragment
-from llama_index_mmrag.processors.offline import describe_offline, neighbouring_text, offline_entity_info
-from llama_index_mmrag.processors.postprocessors import (
-    EquationModalPostprocessor,
-    ImageModalPostprocessor,
-    ModalPostprocessor,
-    TableModalPostprocessor,
-    default_postprocessors,
-)
-from llama_index_mmrag.processors.rag_anything import ModalDescriptionError, RAGAnythingCaptioner
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llama_index_mmrag.processors.annotate import annotate_nodes, apply_description
+    from llama_index_mmrag.processors.cache import DescriptionCache, cache_key
+    from llama_index_mmrag.processors.describer import OFFLINE, DescriberStats, ModalDescriber, ModalDescription
+    from llama_index_mmrag.processors.intent import DEFAULT_BOOST, lift_modality, targeted_modalities
+    from llama_index_mmrag.processors.items import ModalItem, ModalItemError
+    from llama_index_mmrag.processors.kg import merge_kg_fragments, modal_kg_fragment
+    from llama_index_mmrag.processors.offline import describe_offline, neighbouring_text, offline_entity_info
+    from llama_index_mmrag.processors.postprocessors import (
+        EquationModalPostprocessor,
+        ImageModalPostprocessor,
+        ModalPostprocessor,
+        TableModalPostprocessor,
+        default_postprocessors,
+    )
+    from llama_index_mmrag.processors.rag_anything import ModalDescriptionError, RAGAnythingCaptioner
+
+# The names load on first use (PEP 562): a module that needs one of them (the graph layer needs ``OFFLINE``,
+# a query needs the postprocessors) does not import the describer's RAG-Anything hookup with it.
+_MODULES = {
+    "annotate": ("annotate_nodes", "apply_description"),
+    "cache": ("DescriptionCache", "cache_key"),
+    "describer": ("OFFLINE", "DescriberStats", "ModalDescriber", "ModalDescription"),
+    "intent": ("DEFAULT_BOOST", "lift_modality", "targeted_modalities"),
+    "items": ("ModalItem", "ModalItemError"),
+    "kg": ("merge_kg_fragments", "modal_kg_fragment"),
+    "offline": ("describe_offline", "neighbouring_text", "offline_entity_info"),
+    "postprocessors": (
+        "EquationModalPostprocessor",
+        "ImageModalPostprocessor",
+        "ModalPostprocessor",
+        "TableModalPostprocessor",
+        "default_postprocessors",
+    ),
+    "rag_anything": ("ModalDescriptionError", "RAGAnythingCaptioner"),
+}
+_EXPORTS = {name: f"llama_index_mmrag.processors.{module}" for module, names in _MODULES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'llama_index_mmrag.processors' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __all__ = [
     "DEFAULT_BOOST",

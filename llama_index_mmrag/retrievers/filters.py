@@ -119,6 +119,11 @@ from llama_index.core.vector_stores.types import (
     MetadataFilters,
 )
 
+from llama_index_mmrag.retrievers.literals import MAX_STRING_BYTES, FilterError, escape_string
+from llama_index_mmrag.retrievers.literals import STRING_ESCAPES as _STRING_ESCAPES
+from llama_index_mmrag.retrievers.literals import check_string as _check_string
+from llama_index_mmrag.retrievers.literals import show_value as _show
+
 __all__ = [
     "FILTERABLE_FIELDS",
     "MAX_NESTING_DEPTH",
@@ -141,9 +146,6 @@ FILTERABLE_FIELDS: dict[str, type] = {
     "chunk_id": str,
 }
 """Default allow-list: the provenance keys every node of this project carries."""
-
-MAX_STRING_BYTES = 65_535
-"""Longest string value accepted, in UTF-8 bytes (the Milvus VARCHAR cap)."""
 
 MAX_NESTING_DEPTH = 32
 """Deepest nesting of ``MetadataFilters`` accepted (guards the recursive compilers)."""
@@ -184,8 +186,6 @@ _RESERVED_KEYS = frozenset(
     }
 )
 
-_STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"})
-
 _LIKE_SPECIALS = ("%", "_", "\\")
 
 _COMPARISONS: dict[FilterOperator, str] = {
@@ -196,20 +196,6 @@ _COMPARISONS: dict[FilterOperator, str] = {
     FilterOperator.LT: "<",
     FilterOperator.LTE: "<=",
 }
-
-
-class FilterError(ValueError):
-    """A metadata filter that cannot be compiled safely.
-
-    The message names the offending key or value and says what to do instead.
-
-    Example:
-        >>> try:
-        ...     compile_filters(MetadataFilters(filters=[MetadataFilter(key="page", value=None)]))
-        ... except FilterError as err:
-        ...     print(str(err).split(";")[0])
-        Filter on 'page' has value None
-    """
 
 
 @dataclass(frozen=True)
@@ -223,35 +209,6 @@ class _Field:
     @property
     def label(self) -> str:
         return f"list[{self.scalar}]" if self.is_list else self.scalar
-
-
-def escape_string(value: str) -> str:
-    r"""Return ``value`` as a double-quoted Milvus string literal that decodes back to ``value``.
-
-    Backslash, double quote, LF, CR and TAB are escaped (``\\``, ``\"``, ``\n``, ``\r``, ``\t``);
-    every other code point is written raw, which both Milvus Lite and the Milvus server parse
-    literally.
-
-    Args:
-        value: Any string of valid UTF-8 (no lone surrogates), at most 65,535 UTF-8 bytes.
-
-    Returns:
-        The quoted literal, e.g. ``"a\"b"`` for ``a"b``.
-
-    Raises:
-        TypeError: ``value`` is not a ``str``.
-        FilterError: ``value`` is not valid UTF-8 or is longer than 65,535 bytes.
-
-    Example:
-        >>> print(escape_string('a"b'))
-        "a\"b"
-        >>> print(escape_string("back\\slash\nnext line"))
-        "back\\slash\nnext line"
-    """
-    if not isinstance(value, str):
-        raise TypeError(f"escape_string expects a str, got {type(value).__name__}: {_show(value)}")
-    _check_string(value, where="String value")
-    return '"' + value.translate(_STRING_ESCAPES) + '"'
 
 
 def compile_filters(
@@ -602,21 +559,6 @@ def _scalar_literal(field: _Field, value: Any) -> str:
     return str(value)
 
 
-def _check_string(value: str, *, where: str) -> None:
-    try:
-        size = len(value.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise FilterError(
-            f"{where} {_show(value)} is not valid Unicode text (it contains a lone surrogate); "
-            "decode the input properly before filtering."
-        ) from None
-    if size > MAX_STRING_BYTES:
-        raise FilterError(
-            f"{where} {_show(value)} is {size:,} UTF-8 bytes, over the {MAX_STRING_BYTES:,}-byte "
-            "Milvus VARCHAR cap, so no stored value can match it; shorten the value."
-        )
-
-
 def _check_balanced(expression: str, index: int) -> None:
     """Reject an ``extra`` expression that could escape its parentheses."""
     depth = 0
@@ -644,14 +586,6 @@ def _check_balanced(expression: str, index: int) -> None:
             f"extra[{index}] {_show(expression)} has unbalanced parentheses or an unterminated "
             "string literal; pass complete expressions (e.g. from compile_filters)."
         )
-
-
-def _show(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    if len(text) > limit:
-        size = f" ({len(value):,} chars)" if isinstance(value, (str, list, tuple)) else ""
-        return text[:limit] + "..." + size
-    return text
 
 
 def _describe(value: Any) -> str:

@@ -21,14 +21,16 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from typing import Any
-
-from llama_index.vector_stores.milvus import MilvusVectorStore
-from llama_index.vector_stores.milvus.utils import BM25BuiltInFunction
+from typing import TYPE_CHECKING, Any
 
 from llama_index_mmrag.settings import MMRAGSettings
 from llama_index_mmrag.stores.connection import milvus_connection
 
+if TYPE_CHECKING:
+    from llama_index.vector_stores.milvus import MilvusVectorStore
+
+# LlamaIndex's Milvus store is imported where a store is built: the row helpers below (counts, scans, deletes)
+# need only a client and a collection name, so reading a store's counts does not import LlamaIndex.
 logger = logging.getLogger(__name__)
 
 BM25_MIN_VERSION = (2, 5, 0)
@@ -61,6 +63,12 @@ def _quiet(name: str, kind: type[logging.Filter]) -> None:
 
 def _quiet_lite_server() -> None:
     _quiet("grpc._server", _LiteUnimplementedRpcFilter)
+
+
+def quiet_scan_warnings() -> None:
+    """Drop pymilvus's warning on every scan of a Milvus Lite collection (see ``_LiteIteratorTimestampFilter``);
+    :func:`build_vector_store` does this, and so must a caller that scans with a ``MilvusClient`` of its own."""
+    _quiet("pymilvus.orm.iterator", _LiteIteratorTimestampFilter)
 
 
 def parse_version(version: str) -> tuple[int, int, int] | None:
@@ -113,6 +121,9 @@ def _server_facts(settings: MMRAGSettings) -> tuple[str | None, list[str] | None
 
 
 def _open_store(settings: MMRAGSettings, dim: int, hybrid: bool) -> MilvusVectorStore:
+    from llama_index.vector_stores.milvus import MilvusVectorStore
+    from llama_index.vector_stores.milvus.utils import BM25BuiltInFunction
+
     extra: dict[str, Any] = (
         {
             "enable_sparse": True,

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import llama_index_mmrag.rag as rag_module
+import llama_index_mmrag.stats as stats_module
 from llama_index_mmrag.models import embeddings
 from tests.cli.conftest import MARKUP_NAME, invoke, last_json
 
@@ -62,10 +63,10 @@ def test_an_unreadable_manifest_is_one_clear_line(tmp_path: Path, cli_store: Pat
 def test_an_unexpected_failure_below_the_cli_is_a_message_not_a_traceback(
     cli_store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(self: object, doc: object = None) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
         raise KeyError("segment 42")
 
-    monkeypatch.setattr(rag_module.MultimodalRAG, "stats", broken)
+    monkeypatch.setattr(stats_module, "read_store_stats", broken)  # what `mmrag stats` reads the store with
     result = invoke("stats", "--store", str(cli_store))
     assert result.exit_code == 1
     assert "segment 42" in result.output and "Traceback" not in result.output

@@ -1,0 +1,194 @@
+"""The graph's files read as they are on disk, without LightRAG: for commands that only count (``mmrag stats``).
+
+With the default NetworkX graph storage, LightRAG keeps a store's graph in files under
+``<store>/lightrag/<workspace>/``: the graph itself as GraphML, and per entity and per relation the full list of
+chunks that support it (JSON key-value files). Every write replaces a file whole (atomically), so another
+process may read them at any time. Reading them with the standard library takes milliseconds; starting LightRAG
+to read them takes seconds of imports.
+
+Example:
+    >>> from llama_index_mmrag.settings import MMRAGSettings
+    >>> files = GraphFiles.of(MMRAGSettings(storage_dir="./store"))   # doctest: +SKIP
+    >>> files.counts()                                                  # doctest: +SKIP
+    (41, 77)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llama_index_mmrag.settings import MMRAGSettings
+
+__all__ = ["FILE_GRAPH_STORAGE", "GRAPH_FIELD_SEP", "GraphFiles", "relation_key", "workspace_name"]
+
+GRAPH_FIELD_SEP = "<SEP>"
+"""LightRAG's separator between a graph element's source chunk ids (``lightrag.constants.GRAPH_FIELD_SEP``)."""
+FILE_GRAPH_STORAGE = "NetworkXStorage"
+"""The graph storage whose files this module reads (Neo4j keeps its graph in the database)."""
+_GRAPHML = "{http://graphml.graphdrawing.org/xmlns}"
+
+
+def workspace_name(settings: MMRAGSettings) -> str:
+    """The store's LightRAG workspace: the collection plus a digest of the storage dir.
+
+    LightRAG shares in-memory state between instances of one workspace in a process, and its vector collections
+    are named after it; the digest keeps two stores apart even on one Milvus server.
+
+    Args:
+        settings: The store's settings.
+
+    Example:
+        >>> from llama_index_mmrag.settings import MMRAGSettings
+        >>> workspace_name(MMRAGSettings(storage_dir="/data/store")).startswith("mmrag_")
+        True
+    """
+    digest = hashlib.sha1(str(settings.storage_dir.resolve()).encode()).hexdigest()[:8]
+    return f"{settings.milvus_collection}_{digest}"
+
+
+def relation_key(source: str, target: str) -> str:
+    """The key of a relation in LightRAG's relation chunk-tracking file (``make_relation_chunk_key``).
+
+    Args:
+        source: One entity of the relation.
+        target: The other entity.
+
+    Example:
+        >>> relation_key("milvus", "amazon s3")
+        'amazon s3<SEP>milvus'
+    """
+    return GRAPH_FIELD_SEP.join(sorted((source, target)))
+
+
+def _sources(value: Any) -> list[str]:
+    return [s for s in str(value or "").split(GRAPH_FIELD_SEP) if s]
+
+
+@dataclass(frozen=True)
+class GraphFiles:
+    """One store's graph files (NetworkX graph storage).
+
+    Args:
+        folder: The workspace folder, ``<store>/lightrag/<workspace>``.
+
+    Example:
+        >>> GraphFiles(Path("store/lightrag/mmrag_1a2b3c4d")).graphml.name
+        'graph_chunk_entity_relation.graphml'
+    """
+
+    folder: Path
+
+    @classmethod
+    def of(cls, settings: MMRAGSettings) -> GraphFiles:
+        """The graph files of the store the settings describe.
+
+        Args:
+            settings: The store's settings.
+        """
+        return cls(settings.graph_dir / workspace_name(settings))
+
+    @property
+    def graphml(self) -> Path:
+        """The graph (entities and relations with their ``source_id``)."""
+        return self.folder / "graph_chunk_entity_relation.graphml"
+
+    def read_graph(self) -> tuple[dict[str, list[str]], dict[tuple[str, str], list[str]]]:
+        """Entities and relations with their source chunk ids, as LightRAG's NetworkX storage loads them (an
+        undirected graph: a relation given twice is one; an entity named only by a relation is one). No file is
+        an empty graph.
+
+        Raises:
+            ValueError: If the file is not GraphML that can be read.
+        """
+        try:
+            root = ET.parse(self.graphml).getroot()
+        except FileNotFoundError:
+            return {}, {}
+        except ET.ParseError as exc:
+            raise ValueError(f"the graph file {self.graphml} cannot be read: {exc}") from exc
+        source_keys = {
+            key.get("id")
+            for key in root.iter(f"{_GRAPHML}key")
+            if key.get("attr.name") == "source_id"
+        }
+        graph = root.find(f"{_GRAPHML}graph")
+        if graph is None:
+            return {}, {}
+        if graph.get("edgedefault", "undirected") != "undirected":
+            raise ValueError(f"the graph file {self.graphml} holds a directed graph; LightRAG writes undirected ones")
+
+        def source_ids(element: ET.Element) -> list[str]:
+            for data in element.iter(f"{_GRAPHML}data"):
+                if data.get("key") in source_keys:
+                    return _sources(data.text)
+            return []
+
+        entities: dict[str, list[str]] = {}
+        relations: dict[tuple[str, str], list[str]] = {}
+        for node in graph.iter(f"{_GRAPHML}node"):
+            entities[str(node.get("id"))] = source_ids(node)
+        for edge in graph.iter(f"{_GRAPHML}edge"):
+            source, target = str(edge.get("source")), str(edge.get("target"))
+            for name in (source, target):
+                entities.setdefault(name, [])
+            pair = (source, target) if source <= target else (target, source)
+            relations[pair] = source_ids(edge) or relations.get(pair, [])
+        return entities, relations
+
+    def tracked_chunks(self, namespace: str, keys: Iterable[str]) -> list[list[str] | None]:
+        """LightRAG's full chunk lists for these keys (``namespace`` is ``entity_chunks`` or
+        ``relation_chunks``); ``None`` for a key (or a store) without one.
+
+        Args:
+            namespace: The key-value file's namespace.
+            keys: Entity names, or :func:`relation_key` of relations.
+
+        Raises:
+            ValueError: If the file exists but is not JSON.
+        """
+        path = self.folder / f"kv_store_{namespace}.json"
+        try:
+            records = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            records = {}
+        except ValueError as exc:
+            raise ValueError(f"the graph file {path} cannot be read: {exc}") from exc
+        if not isinstance(records, dict):
+            records = {}
+        found: list[list[str] | None] = []
+        for key in keys:
+            record = records.get(key)
+            chunks = record.get("chunk_ids") if isinstance(record, dict) else None
+            found.append([str(c) for c in chunks] if chunks else None)
+        return found
+
+    def counts(self, chunk_ids: set[str] | None = None) -> tuple[int, int]:
+        """``(entities, relations)``; with ``chunk_ids``, only those with a source among them (LightRAG's full
+        chunk-tracking lists where kept, else the graph's own ``source_id``), as
+        :func:`llama_index_mmrag.stats.agraph_counts` counts through LightRAG.
+
+        Args:
+            chunk_ids: Chunk ids of one document.
+
+        Raises:
+            ValueError: If a graph file cannot be read.
+        """
+        entities, relations = self.read_graph()
+        if chunk_ids is None:
+            return len(entities), len(relations)
+        tracked = self.tracked_chunks("entity_chunks", entities)
+        entity_count = sum(
+            1 for own, full in zip(entities.values(), tracked) if not chunk_ids.isdisjoint(full or own)
+        )
+        tracked = self.tracked_chunks("relation_chunks", (relation_key(*pair) for pair in relations))
+        relation_count = sum(
+            1 for own, full in zip(relations.values(), tracked) if not chunk_ids.isdisjoint(full or own)
+        )
+        return entity_count, relation_count
