@@ -41,6 +41,10 @@ MAX_METADATA_VALUE_BYTES = 8_000
 TABLE_PART_BYTES = 16_000
 """Target size of one part of a split table (whole rows; the header is repeated in every part)."""
 
+MAX_IMAGE_PIXELS = 50_000_000
+"""Largest image (width x height, after a JPEG's cheap reduced decode) that is decoded for OCR: about 150 MB of
+RGB pixels. Bigger images are refused with an error naming the file and this limit (downscale them first)."""
+
 _SEPARATOR_ROW = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 
 

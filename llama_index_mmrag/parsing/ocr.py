@@ -8,7 +8,14 @@ figures and pages):
   blow a 76x960 banner up to 736x9300);
 - text lines are recognised one at a time (batches pad every line to the widest one, which costs more than
   it saves on a single thread);
-- the text-direction classifier is skipped (upright text is the norm in documents).
+- the text-direction classifier is skipped (upright text is the norm in documents);
+- what the engine sees is bounded whatever the input's shape: a long strip (a scrolling screenshot, a banner:
+  long side more than :data:`STRIP_ASPECT` times the short one and over the detection size) is read in at most
+  :data:`MAX_TILES` overlapping tiles, a short side is padded (never stretched) to :data:`DETECTION_MIN_HEIGHT`,
+  an image thinner than :data:`MIN_TEXT_SIDE` pixels holds no text and is not read, and an image of more than
+  :data:`~llama_index_mmrag.limits.MAX_IMAGE_PIXELS` pixels is refused before it is decoded (a JPEG is first
+  decoded at a reduced size, which may bring it under the limit). Without this RapidOCR blows a 30000x1 image
+  up to 38400x9600 pixels (2 GB).
 
 The recogniser (PP-OCRv4, trained mostly on Chinese) often drops the spaces between English words
 ("werecreated andsupported byabroad"); :func:`restore_spaces` puts them back with ``wordninja``'s
@@ -28,6 +35,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import math
 import os
 import re
 import threading
@@ -102,7 +110,22 @@ DETECTION_MIN_SIDE = 736
 """Images are upscaled until their short side reaches this many pixels (within the long-side limit)."""
 
 DETECTION_MAX_SIDE = 1280
-"""Images are downscaled until their long side is at most this many pixels."""
+"""Images are downscaled until their long side is at most this many pixels (strips: per tile)."""
+
+DETECTION_MIN_HEIGHT = 32
+"""A short side below this is padded with white up to it (RapidOCR would upscale and letterbox it)."""
+
+MIN_TEXT_SIDE = 8
+"""Images with a side shorter than this many pixels cannot hold a legible line and are not read."""
+
+STRIP_ASPECT = 4.0
+"""An image whose long side is over this many times its short side (and over DETECTION_MAX_SIDE) is a strip,
+read tile by tile at up to full resolution instead of shrunk whole."""
+
+MAX_TILES = 16
+"""Most tiles a strip is read in; a longer strip is downscaled to fit."""
+
+_TILE_OVERLAP = 256  # pixels: a word or line up to this long is never cut by a tile's edge
 
 
 def _engine() -> Any:
@@ -113,21 +136,80 @@ def _engine() -> Any:
 
         engine = RapidOCR() if _THREADS is None else RapidOCR(intra_op_num_threads=_THREADS, inter_op_num_threads=1)
         # rapidocr-onnxruntime 1.4 ignores det_*/rec_* keyword overrides, so set the two knobs on the parts:
-        engine.text_det.limit_type = "max"  # detect at the size _fit_for_detection chose (never upscale again)
+        engine.text_det.limit_type = "max"  # detect at the size detection_scale chose (never upscale again)
         engine.text_rec.rec_batch_num = 1
         _ENGINE = engine
     return _ENGINE
 
 
-def _fit_for_detection(array: np.ndarray) -> tuple[np.ndarray, float]:
-    """Resize so the short side reaches DETECTION_MIN_SIDE and the long side stays within DETECTION_MAX_SIDE."""
+def detection_scale(width: int, height: int) -> float:
+    """The factor an image is resized by for detection.
+
+    An ordinary image: its short side up to DETECTION_MIN_SIDE, its long side within DETECTION_MAX_SIDE. A
+    strip: full resolution (its short side within DETECTION_MAX_SIDE, its long side within MAX_TILES tiles).
+
+    Args:
+        width: Image width in pixels.
+        height: Image height in pixels.
+    """
+    short, long = max(1, min(width, height)), max(1, width, height)
+    if _is_strip(width, height):
+        factor = min(1.0, DETECTION_MAX_SIDE / short, MAX_TILES * (DETECTION_MAX_SIDE - _TILE_OVERLAP) / long)
+    else:
+        factor = min(max(1.0, DETECTION_MIN_SIDE / short), DETECTION_MAX_SIDE / long)
+    return 1.0 if abs(factor - 1.0) < 0.02 else factor
+
+
+def _is_strip(width: int, height: int) -> bool:
+    short, long = max(1, min(width, height)), max(width, height)
+    return long > DETECTION_MAX_SIDE and long > STRIP_ASPECT * short
+
+
+def _resized(array: np.ndarray, factor: float) -> np.ndarray:
+    if factor == 1.0:
+        return array
     height, width = array.shape[:2]
-    factor = min(max(1.0, DETECTION_MIN_SIDE / max(1, min(height, width))), DETECTION_MAX_SIDE / max(height, width))
-    if abs(factor - 1.0) < 0.02:
-        return array, 1.0
     size = (max(1, round(width * factor)), max(1, round(height * factor)))
-    resized = np.asarray(Image.fromarray(array).resize(size, Image.Resampling.BILINEAR))
-    return resized, factor
+    return np.asarray(Image.fromarray(array).resize(size, Image.Resampling.BILINEAR))
+
+
+def detection_tiles(array: np.ndarray) -> list[tuple[np.ndarray, int, int, float, float]]:
+    """Cut a (resized) image into what the engine reads: ``(tile, x0, y0, keep_from, keep_to)``.
+
+    ``x0, y0`` place the tile in ``array``; a line found in the tile is kept when its box starts (along the
+    long axis, in ``array``'s coordinates) in ``[keep_from, keep_to)``. Each tile reaches into the next one
+    by an overlap, so a line starting in a tile is read whole there (up to the overlap's length) and once.
+    Every tile's long side is at most DETECTION_MAX_SIDE (for arrays resized by :func:`detection_scale`) and
+    its short side is padded to at least DETECTION_MIN_HEIGHT.
+
+    Args:
+        array: The image, already resized by :func:`detection_scale`.
+    """
+    height, width = array.shape[:2]
+    long = max(width, height)
+    if not _is_strip(width, height) and long <= DETECTION_MAX_SIDE:
+        return [(_padded(array), 0, 0, -math.inf, math.inf)]
+    step = DETECTION_MAX_SIDE - _TILE_OVERLAP
+    starts = list(range(0, long, step))
+    tiles = []
+    for start in starts:
+        end = min(long, start + DETECTION_MAX_SIDE)
+        keep_from = -math.inf if start == 0 else float(start)  # a box may reach a pixel past the image's edge
+        keep_to = math.inf if start == starts[-1] else float(start + step)
+        tile = array[:, start:end] if width >= height else array[start:end]
+        x0, y0 = (start, 0) if width >= height else (0, start)
+        tiles.append((_padded(tile), x0, y0, keep_from, keep_to))
+    return tiles
+
+
+def _padded(array: np.ndarray) -> np.ndarray:
+    """The array with white added below or to the right until both sides reach DETECTION_MIN_HEIGHT."""
+    height, width = array.shape[:2]
+    if min(height, width) >= DETECTION_MIN_HEIGHT:
+        return np.ascontiguousarray(array)
+    pad = [(0, max(0, DETECTION_MIN_HEIGHT - height)), (0, max(0, DETECTION_MIN_HEIGHT - width))]
+    pad += [(0, 0)] * (array.ndim - 2)
+    return np.pad(array, pad, constant_values=255)
 
 
 def _reset_in_child() -> None:
@@ -157,13 +239,45 @@ def _describe_input(image: object) -> str:
     return str(image)
 
 
+def image_too_large(name: str, detail: str) -> ImageReadError:
+    """The error for an image over :data:`~llama_index_mmrag.limits.MAX_IMAGE_PIXELS`: names it, its size and
+    the limit, and says what to do.
+
+    Args:
+        name: The image (a path, or a short description of the data).
+        detail: Its size, or the decoder's own words.
+    """
+    from llama_index_mmrag.limits import MAX_IMAGE_PIXELS
+
+    return ImageReadError(
+        f"{name}: the image is too large to read ({detail}); the limit is {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels "
+        "(MAX_IMAGE_PIXELS in llama_index_mmrag.limits): downscale it (for example `convert big.png -resize "
+        "25% smaller.png`) and give the smaller copy"
+    )
+
+
+def _within_pixel_limit(image: Image.Image, name: str) -> None:
+    """Refuse an image over MAX_IMAGE_PIXELS before decoding it; a JPEG is first set to decode reduced."""
+    from llama_index_mmrag.limits import MAX_IMAGE_PIXELS
+
+    width, height = image.size
+    if width * height > MAX_IMAGE_PIXELS and image.format == "JPEG":  # JPEG decodes at 1/2, 1/4 or 1/8 cheaply
+        scale = next((k for k in (2, 4, 8) if math.ceil(width / k) * math.ceil(height / k) <= MAX_IMAGE_PIXELS), 8)
+        image.draft(image.mode, (math.ceil(width / scale), math.ceil(height / scale)))
+    if image.size[0] * image.size[1] > MAX_IMAGE_PIXELS:
+        raise image_too_large(name, f"{width}x{height} pixels, {width * height / 1e6:.0f} megapixels")
+
+
 def _open_bytes(data: bytes, name: str) -> Image.Image:
     if not data:
         raise ImageReadError(f"{name}: the image is empty (0 bytes)")
     accepted = "pass PNG, JPEG, GIF, BMP, TIFF or WebP data"
     try:
         image = Image.open(io.BytesIO(data))
+        _within_pixel_limit(image, name)
         image.load()
+    except Image.DecompressionBombError as exc:
+        raise image_too_large(name, str(exc).rstrip(".")) from exc
     except UnidentifiedImageError as exc:
         raise ImageReadError(f"{name}: not a readable image (no known image format); {accepted}") from exc
     except (OSError, ValueError) as exc:
@@ -237,22 +351,29 @@ def load_image(image: ImageInput) -> Image.Image | np.ndarray:
     )
 
 
-def _as_bgr(image: ImageInput) -> np.ndarray:
-    """RapidOCR reads arrays as BGR (OpenCV order); our arrays are RGB (an alpha channel is dropped)."""
+def _as_bgr(image: ImageInput) -> tuple[np.ndarray, float]:
+    """The image resized for detection (:func:`detection_scale`), as RapidOCR reads arrays: BGR (OpenCV order;
+    our arrays are RGB, an alpha channel is dropped); and the factor it was resized by."""
     opened = load_image(image)
     if isinstance(opened, Image.Image):
+        factor = detection_scale(*opened.size)
         if opened.mode in ("RGBA", "LA", "PA") or (opened.mode == "P" and "transparency" in opened.info):
             background = Image.new("RGB", opened.size, "white")  # transparent pixels read as white paper
             background.paste(opened.convert("RGBA"), mask=opened.convert("RGBA").getchannel("A"))
             opened = background
-        array = np.asarray(opened.convert("RGB"))
+        opened = opened.convert("RGB")
+        if factor < 1.0:  # shrink before the array copies below, not after
+            size = (max(1, round(opened.size[0] * factor)), max(1, round(opened.size[1] * factor)))
+            opened = opened.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+        array = _resized(np.asarray(opened), max(factor, 1.0))
     else:
-        array = opened
+        factor = detection_scale(opened.shape[1], opened.shape[0])
+        array = _resized(opened, factor)
     if array.ndim == 3 and array.shape[2] == 4:
         array = array[:, :, :3]
     if array.ndim == 3 and array.shape[2] == 3:
-        return np.ascontiguousarray(array[:, :, ::-1])
-    return array
+        return np.ascontiguousarray(array[:, :, ::-1]), factor
+    return array, factor
 
 
 def ocr_image(image: ImageInput, min_score: float = 0.5) -> list[OcrLine]:
@@ -269,16 +390,24 @@ def ocr_image(image: ImageInput, min_score: float = 0.5) -> list[OcrLine]:
     Raises:
         ImageReadError: When the image cannot be read (missing file, not image data); names the input.
     """
-    array, factor = _fit_for_detection(_as_bgr(image))
-    with _ENGINE_LOCK:  # onnxruntime sessions are not re-entrant across threads here
-        result, _ = _engine()(array, use_cls=False)
+    array, factor = _as_bgr(image)
+    height, width = array.shape[:2]
+    if min(height, width) / factor < MIN_TEXT_SIDE:
+        return []
     lines: list[OcrLine] = []
-    for box, text, score in result or []:
-        if float(score) < min_score or not str(text).strip():
-            continue
-        xs = [float(p[0]) / factor for p in box]
-        ys = [float(p[1]) / factor for p in box]
-        lines.append(OcrLine(restore_spaces(str(text).strip()), (min(xs), min(ys), max(xs), max(ys)), float(score)))
+    for tile, x0, y0, keep_from, keep_to in detection_tiles(array):
+        with _ENGINE_LOCK:  # onnxruntime sessions are not re-entrant across threads here
+            result, _ = _engine()(tile, use_cls=False)
+        for box, text, score in result or []:
+            if float(score) < min_score or not str(text).strip():
+                continue
+            xs = [float(p[0]) + x0 for p in box]
+            ys = [float(p[1]) + y0 for p in box]
+            begins = min(xs) if width >= height else min(ys)
+            if not keep_from <= begins < keep_to:
+                continue  # starts in the next tile, which reads it whole
+            bbox = (min(xs) / factor, min(ys) / factor, min(max(xs), width) / factor, min(max(ys), height) / factor)
+            lines.append(OcrLine(restore_spaces(str(text).strip()), bbox, float(score)))
     lines.sort(key=lambda line: (round(line.bbox[1] / 10), line.bbox[0]))
     return lines
 

@@ -22,7 +22,7 @@ from raganything.parser import Parser, register_parser
 
 from llama_index_mmrag.parsing.docling import HTML_SUFFIXES, MARKDOWN_SUFFIXES, OFFICE_SUFFIXES, DoclingOfflineParser
 from llama_index_mmrag.parsing.errors import ParseError
-from llama_index_mmrag.parsing.ocr import ocr_text
+from llama_index_mmrag.parsing.ocr import ImageReadError, image_too_large, ocr_text
 
 OFFLINE_PARSER_NAME = "mmrag"
 TEXT_SUFFIXES = {".txt", ".text", ".log", ".rst", ".csv", ".tsv"}
@@ -91,7 +91,12 @@ def parse_image_file(path: str | Path) -> list[dict[str, Any]]:
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise ParseError(path, f"the image cannot be decoded ({exc}); re-export it as PNG or JPEG") from exc
     except Image.DecompressionBombError as exc:
-        raise ParseError(path, f"the image is too large to decode safely ({exc}); downscale it") from exc
+        reason = str(image_too_large(str(path), str(exc).rstrip(".")))
+        raise ParseError(path, strip_path_prefix(reason, path)) from exc
+    try:
+        text = ocr_text(path)  # bounded: a huge image is refused, a strip is read in tiles
+    except ImageReadError as exc:
+        raise ParseError(path, strip_path_prefix(str(exc), path)) from exc
     return [
         {
             "type": "image",
@@ -100,7 +105,7 @@ def parse_image_file(path: str | Path) -> list[dict[str, Any]]:
             "image_footnote": [],
             "page_idx": 0,
             "bbox": [0.0, 0.0, float(width), float(height)],
-            "ocr_text": ocr_text(path),
+            "ocr_text": text,
         }
     ]
 

@@ -7,8 +7,14 @@ captions and OCR text, display equations, and OCR text for scanned pages, in rea
 its 0-based ``page_idx`` and ``bbox`` (PDF points, top-left origin). Running headers, footers, page numbers
 and repeated logos are dropped.
 
-Long documents are parsed page by page in a pool of worker processes (forked where the platform allows,
-kept alive between calls; :func:`shutdown_workers` stops it).
+Long documents are parsed page by page in a pool of worker processes (forked where the platform allows),
+started for a parse and stopped when no parse uses it any more, so that their memory is not held while the
+document is embedded and written (:func:`keep_workers` keeps them between parses of many documents in a
+row; :func:`shutdown_workers` stops them). Memory is bounded by the page, not the document:
+at most :data:`PAGES_IN_FLIGHT_PER_WORKER` pages per worker are queued or parsed ahead of the page the caller
+is reading, a worker reopens the document every :data:`PAGES_PER_DOCUMENT_OPEN` pages (PDFium caches fonts and
+images per open document) and hands freed memory back to the system after each page. Workers die with the
+process that started them, even on ``kill -9`` (see :mod:`llama_index_mmrag.parsing.pdf_workers`).
 
 Example:
     >>> from llama_index_mmrag.parsing.pdf import parse_pdf
@@ -20,12 +26,16 @@ Example:
 from __future__ import annotations
 
 import atexit
+import contextlib
+import ctypes
 import multiprocessing
 import os
 import sys
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,12 +47,20 @@ from llama_index_mmrag.parsing.errors import ParseError as BaseParseError
 from llama_index_mmrag.parsing.ocr import set_ocr_threads
 from llama_index_mmrag.parsing.pdf_document import finalize
 from llama_index_mmrag.parsing.pdf_page import PageJob, PageResult, image_prefix, parse_page
+from llama_index_mmrag.parsing.pdf_workers import init_worker, run_in_spawner_thread
 from llama_index_mmrag.progress import report_pages
 
-__all__ = ["ParseError", "PdfParseStats", "parse_pdf", "parse_pdf_with_stats", "shutdown_workers"]
+__all__ = ["ParseError", "PdfParseStats", "keep_workers", "parse_pdf", "parse_pdf_with_stats", "shutdown_workers"]
 
 MIN_PAGES_FOR_POOL = 3
 """Documents with fewer pages are parsed in the calling process."""
+
+PAGES_IN_FLIGHT_PER_WORKER = 2
+"""Pages handed to the pool ahead of the one being read, per worker: enough to keep every worker busy, and
+a bound on the finished pages waiting in memory."""
+
+PAGES_PER_DOCUMENT_OPEN = 16
+"""A worker reopens the document after this many pages, dropping what PDFium cached for it."""
 
 _HEADER_WINDOW = 1024
 _TRAILER_WINDOW = 2048
@@ -52,7 +70,9 @@ _PDFIUM_LOCK = threading.Lock()  # pdfium is not thread-safe: one in-process par
 _POOL_LOCK = threading.Lock()
 _POOL: ProcessPoolExecutor | None = None
 _POOL_WORKERS = 0
+_POOL_USERS = 0  # parses running on the pool, plus open keep_workers() blocks
 _WORKER_DOCUMENT: tuple[tuple[str, int, int], pdfium.PdfDocument] | None = None
+_WORKER_PAGES = 0
 
 
 class ParseError(BaseParseError):
@@ -79,6 +99,7 @@ class PdfParseStats:
         page_cpu_seconds: CPU time spent on each page, in its worker.
         wall_seconds: Wall-clock time of the whole parse.
         workers: Worker processes used (1: parsed in the calling process).
+        max_pages_in_flight: Most pages handed to the workers and not yet read back at any one time.
     """
 
     pdf_path: str
@@ -88,6 +109,7 @@ class PdfParseStats:
     page_cpu_seconds: list[float] = field(default_factory=list)
     wall_seconds: float = 0.0
     workers: int = 1
+    max_pages_in_flight: int = 1
 
 
 def parse_pdf(
@@ -141,7 +163,8 @@ def parse_pdf_with_stats(
     n_workers = _worker_count(workers)
     use_pool = n_workers > 1 and n_pages >= MIN_PAGES_FOR_POOL
     report_pages(0, n_pages)  # a progress bar, if one is open, starts here
-    results = _run_in_pool(jobs, n_workers) if use_pool else _run_here(path, jobs)
+    in_flight = [1]
+    results = _run_in_pool(jobs, n_workers, in_flight) if use_pool else _run_here(path, jobs)
     for result in results:
         if result.error is not None:
             raise ParseError(path, f"{result.error}; the PDF is damaged: {_REPAIR_HINT}.")
@@ -154,17 +177,36 @@ def parse_pdf_with_stats(
         page_cpu_seconds=[r.cpu_seconds for r in results],
         wall_seconds=time.perf_counter() - started,
         workers=n_workers if use_pool else 1,
+        max_pages_in_flight=in_flight[0],
     )
     return items, stats
 
 
 def shutdown_workers() -> None:
-    """Stop the worker processes kept alive between parses (they restart on the next long document)."""
+    """Stop the worker processes now (they restart on the next long document)."""
     global _POOL, _POOL_WORKERS
     with _POOL_LOCK:
         if _POOL is not None:
             _POOL.shutdown(wait=True, cancel_futures=True)
         _POOL, _POOL_WORKERS = None, 0
+
+
+@contextlib.contextmanager
+def keep_workers() -> Iterator[None]:
+    """Keep the worker processes alive between the parses run inside the block (they are otherwise stopped
+    when no parse uses them, and started again for the next long document).
+
+    Example:
+        >>> with keep_workers():                                             # doctest: +SKIP
+        ...     contents = [parse_pdf(path, "parsed/") for path in paths]
+    """
+    global _POOL_USERS
+    with _POOL_LOCK:
+        _POOL_USERS += 1
+    try:
+        yield
+    finally:
+        _release_pool()
 
 
 # --- input checks -------------------------------------------------------------------------------------
@@ -263,44 +305,98 @@ def _run_here(path: Path, jobs: list[PageJob]) -> list[PageResult]:
         try:
             results: list[PageResult] = []
             for job in jobs:
+                if results and len(results) % PAGES_PER_DOCUMENT_OPEN == 0:
+                    document.close()  # drop what PDFium cached for the pages read so far
+                    document = _open(path)
                 results.append(parse_page(document, job))
+                _release_free_memory()
                 report_pages(len(results), len(jobs))
             return results
         finally:
             document.close()
 
 
-def _run_in_pool(jobs: list[PageJob], workers: int) -> list[PageResult]:
+def _run_in_pool(jobs: list[PageJob], workers: int, in_flight: list[int]) -> list[PageResult]:
+    """Parse the pages in the pool, in page order, with at most ``PAGES_IN_FLIGHT_PER_WORKER * workers``
+    pages submitted and not yet read back; ``in_flight[0]`` is set to the most there were."""
+    window = PAGES_IN_FLIGHT_PER_WORKER * workers
+    pending: deque[Future[PageResult]] = deque()
+    results: list[PageResult] = []
+    upcoming = iter(jobs)
     try:
-        results: list[PageResult] = []
-        for result in _pool(workers).map(_parse_in_worker, jobs, chunksize=1):
-            results.append(result)
+        pool = _pool(workers)
+    except BrokenProcessPool as exc:  # a worker died as it started
+        raise _worker_died(jobs[0].pdf_path, exc) from exc
+    try:
+        for job in upcoming:
+            pending.append(pool.submit(_parse_in_worker, job))
+            if len(pending) >= window:
+                break
+        in_flight[0] = len(pending)
+        while pending:
+            results.append(pending.popleft().result())
             report_pages(len(results), len(jobs))
+            job = next(upcoming, None)
+            if job is not None:
+                pending.append(pool.submit(_parse_in_worker, job))
+                in_flight[0] = max(in_flight[0], len(pending))
         return results
     except BrokenProcessPool as exc:
         shutdown_workers()
-        raise ParseError(
-            jobs[0].pdf_path,
-            f"a parser worker process died while reading the file ({exc}); the PDF is "
-            f"probably damaged: {_REPAIR_HINT}. Retry with workers=1 to parse it in this process."
-        ) from exc
+        raise _worker_died(jobs[0].pdf_path, exc) from exc
+    finally:
+        for future in pending:  # an error or an interruption: the pages not read back are not wanted
+            future.cancel()
+        _release_pool()
+
+
+def _worker_died(pdf_path: str, exc: BaseException) -> ParseError:
+    return ParseError(
+        pdf_path,
+        f"a parser worker process died while reading the file ({exc}); the PDF is "
+        f"probably damaged: {_REPAIR_HINT}. Retry with workers=1 to parse it in this process."
+    )
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
-    global _POOL, _POOL_WORKERS
+    """The pool, started with ``workers`` processes if none runs (or, when no one else uses it, if it has
+    another size); counts the caller as a user until :func:`_release_pool`."""
+    global _POOL, _POOL_WORKERS, _POOL_USERS
     with _POOL_LOCK:
-        if _POOL is None or _POOL_WORKERS != workers:
+        _POOL_USERS += 1
+        if _POOL is None or (_POOL_WORKERS != workers and _POOL_USERS == 1):
             if _POOL is not None:
                 _POOL.shutdown(wait=True, cancel_futures=True)
+                _POOL, _POOL_WORKERS = None, 0
             cpus = os.cpu_count() or 1
-            _POOL = ProcessPoolExecutor(
+            pool = ProcessPoolExecutor(
                 max_workers=workers,
                 mp_context=_start_context(),
                 initializer=_init_worker,
-                initargs=(max(1, cpus // workers),),
+                initargs=(max(1, cpus // workers), os.getpid()),
             )
-            _POOL_WORKERS = workers
+            # A fork-based pool forks all its workers on the first submit: do it from the spawner thread, which
+            # lives as long as this process (Linux delivers a worker's parent-death signal when the thread that
+            # forked it ends).
+            try:
+                run_in_spawner_thread(lambda: pool.submit(os.getpid).result())
+            except BaseException:
+                _POOL_USERS -= 1
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            _POOL, _POOL_WORKERS = pool, workers
         return _POOL
+
+
+def _release_pool() -> None:
+    """One user fewer; the last one stops the workers (their memory is not kept for the next document)."""
+    global _POOL, _POOL_WORKERS, _POOL_USERS
+    with _POOL_LOCK:
+        _POOL_USERS = max(0, _POOL_USERS - 1)
+        if _POOL_USERS > 0 or _POOL is None:
+            return
+        pool, _POOL, _POOL_WORKERS = _POOL, None, 0
+    pool.shutdown(wait=True)
 
 
 def _start_context() -> multiprocessing.context.BaseContext:
@@ -310,30 +406,54 @@ def _start_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def _init_worker(ocr_threads: int) -> None:
+def _init_worker(ocr_threads: int, parent_pid: int) -> None:
+    init_worker(parent_pid)
     set_ocr_threads(ocr_threads)
 
 
 def _parse_in_worker(job: PageJob) -> PageResult:
-    return parse_page(_worker_document(job.pdf_path), job)
+    try:
+        return parse_page(_worker_document(job.pdf_path), job)
+    finally:
+        _release_free_memory()
 
 
 def _worker_document(pdf_path: str) -> pdfium.PdfDocument:
-    """The worker's open document, reopened only when another file (or a changed one) comes in."""
-    global _WORKER_DOCUMENT
+    """The worker's open document, reopened when another file (or a changed one) comes in, and every
+    :data:`PAGES_PER_DOCUMENT_OPEN` pages."""
+    global _WORKER_DOCUMENT, _WORKER_PAGES
     stat = os.stat(pdf_path)
     key = (pdf_path, stat.st_size, stat.st_mtime_ns)
-    if _WORKER_DOCUMENT is None or _WORKER_DOCUMENT[0] != key:
+    if _WORKER_DOCUMENT is None or _WORKER_DOCUMENT[0] != key or _WORKER_PAGES >= PAGES_PER_DOCUMENT_OPEN:
         if _WORKER_DOCUMENT is not None:
             _WORKER_DOCUMENT[1].close()
-        _WORKER_DOCUMENT = (key, pdfium.PdfDocument(pdf_path))
+        _WORKER_DOCUMENT, _WORKER_PAGES = (key, pdfium.PdfDocument(pdf_path)), 0
+    _WORKER_PAGES += 1
     return _WORKER_DOCUMENT[1]
 
 
+def _release_free_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc keeps them after big page renders otherwise)."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
+def _malloc_trim() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        return None
+
+
+_MALLOC_TRIM = _malloc_trim()
+
+
 def _reset_in_child() -> None:
-    global _PDFIUM_LOCK, _POOL_LOCK, _POOL, _POOL_WORKERS
+    global _PDFIUM_LOCK, _POOL_LOCK, _POOL, _POOL_WORKERS, _POOL_USERS
     _PDFIUM_LOCK, _POOL_LOCK = threading.Lock(), threading.Lock()
-    _POOL, _POOL_WORKERS = None, 0
+    _POOL, _POOL_WORKERS, _POOL_USERS = None, 0, 0
 
 
 if hasattr(os, "register_at_fork"):
