@@ -117,3 +117,22 @@ def test_the_other_documents_facts_are_intact(deleted: dict[str, Any]) -> None:
         description = after.nodes[name]["description"].lower()
         assert description and not _hits(description)
     assert "alpha.pdf" in deleted["answer_docs"]
+
+
+def test_a_replaced_version_leaves_no_text_of_the_old_one(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    alpha = make_pdf(folder / "alpha.pdf", ALPHA)
+    gamma = make_pdf(folder / "gamma.pdf", GAMMA)
+    store = tmp_path / "store"
+    with MultimodalRAG(storage_dir=store) as rag:
+        assert rag.ingest([alpha, gamma], show_progress=False).ok
+        make_pdf(gamma, tuple(page.replace("Kestrel", "Merlin").replace("Zubenelgenubi", "Merlin") for page in GAMMA))
+        report = rag.ingest([gamma], show_progress=False)
+        assert report.ingested == ["gamma.pdf"], report.failures
+        texts = _store_texts(store, rag.settings.milvus_lite_path)
+        rows = json.dumps(_milvus_rows(rag), ensure_ascii=False, default=str).lower()
+    old = ("kestrel", "zubenelgenubi")
+    assert {name: [w for w in old if w in text] for name, text in texts.items() if any(w in text for w in old)} == {}
+    assert not [w for w in old if w in rows]
+    assert "merlin" in rows and any("merlin" in text for text in texts.values())
