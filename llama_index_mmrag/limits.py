@@ -45,6 +45,18 @@ MAX_IMAGE_PIXELS = 50_000_000
 """Largest image (width x height, after a JPEG's cheap reduced decode) that is decoded for OCR: about 150 MB of
 RGB pixels. Bigger images are refused with an error naming the file and this limit (downscale them first)."""
 
+MAX_HTML_BYTES = 4_000_000
+"""Largest web page (file size) that is parsed: Docling's HTML reader takes 15-20 s per MB on a busy 2-core
+machine (a 20 MB page ran past 15 minutes), and every MB of text is thousands of chunks to embed and index. A bigger page is refused,
+before any parsing, with an error naming the file and this limit (split it, or save it as PDF)."""
+MAX_MARKDOWN_BYTES = 4_000_000
+"""Largest Markdown file (file size) that is parsed, for the same reasons as :data:`MAX_HTML_BYTES`."""
+MAX_MARKUP_TABLE_CELLS = 100_000
+"""Most table cells a web page or Markdown file may hold (counted before parsing): Docling keeps every cell as
+an object of its own, about 10 KB each while converting (a 10,000 x 5 Markdown table: 50,000 cells, about
+0.5 GB).
+Bigger tables are refused with an error naming the file and this limit (split the table, or save it as CSV)."""
+
 _SEPARATOR_ROW = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 
 

@@ -8,11 +8,14 @@ never loaded, page furniture (an HTML ``<title>``, page headers) is mixed into t
 go through Docling at all (RAG-Anything reads them with its own line splitter).
 
 This module registers ``"docling-offline"``, a subclass of RAG-Anything's ``DoclingParser`` (so it still runs
-through RAG-Anything's parser registry and its Docling conversion code, and writes the same JSON/Markdown
-artifacts), that changes three things:
+through RAG-Anything's parser registry and its parse methods), that changes four things:
 
 * **Converter**: HTML and Markdown images are loaded from local files next to the document, never from the
   network (``enable_remote_fetch=False``); the PDF options stay exactly as RAG-Anything sets them.
+* **Size and artifacts**: web pages and Markdown files over the limits in :mod:`llama_index_mmrag.limits` are
+  refused before parsing, with the reason (:func:`check_markup_size`), and RAG-Anything's JSON and Markdown
+  copies of each converted document, which nothing reads, are not written (on big pages they cost as much as
+  the conversion).
 * **Markdown** goes through Docling too (RAG-Anything routes ``.md`` to its text splitter, which leaves tables
   as raw ``| a | b |`` text and uses other image keys).
 * **Conversion** of the Docling document to a content list (:func:`content_list_from_docling`): tables as
@@ -543,6 +546,26 @@ class DoclingOfflineParser(DoclingParser):
                 self._CONVERTERS[key] = converter
         return converter
 
+    def _run_docling_python(
+        self, input_path: str | Path, output_dir: str | Path, file_stem: str, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Convert with Docling and return the exported document, without RAG-Anything's artifacts.
+
+        RAG-Anything also writes the document as indented JSON and as Markdown next to the output; nothing
+        reads them back, and on a big page they cost as much as the conversion itself (a 10,000-row Markdown
+        table: 16 s of 47 s). The document's folder is still created: pictures are written under it.
+
+        Args:
+            input_path: The file.
+            output_dir: Base output folder (``<output_dir>/<file_stem>/docling`` is created).
+            file_stem: The file's name without extension.
+            **kwargs: Converter options, see :meth:`_get_converter` (RAG-Anything's legacy ``env`` is ignored).
+        """
+        kwargs.pop("env", None)
+        (Path(output_dir) / file_stem / "docling").mkdir(parents=True, exist_ok=True)
+        result = self._get_converter(**kwargs).convert(str(input_path))
+        return result.document.export_to_dict()
+
     def read_from_block_recursive(
         self,
         block: dict[str, Any],
@@ -666,6 +689,7 @@ class DoclingOfflineParser(DoclingParser):
             **{s: self.parse_html for s in self.HTML_FORMATS},
             **{s: self.parse_markdown for s in self.MARKDOWN_FORMATS},
         }
+        check_markup_size(path)
         try:
             if suffix == ".pdf":
                 return self.parse_pdf(path, output_dir, method, lang, **kwargs)
@@ -683,6 +707,76 @@ class DoclingOfflineParser(DoclingParser):
             path,
             f"the Docling parser does not read {suffix or 'files without an extension'}; supported: {', '.join(supported)}",
         )
+
+
+def check_markup_size(path: Path) -> None:
+    """Refuse, before any parsing, a web page or Markdown file over its size limit.
+
+    Docling's time grows with the size of the page (and so does the number of chunks to embed), so a page far
+    over the limit would run for many minutes; the limits are in :mod:`llama_index_mmrag.limits`.
+
+    Args:
+        path: The file.
+
+    Raises:
+        ParseError: Naming the file, its size and the limit.
+    """
+    from llama_index_mmrag import limits
+
+    suffix = path.suffix.lower()
+    if suffix in HTML_SUFFIXES:
+        limit, name, what = limits.MAX_HTML_BYTES, "MAX_HTML_BYTES", "web page"
+    elif suffix in MARKDOWN_SUFFIXES:
+        limit, name, what = limits.MAX_MARKDOWN_BYTES, "MAX_MARKDOWN_BYTES", "Markdown file"
+    else:
+        return
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise ParseError(
+                path,
+                f"this {what} is {size / 1e6:,.1f} MB, over the {limit / 1e6:,.1f} MB limit for {suffix} files "
+                f"(llama_index_mmrag.limits.{name}); split it into smaller files (for example one per chapter) "
+                "or save it as PDF, and ingest those",
+            )
+        cells = count_table_cells(path.read_bytes(), markdown=suffix in MARKDOWN_SUFFIXES)
+    except OSError:
+        return  # the parser names a missing or unreadable file
+    if cells > limits.MAX_MARKUP_TABLE_CELLS:
+        raise ParseError(
+            path,
+            f"this {what} holds {cells:,} table cells, over the limit of {limits.MAX_MARKUP_TABLE_CELLS:,} "
+            "(llama_index_mmrag.limits.MAX_MARKUP_TABLE_CELLS); split its tables into several files, or save "
+            "a big table as CSV, and ingest those",
+        )
+
+
+_HTML_CELL = re.compile(rb"<t[dh][\s>/]", re.IGNORECASE)
+
+
+def count_table_cells(data: bytes, *, markdown: bool) -> int:
+    """How many table cells a page holds, counted from its bytes without parsing it.
+
+    Args:
+        data: The file's content.
+        markdown: Count pipe-table cells (``| a | b |``: 2) instead of HTML ``<td>`` and ``<th>`` elements.
+
+    Example:
+        >>> count_table_cells(b"| a | b |\\n| --- | --- |\\n| 1 | 2 |\\n", markdown=True)
+        4
+        >>> count_table_cells(b"<table><tr><th>a</th><td>1</td></tr></table>", markdown=False)
+        2
+    """
+    if not markdown:
+        return len(_HTML_CELL.findall(data))
+    cells = 0
+    for line in data.splitlines():
+        row = line.strip()
+        if row.startswith(b"|") and not row.strip(b"|-: \t"):  # a rule line: | --- | :-: |
+            continue
+        if row.startswith(b"|"):
+            cells += max(row.count(b"|") - row.count(b"\\|") - 1, 1)
+    return cells
 
 
 def _docling_failure(suffix: str, exc: BaseException) -> str:
