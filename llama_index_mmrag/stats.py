@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from llama_index_mmrag.blocks import MODALITIES
 from llama_index_mmrag.doc_names import UnknownDocumentError, resolve_document
-from llama_index_mmrag.graph.file_counts import FILE_GRAPH_STORAGE, GRAPH_FIELD_SEP, GraphFiles, relation_key
+from llama_index_mmrag.graph.file_counts import FILE_GRAPH_STORAGE, GraphFiles, relation_key, split_sources
 from llama_index_mmrag.retrievers.literals import escape_string
 from llama_index_mmrag.stores.milvus import count_rows, ensure_loaded, quiet_scan_warnings, scan_rows
 
@@ -95,10 +95,6 @@ def doc_node_ids(store: Rows, doc: str) -> set[str]:
     return {str(row["id"]) for row in scan_rows(store, ["id"], doc_expression(doc))}
 
 
-def _sources(value: Any) -> list[str]:
-    return [s for s in str(value or "").split(GRAPH_FIELD_SEP) if s]
-
-
 async def _tracked(storage: Any, keys: list[str]) -> list[list[str] | None]:
     if storage is None or not keys:
         return [None] * len(keys)
@@ -124,12 +120,12 @@ async def agraph_counts(rag: Any, chunk_ids: set[str] | None = None) -> tuple[in
     names = [str(n["id"]) for n in nodes]
     tracked = await _tracked(getattr(rag, "entity_chunks", None), names)
     entities = sum(
-        1 for node, full in zip(nodes, tracked) if not chunk_ids.isdisjoint(full or _sources(node.get("source_id")))
+        1 for node, full in zip(nodes, tracked) if not chunk_ids.isdisjoint(full or split_sources(node.get("source_id")))
     )
     keys = [relation_key(str(e["source"]), str(e["target"])) for e in edges]
     tracked = await _tracked(getattr(rag, "relation_chunks", None), keys)
     relations = sum(
-        1 for edge, full in zip(edges, tracked) if not chunk_ids.isdisjoint(full or _sources(edge.get("source_id")))
+        1 for edge, full in zip(edges, tracked) if not chunk_ids.isdisjoint(full or split_sources(edge.get("source_id")))
     )
     return entities, relations
 

@@ -126,3 +126,16 @@ def test_delete_in_a_fresh_process_loads_no_parser_raganything_or_model(tmp_path
     assert not set(result["heavy"]) & set(INGEST_ONLY)
     counted = _fresh_cli("stats", "--store", str(tmp_path / "store"), "--json")
     assert json.loads(counted["stdout"].strip().splitlines()[-1])["docs"] == 0
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["llama_index_mmrag.doc_names", "llama_index_mmrag.graph.file_counts", "llama_index_mmrag.retrievers.literals",
+     "llama_index_mmrag.parsing", "llama_index_mmrag.stats"],
+)
+def test_docstring_examples_of_the_light_modules_run(name: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0

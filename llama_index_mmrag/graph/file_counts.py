@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from llama_index_mmrag.settings import MMRAGSettings
 
-__all__ = ["FILE_GRAPH_STORAGE", "GRAPH_FIELD_SEP", "GraphFiles", "relation_key", "workspace_name"]
+__all__ = ["FILE_GRAPH_STORAGE", "GRAPH_FIELD_SEP", "GraphFiles", "relation_key", "split_sources", "workspace_name"]
 
 GRAPH_FIELD_SEP = "<SEP>"
 """LightRAG's separator between a graph element's source chunk ids (``lightrag.constants.GRAPH_FIELD_SEP``)."""
@@ -67,7 +67,16 @@ def relation_key(source: str, target: str) -> str:
     return GRAPH_FIELD_SEP.join(sorted((source, target)))
 
 
-def _sources(value: Any) -> list[str]:
+def split_sources(value: Any) -> list[str]:
+    """The chunk ids in a graph element's ``source_id`` (joined by :data:`GRAPH_FIELD_SEP`).
+
+    Args:
+        value: The ``source_id`` as stored (``None`` for none).
+
+    Example:
+        >>> split_sources("chunk-a<SEP>chunk-b")
+        ['chunk-a', 'chunk-b']
+    """
     return [s for s in str(value or "").split(GRAPH_FIELD_SEP) if s]
 
 
@@ -127,7 +136,7 @@ class GraphFiles:
         def source_ids(element: ET.Element) -> list[str]:
             for data in element.iter(f"{_GRAPHML}data"):
                 if data.get("key") in source_keys:
-                    return _sources(data.text)
+                    return split_sources(data.text)
             return []
 
         entities: dict[str, list[str]] = {}
