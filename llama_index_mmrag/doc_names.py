@@ -24,6 +24,10 @@ __all__ = [
 ]
 
 
+NAME_PREVIEW = 200
+"""Characters of an unknown name an error message quotes (a pasted 70,000-character name is not echoed whole)."""
+
+
 class UnknownDocumentError(LookupError):
     """No document of that name is in the store.
 
@@ -40,15 +44,16 @@ class UnknownDocumentError(LookupError):
     def __init__(self, doc: str, storage_dir: Path, known: Sequence[str]) -> None:
         self.doc = doc
         self.closest = closest_names(doc, known)
+        shown = repr(doc) if len(doc) <= NAME_PREVIEW else f"{doc[:NAME_PREVIEW]!r}… ({len(doc)} characters)"
         if not known:
             message = (
-                f"no document named {doc!r}: the store {storage_dir} holds no documents yet; add some with "
+                f"no document named {shown}: the store {storage_dir} holds no documents yet; add some with "
                 f"`mmrag ingest FILE --store {storage_dir}`"
             )
         else:
             hint = f" (did you mean {' or '.join(repr(n) for n in self.closest)}?)" if self.closest else ""
             message = (
-                f"no document named {doc!r} in the store {storage_dir}{hint}; `mmrag stats --store {storage_dir} "
+                f"no document named {shown} in the store {storage_dir}{hint}; `mmrag stats --store {storage_dir} "
                 f"--json` lists the documents it holds, by file name"
             )
         super().__init__(message)

@@ -31,6 +31,7 @@ def test_an_odd_document_name_is_an_error_line_not_a_traceback(cli_store: Path, 
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert "error" in result.output.lower()
+    assert len(result.output) < 2_000, f"the error echoed {len(result.output)} characters"  # a name is quoted short
 
 
 def test_a_question_with_a_non_utf8_byte_and_a_page_is_answered_as_json(cli_store: Path) -> None:
