@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from llama_index_mmrag.settings import MMRAGSettings
 from llama_index_mmrag.stores.connection import milvus_connection
+from llama_index_mmrag.stores.lite_server import serving_enabled
 
 if TYPE_CHECKING:
     from llama_index.vector_stores.milvus import MilvusVectorStore
@@ -181,12 +182,19 @@ def build_vector_store(settings: MMRAGSettings, dim: int) -> MilvusVectorStore:
         'dense'
     """
     where = settings.milvus_uri or f"Milvus Lite at {settings.milvus_lite_path}"
-    hint = (
-        "check MILVUS_URI / MILVUS_TOKEN and that the server is up"
-        if settings.milvus_uri
-        else "its local Milvus Lite server did not answer; see <store>/milvus.db.serve.log, or set MMRAG_LITE_SERVER=off "
-        "to open the store in this process (one process at a time)"
-    )
+    if settings.milvus_uri:
+        hint = "check MILVUS_URI / MILVUS_TOKEN and that the server is up"
+    elif serving_enabled():
+        hint = (
+            "its local Milvus Lite server did not answer; see <store>/milvus.db.serve.log, or set "
+            "MMRAG_LITE_SERVER=off to open the store in this process (one process at a time)"
+        )
+    else:
+        hint = (
+            "with MMRAG_LITE_SERVER=off only one process may open a Milvus Lite store, and another process (or "
+            "the store's local server, which stops a minute after its last user) has it open; close it, or unset "
+            "MMRAG_LITE_SERVER so that processes share the store"
+        )
     hybrid = True
     _quiet("pymilvus.orm.iterator", _LiteIteratorTimestampFilter)
     if settings.milvus_uri is None:

@@ -122,3 +122,16 @@ def test_lite_paths_connect_to_the_local_server_unless_serving_is_off(
     assert served["uri"].startswith("http://127.0.0.1:") and "grpc_options" in served
     monkeypatch.setenv(SERVER_ENV, "off")
     assert milvus_connection(str(db))["uri"] == str(db)
+
+
+def test_opening_in_process_while_the_server_has_the_store_says_why_and_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llama_index_mmrag.settings import MMRAGSettings
+    from llama_index_mmrag.stores.milvus import build_vector_store
+
+    settings = MMRAGSettings(storage_dir=tmp_path / "store")
+    with LiteStoreHold(settings.milvus_lite_path):
+        monkeypatch.setenv(SERVER_ENV, "off")
+        with pytest.raises(RuntimeError, match="unset MMRAG_LITE_SERVER so that processes share the store"):
+            build_vector_store(settings, dim=4)
