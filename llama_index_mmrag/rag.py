@@ -21,6 +21,7 @@ import logging
 import shutil
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -174,29 +175,31 @@ class MultimodalRAG:
         self.llm, self.vlm, self.embed_model, self.embed_dim = self._models(llm, vlm, embed_model, embed_dim)
         self._loop = engine_loop()
         self._lite_hold = hold_lite_store(self.settings)
-        try:
+        if self._lite_hold is not None:  # an instance dropped without close() lets the store go too
+            weakref.finalize(self, self._lite_hold.release)
+        try:  # a store that fails to open (a bad manifest, an unreachable graph) is let go again
             self.vector_store = build_vector_store(self.settings, self.embed_dim)
+            self.graph = GraphStore(
+                self.settings,
+                self.embed_model,
+                self.embed_dim,
+                llm_func=lightrag_llm_func(self.llm) if self.llm is not None else None,
+                loop=self._loop,
+            )
+            self._reader: RAGAnythingReader | None = None  # built on first use: see the properties below
+            self._describer: ModalDescriber | None = None
+            self._parts_lock = threading.Lock()
+            self.manifest = Manifest(self.settings.storage_dir / "manifest.json")
+            self.journal = Journal(self.settings.storage_dir, self.settings.graph_dir)
+            self.vector_mode: Literal["hybrid", "dense"] = "hybrid" if self.vector_store.enable_sparse else "dense"
+            self._store_lock = StoreLock(self.settings.storage_dir / "write.lock")
+            self._write_lock = asyncio.Lock()  # one write at a time in this process (used on the engine loop only)
+            if self.journal.pending() is not None:
+                self._loop.run(self._arecover_at_open())
         except BaseException:
             if self._lite_hold is not None:
                 self._lite_hold.release()
             raise
-        self.graph = GraphStore(
-            self.settings,
-            self.embed_model,
-            self.embed_dim,
-            llm_func=lightrag_llm_func(self.llm) if self.llm is not None else None,
-            loop=self._loop,
-        )
-        self._reader: RAGAnythingReader | None = None  # built on first use: see the properties below
-        self._describer: ModalDescriber | None = None
-        self._parts_lock = threading.Lock()
-        self.manifest = Manifest(self.settings.storage_dir / "manifest.json")
-        self.journal = Journal(self.settings.storage_dir, self.settings.graph_dir)
-        self.vector_mode: Literal["hybrid", "dense"] = "hybrid" if self.vector_store.enable_sparse else "dense"
-        self._store_lock = StoreLock(self.settings.storage_dir / "write.lock")
-        self._write_lock = asyncio.Lock()  # one write at a time in this process (used on the engine loop only)
-        if self.journal.pending() is not None:
-            self._loop.run(self._arecover_at_open())
 
     @property
     def reader(self) -> RAGAnythingReader:

@@ -135,3 +135,24 @@ def test_opening_in_process_while_the_server_has_the_store_says_why_and_what_to_
         monkeypatch.setenv(SERVER_ENV, "off")
         with pytest.raises(RuntimeError, match="unset MMRAG_LITE_SERVER so that processes share the store"):
             build_vector_store(settings, dim=4)
+
+
+def test_a_store_that_fails_to_open_or_is_dropped_unclosed_is_let_go(db: Path) -> None:
+    import gc
+
+    from llama_index_mmrag import MultimodalRAG
+
+    store = db.parent
+    store.mkdir(parents=True)
+    (store / "manifest.json").write_text("{ not json")
+    with pytest.raises(Exception):
+        MultimodalRAG(storage_dir=store)
+    pid = _server_pid(db)
+    _wait_for(lambda: not _alive(pid), "the server of a store that failed to open stopped")
+
+    (store / "manifest.json").unlink()
+    rag = MultimodalRAG(storage_dir=store)
+    pid = _server_pid(db)
+    del rag
+    gc.collect()
+    _wait_for(lambda: not _alive(pid), "the server of a store dropped without close() stopped")
