@@ -35,6 +35,10 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
 
 
+def _names(pids: list[int]) -> set[str]:
+    return {Path(f"/proc/{pid}/comm").read_text().strip() for pid in pids}
+
+
 def test_without_the_death_signal_the_watcher_still_ends_workers_of_a_killed_parent(tmp_path: Path) -> None:
     script = textwrap.dedent(
         """
@@ -52,8 +56,10 @@ def test_without_the_death_signal_the_watcher_still_ends_workers_of_a_killed_par
         assert parent.stdout is not None
         workers = [int(pid) for pid in parent.stdout.readline().split()]
         assert len(workers) == 2 and all(_alive(pid) for pid in workers)
-        comms = {Path(f"/proc/{pid}/comm").read_text().strip() for pid in workers}
-        assert comms == {pdf_workers.WORKER_NAME}
+        deadline = time.monotonic() + 60  # a worker names itself once its initializer runs
+        while time.monotonic() < deadline and _names(workers) != {pdf_workers.WORKER_NAME}:
+            time.sleep(0.05)
+        assert _names(workers) == {pdf_workers.WORKER_NAME}
     finally:
         parent.kill()
         parent.wait()
