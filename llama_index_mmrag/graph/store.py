@@ -25,7 +25,6 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import BaseNode
 
 from llama_index_mmrag.blocks import graph_content
-from llama_index_mmrag.graph.freshness import GraphFileState
 from llama_index_mmrag.graph.extract import GraphChunk, build_custom_kg
 from llama_index_mmrag.graph.file_storage import (
     DOC_STATUS_STORAGE_NAME,
@@ -34,9 +33,9 @@ from llama_index_mmrag.graph.file_storage import (
     KV_STORAGE_NAME,
     register_file_storages,
 )
+from llama_index_mmrag.graph.freshness import GraphFileState
 from llama_index_mmrag.graph.keywords import query_keywords
 from llama_index_mmrag.graph.kg_loader import adelete_kg, ainsert_kg, apersist
-from llama_index_mmrag.processors.kg import merge_kg_fragments, modal_kg_fragment
 from llama_index_mmrag.graph.milvus_storage import STORAGE_NAME, TOKEN_KEY, URI_KEY, register_milvus_storage
 from llama_index_mmrag.graph.safe_text import graph_safe
 from llama_index_mmrag.logs import quiet_lightrag_logs
@@ -47,8 +46,10 @@ from llama_index_mmrag.models.adapters import (
     no_llm_func,
 )
 from llama_index_mmrag.models.tokenizer import offline_tokenizer
+from llama_index_mmrag.processors.kg import merge_kg_fragments, modal_kg_fragment
 from llama_index_mmrag.runtime import BackgroundLoop, engine_loop
 from llama_index_mmrag.settings import MMRAGSettings
+from llama_index_mmrag.stores.creation import creating_collections
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -217,7 +218,8 @@ class GraphStore:
                 embedding_batch_num=EMBEDDING_BATCH,
                 enable_llm_cache=True,
             )
-            await self._rag.initialize_storages()
+            with creating_collections(self.settings.storage_dir):  # another process may be creating them too
+                await self._rag.initialize_storages()
             self.file_state.mark_seen()
         elif self.file_state.changed():
             # another process wrote the graph (under the store's write lock) since this one last read it

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from llama_index_mmrag.settings import MMRAGSettings
 from llama_index_mmrag.stores.connection import milvus_connection
+from llama_index_mmrag.stores.creation import creating_collections
 from llama_index_mmrag.stores.lite_server import serving_enabled
 
 if TYPE_CHECKING:
@@ -218,7 +219,8 @@ def build_vector_store(settings: MMRAGSettings, dim: int) -> MilvusVectorStore:
                 settings.milvus_uri, version,
             )
     try:
-        return ensure_loaded(_open_store(settings, dim, hybrid))
+        with creating_collections(settings.storage_dir):
+            return ensure_loaded(_open_store(settings, dim, hybrid))
     except Exception as exc:
         if hybrid and settings.milvus_uri is not None:
             logger.warning(
@@ -227,7 +229,8 @@ def build_vector_store(settings: MMRAGSettings, dim: int) -> MilvusVectorStore:
             )
             try:
                 _drop_if_empty(settings)
-                return ensure_loaded(_open_store(settings, dim, hybrid=False))
+                with creating_collections(settings.storage_dir):
+                    return ensure_loaded(_open_store(settings, dim, hybrid=False))
             except Exception as retry_exc:
                 exc = retry_exc
         raise RuntimeError(f"cannot open Milvus collection {settings.milvus_collection!r} ({where}): {exc}; {hint}") from exc

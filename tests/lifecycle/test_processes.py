@@ -139,3 +139,34 @@ def test_an_open_store_sees_another_process_ingest_and_its_own_write_keeps_it(
     ref = reference_states[-1]
     assert set(state["entities"]) == set(ref["entities"]) and set(state["relations"]) == set(ref["relations"])
     assert state["milvus_ids"] == ref["milvus_ids"] and state["manifest"] == ref["manifest"]
+
+
+OPENER = """
+import sys, time
+from pathlib import Path
+from llama_index_mmrag import MultimodalRAG
+go = Path(sys.argv[2])
+print("READY", flush=True)
+while not go.exists():
+    time.sleep(0.01)
+with MultimodalRAG(storage_dir=sys.argv[1]) as rag:
+    rag.stats()  # opens the graph's collections too
+print("OPENED", flush=True)
+"""
+
+
+def test_processes_opening_a_new_store_at_the_same_moment_all_open_it(tmp_path: Path) -> None:
+    store, go = tmp_path / "store", tmp_path / "go"
+    openers = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPENER, str(store), str(go)],
+            cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for _ in range(3)
+    ]
+    for opener in openers:
+        assert opener.stdout is not None and opener.stdout.readline().strip() == "READY"
+    go.touch()  # all three create the store's collections at once
+    for opener in openers:
+        out, err = opener.communicate(timeout=WAIT_S)
+        assert opener.returncode == 0 and "OPENED" in out, err[-3000:]
