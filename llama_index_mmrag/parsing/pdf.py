@@ -255,17 +255,27 @@ def _open(path: Path) -> pdfium.PdfDocument:
         return pdfium.PdfDocument(str(path))
     except pdfium.PdfiumError as exc:
         reason = str(exc)
-        if "password" in reason.lower():
+        # PDFium's reason is its last error code, process-wide: a PDF it refuses without setting one (no pages:
+        # "Success") reports whatever failed before it, a password included. So each reason is checked first.
+        if _has_empty_page_tree(path):
+            raise ParseError(
+                path, "the PDF has no pages (it is well-formed, but its page tree is empty); export it again with its pages."
+            ) from exc
+        if "password" in reason.lower() and _is_encrypted(path):
             raise ParseError(
                 path,
                 "the PDF is password-protected; decrypt it first (for example "
                 "`qpdf --decrypt --password=SECRET locked.pdf unlocked.pdf`) and parse the decrypted copy."
             ) from exc
-        if _has_empty_page_tree(path):  # PDFium refuses a well-formed PDF without pages ("PDFium: Success")
-            raise ParseError(
-                path, "the PDF has no pages (it is well-formed, but its page tree is empty); export it again with its pages."
-            ) from exc
         raise ParseError(path, f"the PDF is damaged and cannot be opened ({reason}); {_REPAIR_HINT}.") from exc
+
+
+def _is_encrypted(path: Path) -> bool:
+    """Whether a PDF has an encryption dictionary (``/Encrypt`` in a trailer)."""
+    try:
+        return b"/Encrypt" in path.read_bytes()
+    except OSError:
+        return False
 
 
 def _has_empty_page_tree(path: Path) -> bool:

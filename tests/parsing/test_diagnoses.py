@@ -155,6 +155,20 @@ def test_a_damaged_pdf_is_still_called_damaged(tmp_path: Path) -> None:
     assert "damaged" in reason and "no pages" not in reason
 
 
+def test_each_pdf_is_diagnosed_on_its_own_after_a_password_protected_one(tmp_path: Path) -> None:
+    """PDFium reports its last error process-wide; a PDF it refuses without an error of its own must not inherit
+    the password error of the PDF before it."""
+    locked = make_pdf(tmp_path / "locked.pdf", password="pw")
+    blank = _zero_page_pdf(tmp_path / "blank.pdf")
+    broken = tmp_path / "broken.pdf"
+    good = make_pdf(tmp_path / "good.pdf").read_bytes()
+    broken.write_bytes(good[:9] + random.Random(5).randbytes(len(good) - 20) + good[-11:])
+    for first, then, expected in ((locked, blank, "has no pages"), (locked, broken, "damaged")):
+        assert "password-protected" in diagnose(first, tmp_path)
+        reason = diagnose(then, tmp_path)
+        assert expected in reason and "password" not in reason, reason
+
+
 # --- content under another format's extension ---------------------------------------------------------------
 
 
