@@ -18,13 +18,64 @@ import os
 import tempfile
 import threading
 from datetime import datetime, timezone
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pydantic import BaseModel, Field
 
 MANIFEST_VERSION = 1
 _TMP_PREFIX = ".manifest-"
+
+
+def write_atomic(path: Path, write: Callable[[IO[bytes]], None], tmp_prefix: str = ".tmp-") -> None:
+    """Write a file so that a failure or a crash leaves the old file or the new one, never a torn one.
+
+    Args:
+        path: The file to (re)write.
+        write: Writes the whole content to the binary handle it is given.
+        tmp_prefix: Prefix of the temporary file (so leftovers of a crash can be recognised and removed).
+
+    Raises:
+        Exception: Whatever ``write`` or the file system raised; ``path`` is then unchanged.
+
+    Example:
+        >>> write_atomic(Path("/tmp/mmrag-doctest-atomic.txt"), lambda f: f.write(b"ok"))
+        >>> Path("/tmp/mmrag-doctest-atomic.txt").read_bytes()
+        b'ok'
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=tmp_prefix, dir=path.parent)
+    try:
+        os.chmod(tmp, _file_mode(path))
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)  # owned: mkstemp made it just above
+        raise
+    fsync_dir(path.parent)
+
+
+def _file_mode(path: Path) -> int:
+    """The permissions a replacement of ``path`` gets: the file's own, else those a new file gets (umask)."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it (``os.umask`` would, for every thread); 022 if unknown."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
 
 
 def write_json_atomic(path: Path, payload: Any, tmp_prefix: str = ".tmp-") -> None:
@@ -43,18 +94,8 @@ def write_json_atomic(path: Path, payload: Any, tmp_prefix: str = ".tmp-") -> No
         >>> json.loads(Path("/tmp/mmrag-doctest.json").read_text())
         {'a': 1}
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=tmp_prefix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, ensure_ascii=False, indent=1)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)  # owned: mkstemp made it just above
-        raise
-    fsync_dir(path.parent)
+    data = json.dumps(payload, ensure_ascii=False, indent=1).encode("utf-8")
+    write_atomic(path, lambda handle: handle.write(data), tmp_prefix)
 
 
 def fsync_dir(folder: Path) -> None:

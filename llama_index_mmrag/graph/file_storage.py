@@ -32,12 +32,11 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import networkx as nx
 from lightrag import kg as lightrag_kg
@@ -49,7 +48,7 @@ from lightrag.utils import SanitizingJSONEncoder
 
 from llama_index_mmrag.graph.safe_text import is_xml_safe, xml_safe
 from llama_index_mmrag.lifecycle import Journal, looks_whole
-from llama_index_mmrag.manifest import fsync_dir
+from llama_index_mmrag.manifest import fsync_dir, write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -67,55 +66,6 @@ class GraphFileError(RuntimeError):
 
 
 # --- writing ---------------------------------------------------------------------------------------------------
-
-
-def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write a file so that a failure or a crash leaves the old file or the new one, never a torn one.
-
-    Args:
-        path: The file to (re)write.
-        write: Writes the whole content to the binary handle it is given.
-
-    Raises:
-        Exception: Whatever ``write`` or the file system raised; ``path`` is then unchanged.
-
-    Example:
-        >>> write_atomic(Path("/tmp/mmrag-doctest-atomic.txt"), lambda f: f.write(b"ok"))
-        >>> Path("/tmp/mmrag-doctest-atomic.txt").read_bytes()
-        b'ok'
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
-    try:
-        os.chmod(tmp, _file_mode(path))
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)  # owned: mkstemp made it just above
-        raise
-    fsync_dir(path.parent)
-
-
-def _file_mode(path: Path) -> int:
-    """The permissions a replacement of ``path`` gets: the file's own, else those a new file gets (umask)."""
-    try:
-        return path.stat().st_mode & 0o7777
-    except OSError:
-        return 0o666 & ~_umask()
-
-
-def _umask() -> int:
-    """The process's umask, read without changing it (``os.umask`` would, for every thread); 022 if unknown."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o022
 
 
 def _unsafe_strings(graph: nx.Graph) -> int:
@@ -155,7 +105,7 @@ def write_graphml_atomic(graph: nx.Graph, path: Path) -> None:
             "stand-ins (see llama_index_mmrag.graph.safe_text)", unsafe, path,
         )
         graph = _xml_safe_copy(graph)
-    write_atomic(path, lambda handle: nx.write_graphml(graph, handle))
+    write_atomic(path, lambda handle: nx.write_graphml(graph, handle), TMP_PREFIX)
 
 
 def _json_bytes(data: Any) -> tuple[bytes, bool]:
@@ -223,7 +173,7 @@ def repair_file(path: Path, working_dir: Path, journal_dir: str | None, check: C
             continue
         shutil.copy2(path, path.with_name(path.name + ".damaged"))
         with open(candidate, "rb") as original:
-            write_atomic(path, lambda handle: shutil.copyfileobj(original, handle))
+            write_atomic(path, lambda handle: shutil.copyfileobj(original, handle), TMP_PREFIX)
         logger.warning("the store file %s was damaged (%s); restored it from %s", path, damage, candidate)
         return True
     raise GraphFileError(
@@ -363,7 +313,7 @@ class _AtomicJsonMixin:
             data = dict(self._data) if hasattr(self._data, "_getvalue") else self._data
             try:
                 payload, cleaned = _json_bytes(data)
-                await asyncio.to_thread(write_atomic, path, lambda handle: handle.write(payload))
+                await asyncio.to_thread(write_atomic, path, lambda handle: handle.write(payload), TMP_PREFIX)
             except Exception as exc:
                 raise GraphFileError(
                     f"could not save {path} ({type(exc).__name__}: {exc}); the previous file is kept"

@@ -11,7 +11,8 @@ from pathlib import Path
 import networkx as nx
 import pytest
 
-from llama_index_mmrag.graph.file_storage import write_atomic, write_graphml_atomic
+from llama_index_mmrag.graph.file_storage import write_graphml_atomic
+from llama_index_mmrag.manifest import write_atomic
 from llama_index_mmrag.graph.safe_text import graph_safe, graph_safe_kg
 
 HOSTILE = [chr(c) for c in range(0x20)] + ["\ud800", "\udcff", "\udfff", "\ufffe", "\uffff", "\r\n", "<SEP>", "\x7f"]
