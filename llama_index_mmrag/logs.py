@@ -1,6 +1,6 @@
 """Quiet by default: warnings and our own progress only; standard ``logging`` configuration shows more.
 
-Three libraries under the package talk on their own:
+Two libraries under the package talk on their own:
 
 * gRPC (under pymilvus) prints ``fork_posix`` and ``GOAWAY`` lines from C++ whenever a parser worker forks or
   a Milvus Lite connection closes. Its settings are environment variables read once, when ``grpc`` is
@@ -11,8 +11,6 @@ Three libraries under the package talk on their own:
   LightRAG's handler goes, records propagate, and its level follows the root logger's (``WARNING`` unless
   configured). ``logging.basicConfig(level=logging.INFO)`` or
   ``logging.getLogger("lightrag").setLevel(logging.INFO)`` brings LightRAG's lines back.
-* transformers draws a "Loading weights" bar each time a model is loaded: :func:`quiet_model_loading`
-  turns it off while the packaged embedding loads (and puts the user's setting back after).
 
 Example:
     >>> import logging, llama_index_mmrag                  # quiet: warnings only  # doctest: +SKIP
@@ -21,11 +19,9 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sys
-from collections.abc import Iterator
 
 #: gRPC's environment, filled in only where the user left it unset (read by grpc once, at its import).
 GRPC_QUIET_ENV: dict[str, str] = {"GRPC_VERBOSITY": "ERROR"}
@@ -100,28 +96,6 @@ def quiet_lightrag_logs() -> None:
     if not any(isinstance(h, _UnconfiguredHandler) for h in lightrag_logger.handlers):
         lightrag_logger.addHandler(_UnconfiguredHandler())
     _lightrag_quieted = True
-
-
-@contextlib.contextmanager
-def quiet_model_loading() -> Iterator[None]:
-    """Turn transformers' and the Hub's progress bars off while a model loads; put them back after."""
-    try:
-        from transformers.utils import logging as hf_logging
-    except ImportError:  # no transformers: nothing draws a bar
-        yield
-        return
-    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars
-
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hub_was_disabled = are_progress_bars_disabled()
-    hf_logging.disable_progress_bar()  # transformers' bars, and the Hub's with them
-    try:
-        yield
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
-            if hub_was_disabled:
-                disable_progress_bars()
 
 
 # On ``import llama_index_mmrag`` (its ``__init__`` imports this module before anything else).
