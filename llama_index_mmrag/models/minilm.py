@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from llama_index_mmrag.forking import FORK_GUARD
+
 __all__ = ["SMALL_BATCH_TOKENS", "MiniLMEncoder"]
 
 SMALL_BATCH_TOKENS = 256
@@ -188,11 +190,12 @@ class MiniLMEncoder:
             chunk = order[start : start + max(1, batch_size)]
             ids, mask = self._tokenize([texts[i] for i in chunk])
             if ids.size <= SMALL_BATCH_TOKENS:
-                out = self._forward_numpy(ids, mask).tolist()
+                with FORK_GUARD:  # a fork during a numpy product can hang (OpenBLAS's fork handlers)
+                    out = self._forward_numpy(ids, mask).tolist()
             else:
                 import torch
 
-                with torch.inference_mode():
+                with FORK_GUARD, torch.inference_mode():
                     out = self._forward(ids, mask).tolist()
             for index, vector in zip(chunk, out):
                 vectors[index] = vector

@@ -43,6 +43,7 @@ from typing import Any
 
 import pypdfium2 as pdfium
 
+from llama_index_mmrag.forking import FORK_GUARD
 from llama_index_mmrag.parsing.errors import ParseError as BaseParseError
 from llama_index_mmrag.parsing.ocr import set_ocr_threads
 from llama_index_mmrag.parsing.pdf_document import finalize
@@ -368,6 +369,14 @@ def _worker_died(pdf_path: str, exc: BaseException) -> ParseError:
     )
 
 
+def _start_workers(pool: ProcessPoolExecutor) -> None:
+    """Fork the pool's workers (a fork-based pool forks them all on its first submit), never while another thread
+    computes with BLAS or torch (see :mod:`llama_index_mmrag.forking`), and wait until they run."""
+    with FORK_GUARD:
+        first = pool.submit(os.getpid)
+    first.result()
+
+
 def _pool(workers: int) -> ProcessPoolExecutor:
     """The pool, started with ``workers`` processes if none runs (or, when no one else uses it, if it has
     another size); counts the caller as a user until :func:`_release_pool`."""
@@ -389,7 +398,7 @@ def _pool(workers: int) -> ProcessPoolExecutor:
             # lives as long as this process (Linux delivers a worker's parent-death signal when the thread that
             # forked it ends).
             try:
-                run_in_spawner_thread(lambda: pool.submit(os.getpid).result())
+                run_in_spawner_thread(lambda: _start_workers(pool))
             except BaseException:
                 _POOL_USERS -= 1
                 pool.shutdown(wait=False, cancel_futures=True)
