@@ -5,8 +5,9 @@ from __future__ import annotations
 # First: gRPC reads its log settings once, when pymilvus imports it (see llama_index_mmrag.logs).
 from llama_index_mmrag import logs as _logs  # noqa: F401  isort: skip
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from llama_index_mmrag.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from llama_index_mmrag.processors import (
@@ -41,17 +42,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'llama_index_mmrag' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 __all__ = [

@@ -182,6 +182,15 @@ def repair_file(path: Path, working_dir: Path, journal_dir: str | None, check: C
     )
 
 
+def _read_repaired(path: Path, global_config: dict[str, Any], load: Callable[[str], Any], check: Callable[[Path], None]) -> Any:
+    """``load(path)``, repairing the file first (see :func:`repair_file`) if it does not parse."""
+    try:
+        return load(str(path))
+    except _PARSE_ERRORS:
+        repair_file(path, Path(global_config["working_dir"]), _journal_dir(global_config), check)
+        return load(str(path))
+
+
 def read_graphml_repaired(path: Path, global_config: dict[str, Any]) -> nx.Graph | None:
     """Read a storage's GraphML (``None`` if there is none), repairing it first if it does not parse.
 
@@ -192,11 +201,7 @@ def read_graphml_repaired(path: Path, global_config: dict[str, Any]) -> nx.Graph
     Raises:
         GraphFileError: If the file is damaged and no copy of it parses.
     """
-    try:
-        return NetworkXStorage.load_nx_graph(str(path))
-    except _PARSE_ERRORS:
-        repair_file(path, Path(global_config["working_dir"]), _journal_dir(global_config), _check_graphml)
-        return NetworkXStorage.load_nx_graph(str(path))
+    return _read_repaired(path, global_config, NetworkXStorage.load_nx_graph, _check_graphml)
 
 
 def read_json_repaired(path: Path, global_config: dict[str, Any]) -> Any:
@@ -211,11 +216,7 @@ def read_json_repaired(path: Path, global_config: dict[str, Any]) -> Any:
     """
     from lightrag.utils import load_json
 
-    try:
-        return load_json(str(path))
-    except _PARSE_ERRORS:
-        repair_file(path, Path(global_config["working_dir"]), _journal_dir(global_config), _check_json)
-        return load_json(str(path))
+    return _read_repaired(path, global_config, load_json, _check_json)
 
 
 # --- storages --------------------------------------------------------------------------------------------------

@@ -10,8 +10,9 @@ Example:
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from llama_index_mmrag.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from llama_index_mmrag.processors.annotate import annotate_nodes, apply_description
@@ -52,17 +53,7 @@ _MODULES = {
 _EXPORTS = {name: f"llama_index_mmrag.processors.{module}" for module, names in _MODULES.items() for name in names}
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'llama_index_mmrag.processors' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 __all__ = [

@@ -11,28 +11,14 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from tests.support.pdfs import make_text_pdf
+from tests.support.processes import start_mmrag
 
-ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 600  # a ceiling for a busy CI machine, never a timing claim
 GONE_S = 5.0  # how long a worker may take to notice its parent's death (it polls twice a second at worst)
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    return env
-
-
-def _mmrag(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "llama_index_mmrag.cli", *args],
-        cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
 
 
 def _read(path: str) -> bytes:
@@ -91,7 +77,7 @@ def test_kill_9_during_a_multi_page_pdf_parse_leaves_no_worker_and_the_rerun_wor
     pdf = tmp_path / "tonnage.pdf"
     make_text_pdf(pdf, pages=24)
     store = tmp_path / "store"
-    ingest = _mmrag("ingest", str(pdf), "--store", str(store))
+    ingest = start_mmrag("ingest", str(pdf), "--store", str(store))
     workers = _wait_for_workers(ingest)
     command = _read(f"/proc/{ingest.pid}/cmdline")
     os.kill(ingest.pid, signal.SIGKILL)
@@ -108,6 +94,6 @@ def test_kill_9_during_a_multi_page_pdf_parse_leaves_no_worker_and_the_rerun_wor
         os.kill(pid, signal.SIGKILL)
     assert survivors == [], f"parser workers {survivors} outlived the killed ingest"
 
-    _finish(_mmrag("ingest", str(pdf), "--store", str(store)))
-    stats = json.loads(_finish(_mmrag("stats", "--store", str(store), "--json")))
+    _finish(start_mmrag("ingest", str(pdf), "--store", str(store)))
+    stats = json.loads(_finish(start_mmrag("stats", "--store", str(store), "--json")))
     assert [(d["doc"], d["pages"]) for d in stats["documents"]] == [("tonnage.pdf", 24)], stats

@@ -7,7 +7,6 @@ The process boundary is the point here, so these tests run real ``mmrag`` and Py
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -17,22 +16,9 @@ from typing import Any
 from llama_index_mmrag import MultimodalRAG
 from tests.lifecycle.store_state import store_state
 from tests.support.pdfs import make_text_pdf
+from tests.support.processes import ROOT, project_env, start_mmrag
 
-ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 900  # a ceiling for a busy CI machine, never a timing claim
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    return env
-
-
-def _mmrag(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "llama_index_mmrag.cli", *args],
-        cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
 
 
 def _finish(proc: subprocess.Popen[str]) -> tuple[str, str]:
@@ -68,7 +54,7 @@ def test_32_queries_from_other_processes_all_answer_during_a_multi_file_ingest(
     askers = [
         subprocess.Popen(
             [sys.executable, "-m", "tests.lifecycle.query_child", str(store), str(go), "8"],
-            cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT, env=project_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         for _ in range(4)
     ]
@@ -76,7 +62,7 @@ def test_32_queries_from_other_processes_all_answer_during_a_multi_file_ingest(
         assert asker.stdout is not None
         line = asker.stdout.readline()
         assert line.strip() == "READY", (line, asker.stderr.read() if asker.poll() is not None else "")
-    ingest = _mmrag("ingest", *map(str, batch), "--store", str(store))
+    ingest = start_mmrag("ingest", *map(str, batch), "--store", str(store))
     manifest = store / "manifest.json"
     before = manifest.stat().st_mtime_ns
     deadline = time.monotonic() + WAIT_S
@@ -108,7 +94,7 @@ def test_two_ingests_at_once_both_complete_and_the_graph_keeps_both(tmp_path: Pa
     make_text_pdf(pdf, 4)
     first_batch = [corpus[0], pdf, *_extra_files(tmp_path, "north", 3)]
     second_batch = [corpus[2], *_extra_files(tmp_path, "south", 3)]
-    first, second = _mmrag("ingest", *map(str, first_batch), "--store", str(store)), _mmrag(
+    first, second = start_mmrag("ingest", *map(str, first_batch), "--store", str(store)), start_mmrag(
         "ingest", *map(str, second_batch), "--store", str(store)
     )
     _finish(first)
@@ -129,7 +115,7 @@ def test_an_open_store_sees_another_process_ingest_and_its_own_write_keeps_it(
     with MultimodalRAG(storage_dir=store) as rag:
         assert rag.ingest([corpus[0]], show_progress=False).ok
         entities_before = rag.stats()["entities"]
-        _finish(_mmrag("ingest", str(corpus[2]), "--store", str(store)))  # another process writes meanwhile
+        _finish(start_mmrag("ingest", str(corpus[2]), "--store", str(store)))  # another process writes meanwhile
         assert {r.doc for r in rag.documents()} == {corpus[0].name, corpus[2].name}
         found = {n.node.metadata["doc"] for n in rag.as_retriever(top_k=5).retrieve("What talks to Milvus through the Proxy?")}
         assert corpus[2].name in found
@@ -160,7 +146,7 @@ def test_processes_opening_a_new_store_at_the_same_moment_all_open_it(tmp_path: 
     openers = [
         subprocess.Popen(
             [sys.executable, "-c", OPENER, str(store), str(go)],
-            cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT, env=project_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         for _ in range(3)
     ]

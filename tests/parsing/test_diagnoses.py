@@ -22,6 +22,7 @@ from llama_index_mmrag.parsing.containers import ole_kind, zip_kind
 from llama_index_mmrag.parsing.errors import ParseError
 from llama_index_mmrag.readers.rag_anything import RAGAnythingReader
 from tests.readers.documents import make_docx, make_html, make_pdf
+from tests.support.bad_inputs import write_pdf_objects
 from tests.support.office import encrypt_office, make_compound_file, make_formula_workbook
 
 pytest.importorskip("msoffcrypto", reason="msoffcrypto-tool (dev extra) writes the password-protected files")
@@ -60,17 +61,7 @@ OFFICE_MAKERS: dict[str, Callable[[Path], Path]] = {".docx": _docx, ".xlsx": _xl
 
 def _zero_page_pdf(path: Path) -> Path:
     """A well-formed PDF whose page tree is empty (valid header, objects, xref and trailer)."""
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>"]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 3\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size 3 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
-    path.write_bytes(bytes(out))
-    return path
+    return write_pdf_objects(path, [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>"])
 
 
 # --- password-protected Office files ------------------------------------------------------------------------

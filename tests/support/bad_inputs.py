@@ -103,6 +103,26 @@ def _text(path: Path, text: str = GOOD_TEXT, encoding: str = "utf-8") -> Path:
     return path
 
 
+def write_pdf_objects(path: Path, objects: list[bytes]) -> Path:
+    """Write a PDF of these numbered objects (object 1 is the catalog) with a correct xref table and trailer.
+
+    Args:
+        path: Where to write it.
+        objects: Each object's body, in object-number order.
+    """
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    path.write_bytes(bytes(out))
+    return path
+
+
 def make_pdf_claiming_pages(path: Path, claimed: int = 10_000_000) -> Path:
     """A one-page PDF whose page tree claims ``claimed`` pages (a crafted ``/Count``), with a valid xref.
 
@@ -119,17 +139,7 @@ def make_pdf_claiming_pages(path: Path, claimed: int = 10_000_000) -> Path:
         b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    path.write_bytes(bytes(out))
-    return path
+    return write_pdf_objects(path, objects)
 
 
 def make_png_bomb(path: Path, side: int = 20_000) -> Path:
