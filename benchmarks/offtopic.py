@@ -12,7 +12,7 @@
    similarity and the share of the question's words found, on what the retriever returned) and the refusal
    rates of both sets for a grid of floors and coverage weights.
 
-Usage (the store must not be open in another process: Milvus Lite admits one):
+Usage:
     python benchmarks/offtopic.py --store /tmp/devstore --dataset ../shared/eval/mmlongbench-dev \\
         --json benchmarks/out/offtopic.json [--sweep] [--floor 0.3]
 """
