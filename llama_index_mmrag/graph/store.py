@@ -178,8 +178,9 @@ class GraphStore:
 
     async def _rag_instance(self) -> Any:
         if self._rag is None:
-            from lightrag import LightRAG
+            from llama_index_mmrag.graph.lightrag_class import lightrag_class
 
+            LightRAG = lightrag_class()  # noqa: N806  (LightRAG, finding this package's storages without inspect)
             quiet_lightrag_logs()
             self.settings.graph_dir.mkdir(parents=True, exist_ok=True)
             register_milvus_storage()

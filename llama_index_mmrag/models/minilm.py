@@ -69,7 +69,8 @@ class MiniLMEncoder:
         self.eps = float(config["layer_norm_eps"])
         self.dim = int(config["hidden_size"])
         self.normalize = normalize
-        self.arrays = {k: v.astype(np.float32) for k, v in load_file(str(folder / "model.safetensors")).items()}
+        # float32 already in the packaged file: no copy of its 90 MB (about 0.1 CPU-second)
+        self.arrays = {k: v.astype(np.float32, copy=False) for k, v in load_file(str(folder / "model.safetensors")).items()}
         self._tensors: dict[str, Any] | None = None  # torch views of the same arrays, made on the first big batch
         self._blas: Any = None  # numpy's BLAS thread pools (threadpoolctl), found on the first small batch
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))

@@ -35,6 +35,7 @@ from llama_index_mmrag.retrievers.arguments import (
     check_top_k,
 )
 from llama_index_mmrag.retrievers.question import checked_query
+from llama_index_mmrag.stores.scipy_probe import skip_scipy_probe_before_import
 
 
 def scope_filters(
@@ -119,6 +120,7 @@ class MilvusModalRetriever(BaseRetriever):
         self.similarity_top_k = similarity_top_k
         self.mode = mode
         self._expr = compile_filters(scope_filters(modalities, doc, page_range, filters))
+        skip_scipy_probe_before_import()  # pymilvus would import SciPy on the first search to rule it out
         super().__init__(callback_manager=callback_manager)
 
     @property
