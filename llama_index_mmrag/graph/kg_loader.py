@@ -113,6 +113,20 @@ def relation_vdb_record(src: str, tgt: str, edge: dict[str, Any]) -> dict[str, A
     }
 
 
+def by_content_length(records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Vector records ordered by the length of their ``content``, shortest first.
+
+    A LightRAG vector storage embeds an upsert's records in batches of ``embedding_batch_num`` in the dict's
+    order, and a batch costs as much as its longest text times its size. Entity and relation texts range from a
+    name to a paragraph: in extraction order the graph of a 336-page report cost about three times the tokens
+    its texts hold (``benchmarks/RESULTS.md``), in this order hardly more than them. The vectors are the same.
+
+    Args:
+        records: Vector records by id, each with a ``content``.
+    """
+    return dict(sorted(records.items(), key=lambda item: len(str(item[1].get("content", "")))))
+
+
 def _graph_lock(rag: LightRAG, names: Iterable[str]) -> Any:
     """LightRAG's own per-entity graph lock (the one its merge step takes), over all our entity names."""
     from lightrag.kg.shared_storage import get_storage_keyed_lock
@@ -253,7 +267,7 @@ async def _insert_entities(rag: LightRAG, entities: list[dict[str, Any]], now: i
         tracking[name] = {"chunk_ids": full, "count": len(full), "descriptions": by_doc}
     await rag.chunk_entity_relation_graph.upsert_nodes_batch(nodes)
     vdb = {compute_mdhash_id(name, prefix="ent-"): entity_vdb_record(name, node) for name, node in nodes}
-    await rag.entities_vdb.upsert(vdb)
+    await rag.entities_vdb.upsert(by_content_length(vdb))
     if rag.entity_chunks is not None:
         await rag.entity_chunks.upsert(tracking)
 
@@ -304,7 +318,7 @@ async def _insert_relationships(rag: LightRAG, relationships: list[dict[str, Any
         }
     await rag.chunk_entity_relation_graph.upsert_edges_batch(edges)
     vdb = {make_relation_vdb_ids(a, b)[0]: relation_vdb_record(a, b, edge) for a, b, edge in edges}
-    await rag.relationships_vdb.upsert(vdb)
+    await rag.relationships_vdb.upsert(by_content_length(vdb))
     if rag.relation_chunks is not None:
         await rag.relation_chunks.upsert(tracking)
 
@@ -402,7 +416,7 @@ async def _delete_entities(rag: LightRAG, entities: list[dict[str, Any]], chunk_
     if kept:
         await rag.chunk_entity_relation_graph.upsert_nodes_batch(kept)
         await rag.entities_vdb.upsert(
-            {compute_mdhash_id(name, prefix="ent-"): entity_vdb_record(name, node) for name, node in kept}
+            by_content_length({compute_mdhash_id(name, prefix="ent-"): entity_vdb_record(name, node) for name, node in kept})
         )
         if rag.entity_chunks is not None:
             await rag.entity_chunks.upsert(tracking)
@@ -459,7 +473,7 @@ async def _delete_relationships(rag: LightRAG, relationships: list[dict[str, Any
     if kept:
         await rag.chunk_entity_relation_graph.upsert_edges_batch(kept)
         await rag.relationships_vdb.upsert(
-            {make_relation_vdb_ids(a, b)[0]: relation_vdb_record(a, b, edge) for a, b, edge in kept}
+            by_content_length({make_relation_vdb_ids(a, b)[0]: relation_vdb_record(a, b, edge) for a, b, edge in kept})
         )
         if rag.relation_chunks is not None:
             await rag.relation_chunks.upsert(tracking)

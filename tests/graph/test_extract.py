@@ -21,7 +21,7 @@ from llama_index_mmrag.graph.extract import (
     normalize_entity_name,
 )
 from llama_index_mmrag.graph.keywords import query_keywords
-from llama_index_mmrag.graph.kg_loader import adelete_kg, ainsert_kg
+from llama_index_mmrag.graph.kg_loader import adelete_kg, ainsert_kg, by_content_length
 from llama_index_mmrag.models.tokenizer import offline_tokenizer
 
 EXTRACT_PY = Path(__file__).resolve().parents[2] / "llama_index_mmrag" / "graph" / "extract.py"
@@ -363,6 +363,51 @@ async def test_ainsert_kg_merges_documents_and_is_idempotent(rag: Any) -> None:
         [sorted(graph.nodes(data=True)), sorted((a, b, sorted(d.items())) for a, b, d in graph.edges(data=True))]
     )
     assert again == snapshot
+
+
+async def test_graph_vectors_are_embedded_in_batches_of_similar_length(
+    tmp_path: Path, embed: Callable[[list[str]], Awaitable[np.ndarray]]
+) -> None:
+    """A batch costs its longest text times its size: entity and relation texts reach the embedding shortest
+    first, and every vector is still stored under its own entity."""
+    from lightrag import LightRAG
+    from lightrag.utils import EmbeddingFunc
+
+    batches: list[list[str]] = []
+
+    async def recording(texts: list[str], **kwargs: Any) -> np.ndarray:
+        batches.append(list(texts))
+        return await embed(texts, **kwargs)
+
+    instance = LightRAG(
+        working_dir=str(tmp_path), workspace=f"t{tmp_path.name}", tokenizer=offline_tokenizer(),
+        embedding_func=EmbeddingFunc(embedding_dim=384, max_token_size=256, func=recording),
+        llm_model_func=_no_llm, embedding_batch_num=4,
+    )
+    await instance.initialize_storages()
+    try:
+        kg = build_custom_kg([*ARCH_DOC, OPS])
+        await ainsert_kg(instance, kg)
+        chunks = {c.content for c in [*ARCH_DOC, OPS]}
+        texts = [t for batch in batches for t in batch if t not in chunks]
+        relations = [len(t) for t in texts if "\t" in t]  # a relation's text starts with its keywords and a tab
+        entities = [len(t) for t in texts if "\t" not in t]
+        assert len(entities) == len(kg["entities"]) and len(relations) == len(kg["relationships"])
+        assert entities == sorted(entities) and relations == sorted(relations)
+        assert len(set(entities)) > 2  # texts of several lengths, so extraction order would not be sorted
+        for name in ("milvus", "query node", "minio"):
+            node = await instance.chunk_entity_relation_graph.get_node(name)
+            hits = await instance.entities_vdb.query(f"{name}\n{node['description']}", top_k=1)
+            assert hits[0]["entity_name"] == name  # its own text finds its own vector
+    finally:
+        await instance.finalize_storages()
+
+
+def test_records_are_ordered_by_content_length_and_keep_their_ids() -> None:
+    records = {"a": {"content": "x" * 30}, "b": {"content": "y"}, "c": {"content": "z" * 5}, "d": {}}
+    ordered = by_content_length(records)
+    assert list(ordered) == ["d", "b", "c", "a"]
+    assert ordered == records
 
 
 async def test_adelete_kg_removes_exactly_one_documents_contribution(rag: Any) -> None:
