@@ -557,14 +557,15 @@ def _count_store(folder: Path, doc: Optional[str]) -> tuple[StoreStats, list[Doc
     :func:`~llama_index_mmrag.stats.read_store_stats`)."""
     from llama_index_mmrag.settings import MMRAGSettings
 
-    with _loading_frameworks():
-        from llama_index_mmrag.stats import read_store_stats
     try:
         settings = MMRAGSettings(storage_dir=folder)
     except ValueError as exc:
         _fail(str(exc), 2)
     try:
-        reading = read_store_stats(settings, doc)
+        with _loading_frameworks():  # pymilvus loads on the first read
+            from llama_index_mmrag.stats import read_store_stats
+
+            reading = read_store_stats(settings, doc)
     except RuntimeError as exc:  # an unreadable manifest or journal, a Milvus that cannot be reached
         _fail(str(exc), 1)
     if reading is not None:
