@@ -1,13 +1,15 @@
-"""Page progress within a file: the parser reports each page it finishes to a bar the ingest opened.
+"""Progress within a file: the parser reports each page it finishes, the embedding each page embedded, the
+graph each batch of vectors written, to a bar the ingest opened.
 
-The bar travels in a context variable, so the parser (several calls below, in a worker thread) needs no
-argument for it, and a parse with no bar open reports to nobody. The bar is drawn from the first report on
-(when the number of pages is known), so a file read without page reports (text, an image) draws none.
+The bar travels in a context variable, so the code that does the work (several calls below, in a worker thread
+or an asyncio task) needs no argument for it, and work with no bar open reports to nobody. The bar is drawn
+from the first report on (when the total is known), so a file read without page reports (text, an image)
+draws none.
 
 Example:
-    >>> with page_bar("parse report.pdf", enabled=False) as bar:
-    ...     report_pages(done=0, total=3)
-    ...     report_pages(done=3)
+    >>> with progress_bar("parse report.pdf", enabled=False) as bar:
+    ...     report_progress(done=0, total=3)
+    ...     report_progress(done=3)
     >>> bar.done, bar.total
     (3, 3)
 """
@@ -22,28 +24,30 @@ from contextvars import ContextVar
 from tqdm.auto import tqdm
 
 
-class PageBar:
-    """A page counter drawn as a ``tqdm`` bar once it knows the number of pages.
+class ProgressBar:
+    """A counter (of pages, vectors, ...) drawn as a ``tqdm`` bar once it knows its total.
 
     Args:
-        desc: What the pages belong to (e.g. ``"parse report.pdf"``).
+        desc: What is counted (e.g. ``"parse report.pdf"``).
         enabled: ``False`` counts without drawing.
+        unit: What one step is (``"page"``, ``"vector"``).
     """
 
-    def __init__(self, desc: str, enabled: bool = True) -> None:
+    def __init__(self, desc: str, enabled: bool = True, unit: str = "page") -> None:
         self.desc = desc[:48]
         self.enabled = enabled
+        self.unit = unit
         self.done = 0
         self.total: int | None = None
         self._bar: tqdm | None = None
         self._lock = threading.Lock()  # the parser reports from a worker thread
 
     def update(self, done: int, total: int | None = None) -> None:
-        """Record ``done`` pages finished (of ``total``, when given) and redraw.
+        """Record ``done`` steps finished (of ``total``, when given) and redraw.
 
         Args:
-            done: Pages finished so far.
-            total: Pages in the file, if known.
+            done: Steps finished so far.
+            total: Steps in all, if known.
         """
         with self._lock:
             self.done = done
@@ -52,11 +56,21 @@ class PageBar:
             if not self.enabled or self.total is None:
                 return
             if self._bar is None:
-                self._bar = tqdm(total=self.total, desc=self.desc, unit="page", leave=False)
+                self._bar = tqdm(total=self.total, desc=self.desc, unit=self.unit, leave=False)
             elif self._bar.total != self.total:
                 self._bar.reset(total=self.total)  # reset, not an assignment: a notebook bar resizes its widget
             self._bar.n = done
-            self._bar.refresh()  # each page is drawn: pages are slow enough that this costs nothing
+            self._bar.refresh()  # each step is drawn: steps are slow enough that this costs nothing
+
+    def advance(self, steps: int) -> None:
+        """Record ``steps`` more steps finished and redraw.
+
+        Args:
+            steps: Steps finished since the last report.
+        """
+        with self._lock:
+            done = self.done + steps
+        self.update(done)
 
     def close(self) -> None:
         """Remove the bar."""
@@ -66,24 +80,26 @@ class PageBar:
                 self._bar = None
 
 
-_BAR: ContextVar[PageBar | None] = ContextVar("mmrag_page_bar", default=None)
+_BAR: ContextVar[ProgressBar | None] = ContextVar("mmrag_progress_bar", default=None)
 
 
 @contextlib.contextmanager
-def page_bar(desc: str, enabled: bool = True) -> Iterator[PageBar]:
-    """Open a page bar that :func:`report_pages` updates, in this context and the threads it starts.
+def progress_bar(desc: str, enabled: bool = True, unit: str = "page") -> Iterator[ProgressBar]:
+    """Open a bar that :func:`report_progress` updates, in this context and the threads and tasks it starts.
 
     Args:
-        desc: What the pages belong to (e.g. ``"embed report.pdf"``).
+        desc: What is counted (e.g. ``"embed report.pdf"``).
         enabled: ``False`` draws nothing (the bar still counts).
+        unit: What one step is (``"page"``, ``"vector"``).
 
     Example:
-        >>> with page_bar("embed report.pdf", enabled=False) as bar:
-        ...     report_pages(done=2, total=2)
-        >>> bar.done
-        2
+        >>> with progress_bar("graph report.pdf", enabled=False, unit="vector") as bar:
+        ...     report_progress(done=0, total=40)
+        ...     advance_progress(16)
+        >>> bar.done, bar.total
+        (16, 40)
     """
-    bar = PageBar(desc, enabled)
+    bar = ProgressBar(desc, enabled, unit)
     token = _BAR.set(bar)
     try:
         yield bar
@@ -92,13 +108,24 @@ def page_bar(desc: str, enabled: bool = True) -> Iterator[PageBar]:
         bar.close()
 
 
-def report_pages(done: int, total: int | None = None) -> None:
-    """Tell the open page bar, if any, that ``done`` pages (of ``total``) are finished.
+def report_progress(done: int, total: int | None = None) -> None:
+    """Tell the open bar, if any, that ``done`` steps (of ``total``) are finished.
 
     Args:
-        done: Pages finished so far.
-        total: Pages in the file, if known.
+        done: Steps finished so far.
+        total: Steps in all, if known.
     """
     bar = _BAR.get()
     if bar is not None:
         bar.update(done, total)
+
+
+def advance_progress(steps: int) -> None:
+    """Tell the open bar, if any, that ``steps`` more steps are finished.
+
+    Args:
+        steps: Steps finished since the last report.
+    """
+    bar = _BAR.get()
+    if bar is not None:
+        bar.advance(steps)

@@ -50,7 +50,7 @@ from llama_index_mmrag.manifest import DocRecord, Manifest
 from llama_index_mmrag.models.adapters import lightrag_llm_func
 from llama_index_mmrag.models.embeddings import LOCAL_EMBED_DIM, lazy_local_embedding
 from llama_index_mmrag.parsing.errors import ParseError
-from llama_index_mmrag.progress import page_bar, report_pages
+from llama_index_mmrag.progress import progress_bar, report_progress
 from llama_index_mmrag.retrievers.arguments import check_docs, check_top_k
 from llama_index_mmrag.runtime import engine_loop
 from llama_index_mmrag.settings import MMRAGSettings
@@ -365,7 +365,7 @@ class MultimodalRAG:
         if await asyncio.to_thread(self._unchanged, path):
             report.unchanged.append(path.name)
             return None
-        with page_bar(f"parse {path.name}", enabled=show_progress):
+        with progress_bar(f"parse {path.name}", enabled=show_progress):
             parsed = await self.reader.aparse(path)  # the parser reports pages from its thread (context copied)
         descriptions = await self.describer.adescribe(parsed.blocks)  # LLM/VLM when configured, offline otherwise
         nodes = await asyncio.to_thread(self._nodes_for, parsed)
@@ -376,10 +376,11 @@ class MultimodalRAG:
     async def _acommit_file(self, prepared: _PreparedFile, report: IngestReport) -> Counter[str]:
         """Embed a prepared file's nodes and write them, with the graph, under the journal.
 
-        With the file's ``show_progress``, a bar counts the pages whose nodes are embedded.
+        With the file's ``show_progress``, a bar counts the pages whose nodes are embedded, then another the
+        graph's entity and relation vectors written.
         """
         path, parsed, nodes = prepared.path, prepared.parsed, prepared.nodes
-        with page_bar(f"embed {path.name}", enabled=prepared.show_progress):
+        with progress_bar(f"embed {path.name}", enabled=prepared.show_progress):
             await asyncio.to_thread(self._embed, nodes)
         modalities = Counter(str(n.metadata["modality"]) for n in nodes)
         pages = max((b.page for b in parsed.blocks if b.page is not None), default=-1) + 1
@@ -401,7 +402,8 @@ class MultimodalRAG:
                 logger.warning(
                     "%s replaces the stored document of the same name (from %s)", record.source_path, existing.source_path
                 )
-            await asyncio.shield(self._awrite_document(record, nodes, replaces=existing))
+            with progress_bar(f"graph {path.name}", enabled=prepared.show_progress, unit="vector"):
+                await asyncio.shield(self._awrite_document(record, nodes, replaces=existing))
         report.ingested.append(parsed.doc)
         return modalities
 
@@ -417,12 +419,12 @@ class MultimodalRAG:
         texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
         pages = [n.metadata.get("page") for n in nodes]
         step = max(1, int(getattr(self.embed_model, "embed_batch_size", 0) or 64))
-        report_pages(0, len(set(pages)))
+        report_progress(0, len(set(pages)))
         for start in range(0, len(nodes), step):
             end = min(start + step, len(nodes))
             for node, vector in zip(nodes[start:end], self.embed_model.get_text_embedding_batch(texts[start:end])):
                 node.embedding = vector
-            report_pages(len(set(pages[:end]) - set(pages[end:])), len(set(pages)))
+            report_progress(len(set(pages[:end]) - set(pages[end:])), len(set(pages)))
 
     def _store_vectors(self, nodes: Sequence[BaseNode]) -> None:
         half = (len(nodes) + 1) // 2

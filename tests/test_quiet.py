@@ -124,4 +124,6 @@ def test_ingest_shows_progress_on_the_pages_of_a_file(tmp_path: Path, capfd: pyt
     assert any(re.search(r"\b7/7\b.*page", line) for line in parse_lines), shown[-2000:]
     assert any(re.search(r"\b[1-6]/7\b.*page", line) for line in parse_lines), "no page before the last was shown"
     assert any(re.search(r"embed tonnage\.pdf.*\b7/7\b.*page", line) for line in re.split(r"[\r\n]", shown))
+    graph = [re.search(r"graph tonnage\.pdf.*\b(\d+)/(\d+)\b.*vector", line) for line in re.split(r"[\r\n]", shown)]
+    assert any(m and m.group(1) == m.group(2) != "0" for m in graph), shown[-2000:]  # the graph's vectors, all written
     assert silent.out == "" and silent.err == ""

@@ -30,11 +30,16 @@ from lightrag.utils import (
 from llama_index_mmrag.graph.extract import _MAX_DESCRIPTION_FRAGMENTS, _TYPE_RANK, TEMPLATE_EDGE_KEYWORDS
 from llama_index_mmrag.graph.milvus_storage import PRECOMPUTED_VECTOR_KEY, MMRAGMilvusVectorStorage
 from llama_index_mmrag.graph.safe_text import graph_safe_kg
+from llama_index_mmrag.progress import advance_progress, report_progress
 
 if TYPE_CHECKING:
     from lightrag import LightRAG
 
 __all__ = ["adelete_kg", "ainsert_kg", "apersist"]
+
+UPSERT_SLICE = 1024
+"""Entity or relation vectors written per upsert call during an insert: the progress bar of a large document's
+graph moves every slice instead of twice."""
 
 
 
@@ -125,6 +130,16 @@ def by_content_length(records: dict[str, dict[str, Any]]) -> dict[str, dict[str,
         records: Vector records by id, each with a ``content``.
     """
     return dict(sorted(records.items(), key=lambda item: len(str(item[1].get("content", "")))))
+
+
+async def _upsert_vectors(storage: Any, records: dict[str, dict[str, Any]]) -> None:
+    """Upsert vector records shortest text first (:func:`by_content_length`), :data:`UPSERT_SLICE` at a time,
+    advancing the open progress bar (if any) by each slice."""
+    ordered = list(by_content_length(records).items())
+    for start in range(0, len(ordered), UPSERT_SLICE):
+        part = dict(ordered[start : start + UPSERT_SLICE])
+        await storage.upsert(part)
+        advance_progress(len(part))
 
 
 def _graph_lock(rag: LightRAG, names: Iterable[str]) -> Any:
@@ -267,7 +282,7 @@ async def _insert_entities(rag: LightRAG, entities: list[dict[str, Any]], now: i
         tracking[name] = {"chunk_ids": full, "count": len(full), "descriptions": by_doc}
     await rag.chunk_entity_relation_graph.upsert_nodes_batch(nodes)
     vdb = {compute_mdhash_id(name, prefix="ent-"): entity_vdb_record(name, node) for name, node in nodes}
-    await rag.entities_vdb.upsert(by_content_length(vdb))
+    await _upsert_vectors(rag.entities_vdb, vdb)
     if rag.entity_chunks is not None:
         await rag.entity_chunks.upsert(tracking)
 
@@ -318,7 +333,7 @@ async def _insert_relationships(rag: LightRAG, relationships: list[dict[str, Any
         }
     await rag.chunk_entity_relation_graph.upsert_edges_batch(edges)
     vdb = {make_relation_vdb_ids(a, b)[0]: relation_vdb_record(a, b, edge) for a, b, edge in edges}
-    await rag.relationships_vdb.upsert(by_content_length(vdb))
+    await _upsert_vectors(rag.relationships_vdb, vdb)
     if rag.relation_chunks is not None:
         await rag.relation_chunks.upsert(tracking)
 
@@ -363,6 +378,7 @@ async def ainsert_kg(
     entities = list(kg.get("entities", []))
     relationships = list(kg.get("relationships", []))
     now = int(time.time())
+    report_progress(0, len(entities) + len(relationships))  # the vectors an open progress bar counts
     async with _graph_lock(rag, (e["entity_name"] for e in entities)):
         await _insert_chunks(rag, list(kg.get("chunks", [])), chunk_vectors)
         if entities:

@@ -49,7 +49,7 @@ from llama_index_mmrag.parsing.ocr import set_ocr_threads
 from llama_index_mmrag.parsing.pdf_document import finalize
 from llama_index_mmrag.parsing.pdf_page import PageJob, PageResult, image_prefix, parse_page
 from llama_index_mmrag.parsing.pdf_workers import init_worker, run_in_spawner_thread
-from llama_index_mmrag.progress import report_pages
+from llama_index_mmrag.progress import report_progress
 
 __all__ = ["ParseError", "PdfParseStats", "keep_workers", "parse_pdf", "parse_pdf_with_stats", "shutdown_workers"]
 
@@ -163,7 +163,7 @@ def parse_pdf_with_stats(
     jobs = [PageJob(str(path), index, str(image_dir), prefix, ocr) for index in range(n_pages)]
     n_workers = _worker_count(workers)
     use_pool = n_workers > 1 and n_pages >= MIN_PAGES_FOR_POOL
-    report_pages(0, n_pages)  # a progress bar, if one is open, starts here
+    report_progress(0, n_pages)  # a progress bar, if one is open, starts here
     in_flight = [1]
     results = _run_in_pool(jobs, n_workers, in_flight) if use_pool else _run_here(path, jobs)
     for result in results:
@@ -321,7 +321,7 @@ def _run_here(path: Path, jobs: list[PageJob]) -> list[PageResult]:
                     document = _open(path)
                 results.append(parse_page(document, job))
                 _release_free_memory()
-                report_pages(len(results), len(jobs))
+                report_progress(len(results), len(jobs))
             return results
         finally:
             document.close()
@@ -346,7 +346,7 @@ def _run_in_pool(jobs: list[PageJob], workers: int, in_flight: list[int]) -> lis
         in_flight[0] = len(pending)
         while pending:
             results.append(pending.popleft().result())
-            report_pages(len(results), len(jobs))
+            report_progress(len(results), len(jobs))
             job = next(upcoming, None)
             if job is not None:
                 pending.append(pool.submit(_parse_in_worker, job))

@@ -166,7 +166,7 @@ def test_pages_in_flight_never_exceed_the_bound_per_worker(tmp_path: Path, monke
         reported.append(done)
 
     monkeypatch.setattr(pdf, "_pool", lambda workers: pool)
-    monkeypatch.setattr(pdf, "report_pages", read_back)
+    monkeypatch.setattr(pdf, "report_progress", read_back)
     try:
         items, stats = pdf.parse_pdf_with_stats(document, tmp_path / "out", workers=2)
     finally:
