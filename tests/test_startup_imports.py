@@ -264,22 +264,25 @@ def test_loading_without_gc_pauses_collection_then_freezes_what_was_loaded() -> 
     assert json.loads(second) is False  # a collector the caller turned off stays off
 
 
+_RUN_WITH_TEARDOWN_WITNESS = (
+    "import sys\n"
+    "from llama_index_mmrag import cli\n"
+    "class Torn:\n"
+    "    def __del__(self):\n"
+    "        sys.stderr.write('torn down')\n"
+    "kept = Torn()  # its __del__ runs only if the interpreter tears the module down\n"
+    "sys.argv = ['mmrag', *sys.argv[1:]]\n"
+    "cli.run()\n"
+)
+"""``mmrag ARGS`` through its entry point, with an object that writes "torn down" when module teardown reaches it."""
+
+
 @pytest.mark.parametrize("command", [["stats"], ["stats", "--json"], ["delete", "nothing.pdf"], ["query", "What is Milvus?"]])
 def test_mmrag_run_ends_short_commands_without_teardown_and_with_their_exit_codes(
     demo_rag: Any, command: list[str]
 ) -> None:
     """``mmrag`` itself (its ``run`` entry point): output, exit code and store hold as before, no teardown."""
-    code = (
-        "import sys\n"
-        "from llama_index_mmrag import cli\n"
-        "class Torn:\n"
-        "    def __del__(self):\n"
-        "        sys.stderr.write('torn down')\n"
-        "kept = Torn()\n"
-        "sys.argv = ['mmrag', *sys.argv[1:]]\n"
-        "cli.run()\n"
-    )
-    done = _python(code, *command, "--store", str(demo_rag.settings.storage_dir))
+    done = _python(_RUN_WITH_TEARDOWN_WITNESS, *command, "--store", str(demo_rag.settings.storage_dir))
     expected = 1 if command[0] == "delete" else 0
     assert done.returncode == expected, done.stderr
     assert "torn down" not in done.stderr
@@ -293,17 +296,7 @@ def test_mmrag_run_ends_short_commands_without_teardown_and_with_their_exit_code
 
 
 def test_help_and_long_commands_keep_the_normal_exit() -> None:
-    code = (
-        "import sys\n"
-        "from llama_index_mmrag import cli\n"
-        "class Torn:\n"
-        "    def __del__(self):\n"
-        "        sys.stderr.write('torn down')\n"
-        "kept = Torn()\n"
-        "sys.argv = ['mmrag', '--help']\n"
-        "cli.run()\n"
-    )
-    done = _python(code)
+    done = _python(_RUN_WITH_TEARDOWN_WITNESS, "--help")
     assert done.returncode == 0 and "query" in done.stdout
     assert "torn down" in done.stderr
 
