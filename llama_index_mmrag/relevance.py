@@ -37,7 +37,7 @@ from llama_index_mmrag.synthesis import content_terms
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_COVERAGE_WEIGHT = 0.2
+DEFAULT_COVERAGE_WEIGHT = 0.3
 """Weight of the question's words found in the evidence, next to the best cosine similarity."""
 
 VectorLookup = Callable[[Sequence[str]], Mapping[str, Sequence[float]]]

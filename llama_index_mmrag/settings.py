@@ -59,7 +59,7 @@ class MMRAGSettings(BaseSettings):
         page_support: With page aggregation, the weight of a page's other chunks next to its best one (0: a
             page ranks by its best chunk).
         relevance_floor: Query engines answer "no evidence" when no retrieved chunk reaches this relevance to
-            the question: its cosine similarity plus 0.2 x the share of the question's words it contains (0
+            the question: its cosine similarity plus 0.3 x the share of the question's words it contains (0
             turns the floor off). Suited to the packaged MiniLM embedding; re-measure it with
             ``benchmarks/offtopic.py`` for another embedding model.
     """
@@ -109,7 +109,7 @@ class MMRAGSettings(BaseSettings):
     candidate_factor: int = Field(3, validation_alias=_env("candidate_factor", "MMRAG_CANDIDATE_FACTOR"), ge=1, le=20)
     page_support: float = Field(0.0, validation_alias=_env("page_support", "MMRAG_PAGE_SUPPORT"), ge=0)
     relevance_floor: float = Field(
-        0.35, validation_alias=_env("relevance_floor", "MMRAG_RELEVANCE_FLOOR"), ge=0.0, le=1.0
+        0.40, validation_alias=_env("relevance_floor", "MMRAG_RELEVANCE_FLOOR"), ge=0.0, le=1.0
     )
 
     @field_validator(
