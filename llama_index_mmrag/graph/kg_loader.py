@@ -134,7 +134,7 @@ def by_content_length(records: dict[str, dict[str, Any]]) -> dict[str, dict[str,
 
 async def _upsert_vectors(storage: Any, records: dict[str, dict[str, Any]]) -> None:
     """Upsert vector records shortest text first (:func:`by_content_length`), :data:`UPSERT_SLICE` at a time,
-    advancing the open progress bar (if any) by each slice."""
+    advancing the open progress bar (if any) by each slice: every entity and relation upsert goes through here."""
     ordered = list(by_content_length(records).items())
     for start in range(0, len(ordered), UPSERT_SLICE):
         part = dict(ordered[start : start + UPSERT_SLICE])
@@ -431,8 +431,8 @@ async def _delete_entities(rag: LightRAG, entities: list[dict[str, Any]], chunk_
             await rag.entity_chunks.delete(gone)
     if kept:
         await rag.chunk_entity_relation_graph.upsert_nodes_batch(kept)
-        await rag.entities_vdb.upsert(
-            by_content_length({compute_mdhash_id(name, prefix="ent-"): entity_vdb_record(name, node) for name, node in kept})
+        await _upsert_vectors(
+            rag.entities_vdb, {compute_mdhash_id(name, prefix="ent-"): entity_vdb_record(name, node) for name, node in kept}
         )
         if rag.entity_chunks is not None:
             await rag.entity_chunks.upsert(tracking)
@@ -488,8 +488,8 @@ async def _delete_relationships(rag: LightRAG, relationships: list[dict[str, Any
             await rag.relation_chunks.delete([make_relation_chunk_key(a, b) for a, b in gone])
     if kept:
         await rag.chunk_entity_relation_graph.upsert_edges_batch(kept)
-        await rag.relationships_vdb.upsert(
-            by_content_length({make_relation_vdb_ids(a, b)[0]: relation_vdb_record(a, b, edge) for a, b, edge in kept})
+        await _upsert_vectors(
+            rag.relationships_vdb, {make_relation_vdb_ids(a, b)[0]: relation_vdb_record(a, b, edge) for a, b, edge in kept}
         )
         if rag.relation_chunks is not None:
             await rag.relation_chunks.upsert(tracking)
