@@ -35,7 +35,7 @@ if str(ROOT) not in sys.path:
 from llama_index.core.schema import TextNode  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from llama_index_mmrag.blocks import ContentBlock  # noqa: E402
+from llama_index_mmrag.schema import ContentBlock  # noqa: E402
 from llama_index_mmrag.processors import ModalDescriber, TableModalPostprocessor  # noqa: E402
 from tests.support.fake_mm_llm import FakeMultiModalLLM  # noqa: E402
 

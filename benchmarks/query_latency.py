@@ -572,7 +572,7 @@ def _ingest(
     """
     from llama_index.core.schema import MetadataMode
 
-    from llama_index_mmrag.blocks import ContentBlock, blocks_to_nodes
+    from llama_index_mmrag.schema import ContentBlock, blocks_to_nodes
     from llama_index_mmrag.processors.offline import describe_offline, neighbouring_text
 
     phases = Counter[str]()

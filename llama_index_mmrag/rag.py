@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from llama_index_mmrag.blocks import blocks_to_nodes, file_content_hash
+from llama_index_mmrag.schema import blocks_to_nodes, file_content_hash
 from llama_index_mmrag.doc_names import (  # noqa: F401  (re-exported: they were defined here)
     AmbiguousDocumentError,
     UnknownDocumentError,

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
-from llama_index_mmrag.blocks import MODALITIES
+from llama_index_mmrag.schema import MODALITIES
 from llama_index_mmrag.doc_names import UnknownDocumentError, resolve_document
 from llama_index_mmrag.graph.file_counts import FILE_GRAPH_STORAGE, GraphFiles, relation_key, split_sources
 from llama_index_mmrag.retrievers.literals import escape_string

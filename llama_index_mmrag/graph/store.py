@@ -5,7 +5,7 @@ LightRAG's vector storages (chunks, entities, relations) live in the same Milvus
 name); key-value and doc-status storages are JSON files, the graph is NetworkX files or Neo4j.
 
 Offline, the graph is built by the LLM-free extractor (:mod:`llama_index_mmrag.graph.extract`) and inserted
-with ``ainsert_custom_kg``; chunk ids are the Milvus node ids (see :func:`llama_index_mmrag.blocks.make_chunk_id`).
+with ``ainsert_custom_kg``; chunk ids are the Milvus node ids (see :func:`llama_index_mmrag.schema.make_chunk_id`).
 Every call runs on one private event loop (LightRAG binds locks to the loop that initialised it).
 
 Example:
@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import BaseNode
 
-from llama_index_mmrag.blocks import graph_content
+from llama_index_mmrag.schema import graph_content
 from llama_index_mmrag.graph.extract import GraphChunk, build_custom_kg
 from llama_index_mmrag.graph.file_storage import (
     DOC_STATUS_STORAGE_NAME,
@@ -77,7 +77,7 @@ def split_on_chunk_separator(
     """LightRAG ``chunking_func`` that returns exactly our chunks, so LightRAG's chunk ids are our node ids.
 
     LightRAG ids a chunk as ``md5(content)``; our node ids are the same function of the same graph content
-    (:func:`llama_index_mmrag.blocks.make_chunk_id`).
+    (:func:`llama_index_mmrag.schema.make_chunk_id`).
 
     Args:
         tokenizer: LightRAG's tokenizer (counts tokens per chunk).
@@ -107,7 +107,7 @@ def node_to_graph_chunk(node: BaseNode) -> GraphChunk:
     """Describe a node to the graph layer: its id, graph content and provenance.
 
     Args:
-        node: A node built by :func:`llama_index_mmrag.blocks.blocks_to_nodes`.
+        node: A node built by :func:`llama_index_mmrag.schema.blocks_to_nodes`.
     """
     meta = node.metadata
     caption = meta.get("caption")

@@ -2,9 +2,9 @@
 matches LightRAG's.
 
 Node ids in this package are LightRAG's ids of the chunk's graph content
-(:func:`llama_index_mmrag.blocks.make_chunk_id` over :func:`~llama_index_mmrag.blocks.graph_content`), so
+(:func:`llama_index_mmrag.schema.make_chunk_id` over :func:`~llama_index_mmrag.schema.graph_content`), so
 Milvus and the graph share them. When a description replaces the text of a node made by
-:func:`~llama_index_mmrag.blocks.blocks_to_nodes`, :func:`apply_description` recomputes the id the same way.
+:func:`~llama_index_mmrag.schema.blocks_to_nodes`, :func:`apply_description` recomputes the id the same way.
 
 Example:
     >>> results = await describer.adescribe(parsed.blocks)   # before blocks_to_nodes   # doctest: +SKIP
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from llama_index.core.schema import BaseNode
 
-from llama_index_mmrag.blocks import graph_content, make_chunk_id
+from llama_index_mmrag.schema import graph_content, make_chunk_id
 from llama_index_mmrag.processors.describer import ModalDescription
 
 HIDDEN_FROM_EMBEDDING: tuple[str, ...] = (
@@ -100,7 +100,7 @@ def annotate_nodes(nodes: Sequence[BaseNode], descriptions: Sequence[ModalDescri
     texts already are the descriptions (and the ids match them); this adds the entity metadata.
 
     Args:
-        nodes: Nodes from :func:`~llama_index_mmrag.blocks.blocks_to_nodes`.
+        nodes: Nodes from :func:`~llama_index_mmrag.schema.blocks_to_nodes`.
         descriptions: What :meth:`~llama_index_mmrag.processors.describer.ModalDescriber.adescribe` returned.
 
     Returns:

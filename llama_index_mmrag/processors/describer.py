@@ -30,7 +30,7 @@ from typing import Any, Literal
 from llama_index.core.llms import LLM
 from llama_index.core.schema import BaseNode
 
-from llama_index_mmrag.blocks import ContentBlock
+from llama_index_mmrag.schema import ContentBlock
 from llama_index_mmrag.processors.cache import DescriptionCache, cache_key
 from llama_index_mmrag.processors.items import (
     MODAL_TYPES,

@@ -9,7 +9,7 @@ Nodes are read back into blocks with :func:`block_from_node`, so ``ContentBlock`
 ingestion) and nodes (an ``IngestionPipeline`` or a query) go through one code path.
 
 Example:
-    >>> from llama_index_mmrag.blocks import ContentBlock
+    >>> from llama_index_mmrag.schema import ContentBlock
     >>> blocks = [
     ...     ContentBlock(modality="text", text="Revenue grew.", doc="r.pdf", doc_id="h", parser="p", page=0),
     ...     ContentBlock(modality="table", table_body="| Year | Revenue |", doc="r.pdf", doc_id="h", parser="p",
@@ -36,7 +36,7 @@ from urllib.request import url2pathname
 
 from llama_index.core.schema import BaseNode, ImageNode
 
-from llama_index_mmrag.blocks import ContentBlock
+from llama_index_mmrag.schema import ContentBlock
 from llama_index_mmrag.processors.offline import neighbouring_text
 
 MODAL_TYPES: tuple[str, ...] = ("image", "table", "equation")
@@ -300,7 +300,7 @@ def _captions(meta: dict[str, Any]) -> list[str]:
 def block_from_node(node: BaseNode) -> tuple[ContentBlock, bytes | None]:
     """Read a node back into a content block (and inline image bytes, when the node carries them).
 
-    Works for the nodes of :func:`llama_index_mmrag.blocks.blocks_to_nodes`, the documents of
+    Works for the nodes of :func:`llama_index_mmrag.schema.blocks_to_nodes`, the documents of
     ``RAGAnythingReader`` and foreign nodes (``ImageNode``, ``ImageDocument``, nodes with ``table_body`` /
     ``latex`` metadata). A table's body is its ``table_body`` metadata, else its text; an equation's LaTeX is
     its ``latex`` metadata, else its text; an image's OCR text is its ``ocr_text`` metadata (else empty).

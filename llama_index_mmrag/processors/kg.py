@@ -14,7 +14,7 @@ package's LLM-free analyser (:func:`llama_index_mmrag.graph.extract.analyze_text
 normalisation as the rest of the offline graph, so a name found in a description and in a text chunk is one
 node. The fragment is in LightRAG's ``ainsert_custom_kg`` format; its chunk's ``source_id`` is the node id
 and its content the node's graph content, so LightRAG's chunk id is the node id (see
-:func:`llama_index_mmrag.blocks.make_chunk_id`). It also carries the extra keys
+:func:`llama_index_mmrag.schema.make_chunk_id`). It also carries the extra keys
 :func:`llama_index_mmrag.graph.extract.ainsert_kg` reads (``full_doc_id``, ``page``, ``modality``,
 ``source_ids``, ``chunk_weights``). Fragments and :func:`~llama_index_mmrag.graph.extract.build_custom_kg`
 results can be concatenated with :func:`merge_kg_fragments` and inserted in one call.
@@ -31,7 +31,7 @@ from typing import Any
 
 from llama_index.core.schema import BaseNode
 
-from llama_index_mmrag.blocks import graph_content
+from llama_index_mmrag.schema import graph_content
 from llama_index_mmrag.processors.items import block_from_node, node_modality
 from llama_index_mmrag.processors.offline import offline_entity_info
 
@@ -75,7 +75,7 @@ def modal_kg_fragment(
 
     Args:
         node: The item's node (image, table or equation; ``doc`` / ``page`` / ``modality`` metadata as made by
-            :func:`~llama_index_mmrag.blocks.blocks_to_nodes`).
+            :func:`~llama_index_mmrag.schema.blocks_to_nodes`).
         description: The item's description; the node's text when ``None``.
         entity_info: ``{"entity_name", "entity_type", "summary"}``; else the node's ``entity_name`` /
             ``entity_type`` / ``entity_summary`` metadata; else derived offline from the node.

@@ -8,7 +8,7 @@
 (``entity_name`` / ``entity_type`` / ``summary``), derived from captions, headers, OCR text and LaTeX.
 
 Example:
-    >>> from llama_index_mmrag.blocks import ContentBlock
+    >>> from llama_index_mmrag.schema import ContentBlock
     >>> t = ContentBlock(modality="table", doc="r.pdf", doc_id="h", parser="mmrag",
     ...                  table_body="| Year | Revenue |\\n|---|---|\\n| 2020 | 5 |", captions=["Table 1: Revenue"])
     >>> print(describe_offline(t, context=""))
@@ -27,7 +27,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from llama_index_mmrag.blocks import ContentBlock
+from llama_index_mmrag.schema import ContentBlock
 
 CONTEXT_CHARS = 400
 MAX_NAME_CHARS = 80

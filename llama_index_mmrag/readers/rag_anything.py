@@ -3,7 +3,7 @@
 Every file goes through RAG-Anything's parser registry (``raganything.parser.get_parser``): the parser returns a
 RAG-Anything content list, :func:`~llama_index_mmrag.parsing.docling.normalize_content_list` brings it to one
 shape (markdown tables, caption lists, int pages, absolute image paths), and that one list becomes both the
-:class:`~llama_index_mmrag.blocks.ContentBlock` records (LlamaIndex documents and nodes) and, through
+:class:`~llama_index_mmrag.schema.ContentBlock` records (LlamaIndex documents and nodes) and, through
 ``ContentBlock.to_content_item``, the input of ``RAGAnything.insert_content_list``.
 
 A file that cannot be read raises :class:`~llama_index_mmrag.parsing.errors.ParseError` naming the file and
@@ -34,7 +34,7 @@ from pydantic import Field
 from raganything.parser import get_parser
 
 import llama_index_mmrag.parsing.parser  # noqa: F401  (registers "mmrag" and "docling-offline")
-from llama_index_mmrag.blocks import MODALITIES, ContentBlock, file_content_hash
+from llama_index_mmrag.schema import MODALITIES, ContentBlock, file_content_hash
 from llama_index_mmrag.parsing.docling import normalize_content_list
 from llama_index_mmrag.parsing.errors import ParseError
 from llama_index_mmrag.parsing.parser import strip_path_prefix

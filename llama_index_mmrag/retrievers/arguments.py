@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from llama_index_mmrag.blocks import MODALITIES
+from llama_index_mmrag.schema import MODALITIES
 
 __all__ = [
     "MAX_CANDIDATES",

@@ -9,7 +9,7 @@ from pathlib import Path
 from llama_index.core.schema import ImageNode, TextNode
 
 from llama_index_mmrag import MultimodalRAG
-from llama_index_mmrag.blocks import graph_content, make_chunk_id
+from llama_index_mmrag.schema import graph_content, make_chunk_id
 from llama_index_mmrag.retrievers.milvus_modal import MilvusModalRetriever
 from llama_index_mmrag.limits import MAX_METADATA_BYTES, MAX_TEXT_BYTES, fit_nodes, fits
 from llama_index_mmrag.stores.milvus import scan_rows

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import pytest
 
 from llama_index_mmrag import MultimodalRAG
-from llama_index_mmrag.blocks import file_content_hash
+from llama_index_mmrag.schema import file_content_hash
 from llama_index_mmrag.graph import kg_loader
 from llama_index_mmrag.graph import store as graph_store
 from llama_index_mmrag.graph.store import GraphStore

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from llama_index_mmrag import limits
-from llama_index_mmrag.blocks import blocks_to_nodes
+from llama_index_mmrag.schema import blocks_to_nodes
 from llama_index_mmrag.limits import fit_nodes, fits
 from llama_index_mmrag.parsing.errors import ParseError
 from llama_index_mmrag.readers.rag_anything import RAGAnythingReader

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from llama_index_mmrag.blocks import ContentBlock
+from llama_index_mmrag.schema import ContentBlock
 from tests.support.fake_mm_llm import FakeMultiModalLLM
 
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")

@@ -9,7 +9,7 @@ from pathlib import Path
 import dashscope
 import pytest
 
-from llama_index_mmrag.blocks import ContentBlock
+from llama_index_mmrag.schema import ContentBlock
 from llama_index_mmrag.models.dashscope import DashScopeLLM, DashScopeMultiModalLLM
 from llama_index_mmrag.processors import ModalDescriber, ModalDescriptionError
 from tests.support.dashscope_server import (

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from llama_index_mmrag.blocks import ContentBlock
+from llama_index_mmrag.schema import ContentBlock
 from llama_index_mmrag.processors import OFFLINE, ModalDescriber, ModalDescriptionError
 from tests.processors.conftest import DOC, TABLE_BODY
 from tests.support.fake_mm_llm import FakeMultiModalLLM

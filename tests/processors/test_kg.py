@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from llama_index.core.schema import NodeWithScore
 
-from llama_index_mmrag.blocks import ContentBlock, blocks_to_nodes, graph_content
+from llama_index_mmrag.schema import ContentBlock, blocks_to_nodes, graph_content
 from llama_index_mmrag.graph.extract import GraphChunk, build_custom_kg
 from llama_index_mmrag.models.tokenizer import offline_tokenizer
 from llama_index_mmrag.processors import (

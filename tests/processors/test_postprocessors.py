@@ -9,7 +9,7 @@ from llama_index.core.base.llms.types import ImageBlock
 from llama_index.core.ingestion import IngestionPipeline
 from llama_index.core.schema import BaseNode, ImageNode, MetadataMode, NodeWithScore, QueryBundle, TextNode
 
-from llama_index_mmrag.blocks import ContentBlock, blocks_to_nodes, graph_content, make_chunk_id
+from llama_index_mmrag.schema import ContentBlock, blocks_to_nodes, graph_content, make_chunk_id
 from llama_index_mmrag.processors import (
     EquationModalPostprocessor,
     ImageModalPostprocessor,

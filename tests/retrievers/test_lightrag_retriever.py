@@ -10,7 +10,7 @@ import pytest
 
 from llama_index_mmrag import LightRAGRetriever, MultimodalRAG
 from llama_index_mmrag.graph.store import GRAPH_MODES, split_on_chunk_separator, CHUNK_SEPARATOR
-from llama_index_mmrag.blocks import make_chunk_id
+from llama_index_mmrag.schema import make_chunk_id
 from llama_index_mmrag.models.tokenizer import offline_tokenizer
 from tests.support.fake_llm import FakeLLM
 

@@ -1,4 +1,4 @@
-"""ContentBlock, the one record that crosses layers, and its mapping to LlamaIndex nodes.
+"""ContentBlock, the one record that crosses layers.
 
 A ContentBlock is a RAG-Anything content-list item (``type``, ``page_idx``, ``text`` / ``img_path`` /
 ``table_body`` / ``latex``, captions) plus provenance (``doc``, ``doc_id``, ``page``, ``bbox``, ``parser``).
@@ -16,21 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-if TYPE_CHECKING:  # LlamaIndex is imported where nodes are built, so reading provenance does not import it
-    from llama_index.core.schema import BaseNode
-
 Modality = Literal["text", "image", "table", "equation"]
 MODALITIES: tuple[str, ...] = ("text", "image", "table", "equation")
-
-# Metadata keys that help a reader but would only add noise to an embedding or an LLM prompt.
-_HIDDEN_FROM_EMBEDDING = ["doc_id", "bbox", "parser", "chunk_id", "image_path", "block_index", "table_body"]
-_HIDDEN_FROM_LLM = ["doc_id", "bbox", "parser", "chunk_id", "block_index", "table_body"]
 
 
 def file_content_hash(path: str | Path) -> str:
@@ -44,33 +37,6 @@ def file_content_hash(path: str | Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def graph_content(text: str, doc: str, page: int | None, modality: str) -> str:
-    """The text a chunk has in the LightRAG graph: its provenance, then its text.
-
-    The provenance line makes the chunk unique per document and page (LightRAG ids chunks by content)
-    and tells an LLM reading graph context where the evidence is.
-
-    Args:
-        text: The node's text.
-        doc: The document's file name.
-        page: 0-based page, ``None`` where unknown.
-        modality: The node's modality.
-    """
-    where = f"page {page}" if page is not None else "page ?"
-    return f"[{doc}, {where}, {modality}]\n{text}"
-
-
-def make_chunk_id(content: str) -> str:
-    """Return the id a chunk has in Milvus and in LightRAG: LightRAG's own id of its graph content.
-
-    Args:
-        content: The chunk's graph content (see :func:`graph_content`).
-    """
-    from lightrag.utils import compute_mdhash_id, sanitize_text_for_encoding
-
-    return compute_mdhash_id(sanitize_text_for_encoding(content), prefix="chunk-")
 
 
 _NOT_XML_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
@@ -215,82 +181,3 @@ class ContentBlock(BaseModel):
             "parser": self.parser,
             "block_index": self.index,
         }
-
-
-def _chunk_id(text: str, block: ContentBlock) -> str:
-    return make_chunk_id(graph_content(text, block.doc, block.page, block.modality))
-
-
-def _modal_node(block: ContentBlock) -> BaseNode:
-    from llama_index.core.schema import ImageNode, TextNode
-
-    chunk_id = _chunk_id(block.searchable_text, block)
-    metadata = block.provenance() | {"chunk_id": chunk_id}
-    if block.captions:
-        metadata["caption"] = " ".join(block.captions)
-    if block.modality == "image":
-        metadata["image_path"] = block.img_path
-        node: BaseNode = ImageNode(
-            id_=chunk_id, text=block.searchable_text, image_path=block.img_path, metadata=metadata
-        )
-    else:
-        if block.modality == "table":
-            metadata["table_body"] = block.table_body
-        if block.modality == "equation":
-            metadata["latex"] = block.latex
-        node = TextNode(id_=chunk_id, text=block.searchable_text, metadata=metadata)
-    return node
-
-
-def _text_runs(blocks: Sequence[ContentBlock]) -> list[list[ContentBlock]]:
-    """Group consecutive text blocks of one page, so chunks never straddle pages."""
-    runs: list[list[ContentBlock]] = []
-    for block in blocks:
-        if runs and runs[-1][-1].modality == "text" and block.modality == "text" and runs[-1][-1].page == block.page:
-            runs[-1].append(block)
-        else:
-            runs.append([block])
-    return runs
-
-
-def blocks_to_nodes(blocks: Sequence[ContentBlock], *, chunk_size: int = 256, chunk_overlap: int = 32) -> list[BaseNode]:
-    """Turn a document's blocks into LlamaIndex nodes, one node type per modality, pages kept.
-
-    Text blocks of one page are joined and split into chunks of about ``chunk_size`` tokens; each
-    image becomes an ``ImageNode`` and each table or equation a ``TextNode`` carrying its structured
-    body in metadata. Node ids are LightRAG's ids of the chunks' graph content (see
-    :func:`make_chunk_id`), so Milvus and the graph share them; the source document is the ``doc_id``.
-
-    Args:
-        blocks: The blocks of one document, in reading order.
-        chunk_size: Target chunk size in tokens.
-        chunk_overlap: Overlap between consecutive chunks in tokens.
-    """
-    from llama_index.core.node_parser import SentenceSplitter
-    from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
-
-    splitter = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
-    nodes: list[BaseNode] = []
-    for run in _text_runs(blocks):
-        first = run[0]
-        if first.modality != "text":
-            nodes.append(_modal_node(first))
-            continue
-        page_text = "\n\n".join(b.text.strip() for b in run if b.text.strip())
-        for piece in splitter.split_text(page_text):
-            chunk_id = _chunk_id(piece, first)
-            metadata = first.provenance() | {"chunk_id": chunk_id, "bbox": _union_bbox(run)}
-            nodes.append(TextNode(id_=chunk_id, text=piece, metadata=metadata))
-    nodes = list({node.node_id: node for node in reversed(nodes)}.values())[::-1]  # same content, same page: once
-    for node in nodes:
-        node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=node.metadata["doc_id"])
-        node.excluded_embed_metadata_keys = list(_HIDDEN_FROM_EMBEDDING)
-        node.excluded_llm_metadata_keys = list(_HIDDEN_FROM_LLM)
-    return nodes
-
-
-def _union_bbox(run: Sequence[ContentBlock]) -> list[float] | None:
-    boxes = [b.bbox for b in run if b.bbox]
-    if not boxes:
-        return None
-    return [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]

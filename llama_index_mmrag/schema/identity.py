@@ -1,0 +1,116 @@
+"""Node identity: a chunk's graph content and its id, the one id a chunk has in Milvus and in LightRAG.
+
+A chunk's *graph content* is a provenance line (``[report.pdf, page 3, table]``) and then its text; its id is
+LightRAG's own id of that content (``"chunk-" + md5``), so Milvus nodes and graph chunks share ids and fusion
+dedupes exactly. Every place that makes, recomputes or parses an id or a provenance line uses these functions.
+
+Example:
+    >>> content = graph_content("| Year | Revenue |", "r.pdf", 2, "table")
+    >>> content.splitlines()[0]
+    '[r.pdf, page 2, table]'
+    >>> strip_provenance(content, "r.pdf")
+    '| Year | Revenue |'
+    >>> chunk_id("| Year | Revenue |", "r.pdf", 2, "table") == make_chunk_id(content)
+    True
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # LlamaIndex is imported where nodes are built, so reading provenance does not import it
+    from llama_index.core.schema import BaseNode
+
+
+def graph_content(text: str, doc: str, page: int | None, modality: str) -> str:
+    """The text a chunk has in the LightRAG graph: its provenance, then its text.
+
+    The provenance line makes the chunk unique per document and page (LightRAG ids chunks by content)
+    and tells an LLM reading graph context where the evidence is.
+
+    Args:
+        text: The node's text.
+        doc: The document's file name.
+        page: 0-based page, ``None`` where unknown.
+        modality: The node's modality.
+    """
+    where = f"page {page}" if page is not None else "page ?"
+    return f"[{doc}, {where}, {modality}]\n{text}"
+
+
+def strip_provenance(content: str, doc: str) -> str:
+    """The text of a graph content without its leading provenance line (see :func:`graph_content`).
+
+    Args:
+        content: A chunk's graph content, or plain text (returned as it is).
+        doc: The document's file name the provenance line starts with.
+    """
+    first, newline, rest = content.partition("\n")
+    if newline and first.startswith(f"[{doc}") and first.rstrip().endswith("]"):
+        return rest
+    return content
+
+
+def make_chunk_id(content: str) -> str:
+    """Return the id a chunk has in Milvus and in LightRAG: LightRAG's own id of its graph content.
+
+    LightRAG stores a chunk under ``compute_mdhash_id(sanitize_text_for_encoding(content), prefix="chunk-")``,
+    i.e. ``"chunk-" + md5`` of the stripped, HTML-unescaped text.
+
+    Args:
+        content: The chunk's graph content (see :func:`graph_content`).
+
+    Example:
+        >>> make_chunk_id("  Milvus runs on Kubernetes. ")
+        'chunk-5c6109a04d3f63acd6b9def312cfc2c1'
+    """
+    from lightrag.utils import compute_mdhash_id, sanitize_text_for_encoding
+
+    return compute_mdhash_id(sanitize_text_for_encoding(content), prefix="chunk-")
+
+
+def chunk_id(text: str, doc: str, page: int | None, modality: str) -> str:
+    """The id of a chunk with this text and provenance (:func:`make_chunk_id` of its :func:`graph_content`).
+
+    Args:
+        text: The chunk's text.
+        doc: The document's file name.
+        page: 0-based page, ``None`` where unknown.
+        modality: The chunk's modality.
+    """
+    return make_chunk_id(graph_content(text, doc, page, modality))
+
+
+def node_graph_content(node: BaseNode) -> str:
+    """The graph content of a node built by :func:`~llama_index_mmrag.schema.blocks_to_nodes` (its metadata).
+
+    Args:
+        node: A node with ``doc`` (and ``page``, ``modality``) metadata.
+    """
+    meta = node.metadata
+    return graph_content(node.get_content(), meta["doc"], meta.get("page"), meta.get("modality", "text"))
+
+
+def owns_chunk_id(node: BaseNode) -> bool:
+    """Whether the node's id is this package's chunk id of its content (made by ``blocks_to_nodes``).
+
+    Args:
+        node: Any LlamaIndex node.
+    """
+    meta = node.metadata
+    return meta.get("chunk_id") == node.node_id and "doc" in meta and "modality" in meta
+
+
+def resync_chunk_id(node: BaseNode) -> str:
+    """Give a ``blocks_to_nodes`` node the chunk id of its current text (and ``chunk_id`` metadata).
+
+    Args:
+        node: A node for which :func:`owns_chunk_id` is true.
+
+    Returns:
+        The node's (possibly new) id.
+    """
+    new_id = make_chunk_id(node_graph_content(node))
+    node.id_ = new_id
+    node.metadata["chunk_id"] = new_id
+    return new_id
