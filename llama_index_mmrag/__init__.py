@@ -10,19 +10,34 @@ from typing import TYPE_CHECKING
 from llama_index_mmrag.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
+    from llama_index_mmrag.doc_names import AmbiguousDocumentError, UnknownDocumentError
+    from llama_index_mmrag.errors import InputError, MMRAGError, ModelError, StoreError
+    from llama_index_mmrag.graph.file_storage import GraphFileError
+    from llama_index_mmrag.graph.store import GraphBuildError
+    from llama_index_mmrag.lifecycle import StoreBusyError
+    from llama_index_mmrag.models.adapters import EmbeddingTimeoutError, NoLLMConfiguredError
+    from llama_index_mmrag.models.dashscope import DashScopeError
+    from llama_index_mmrag.parsing.errors import ParseError
+    from llama_index_mmrag.parsing.ocr import ImageReadError
     from llama_index_mmrag.processors import (
         EquationModalPostprocessor,
         ImageModalPostprocessor,
         ModalDescriber,
         TableModalPostprocessor,
     )
+    from llama_index_mmrag.processors.items import ModalItemError
+    from llama_index_mmrag.processors.rag_anything import GraphAccessError, ModalDescriptionError
     from llama_index_mmrag.rag import IngestReport, MultimodalRAG
-    from llama_index_mmrag.readers.rag_anything import RAGAnythingReader
+    from llama_index_mmrag.readers.rag_anything import BatchLoadError, RAGAnythingReader
+    from llama_index_mmrag.retrievers.arguments import ScopeArgumentError
     from llama_index_mmrag.retrievers.composite import MultimodalCompositeRetriever
     from llama_index_mmrag.retrievers.lightrag import LightRAGRetriever
+    from llama_index_mmrag.retrievers.literals import FilterError
     from llama_index_mmrag.retrievers.milvus_modal import MilvusModalRetriever
+    from llama_index_mmrag.retrievers.question import EmptyQuestionError
     from llama_index_mmrag.retrievers.references import ReferenceRetriever
     from llama_index_mmrag.settings import MMRAGSettings
+    from llama_index_mmrag.stores.lite_server import LiteServerError
 
 # The public names load on first use (PEP 562), so `import llama_index_mmrag.cli` and `mmrag --help` do not
 # import LlamaIndex, Milvus, LightRAG and torch.
@@ -39,6 +54,29 @@ _EXPORTS = {
     "MilvusModalRetriever": "llama_index_mmrag.retrievers.milvus_modal",
     "ReferenceRetriever": "llama_index_mmrag.retrievers.references",
     "MMRAGSettings": "llama_index_mmrag.settings",
+    # Errors: MMRAGError is the root, InputError, StoreError and ModelError its families (see errors.py).
+    "MMRAGError": "llama_index_mmrag.errors",
+    "InputError": "llama_index_mmrag.errors",
+    "StoreError": "llama_index_mmrag.errors",
+    "ModelError": "llama_index_mmrag.errors",
+    "ParseError": "llama_index_mmrag.parsing.errors",
+    "ImageReadError": "llama_index_mmrag.parsing.ocr",
+    "BatchLoadError": "llama_index_mmrag.readers.rag_anything",
+    "ModalItemError": "llama_index_mmrag.processors.items",
+    "UnknownDocumentError": "llama_index_mmrag.doc_names",
+    "AmbiguousDocumentError": "llama_index_mmrag.doc_names",
+    "EmptyQuestionError": "llama_index_mmrag.retrievers.question",
+    "ScopeArgumentError": "llama_index_mmrag.retrievers.arguments",
+    "FilterError": "llama_index_mmrag.retrievers.literals",
+    "StoreBusyError": "llama_index_mmrag.lifecycle",
+    "LiteServerError": "llama_index_mmrag.stores.lite_server",
+    "GraphFileError": "llama_index_mmrag.graph.file_storage",
+    "GraphBuildError": "llama_index_mmrag.graph.store",
+    "GraphAccessError": "llama_index_mmrag.processors.rag_anything",
+    "ModalDescriptionError": "llama_index_mmrag.processors.rag_anything",
+    "NoLLMConfiguredError": "llama_index_mmrag.models.adapters",
+    "EmbeddingTimeoutError": "llama_index_mmrag.models.adapters",
+    "DashScopeError": "llama_index_mmrag.models.dashscope",
 }
 
 
@@ -46,17 +84,39 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 __all__ = [
+    "AmbiguousDocumentError",
+    "BatchLoadError",
+    "DashScopeError",
+    "EmbeddingTimeoutError",
+    "EmptyQuestionError",
     "EquationModalPostprocessor",
+    "FilterError",
+    "GraphAccessError",
+    "GraphBuildError",
+    "GraphFileError",
     "ImageModalPostprocessor",
+    "ImageReadError",
     "IngestReport",
+    "InputError",
     "LightRAGRetriever",
+    "LiteServerError",
+    "MMRAGError",
     "MMRAGSettings",
     "MilvusModalRetriever",
     "ModalDescriber",
+    "ModalDescriptionError",
+    "ModalItemError",
+    "ModelError",
     "MultimodalCompositeRetriever",
     "MultimodalRAG",
+    "NoLLMConfiguredError",
+    "ParseError",
     "RAGAnythingReader",
     "ReferenceRetriever",
+    "ScopeArgumentError",
+    "StoreBusyError",
+    "StoreError",
     "TableModalPostprocessor",
+    "UnknownDocumentError",
 ]
 __version__ = "0.1.0"

@@ -15,6 +15,8 @@ import difflib
 from collections.abc import Sequence
 from pathlib import Path
 
+from llama_index_mmrag.errors import InputError
+
 __all__ = [
     "AmbiguousDocumentError",
     "UnknownDocumentError",
@@ -28,7 +30,7 @@ NAME_PREVIEW = 200
 """Characters of an unknown name an error message quotes (a pasted 70,000-character name is not echoed whole)."""
 
 
-class UnknownDocumentError(LookupError):
+class UnknownDocumentError(InputError, LookupError):
     """No document of that name is in the store.
 
     Args:

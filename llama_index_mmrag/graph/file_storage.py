@@ -46,6 +46,7 @@ from lightrag.kg.networkx_impl import NetworkXStorage
 from lightrag.kg.shared_storage import clear_all_update_flags, set_all_update_flags
 from lightrag.utils import SanitizingJSONEncoder
 
+from llama_index_mmrag.errors import StoreError
 from llama_index_mmrag.graph.safe_text import is_xml_safe, xml_safe
 from llama_index_mmrag.lifecycle import Journal, looks_whole
 from llama_index_mmrag.manifest import fsync_dir, write_atomic
@@ -61,7 +62,7 @@ TMP_PREFIX = ".mmrag-save-"
 """Prefix of the temporary files of a save (a crash may leave one; it is never read)."""
 
 
-class GraphFileError(RuntimeError):
+class GraphFileError(StoreError, RuntimeError):
     """A graph or key-value file of the store could not be saved, or is damaged with no copy to restore."""
 
 

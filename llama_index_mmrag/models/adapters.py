@@ -26,12 +26,14 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.base.llms.types import ChatMessage, ImageBlock, MessageRole, TextBlock
 from llama_index.core.llms import LLM
 
+from llama_index_mmrag.errors import ModelError
+
 LightRAGLLMFunc = Callable[..., Awaitable[str]]
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 
-class NoLLMConfiguredError(RuntimeError):
+class NoLLMConfiguredError(ModelError, RuntimeError):
     """Raised when a code path that needs an LLM runs with none configured."""
 
 
@@ -203,7 +205,7 @@ def embedding_call_policy(embed_model: BaseEmbedding, in_process: bool | None = 
     )
 
 
-class EmbeddingTimeoutError(TimeoutError):
+class EmbeddingTimeoutError(ModelError, TimeoutError):
     """A remote embedding service did not answer in time, on every attempt."""
 
 

@@ -94,6 +94,8 @@ from llama_index.core.llms import CustomLLM
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.schema import ImageNode, ImageType
 
+from llama_index_mmrag.errors import ModelError
+
 __all__ = [
     "DASHSCOPE_API_KEY_ENV",
     "DashScopeEmbedding",
@@ -144,7 +146,7 @@ _T = TypeVar("_T")
 # ---------------------------------------------------------------------------------------
 
 
-class DashScopeError(RuntimeError):
+class DashScopeError(ModelError, RuntimeError):
     """A DashScope call failed: HTTP error, unexpected answer, or endpoint unreachable.
 
     The message names the model, the HTTP status and DashScope error code, the server's

@@ -25,6 +25,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from llama_index_mmrag.errors import InputError
+
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 """The first eight bytes of every OLE2 compound file."""
 
@@ -68,7 +70,7 @@ class ContainerKind:
     damaged: bool = False
 
 
-class _Damaged(Exception):
+class _Damaged(InputError):
     """The compound file's structure is inconsistent."""
 
 

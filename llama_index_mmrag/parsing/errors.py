@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from llama_index_mmrag.errors import InputError
 
-class ParseError(ValueError):
+
+class ParseError(InputError, ValueError):
     """A file could not be parsed.
 
     Args:

@@ -47,6 +47,8 @@ import numpy as np
 import wordninja
 from PIL import Image, UnidentifiedImageError
 
+from llama_index_mmrag.errors import InputError
+
 ImageInput = Union[str, Path, bytes, bytearray, memoryview, Image.Image, np.ndarray]
 """What OCR reads: a file path (``str`` or ``Path``), encoded image bytes (PNG, JPEG ...), a base64 string or
 ``data:`` URL of such bytes, a PIL image, or an RGB / grayscale array."""
@@ -63,7 +65,7 @@ _ENGINE: Any = None
 _INHERITED: list[Any] = []  # engines a forked child got from its parent: never used, never destroyed
 
 
-class ImageReadError(ValueError):
+class ImageReadError(InputError, ValueError):
     """An image handed to OCR cannot be read; the message names the image and says what to do.
 
     Example:

@@ -136,12 +136,7 @@ class OfflineParser(Parser):
         from llama_index_mmrag.parsing import pdf
 
         out = Path(output_dir or Path(pdf_path).parent / "parsed")
-        try:
-            return pdf.parse_pdf(pdf_path, out, ocr=method != "txt", workers=kwargs.get("workers"))
-        except ParseError:
-            raise
-        except pdf.ParseError as exc:  # the PDF module's own error class: same meaning, no path/reason fields
-            raise ParseError(pdf_path, strip_path_prefix(str(exc), pdf_path)) from exc
+        return pdf.parse_pdf(pdf_path, out, ocr=method != "txt", workers=kwargs.get("workers"))
 
     def parse_image(
         self, image_path: str | Path, output_dir: str | None = None, lang: str | None = None, **kwargs: Any

@@ -44,14 +44,14 @@ from typing import Any
 import pypdfium2 as pdfium
 
 from llama_index_mmrag.forking import FORK_GUARD
-from llama_index_mmrag.parsing.errors import ParseError as BaseParseError
+from llama_index_mmrag.parsing.errors import ParseError
 from llama_index_mmrag.parsing.ocr import set_ocr_threads
 from llama_index_mmrag.parsing.pdf_document import finalize
 from llama_index_mmrag.parsing.pdf_page import PageJob, PageResult, image_prefix, parse_page
 from llama_index_mmrag.parsing.pdf_workers import init_worker, run_in_spawner_thread
 from llama_index_mmrag.progress import report_progress
 
-__all__ = ["ParseError", "PdfParseStats", "keep_workers", "parse_pdf", "parse_pdf_with_stats", "shutdown_workers"]
+__all__ = ["PdfParseStats", "keep_workers", "parse_pdf", "parse_pdf_with_stats", "shutdown_workers"]
 
 MIN_PAGES_FOR_POOL = 3
 """Documents with fewer pages are parsed in the calling process."""
@@ -74,18 +74,6 @@ _POOL_WORKERS = 0
 _POOL_USERS = 0  # parses running on the pool, plus open keep_workers() blocks
 _WORKER_DOCUMENT: tuple[tuple[str, int, int], pdfium.PdfDocument] | None = None
 _WORKER_PAGES = 0
-
-
-class ParseError(BaseParseError):
-    """A PDF could not be parsed: the message names the file, the reason and what to do.
-
-    A :class:`ValueError` (through the package's :class:`~llama_index_mmrag.parsing.errors.ParseError`), with
-    ``path`` and ``reason`` attributes.
-
-    Args:
-        path: The PDF that failed.
-        reason: Why, and what to do about it.
-    """
 
 
 @dataclass

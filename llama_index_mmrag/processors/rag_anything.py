@@ -40,6 +40,7 @@ from typing import Any
 
 from llama_index.core.llms import LLM
 
+from llama_index_mmrag.errors import ModelError, StoreError
 from llama_index_mmrag.models.adapters import lightrag_llm_func, lightrag_vision_func
 from llama_index_mmrag.models.tokenizer import offline_tokenizer
 from llama_index_mmrag.processors.items import ModalItem
@@ -62,11 +63,11 @@ _STORAGES = (
 )
 
 
-class ModalDescriptionError(RuntimeError):
+class ModalDescriptionError(ModelError, RuntimeError):
     """Describing an image, table or equation failed; the message names the item and the cause."""
 
 
-class GraphAccessError(RuntimeError):
+class GraphAccessError(StoreError, RuntimeError):
     """A modal processor tried to use LightRAG storage while only describing (never expected)."""
 
 

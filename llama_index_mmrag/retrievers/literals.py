@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from llama_index_mmrag.errors import InputError
+
 __all__ = ["MAX_STRING_BYTES", "STRING_ESCAPES", "FilterError", "check_string", "escape_string", "show_value"]
 
 MAX_STRING_BYTES = 65_535
@@ -22,7 +24,7 @@ STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\
 """What :func:`escape_string` escapes inside the quotes (a ``str.translate`` table)."""
 
 
-class FilterError(ValueError):
+class FilterError(InputError, ValueError):
     """A metadata filter that cannot be compiled safely.
 
     The message names the offending key or value and says what to do instead.

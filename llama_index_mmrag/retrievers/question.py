@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from llama_index_mmrag.errors import InputError
+
 if TYPE_CHECKING:  # the command line checks questions with search_text before it loads LlamaIndex
     from llama_index.core.schema import QueryBundle
 
@@ -34,7 +36,7 @@ tokens, roughly 1,000 characters, and keyword search gains nothing from a whole 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]+")
 
 
-class EmptyQuestionError(ValueError):
+class EmptyQuestionError(InputError, ValueError):
     """A question with nothing to search for: empty, or only whitespace and invisible characters.
 
     Example:

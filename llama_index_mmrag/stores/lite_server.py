@@ -41,6 +41,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from llama_index_mmrag.errors import StoreError
+
 if TYPE_CHECKING:
     from llama_index_mmrag.settings import MMRAGSettings
 
@@ -69,7 +71,7 @@ DEFAULT_IDLE_S = 60.0
 DEFAULT_START_TIMEOUT_S = 120.0
 
 
-class LiteServerError(RuntimeError):
+class LiteServerError(StoreError, RuntimeError):
     """The local Milvus Lite server for a store could not be started or reached."""
 
 
