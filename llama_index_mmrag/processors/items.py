@@ -36,6 +36,7 @@ from urllib.request import url2pathname
 
 from llama_index.core.schema import BaseNode, ImageNode
 
+from llama_index_mmrag.errors import InputError
 from llama_index_mmrag.schema import ContentBlock
 from llama_index_mmrag.processors.offline import neighbouring_text
 
@@ -50,7 +51,7 @@ _IMAGE_EXTENSIONS = {
 }
 
 
-class ModalItemError(ValueError):
+class ModalItemError(InputError, ValueError):
     """A modal item cannot be described: its image is missing or unreadable, or it has no content."""
 
 

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from llama_index_mmrag.errors import InputError
 from llama_index_mmrag.schema import MODALITIES
 
 __all__ = [
@@ -41,7 +42,7 @@ MAX_CANDIDATES = 16384
 """Most candidates one Milvus search may fetch (Milvus's own ``topk`` limit)."""
 
 
-class ScopeArgumentError(ValueError):
+class ScopeArgumentError(InputError, ValueError):
     """A retrieval argument of the wrong type or value; the message names the argument and what to pass."""
 
 
