@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from llama_index_mmrag.errors import InputError, MMRAGError, ModelError, StoreError
     from llama_index_mmrag.graph.file_storage import GraphFileError
     from llama_index_mmrag.graph.store import GraphBuildError
-    from llama_index_mmrag.lifecycle import StoreBusyError
+    from llama_index_mmrag.graph.workspaces import WorkspaceInUseError
+    from llama_index_mmrag.index.lock import StoreBusyError
+    from llama_index_mmrag.manifest import StoreIdentityError
     from llama_index_mmrag.models.adapters import EmbeddingTimeoutError, NoLLMConfiguredError
     from llama_index_mmrag.models.dashscope import DashScopeError
     from llama_index_mmrag.parsing.errors import ParseError
@@ -27,7 +29,8 @@ if TYPE_CHECKING:
     )
     from llama_index_mmrag.processors.items import ModalItemError
     from llama_index_mmrag.processors.rag_anything import GraphAccessError, ModalDescriptionError
-    from llama_index_mmrag.rag import IngestReport, MultimodalRAG
+    from llama_index_mmrag.ingestion.report import IngestReport
+    from llama_index_mmrag.rag import MultimodalRAG
     from llama_index_mmrag.readers.rag_anything import BatchLoadError, RAGAnythingReader
     from llama_index_mmrag.retrievers.arguments import ScopeArgumentError
     from llama_index_mmrag.retrievers.composite import MultimodalCompositeRetriever
@@ -46,7 +49,7 @@ _EXPORTS = {
     "ImageModalPostprocessor": "llama_index_mmrag.processors",
     "ModalDescriber": "llama_index_mmrag.processors",
     "TableModalPostprocessor": "llama_index_mmrag.processors",
-    "IngestReport": "llama_index_mmrag.rag",
+    "IngestReport": "llama_index_mmrag.ingestion.report",
     "MultimodalRAG": "llama_index_mmrag.rag",
     "RAGAnythingReader": "llama_index_mmrag.readers.rag_anything",
     "MultimodalCompositeRetriever": "llama_index_mmrag.retrievers.composite",
@@ -68,7 +71,9 @@ _EXPORTS = {
     "EmptyQuestionError": "llama_index_mmrag.retrievers.question",
     "ScopeArgumentError": "llama_index_mmrag.retrievers.arguments",
     "FilterError": "llama_index_mmrag.retrievers.literals",
-    "StoreBusyError": "llama_index_mmrag.lifecycle",
+    "StoreBusyError": "llama_index_mmrag.index.lock",
+    "StoreIdentityError": "llama_index_mmrag.manifest",
+    "WorkspaceInUseError": "llama_index_mmrag.graph.workspaces",
     "LiteServerError": "llama_index_mmrag.stores.lite_server",
     "GraphFileError": "llama_index_mmrag.graph.file_storage",
     "GraphBuildError": "llama_index_mmrag.graph.store",
@@ -116,7 +121,9 @@ __all__ = [
     "ScopeArgumentError",
     "StoreBusyError",
     "StoreError",
+    "StoreIdentityError",
     "TableModalPostprocessor",
     "UnknownDocumentError",
+    "WorkspaceInUseError",
 ]
 __version__ = "0.1.0"

@@ -2,7 +2,11 @@
 
 Written atomically (temporary file, fsync, rename, fsync of the folder), and only after a document's nodes are
 in Milvus and in the graph, so a document is either recorded complete or not recorded at all (the write-ahead
-journal of :mod:`llama_index_mmrag.lifecycle` rolls back whatever a crash left between the two).
+journal of :mod:`llama_index_mmrag.index` rolls back whatever a crash left between the two).
+
+Beside it, the store's descriptor (``<storage_dir>/store.json``, :class:`StoreIdentity`) records what built the
+store: its embedding model and dimension, and its graph workspace. It is written once, when the store is first
+opened, and never by a document write.
 
 Example:
     >>> m = Manifest(Path("/tmp/mmrag-doctest-manifest.json"))
@@ -22,10 +26,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+
+from llama_index_mmrag.errors import StoreError
 
 MANIFEST_VERSION = 1
 _TMP_PREFIX = ".manifest-"
+STORE_FILE = "store.json"
+"""The store's descriptor, beside the manifest (see :class:`StoreIdentity`)."""
 
 
 def write_atomic(path: Path, write: Callable[[IO[bytes]], None], tmp_prefix: str = ".tmp-") -> None:
@@ -234,3 +242,142 @@ class Manifest:
             if removed is not None:
                 self._save()
             return removed
+
+
+class StoreIdentityError(StoreError, ValueError):
+    """A store was opened with another embedding model or dimension than the one that built it, or its
+    descriptor (``store.json``) cannot be read."""
+
+
+class StoreIdentity(BaseModel):
+    """What built a store, recorded in ``<storage_dir>/store.json`` when the store is first opened.
+
+    Nothing in it is a path, so a store folder moved or copied elsewhere keeps its graph: the graph's folder
+    (``<store>/lightrag/<workspace>``) and, on a Milvus server, the graph's collections are named after
+    ``workspace``.
+
+    Args:
+        embed_model: The embedding model's name (:func:`llama_index_mmrag.models.embeddings.embedding_name`).
+        embed_dim: Its dimension.
+        workspace: The graph's LightRAG workspace, a stable id (``<collection>_<8 hex digits>``).
+        created_at: When it was recorded (ISO 8601, UTC).
+        adopted: Recorded on the first open of a store made before stores recorded what built them (its
+            model is then the one configured at that open).
+
+    Example:
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> first = StoreIdentity.open(folder, embed_model="all-MiniLM-L6-v2 (packaged)", embed_dim=384, workspace="mmrag_1a2b3c4d")
+        >>> StoreIdentity.read(folder).workspace
+        'mmrag_1a2b3c4d'
+        >>> try:
+        ...     StoreIdentity.open(folder, embed_model="text-embedding-v3", embed_dim=384, workspace="mmrag_0")
+        ... except StoreIdentityError as exc:
+        ...     print(str(exc).split(":")[0])
+        the store ... was built with the embedding model 'all-MiniLM-L6-v2 (packaged)' (384-d), but 'text-embedding-v3' (384-d) is configured
+    """
+
+    version: int = 1
+    embed_model: str
+    embed_dim: int
+    workspace: str
+    created_at: str | None = None
+    adopted: bool = False
+
+    @staticmethod
+    def path(storage_dir: Path) -> Path:
+        """The descriptor file of a store.
+
+        Args:
+            storage_dir: The store's folder.
+        """
+        return storage_dir / STORE_FILE
+
+    @classmethod
+    def read(cls, storage_dir: Path) -> StoreIdentity | None:
+        """The store's recorded identity; ``None`` for a store that has none yet (new, or made before it was kept).
+
+        Args:
+            storage_dir: The store's folder.
+
+        Raises:
+            StoreIdentityError: If ``store.json`` exists but cannot be read.
+        """
+        path = cls.path(storage_dir)
+        try:
+            return cls.model_validate_json(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, ValidationError) as exc:
+            raise StoreIdentityError(
+                f"the store descriptor {path} is unreadable ({' '.join(str(exc).split())[:300]}); restore it from a "
+                f"backup of the store, or ingest the documents into a new store"
+            ) from exc
+
+    @classmethod
+    def open(
+        cls, storage_dir: Path, *, embed_model: str, embed_dim: int, workspace: str, adopted: bool = False
+    ) -> StoreIdentity:
+        """The store's identity, recorded now if it has none, checked against the configured embedding.
+
+        Two processes opening a new store at once record one identity: the file is created whole or not at
+        all (a hard link of a complete temporary file), and the one that loses reads the winner's.
+
+        Args:
+            storage_dir: The store's folder.
+            embed_model: The configured embedding model's name.
+            embed_dim: Its dimension.
+            workspace: The workspace to record if the store has no identity yet.
+            adopted: Whether the store existed before (it gets its current workspace, not a new one).
+
+        Raises:
+            StoreIdentityError: If the store was built with another model or dimension, or ``store.json`` is
+                unreadable.
+        """
+        recorded = cls.read(storage_dir)
+        if recorded is None:
+            new = cls(embed_model=embed_model, embed_dim=embed_dim, workspace=workspace, created_at=utc_now(), adopted=adopted)
+            recorded = new._create(storage_dir)
+        recorded.check(storage_dir, embed_model, embed_dim)
+        return recorded
+
+    def _create(self, storage_dir: Path) -> StoreIdentity:
+        """Write this identity unless the store has one already; return the one on disk."""
+        path = self.path(storage_dir)
+        storage_dir.mkdir(parents=True, exist_ok=True)
+        data = self.model_dump_json(indent=1).encode("utf-8")
+        fd, tmp = tempfile.mkstemp(prefix=".store-", dir=storage_dir)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(tmp, path)  # fails if another process recorded one first
+            except FileExistsError:
+                return self.read(storage_dir) or self
+            except OSError:  # a file system without hard links: last writer wins, still never torn
+                os.replace(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)  # owned: mkstemp made it just above
+        fsync_dir(storage_dir)
+        return self
+
+    def check(self, storage_dir: Path, embed_model: str, embed_dim: int) -> None:
+        """Raise unless the configured embedding is the one that built the store.
+
+        Args:
+            storage_dir: The store's folder (named in the error).
+            embed_model: The configured embedding model's name.
+            embed_dim: Its dimension.
+
+        Raises:
+            StoreIdentityError: If the model or the dimension differs.
+        """
+        if (self.embed_model, self.embed_dim) == (embed_model, embed_dim):
+            return
+        raise StoreIdentityError(
+            f"the store {storage_dir} was built with the embedding model {self.embed_model!r} ({self.embed_dim}-d), "
+            f"but {embed_model!r} ({embed_dim}-d) is configured: vectors of different models cannot be compared. "
+            f"Open it with the model that built it (MMRAG_EMBED_MODEL / MMRAG_EMBED_DIM, or embed_model= and "
+            f"embed_dim=), or give this model a new store (another storage_dir) and ingest the documents there"
+        )

