@@ -19,14 +19,16 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.base.llms.types import ChatMessage, ImageBlock, MessageRole, TextBlock
-from llama_index.core.llms import LLM
 
 from llama_index_mmrag.errors import ModelError
+
+if TYPE_CHECKING:  # LlamaIndex is imported where messages are built: the graph's embedding wrapper needs none of it
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+    from llama_index.core.base.llms.types import ChatMessage
+    from llama_index.core.llms import LLM
 
 LightRAGLLMFunc = Callable[..., Awaitable[str]]
 T = TypeVar("T")
@@ -43,6 +45,8 @@ def _messages(
     history_messages: Sequence[dict[str, Any]] | None,
     image_data: str | Sequence[str] | None = None,
 ) -> list[ChatMessage]:
+    from llama_index.core.base.llms.types import ChatMessage, ImageBlock, MessageRole, TextBlock
+
     messages: list[ChatMessage] = []
     if system_prompt:
         messages.append(ChatMessage(role=MessageRole.SYSTEM, content=system_prompt))

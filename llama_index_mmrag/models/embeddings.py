@@ -18,10 +18,7 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from pydantic import PrivateAttr
 
-
-LOCAL_EMBED_DIM = 384
-LOCAL_EMBED_NAME = "all-MiniLM-L6-v2 (packaged)"
-"""The name a store records for the packaged model (:func:`embedding_name`)."""
+from llama_index_mmrag.models.minilm import LOCAL_EMBED_DIM, LOCAL_EMBED_NAME  # known without LlamaIndex
 
 
 class PackagedMiniLMEmbedding(BaseEmbedding):

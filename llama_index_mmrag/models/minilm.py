@@ -31,8 +31,12 @@ from typing import Any
 
 from llama_index_mmrag.forking import FORK_GUARD
 
-__all__ = ["SMALL_BATCH_TOKENS", "MiniLMEncoder"]
+__all__ = ["LOCAL_EMBED_DIM", "LOCAL_EMBED_NAME", "SMALL_BATCH_TOKENS", "MiniLMEncoder"]
 
+LOCAL_EMBED_DIM = 384
+"""The packaged model's dimension."""
+LOCAL_EMBED_NAME = "all-MiniLM-L6-v2 (packaged)"
+"""The name a store records for the packaged model (:func:`~llama_index_mmrag.models.embeddings.embedding_name`)."""
 SMALL_BATCH_TOKENS = 256
 """Batches of at most this many tokens (rows x longest row) run in numpy; larger ones on torch."""
 
