@@ -639,16 +639,10 @@ def _ensure_loaded(rag: Any) -> list[str]:
 
 
 def _graph_counts(rag: Any) -> dict[str, int]:
-    async def count() -> dict[str, int]:
-        light = await rag.graph.rag()
-        storage = light.chunk_entity_relation_graph
-        graph = await storage._get_graph() if hasattr(storage, "_get_graph") else None  # NetworkX storage only
-        counts = {"entities": graph.number_of_nodes(), "relations": graph.number_of_edges()} if graph is not None else {}
-        return counts
-
     try:
-        return rag.graph.run(count())
-    except Exception as exc:  # counting is informative only; a storage without a NetworkX graph has no counts
+        entities, relations = rag.graph.run(rag.graph.acounts())
+        return {"entities": entities, "relations": relations}
+    except Exception as exc:  # counting is informative only
         print(f"  (graph counts unavailable: {exc})", file=sys.stderr)
         return {}
 
@@ -899,7 +893,7 @@ def query_size(
         started = time.perf_counter()
         rag, embed_model = _open(workdir, embedding)
         result.workarounds.extend(_ensure_loaded(rag))
-        rag.graph.run(rag.graph.rag())  # LightRAG's storages open lazily: open them outside the timed questions
+        rag.graph.run(rag.graph.aopen())  # LightRAG's storages open lazily: open them outside the timed questions
         result.build_seconds["open"] = round(time.perf_counter() - started, 2)
         result.peak_rss_by_phase_mb["after_open"] = round(rss.sample() / 2**20, 1)
 

@@ -42,8 +42,6 @@ from llama_index_mmrag.lifecycle import (
     PendingWrite,
     StoreBusyError,
     StoreLock,
-    areconcile_graph_vectors,
-    areload_graph_files,
     crash_point,
 )
 from llama_index_mmrag.manifest import DocRecord, Manifest
@@ -54,7 +52,7 @@ from llama_index_mmrag.progress import progress_bar, report_progress
 from llama_index_mmrag.retrievers.arguments import check_docs, check_top_k
 from llama_index_mmrag.runtime import engine_loop
 from llama_index_mmrag.settings import MMRAGSettings
-from llama_index_mmrag.stats import StoreStats, agraph_counts, doc_node_ids, vector_counts
+from llama_index_mmrag.stats import StoreStats, doc_node_ids, vector_counts
 from llama_index_mmrag.stores.lite_server import hold_lite_store
 from llama_index_mmrag.stores.milvus import build_vector_store, delete_ids, flush_collections
 
@@ -442,7 +440,7 @@ class MultimodalRAG:
             await self._store_lock.acquire()
             try:
                 self.manifest.reload_if_changed()
-                await self.graph.rag()  # re-reads the graph files if another process wrote them meanwhile
+                await self.graph.aopen()  # re-reads the graph files if another process wrote them meanwhile
                 if self.journal.pending() is not None:
                     await self._arecover()
                 yield
@@ -492,9 +490,8 @@ class MultimodalRAG:
                 self._drop_doc_files(write.record)
         else:
             await asyncio.to_thread(self.journal.restore_graph)
-            rag = await self.graph.rag()
-            await areload_graph_files(rag)
-            fixes = await areconcile_graph_vectors(rag, chunk_ids=sorted(new | old))
+            await self.graph.areload_files()
+            fixes = await self.graph.areconcile_vectors(sorted(new | old))
             if fixes:
                 logger.info("graph vectors reconciled after rollback: %s", fixes)
             if write.op == "ingest":
@@ -683,7 +680,7 @@ class MultimodalRAG:
         chunk_ids = None
         if name is not None:
             chunk_ids = await asyncio.to_thread(doc_node_ids, self.vector_store, name)
-        entities, relations = await agraph_counts(await self.graph.rag(), chunk_ids)
+        entities, relations = await self.graph.acounts(chunk_ids)
         return StoreStats(docs=docs, nodes=nodes, entities=entities, relations=relations)
 
     # ----------------------------------------------------------------- retrieval

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from llama_index_mmrag.schema import MODALITIES
 from llama_index_mmrag.doc_names import UnknownDocumentError, resolve_document
-from llama_index_mmrag.graph.file_counts import FILE_GRAPH_STORAGE, GraphFiles, relation_key, split_sources
+from llama_index_mmrag.graph.file_counts import FILE_GRAPH_STORAGE, GraphFiles
 from llama_index_mmrag.retrievers.literals import escape_string
 from llama_index_mmrag.stores.milvus import count_rows, ensure_loaded, quiet_scan_warnings, scan_rows
 
@@ -93,41 +93,6 @@ def doc_node_ids(store: Rows, doc: str) -> set[str]:
         doc: The document name.
     """
     return {str(row["id"]) for row in scan_rows(store, ["id"], doc_expression(doc))}
-
-
-async def _tracked(storage: Any, keys: list[str]) -> list[list[str] | None]:
-    if storage is None or not keys:
-        return [None] * len(keys)
-    records = await storage.get_by_ids(keys)
-    return [list(r["chunk_ids"]) if isinstance(r, dict) and r.get("chunk_ids") else None for r in records]
-
-
-async def agraph_counts(rag: Any, chunk_ids: set[str] | None = None) -> tuple[int, int]:
-    """``(entities, relations)`` in the LightRAG graph; with ``chunk_ids``, only those sourced from them.
-
-    Sources are LightRAG's full chunk-tracking lists where kept (``entity_chunks`` / ``relation_chunks``),
-    else the graph's own ``source_id`` (which LightRAG may cap).
-
-    Args:
-        rag: An initialised LightRAG instance.
-        chunk_ids: Chunk ids of one document.
-    """
-    graph = rag.chunk_entity_relation_graph
-    nodes = await graph.get_all_nodes()
-    edges = await graph.get_all_edges()
-    if chunk_ids is None:
-        return len(nodes), len(edges)
-    names = [str(n["id"]) for n in nodes]
-    tracked = await _tracked(getattr(rag, "entity_chunks", None), names)
-    entities = sum(
-        1 for node, full in zip(nodes, tracked) if not chunk_ids.isdisjoint(full or split_sources(node.get("source_id")))
-    )
-    keys = [relation_key(str(e["source"]), str(e["target"])) for e in edges]
-    tracked = await _tracked(getattr(rag, "relation_chunks", None), keys)
-    relations = sum(
-        1 for edge, full in zip(edges, tracked) if not chunk_ids.isdisjoint(full or split_sources(edge.get("source_id")))
-    )
-    return entities, relations
 
 
 @dataclass(frozen=True)

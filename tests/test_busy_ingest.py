@@ -237,7 +237,7 @@ def test_the_graph_retries_a_hung_service_embedding(tmp_path: Path, monkeypatch:
     service = HangingServiceEmbedding(hangs=1)
     graph = GraphStore(MMRAGSettings(storage_dir=tmp_path / "store"), service, DIM)
     try:
-        rag = graph.run(graph.rag())
+        rag = graph.run(graph._rag_instance())
         vectors = graph.run(rag.embedding_func(["container terminal"]))
     finally:
         graph.close()

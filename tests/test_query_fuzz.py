@@ -61,7 +61,7 @@ def store(
     report = rag.ingest([sample_faq, sample_diagram], show_progress=False)
     assert report.ok, report.failures
     assert rag.graph.llm_func is None  # offline
-    lightrag = rag.graph.run(rag.graph.rag())
+    lightrag = rag.graph.run(rag.graph._rag_instance())
     with pytest.raises(NoLLMConfiguredError):  # the counter sees what LightRAG calls, and raises as before
         rag.graph.run(lightrag.llm_model_func("probe"))
     assert llm_calls.prompts == ["probe"]

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Coroutine, Sequence
-from typing import Any, TypeVar
+from collections.abc import Coroutine, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import BaseNode
@@ -50,6 +50,9 @@ from llama_index_mmrag.processors.kg import merge_kg_fragments, modal_kg_fragmen
 from llama_index_mmrag.runtime import BackgroundLoop, engine_loop
 from llama_index_mmrag.settings import MMRAGSettings
 from llama_index_mmrag.stores.creation import creating_collections
+
+if TYPE_CHECKING:
+    from lightrag import LightRAG
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -149,7 +152,7 @@ class GraphStore:
         self._embed_model = embed_model
         self._dim = dim
         self._loop = loop or engine_loop()
-        self._rag: Any = None
+        self._rag: LightRAG | None = None
         self.file_state = GraphFileState(settings.graph_dir)  # to re-read files another process wrote
 
     @property
@@ -176,7 +179,7 @@ class GraphStore:
         """Await a coroutine of this store on its private loop, from any loop."""
         return await self._loop.arun(coro)
 
-    async def _rag_instance(self) -> Any:
+    async def _rag_instance(self) -> LightRAG:
         if self._rag is None:
             from llama_index_mmrag.graph.lightrag_class import lightrag_class
 
@@ -224,15 +227,49 @@ class GraphStore:
             self.file_state.mark_seen()
         elif self.file_state.changed():
             # another process wrote the graph (under the store's write lock) since this one last read it
-            from llama_index_mmrag.lifecycle import areload_graph_files
+            from llama_index_mmrag.graph.live import areload_graph_files
 
             self.file_state.mark_seen()
             await areload_graph_files(self._rag)
         return self._rag
 
-    async def rag(self) -> Any:
-        """The initialised LightRAG instance (must be awaited on this store's loop, see :meth:`arun`)."""
-        return await self._rag_instance()
+    async def aopen(self) -> None:
+        """Open LightRAG's storages, or re-read the graph's files if another process wrote them since this one
+        last read them (must be awaited on this store's loop, see :meth:`arun`)."""
+        await self._rag_instance()
+
+    async def acounts(self, chunk_ids: set[str] | None = None) -> tuple[int, int]:
+        """``(entities, relations)`` in the graph; with ``chunk_ids``, only those sourced from these chunks.
+
+        Args:
+            chunk_ids: Chunk ids (node ids) of one document.
+        """
+        from llama_index_mmrag.graph.live import agraph_counts
+
+        return await agraph_counts(await self._rag_instance(), chunk_ids)
+
+    async def areload_files(self) -> list[str]:
+        """Make the open graph re-read its files (after the store's journal restored them).
+
+        Returns:
+            The names of LightRAG's storages re-read (file-backed ones only; Neo4j is left alone).
+        """
+        from llama_index_mmrag.graph.live import areload_graph_files
+
+        return await areload_graph_files(await self._rag_instance())
+
+    async def areconcile_vectors(self, chunk_ids: Iterable[str] = ()) -> dict[str, int]:
+        """Make the graph's Milvus collections (entities, relations, chunks) agree with its graph and chunk store.
+
+        Args:
+            chunk_ids: Chunk ids an interrupted write touched (missing chunk vectors among them are re-written).
+
+        Returns:
+            Counts of what was fixed, e.g. ``{"entities_deleted": 3}``.
+        """
+        from llama_index_mmrag.graph.live import areconcile_graph_vectors
+
+        return await areconcile_graph_vectors(await self._rag_instance(), chunk_ids)
 
     async def ainsert_nodes(self, nodes: Sequence[BaseNode]) -> None:
         """Add nodes to the graph: chunks, entities and relations.

@@ -12,7 +12,7 @@ from typing import Any
 from lightrag.constants import GRAPH_FIELD_SEP
 
 from llama_index_mmrag import MultimodalRAG
-from llama_index_mmrag.lifecycle import _scan
+from llama_index_mmrag.graph.live import scan_vectors
 from llama_index_mmrag.stores.milvus import count_rows, scan_rows
 
 
@@ -21,7 +21,7 @@ def _sources(value: Any) -> tuple[str, ...]:
 
 
 async def _graph_state(rag: MultimodalRAG) -> dict[str, Any]:
-    light = await rag.graph.rag()
+    light = await rag.graph._rag_instance()
     graph = light.chunk_entity_relation_graph
     entities = {
         str(n["id"]): (n.get("entity_type"), n.get("description"), _sources(n.get("source_id")), _sources(n.get("file_path")))
@@ -39,7 +39,7 @@ async def _graph_state(rag: MultimodalRAG) -> dict[str, Any]:
     }
     vectors = {}
     for name in ("entities_vdb", "relationships_vdb", "chunks_vdb"):
-        ids = [row["id"] for row in _scan(getattr(light, name), ["id"])]
+        ids = [row["id"] for row in scan_vectors(getattr(light, name), ["id"])]
         assert len(ids) == len(set(ids)), f"duplicate ids in LightRAG's {name}"
         vectors[name] = sorted(ids)
     chunk_ids = vectors["chunks_vdb"]

@@ -91,7 +91,7 @@ def test_stats_per_document_count_its_nodes_and_the_entities_it_sources(
             assert stats["docs"] == 1
             assert {m: n for m, n in stats["nodes"].items() if n} == dict(modalities)
             chunks = set(node_ids)
-            light = rag._loop.run(rag.graph.rag())
+            light = rag._loop.run(rag.graph._rag_instance())
             tracked = rag._loop.run(light.entity_chunks.get_by_ids(list(ref["entities"])))
             sourced = [name for name, rec in zip(ref["entities"], tracked) if chunks & set(rec["chunk_ids"])]
             assert stats["entities"] == len(sourced) > 0

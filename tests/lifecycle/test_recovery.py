@@ -208,7 +208,7 @@ def test_with_an_llm_a_death_after_the_graph_write_rolls_back_lightrags_own_pipe
     monkeypatch.undo()
     with MultimodalRAG(storage_dir=store, llm=FakeLLM()) as reopened:
         assert diff(store_state(reopened), before) == []
-        light = reopened._loop.run(reopened.graph.rag())
+        light = reopened._loop.run(reopened.graph._rag_instance())
         ids = [file_content_hash(p) for p in texts]
         statuses = reopened._loop.run(light.doc_status.get_by_ids(ids))
         assert statuses[0] is not None and statuses[1] is None  # a.txt's LightRAG document is there, c.txt's is not

@@ -85,7 +85,7 @@ def test_offline_queries_make_no_llm_call_and_llm_graphs_use_the_llm(graph_rag: 
 def test_graph_queries_check_their_collection_once_and_reload_one_released_elsewhere(graph_rag: MultimodalRAG) -> None:
     retriever = LightRAGRetriever.from_rag(graph_rag, mode="local", top_k=3)
     assert retriever.retrieve("Data Node")
-    lightrag = graph_rag.graph.run(graph_rag.graph.rag())
+    lightrag = graph_rag.graph.run(graph_rag.graph._rag_instance())
     vdb = lightrag.entities_vdb
     checks: list[str] = []
     has_collection = vdb._client.has_collection
@@ -104,7 +104,7 @@ def test_offline_graph_chunks_reuse_their_nodes_vectors(graph_rag: MultimodalRAG
     if graph_rag.llm_under_test is not None:  # type: ignore[attr-defined]
         pytest.skip("LightRAG's own pipeline embeds the chunks it extracts from")
     ids = list(graph_rag.documents()[0].node_ids)
-    lightrag = graph_rag.graph.run(graph_rag.graph.rag())
+    lightrag = graph_rag.graph.run(graph_rag.graph._rag_instance())
     graph_vectors = graph_rag.graph.run(lightrag.chunks_vdb.get_vectors_by_ids(ids))
     store = graph_rag.vector_store
     rows = store.client.get(store.collection_name, ids=ids, output_fields=[store.embedding_field])
@@ -117,7 +117,7 @@ def test_the_graph_branch_follows_the_settings(graph_rag: MultimodalRAG) -> None
     composite = graph_rag.as_retriever(top_k=4)
     assert composite.graph_retriever is not None
     assert composite.graph_retriever.mode == graph_rag.settings.graph_mode == "local"
-    assert graph_rag.graph.run(graph_rag.graph.rag()).kg_chunk_pick_method == "WEIGHT"
+    assert graph_rag.graph.run(graph_rag.graph._rag_instance()).kg_chunk_pick_method == "WEIGHT"
     assert graph_rag.as_retriever(graph_mode="hybrid").graph_retriever.mode == "hybrid"  # type: ignore[union-attr]
     assert graph_rag.as_retriever(graph_mode="off").graph_retriever is None
     with pytest.raises(ValueError, match="unknown graph mode 'fast'"):
