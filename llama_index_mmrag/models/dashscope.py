@@ -153,6 +153,7 @@ class DashScopeError(ModelError, RuntimeError):
     message and request id, and what to do about it.
 
     Example:
+        >>> llm = DashScopeLLM(model="qwen-max", api_key="sk-not-a-valid-key")
         >>> try:
         ...     llm.complete("hi")
         ... except DashScopeError as error:
@@ -998,9 +999,13 @@ class DashScopeLLM(_DashScopeChatLLM):
     """A DashScope qwen text model (qwen-max by default) as a LlamaIndex LLM.
 
     Example:
+        >>> import asyncio
+        >>> from llama_index.core.llms import ChatMessage
         >>> llm = DashScopeLLM(model="qwen-max")  # key from DASHSCOPE_API_KEY
-        >>> llm.complete("Name the capital of France.").text
-        >>> await llm.achat([ChatMessage(role="user", content="Hi")])
+        >>> llm.complete("Name the capital of France.").text  # the test server echoes the prompt
+        'ANSWER: Name the capital of France.'
+        >>> asyncio.run(llm.achat([ChatMessage(role="user", content="Hi")])).message.content
+        'ANSWER: Hi'
 
     Args:
         model: Text model name.
@@ -1046,10 +1051,15 @@ class DashScopeMultiModalLLM(_DashScopeChatLLM):
     ``file://``, http(s) or data URL); local images are sent inline as base64 data URLs.
 
     Example:
-        >>> vlm = DashScopeMultiModalLLM()
-        >>> msg = ChatMessage(role="user", blocks=[ImageBlock(path="chart.png"), TextBlock(text="Describe it")])
-        >>> vlm.chat([msg]).message.content
-        >>> vlm.complete("What is shown?", image_documents=[ImageNode(image_path="chart.png")]).text
+        >>> from llama_index.core.llms import ChatMessage, ImageBlock, TextBlock
+        >>> from llama_index.core.schema import ImageNode
+        >>> vlm = DashScopeMultiModalLLM()  # qwen-vl-max, key from DASHSCOPE_API_KEY
+        >>> chart = "milvus_architecture.png"
+        >>> msg = ChatMessage(role="user", blocks=[ImageBlock(path=chart), TextBlock(text="Describe it")])
+        >>> vlm.chat([msg]).message.content  # the test server echoes the text and the image it received
+        'ANSWER: Describe it | IMAGES: png ...'
+        >>> vlm.complete("What is shown?", image_documents=[ImageNode(image_path=chart)]).text
+        'ANSWER: What is shown? | IMAGES: png ...'
 
     Args:
         model: Vision model name.
@@ -1166,9 +1176,12 @@ class DashScopeEmbedding(BaseEmbedding, _DashScopeConnection):
     are split to the model's per-request limit (10 texts for v3/v4, 25 for v1/v2).
 
     Example:
-        >>> embed = DashScopeEmbedding(dimension=1024)
+        >>> import asyncio
+        >>> embed = DashScopeEmbedding(dimension=1024)  # key from DASHSCOPE_API_KEY
         >>> vectors = embed.get_text_embedding_batch(["first chunk", "second chunk"])
-        >>> query = await embed.aget_query_embedding("what is in the report?")
+        >>> query = asyncio.run(embed.aget_query_embedding("what is in the report?"))
+        >>> len(vectors), len(vectors[0]), len(query)
+        (2, 1024, 1024)
 
     Args:
         model_name: Embedding model name.
@@ -1272,9 +1285,12 @@ class DashScopeMultiModalEmbedding(MultiModalEmbedding, _DashScopeConnection):
     (concurrent in async, at most ``max_concurrency`` at a time).
 
     Example:
-        >>> embed = DashScopeMultiModalEmbedding()
-        >>> image_vector = embed.get_image_embedding("figure.png")
-        >>> text_vector = await embed.aget_query_embedding("a bar chart of revenue")
+        >>> import asyncio
+        >>> embed = DashScopeMultiModalEmbedding()  # key from DASHSCOPE_API_KEY
+        >>> image_vector = embed.get_image_embedding("milvus_architecture.png")
+        >>> text_vector = asyncio.run(embed.aget_query_embedding("a diagram of the Milvus architecture"))
+        >>> len(image_vector) == len(text_vector)
+        True
 
     Args:
         model_name: Multimodal embedding model name.

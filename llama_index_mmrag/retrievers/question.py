@@ -40,6 +40,7 @@ class EmptyQuestionError(InputError, ValueError):
     """A question with nothing to search for: empty, or only whitespace and invisible characters.
 
     Example:
+        >>> from llama_index.core.schema import QueryBundle
         >>> try:
         ...     checked_query(QueryBundle(""))
         ... except EmptyQuestionError as exc:

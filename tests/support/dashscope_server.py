@@ -18,6 +18,7 @@ every request (path, headers, JSON body) and can be told to fail the next N call
 and stops when its ``with`` block ends.
 
 Example:
+    >>> from llama_index_mmrag.models.dashscope import DashScopeLLM
     >>> with DashScopeFakeServer() as server:
     ...     llm = DashScopeLLM(api_key=FAKE_API_KEY, base_url=server.base_url)
     ...     llm.complete("hi").text
@@ -218,10 +219,13 @@ class DashScopeFakeServer:
     """Loopback DashScope API server for tests (context manager).
 
     Example:
+        >>> from llama_index_mmrag.models.dashscope import DashScopeLLM
         >>> with DashScopeFakeServer() as server:
-        ...     server.fail_next(1, status=429)
-        ...     # first call -> 429 Throttling, later calls succeed
-        ...     server.requests[0].headers["authorization"]
+        ...     server.fail_next(1, status=429)  # the first call gets 429 Throttling, the client's retry succeeds
+        ...     DashScopeLLM(api_key=FAKE_API_KEY, base_url=server.base_url).complete("hi").text
+        ...     len(server.requests), server.requests[0].headers["authorization"] == f"Bearer {FAKE_API_KEY}"
+        'ANSWER: hi'
+        (2, True)
 
     Args:
         api_key: The only bearer key the server accepts (others get 401 ``InvalidApiKey``).
