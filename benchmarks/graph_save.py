@@ -70,7 +70,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from llama_index_mmrag.graph.file_storage import _unsafe_strings, write_graphml_atomic
-    from llama_index_mmrag.lifecycle import Journal
+    from llama_index_mmrag.index.journal import Journal
 
     graph = build_graph(args.nodes)
     with tempfile.TemporaryDirectory() as folder:

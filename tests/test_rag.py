@@ -126,7 +126,7 @@ def test_the_next_file_is_parsed_while_one_is_written_and_a_bad_one_between_is_r
     broken.write_bytes(b"%PDF-1.7\n1 0 obj <<")
     events: list[str] = []
     with MultimodalRAG(storage_dir=tmp_path / "store") as rag:
-        reader_class, commit = type(rag.reader), rag._acommit_file
+        reader_class, commit = type(rag.reader), rag.pipeline.acommit
         parse = reader_class.aparse
 
         async def traced_parse(reader, path):  # type: ignore[no-untyped-def]
@@ -141,7 +141,7 @@ def test_the_next_file_is_parsed_while_one_is_written_and_a_bad_one_between_is_r
             return result
 
         monkeypatch.setattr(reader_class, "aparse", traced_parse)
-        rag._acommit_file = traced_commit  # type: ignore[method-assign]
+        rag.pipeline.acommit = traced_commit  # type: ignore[method-assign]
         report = rag.ingest([sample_faq, broken, notes], show_progress=False)
         assert report.ingested == ["milvus_faq.txt", "notes.txt"]
         assert [f.path.name for f in report.failures] == ["broken.pdf"]

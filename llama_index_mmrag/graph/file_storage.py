@@ -9,7 +9,7 @@ registered with LightRAG under :data:`GRAPH_STORAGE_NAME`, :data:`KV_STORAGE_NAM
 - write the file whole to a temporary file in the same folder, fsync it and ``os.replace`` it over the old one,
   so a reader (in this process or another) sees the old file or the new one, never a torn one; a failed save
   leaves the old file and raises :class:`GraphFileError` (the document write that caused it is then rolled
-  back by the journal, :mod:`llama_index_mmrag.lifecycle`);
+  back by the journal, :mod:`llama_index_mmrag.index`);
 - write the graph with every string made safe for XML (:func:`~llama_index_mmrag.graph.safe_text.xml_safe`,
   a last guard: the package's own data is made safe before it reaches LightRAG);
 - on load, restore a file that does not parse from the store's last committed copy (or the journal's copy of
@@ -17,7 +17,7 @@ registered with LightRAG under :data:`GRAPH_STORAGE_NAME`, :data:`KV_STORAGE_NAM
   :class:`GraphFileError` naming the file and what to do.
 
 Because every save replaces the file (a new inode), the last committed copy can be hard links to the files
-(:meth:`llama_index_mmrag.lifecycle.Journal.keep_last_good`): keeping it costs no copying.
+(:meth:`llama_index_mmrag.index.Journal.keep_last_good`): keeping it costs no copying.
 
 Example:
     >>> register_file_storages()
@@ -48,7 +48,7 @@ from lightrag.utils import SanitizingJSONEncoder
 
 from llama_index_mmrag.errors import StoreError
 from llama_index_mmrag.graph.safe_text import is_xml_safe, xml_safe
-from llama_index_mmrag.lifecycle import Journal, looks_whole
+from llama_index_mmrag.graph.file_copies import looks_whole, restore_sources
 from llama_index_mmrag.manifest import fsync_dir, write_atomic
 
 logger = logging.getLogger(__name__)
@@ -133,12 +133,6 @@ def _check_json(path: Path) -> None:
         json.load(handle)
 
 
-def _restore_sources(journal_dir: str | None) -> list[Path]:
-    if not journal_dir:
-        return []
-    return Journal.from_folder(Path(journal_dir)).restore_sources()
-
-
 def repair_file(path: Path, working_dir: Path, journal_dir: str | None, check: Callable[[Path], None]) -> bool:
     """Restore ``path`` if it does not parse: from the last committed copy, else the journal's copy.
 
@@ -164,7 +158,7 @@ def repair_file(path: Path, working_dir: Path, journal_dir: str | None, check: C
     except _PARSE_ERRORS as exc:
         damage = f"{type(exc).__name__}: {exc}"
     relative = path.relative_to(working_dir)
-    for source in _restore_sources(journal_dir):
+    for source in restore_sources(journal_dir):
         candidate = source / relative
         if not candidate.is_file():
             continue

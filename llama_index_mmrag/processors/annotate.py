@@ -4,7 +4,8 @@ matches LightRAG's.
 Node ids in this package are LightRAG's ids of the chunk's graph content
 (:func:`llama_index_mmrag.schema.make_chunk_id` over :func:`~llama_index_mmrag.schema.graph_content`), so
 Milvus and the graph share them. When a description replaces the text of a node made by
-:func:`~llama_index_mmrag.schema.blocks_to_nodes`, :func:`apply_description` recomputes the id the same way.
+:func:`~llama_index_mmrag.schema.blocks_to_nodes`, :func:`apply_description` recomputes the id the same way
+(:func:`~llama_index_mmrag.schema.resync_chunk_id`).
 
 Example:
     >>> results = await describer.adescribe(parsed.blocks)   # before blocks_to_nodes   # doctest: +SKIP
@@ -14,51 +15,13 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from llama_index.core.schema import BaseNode
 
-from llama_index_mmrag.schema import graph_content, make_chunk_id
-from llama_index_mmrag.processors.describer import ModalDescription
-
-HIDDEN_FROM_EMBEDDING: tuple[str, ...] = (
-    "description_model",
-    "entity_type",
-    "entity_summary",
-    "table_headers",
-    "table_body",
-    "image_path",
-)
-"""Metadata keys this module adds that would only add noise to an embedding."""
-HIDDEN_FROM_LLM: tuple[str, ...] = ("description_model", "entity_type", "table_headers", "table_body")
-"""Metadata keys this module adds that an answering LLM does not need."""
-
-
-def _hide(keys: list[str], extra: Sequence[str]) -> list[str]:
-    return keys + [k for k in extra if k not in keys]
-
-
-def owns_chunk_id(node: BaseNode) -> bool:
-    """Whether the node's id is this package's chunk id of its content (made by ``blocks_to_nodes``)."""
-    meta = node.metadata
-    return meta.get("chunk_id") == node.node_id and "doc" in meta and "modality" in meta
-
-
-def resync_chunk_id(node: BaseNode) -> str:
-    """Give a ``blocks_to_nodes`` node the chunk id of its current text (and ``chunk_id`` metadata).
-
-    Args:
-        node: A node for which :func:`owns_chunk_id` is true.
-
-    Returns:
-        The node's (possibly new) id.
-    """
-    meta = node.metadata
-    new_id = make_chunk_id(graph_content(node.get_content(), meta["doc"], meta.get("page"), meta["modality"]))
-    node.id_ = new_id
-    meta["chunk_id"] = new_id
-    return new_id
-
+from llama_index_mmrag.schema import hide_metadata, owns_chunk_id, resync_chunk_id
+from llama_index_mmrag.processors.describer import ModalDescriber, ModalDescription
+from llama_index_mmrag.processors.items import items_from_nodes
 
 def apply_description(node: BaseNode, description: ModalDescription, *, set_text: bool = True) -> BaseNode:
     """Write a description onto a node, in place.
@@ -66,7 +29,7 @@ def apply_description(node: BaseNode, description: ModalDescription, *, set_text
     The node's text becomes the description (``set_text``), the metadata gets ``entity_name``,
     ``entity_type``, ``entity_summary``, ``description_model`` (and ``table_headers`` for tables), hidden from
     embeddings and LLM prompts where they would only add noise; a ``blocks_to_nodes`` node's id follows
-    its new text (:func:`resync_chunk_id`).
+    its new text (:func:`~llama_index_mmrag.schema.resync_chunk_id`).
 
     Args:
         node: The node of the described item.
@@ -84,8 +47,7 @@ def apply_description(node: BaseNode, description: ModalDescription, *, set_text
         meta["latex"] = description.body
     if description.modality == "image" and description.image_path and not meta.get("image_path"):
         meta["image_path"] = description.image_path
-    node.excluded_embed_metadata_keys = _hide(list(node.excluded_embed_metadata_keys), HIDDEN_FROM_EMBEDDING)
-    node.excluded_llm_metadata_keys = _hide(list(node.excluded_llm_metadata_keys), HIDDEN_FROM_LLM)
+    hide_metadata(node)
     if set_text and node.get_content() != description.description:
         node.set_content(description.description)
         if owns_chunk_id(node):
@@ -115,3 +77,42 @@ def annotate_nodes(nodes: Sequence[BaseNode], descriptions: Sequence[ModalDescri
             apply_description(node, match, set_text=False)
             count += 1
     return count
+
+
+async def adescribe_nodes(
+    describer: ModalDescriber,
+    nodes: Sequence[BaseNode],
+    modalities: Iterable[str] | None = None,
+    *,
+    needed: Callable[[BaseNode], bool] | None = None,
+) -> list[ModalDescription]:
+    """Describe the modal nodes of a list and write each description onto its node (the one place ingestion
+    describes: the facade's pipeline and the modal transforms of an ``IngestionPipeline`` both call it).
+
+    Each description becomes its node's text, with the entity metadata (:func:`apply_description`).
+
+    Args:
+        describer: Who describes (model or offline, cache, concurrency, the OCR rule).
+        nodes: Nodes in document order (text nodes of the same document give context).
+        modalities: Which modalities to describe; every registered modal one when ``None``.
+        needed: Describe only the nodes for which it is true (all by default).
+
+    Returns:
+        The descriptions, in node order.
+
+    Example:
+        >>> from llama_index.core.schema import TextNode
+        >>> table = TextNode(text="| a | b |\\n|---|---|\\n| 1 | 2 |", metadata={"modality": "table", "doc": "t.md"})
+        >>> from llama_index_mmrag.runtime import engine_loop
+        >>> [d.modality for d in engine_loop().run(adescribe_nodes(ModalDescriber(), [table]))]
+        ['table']
+        >>> table.metadata["description_model"]
+        'offline'
+    """
+    items = items_from_nodes(nodes) if modalities is None else items_from_nodes(nodes, modalities)
+    if needed is not None:
+        items = [item for item in items if needed(nodes[item.order])]
+    results = await describer.adescribe_items(items)
+    for item, result in zip(items, results):
+        apply_description(nodes[item.order], result, set_text=True)
+    return results

@@ -37,10 +37,10 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import BaseNode, ImageNode, NodeWithScore, QueryBundle, TransformComponent
 from pydantic import computed_field
 
-from llama_index_mmrag.processors.annotate import apply_description
+from llama_index_mmrag.processors.annotate import adescribe_nodes
 from llama_index_mmrag.processors.describer import OFFLINE, ModalDescriber, ModalDescription
 from llama_index_mmrag.processors.intent import DEFAULT_BOOST, lift_modality, node_is, targeted_modalities
-from llama_index_mmrag.processors.items import block_from_node, items_from_nodes, node_image, node_modality
+from llama_index_mmrag.processors.items import block_from_node, node_image, node_modality
 from llama_index_mmrag.processors.offline import offline_entity_info
 
 logger = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class ModalPostprocessor(BaseNodePostprocessor, TransformComponent):
             ``description_model`` metadata, e.g. nodes built by hand) the way ingestion does: with the model,
             or offline (an image's text read by OCR from its ``image_path``, its base64 ``image`` or its
             resource; a table's caption, header and shape). Results are cached.
-        ocr: Offline, read the text in images that have no OCR text yet.
+        ocr: Offline, read the text in images no parser has read (``ocr_text`` metadata absent).
         on_error: ``"raise"`` or ``"offline"`` (fall back to the offline description) when a model fails.
         context_window: Surrounding text in the model prompt, in pages (or items) on each side.
         max_context_tokens: Token budget of that surrounding text.
@@ -88,7 +88,7 @@ class ModalPostprocessor(BaseNodePostprocessor, TransformComponent):
     describe_missing: bool = Field(
         default=True, description="Describe never-described nodes at query time (with the model, or offline)."
     )
-    ocr: bool = Field(default=True, description="Offline: OCR images that have no OCR text.")
+    ocr: bool = Field(default=True, description="Offline: OCR images no parser has read.")
     on_error: Literal["raise", "offline"] = Field(default="raise", description="What a failed model call does.")
     context_window: int = Field(default=1, ge=0, description="Pages of surrounding text in the prompt, each side.")
     max_context_tokens: int = Field(default=1000, ge=0, description="Token budget of the surrounding text.")
@@ -150,10 +150,7 @@ class ModalPostprocessor(BaseNodePostprocessor, TransformComponent):
         return self.describer_model != OFFLINE and done != self.describer_model
 
     async def _adescribe_for_ingestion(self, nodes: Sequence[BaseNode]) -> list[BaseNode]:
-        items = [item for item in items_from_nodes(nodes, [self.modality]) if self._needs_ingestion(nodes[item.order])]
-        results = await self._describer.adescribe_items(items)
-        for item, result in zip(items, results):
-            apply_description(nodes[item.order], result, set_text=True)
+        await adescribe_nodes(self._describer, nodes, [self.modality], needed=self._needs_ingestion)
         return list(nodes)
 
     def __call__(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[BaseNode]:

@@ -63,7 +63,7 @@ def store_state(rag: MultimodalRAG) -> dict[str, Any]:
         "milvus_duplicates": duplicates,
         "milvus_ids": {m: sorted(str(r["id"]) for r in rows if r.get("modality") == m) for m in ("text", "image", "table", "equation")},
         "milvus_docs": sorted({str(r.get("doc")) for r in rows}),
-        "journal_pending": rag.journal.pending() is not None,
+        "journal_pending": rag.index.journal.pending() is not None,
     }
     state.update(rag._loop.run(_graph_state(rag)))
     return state

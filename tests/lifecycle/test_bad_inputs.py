@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from llama_index_mmrag import MultimodalRAG
 from llama_index_mmrag.cli import app
-from llama_index_mmrag.rag import IngestReport
+from llama_index_mmrag.ingestion import IngestReport
 from llama_index_mmrag.stores.milvus import scan_rows
 from tests.support.bad_inputs import GOOD_TEXT, KINDS, LATIN1_TEXT, BadInput, make_bad_inputs
 
@@ -44,7 +44,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Batch:
             manifest_docs={r.doc for r in rag.documents()},
             milvus_docs={str(r["doc"]) for r in rows},
             texts={str(r["doc"]): str(r["text"]) for r in rows},
-            journal_pending=rag.journal.pending() is not None,
+            journal_pending=rag.index.journal.pending() is not None,
         )
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 
 from llama_index_mmrag import MultimodalRAG
-from llama_index_mmrag.lifecycle import CRASH_ENV
+from llama_index_mmrag.index.crash import CRASH_ENV
 from tests.lifecycle.store_state import diff, store_state
 
 ROOT = Path(__file__).resolve().parents[2]

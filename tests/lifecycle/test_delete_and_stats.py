@@ -7,12 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from llama_index_mmrag import MultimodalRAG
 from llama_index_mmrag.cli import app
-from llama_index_mmrag.lifecycle import Journal
+from llama_index_mmrag.graph.live import scan_vectors
+from llama_index_mmrag.index.journal import Journal
 from llama_index_mmrag.rag import UnknownDocumentError
 from llama_index_mmrag.readers.rag_anything import RAGAnythingReader
 from llama_index_mmrag.stores.milvus import delete_ids
@@ -51,15 +53,25 @@ def test_deleting_document_after_document_retraces_the_ingest_exactly(
         # "query node" is in all three documents: it survives, sourced from a.txt and b.png only
         assert set(state["entities"]["query node"][3]) == {"a.txt", "b.png"}
         assert rag.stats() == _expected_stats(reference_states[2])
+    # The command line deletes without the facade (no LlamaIndex, see direct_delete.py): "query node" stays,
+    # sourced from a.txt only, so its description changes and its vector is embedded again.
+    result = CliRunner().invoke(app, ["delete", "B.PNG", "--store", str(store)])
+    assert result.exit_code == 0 and "deleted b.png (1 image)" in result.output, result.output
+    with MultimodalRAG(storage_dir=store) as rag:
+        state = store_state(rag)
+        assert diff(state, reference_states[1]) == []
+        assert set(state["entities"]["query node"][3]) == {"a.txt"}
+        light = rag._loop.run(rag.graph._rag_instance())
+        rows = {r["entity_name"]: r for r in scan_vectors(light.entities_vdb, ["entity_name", "content", "vector"])}
+        kept = rows["query node"]
+        assert "b.png" not in kept["content"]
+        assert np.allclose(kept["vector"], rag.embed_model.get_text_embedding(kept["content"]), atol=1e-4)
 
         async def from_a_running_loop() -> dict[str, Any]:
-            await rag.adelete(str(corpus[1]))  # a path is reduced to the document's name
+            await rag.adelete(str(corpus[0]))  # a path is reduced to the document's name
             return dict(await rag.astats())
 
-        assert asyncio.run(from_a_running_loop()) == _expected_stats(reference_states[1])
-        assert diff(store_state(rag), reference_states[1]) == []
-    result = CliRunner().invoke(app, ["delete", "a.txt", "--store", str(store)])
-    assert result.exit_code == 0 and "deleted a.txt (1 text)" in result.output, result.output
+        assert asyncio.run(from_a_running_loop())["entities"] == 0
     with MultimodalRAG(storage_dir=store) as rag:
         assert diff(store_state(rag), reference_states[0]) == []  # nothing left: no rows, entities or vectors
         assert rag.stats() == {"docs": 0, "nodes": dict.fromkeys(("text", "image", "table", "equation"), 0), "entities": 0, "relations": 0}

@@ -50,7 +50,7 @@ def test_a_failing_graph_save_keeps_the_previous_graph_and_fails_only_that_docum
         reason = report.failures[0].reason
         assert "could not save the graph" in reason and "No space left on device" in reason, reason
         assert graphml.read_bytes() == saved
-        assert rag.stats() == before and rag.journal.pending() is None
+        assert rag.stats() == before and rag.index.journal.pending() is None
         assert [r.doc for r in rag.documents()] == ["a.txt"]
 
         monkeypatch.undo()

@@ -13,6 +13,7 @@ from llama_index_mmrag.schema import file_content_hash
 from llama_index_mmrag.graph import kg_loader
 from llama_index_mmrag.graph import store as graph_store
 from llama_index_mmrag.graph.store import GraphStore
+from llama_index_mmrag.index import DocumentIndex
 from tests.lifecycle.conftest import C_TEXT
 from tests.lifecycle.store_state import diff, store_state
 from tests.support.fake_llm import FakeLLM
@@ -31,11 +32,11 @@ def die_at(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
             if name == point:
                 raise SimulatedDeath(point)
 
-        async def undo_nothing(self: MultimodalRAG, write: Any, error: BaseException) -> None:
+        async def undo_nothing(self: DocumentIndex, write: Any, error: BaseException) -> None:
             return None
 
-        monkeypatch.setattr("llama_index_mmrag.rag.crash_point", crash_point)
-        monkeypatch.setattr(MultimodalRAG, "_aundo", undo_nothing)
+        monkeypatch.setattr("llama_index_mmrag.index.writer.crash_point", crash_point)
+        monkeypatch.setattr(DocumentIndex, "_aundo", undo_nothing)
 
     return arm
 
@@ -60,11 +61,11 @@ def test_a_death_during_an_ingest_is_resolved_when_the_store_is_reopened(
     die_at(point)
     with pytest.raises(SimulatedDeath):
         rag.ingest(corpus[1:2], show_progress=False)
-    assert rag.journal.pending() is not None
+    assert rag.index.journal.pending() is not None
     rag.close()
     monkeypatch.undo()
     with MultimodalRAG(storage_dir=store) as reopened:  # same process: LightRAG's in-memory state is re-read too
-        assert reopened.journal.pending() is None
+        assert reopened.index.journal.pending() is None
         assert diff(store_state(reopened), reference_states[committed]) == []
 
 
@@ -80,12 +81,12 @@ def test_a_death_half_way_through_the_graph_files_is_rolled_back(
         await light.chunk_entity_relation_graph.index_done_callback()
         raise SimulatedDeath("half-way through the graph's files")
 
-    async def undo_nothing(self: MultimodalRAG, write: Any, error: BaseException) -> None:
+    async def undo_nothing(self: DocumentIndex, write: Any, error: BaseException) -> None:
         return None
 
     monkeypatch.setattr(kg_loader, "apersist", graphml_then_die)
     monkeypatch.setattr(graph_store, "apersist", graphml_then_die)
-    monkeypatch.setattr(MultimodalRAG, "_aundo", undo_nothing)
+    monkeypatch.setattr(DocumentIndex, "_aundo", undo_nothing)
     with pytest.raises(SimulatedDeath):
         rag.ingest(corpus[1:2], show_progress=False)
     rag.close()
@@ -133,7 +134,7 @@ def test_a_graph_write_that_raises_is_rolled_back_and_the_batch_goes_on(
         assert failure.path.name == "b.png" and "No space left on device" in failure.reason
         assert "unchanged" in failure.reason
         monkeypatch.undo()
-        assert rag.journal.pending() is None
+        assert rag.index.journal.pending() is None
         assert rag.ingest(corpus, show_progress=False).ingested == ["b.png"]
         state = store_state(rag)
     # b went in last: the same rows, entities, relations and sources as the clean store (descriptions are

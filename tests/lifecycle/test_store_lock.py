@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from llama_index_mmrag.lifecycle import StoreBusyError, StoreLock
+from llama_index_mmrag.index.lock import StoreBusyError, StoreLock
 
 
 def test_a_second_writer_waits_for_the_first_and_says_whom_it_waits_for(
@@ -24,7 +24,7 @@ def test_a_second_writer_waits_for_the_first_and_says_whom_it_waits_for(
         asyncio.get_running_loop().call_later(0.3, first.release)
         await second.acquire(timeout=60)
 
-    with caplog.at_level(logging.WARNING, logger="llama_index_mmrag.lifecycle"):
+    with caplog.at_level(logging.WARNING, logger="llama_index_mmrag.index.lock"):
         asyncio.run(wait_then_release())
     assert second.held and not first.held
     waits = [r.getMessage() for r in caplog.records if "waiting for process" in r.getMessage()]

@@ -1,0 +1,262 @@
+"""The write-ahead journal of a store: the pending write and the copies of the graph's files it rolls back to.
+
+See :mod:`llama_index_mmrag.index` for the protocol.
+
+Example:
+    >>> journal = Journal(Path("/tmp/mmrag-doctest-store"), Path("/tmp/mmrag-doctest-store/lightrag"))
+    >>> journal.pending() is None
+    True
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from llama_index_mmrag.graph.file_copies import BEFORE_WRITE, JOURNAL, LAST_GOOD, PENDING, looks_whole, restore_sources
+from llama_index_mmrag.manifest import DocRecord, fsync_dir, write_json_atomic
+
+logger = logging.getLogger(__name__)
+
+
+class PendingWrite(BaseModel):
+    """The write-ahead record of one document write in flight.
+
+    Args:
+        op: ``"ingest"`` (add or replace) or ``"delete"``.
+        doc: The document's name.
+        doc_id: Its content hash.
+        node_ids: Ids of the nodes written (ingest) or removed (delete), in Milvus and in the graph.
+        record: The manifest record to commit (ingest) or being removed (delete).
+        replaces: The stored version an ingest replaces (a changed file), if any.
+        replaced_ids: That version's node ids (removed from Milvus once the new version's graph is in).
+        stage: ``"started"`` (roll back on recovery) or ``"graph_done"`` (roll forward).
+        started_at: Unix time the write began.
+        pid: The writing process.
+    """
+
+    op: Literal["ingest", "delete"]
+    doc: str
+    doc_id: str
+    node_ids: list[str] = Field(default_factory=list)
+    record: DocRecord
+    replaces: DocRecord | None = None
+    replaced_ids: list[str] = Field(default_factory=list)
+    stage: Literal["started", "graph_done"] = "started"
+    started_at: float = Field(default_factory=time.time)
+    pid: int = Field(default_factory=os.getpid)
+
+
+def _copy_durably(src: str, dst: str) -> str:
+    shutil.copy2(src, dst)
+    with open(dst, "rb") as handle:
+        os.fsync(handle.fileno())
+    return dst
+
+
+def _same_file_version(path: Path, copy: Path) -> bool:
+    """Whether ``copy`` (made with :func:`_copy_durably`, which keeps the modification time) is a copy of the
+    current version of ``path``: the graph's files are replaced whole on every save, so a new version has a new
+    modification time."""
+    try:
+        a, b = path.stat(), copy.stat()
+    except OSError:
+        return False
+    return a.st_size == b.st_size and a.st_mtime_ns == b.st_mtime_ns
+
+
+class Journal:
+    """The write-ahead journal of a store: one pending write and a copy of the graph's files taken before it.
+
+    Args:
+        storage_dir: The store.
+        graph_dir: LightRAG's working dir (its file-backed storages are copied and restored).
+
+    Example:
+        >>> journal = Journal(Path("/tmp/mmrag-doctest-j"), Path("/tmp/mmrag-doctest-j/lightrag"))
+        >>> write = PendingWrite(op="ingest", doc="a.txt", doc_id="h", node_ids=["chunk-1"],
+        ...                      record=DocRecord(doc="a.txt", doc_id="h", parser="mmrag"))
+        >>> journal.begin(write); journal.pending().doc
+        'a.txt'
+        >>> journal.clear(); journal.pending() is None
+        True
+    """
+
+    def __init__(self, storage_dir: Path, graph_dir: Path) -> None:
+        self.folder = storage_dir / JOURNAL
+        self.graph_dir = graph_dir
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> Journal:
+        """The journal whose folder is ``folder`` (``<store>/journal``; the graph is ``<store>/lightrag``).
+
+        Args:
+            folder: The journal's folder.
+        """
+        return cls(folder.parent, folder.parent / "lightrag")
+
+    @property
+    def last_good_path(self) -> Path:
+        """The graph's files as of the last committed write (see :meth:`keep_last_good`)."""
+        return self.folder / LAST_GOOD
+
+    def restore_sources(self) -> list[Path]:
+        """Folders mirroring the graph's working dir that a damaged graph file may be restored from, best first
+        (see :func:`~llama_index_mmrag.graph.file_copies.restore_sources`)."""
+        return restore_sources(self.folder)
+
+    def keep_last_good(self) -> None:
+        """Keep the graph's files as they are now as the last good copy (when a write is committed or rolled
+        back), to restore a file found damaged later (:mod:`llama_index_mmrag.graph.file_storage`).
+
+        Only the files that changed since the last copy are copied (each to a temporary name, then renamed into
+        place): a save replaces a file whole, so a file whose size and modification time are those of its copy
+        is the copied file. The copy is a real copy, not a link: damage to a file in place (a writer that
+        truncates, a bad disk block) must not reach it.
+        """
+        if not self.graph_dir.is_dir():
+            return
+        good = self.last_good_path
+        live = {p.relative_to(self.graph_dir): p for p in self._graph_files(self.graph_dir)}
+        for relative, path in live.items():
+            target = good / relative
+            if _same_file_version(path, target):
+                continue
+            if not looks_whole(path):  # damaged in place since it was saved: keep the good copy it has
+                logger.warning("the store file %s looks damaged; its last good copy is kept", path)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staged = target.with_name(f".copy-{target.name}")
+            _copy_durably(str(path), str(staged))
+            os.replace(staged, target)
+        for path in self._graph_files(good) if good.is_dir() else []:
+            if path.relative_to(good) not in live:
+                path.unlink(missing_ok=True)  # owned: the copy of a graph file that no longer exists
+        for folder in {(good / r).parent for r in live}:
+            fsync_dir(folder)
+
+    @staticmethod
+    def _graph_files(root: Path) -> list[Path]:
+        """The graph's files under ``root`` (no temporaries of an unfinished save, no kept damaged copies)."""
+        return sorted(
+            p for p in root.rglob("*")
+            if p.is_file() and not p.name.startswith(".") and not p.name.endswith(".damaged")
+        )
+
+    @property
+    def pending_path(self) -> Path:
+        """The pending record's file."""
+        return self.folder / PENDING
+
+    @property
+    def snapshot_path(self) -> Path:
+        """The copy of the graph's files taken before the pending write."""
+        return self.folder / BEFORE_WRITE
+
+    def pending(self) -> PendingWrite | None:
+        """The write in flight (or interrupted), if any.
+
+        Raises:
+            RuntimeError: If the record exists but cannot be read (it is written atomically, so only outside
+                tampering does this).
+        """
+        try:
+            text = self.pending_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        try:
+            return PendingWrite.model_validate_json(text)
+        except ValueError as exc:
+            raise RuntimeError(
+                f"the store's write journal {self.pending_path} is unreadable ({exc}); move it away to open the "
+                f"store, then check the last ingested document with `mmrag stats --doc NAME`"
+            ) from exc
+
+    def begin(self, write: PendingWrite) -> None:
+        """Copy the graph's files aside, then record the write (in that order: a record always has its copy).
+
+        Args:
+            write: The write about to start.
+
+        Raises:
+            RuntimeError: If another write is still pending (resolve it first).
+        """
+        if self.pending_path.exists():
+            raise RuntimeError(f"a write is already pending in {self.folder}; recover the store before writing")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        staging = self.folder / "graph-staging"
+        shutil.rmtree(staging, ignore_errors=True)  # owned: <store>/journal/graph-staging, the journal's own
+        shutil.rmtree(self.snapshot_path, ignore_errors=True)  # owned: <store>/journal/graph-before, the journal's own
+        staging.mkdir()
+        if self.graph_dir.is_dir():
+            # a file unchanged since the last good copy is linked to that copy (never written in place) instead
+            # of being copied again: only what the last write changed is copied twice
+            def copy_or_link(src: str, dst: str) -> str:
+                good = self.last_good_path / Path(src).relative_to(self.graph_dir)
+                if _same_file_version(Path(src), good):
+                    try:
+                        os.link(good, dst)
+                        return dst
+                    except OSError:
+                        pass
+                return _copy_durably(src, dst)
+
+            shutil.copytree(self.graph_dir, staging / "tree", copy_function=copy_or_link)
+        fsync_dir(staging)
+        os.replace(staging, self.snapshot_path)
+        write_json_atomic(self.pending_path, write.model_dump(mode="json"), tmp_prefix=".pending-")
+
+    def mark_graph_done(self, write: PendingWrite) -> PendingWrite:
+        """Record that the graph part of ``write`` is complete (recovery then rolls forward).
+
+        Args:
+            write: The pending write.
+        """
+        done = write.model_copy(update={"stage": "graph_done"})
+        write_json_atomic(self.pending_path, done.model_dump(mode="json"), tmp_prefix=".pending-")
+        return done
+
+    def restore_graph(self) -> None:
+        """Put the graph's files back as they were before the pending write.
+
+        Raises:
+            RuntimeError: If the copy is missing.
+        """
+        if not self.snapshot_path.is_dir():
+            raise RuntimeError(
+                f"the graph copy {self.snapshot_path} of the interrupted write is missing; the graph cannot be "
+                f"rolled back: rebuild the store"
+            )
+        tree = self.snapshot_path / "tree"
+        # file by file, each copied aside and renamed into place: a reader in another process sees each file
+        # old or restored, never missing or half-written
+        keep = self._graph_files(tree) if tree.is_dir() else []
+        kept = {p.relative_to(tree) for p in keep}
+        for path in keep:
+            target = self.graph_dir / path.relative_to(tree)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staged = target.with_name(f".restore-{target.name}")
+            _copy_durably(str(path), str(staged))
+            os.replace(staged, target)
+            fsync_dir(target.parent)
+        for path in self._graph_files(self.graph_dir) if self.graph_dir.is_dir() else []:
+            if path.relative_to(self.graph_dir) not in kept:
+                path.unlink(missing_ok=True)  # owned: a graph file the rolled-back write created
+
+    def clear(self) -> None:
+        """Forget the pending write (its effects are committed or rolled back), keeping the graph's files as the
+        last good copy first (a crash in between leaves the write pending: recovery resolves it and copies again)."""
+        self.keep_last_good()
+        self.pending_path.unlink(missing_ok=True)  # owned: <store>/journal/pending.json
+        if self.folder.is_dir():
+            fsync_dir(self.folder)
+        shutil.rmtree(self.snapshot_path, ignore_errors=True)  # owned: <store>/journal/graph-before
+        shutil.rmtree(self.folder / "graph-staging", ignore_errors=True)  # owned: <store>/journal/graph-staging
+        for leftover in self.folder.glob(".pending-*") if self.folder.is_dir() else ():
+            leftover.unlink(missing_ok=True)  # owned: .pending-* temporaries of write_json_atomic in <store>/journal

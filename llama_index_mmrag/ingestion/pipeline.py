@@ -1,0 +1,235 @@
+"""The one ingestion pipeline: check -> parse -> describe -> nodes -> fit -> embed -> write.
+
+:class:`DocumentPipeline` holds the stages; the facade (``MultimodalRAG.ingest``), the benchmarks and any
+caller with blocks of its own (:meth:`DocumentPipeline.aprepare_parsed`) run the same code. A file is
+*prepared* (checked, parsed, described, cut into nodes that fit a Milvus row; no store is touched) and then
+*committed* (embedded, and written all or nothing by the store writer, see :mod:`llama_index_mmrag.index`).
+:func:`~llama_index_mmrag.ingestion.batch.aingest_files` runs a batch, one file ahead.
+
+Example:
+    >>> pipeline = rag.pipeline                                            # doctest: +SKIP
+    >>> prepared = await pipeline.aprepare(Path("report.pdf"), IngestReport())  # doctest: +SKIP
+    >>> await pipeline.acommit(prepared, report)                           # doctest: +SKIP
+    Counter({'text': 41, 'table': 4, 'image': 2})
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from llama_index_mmrag.ingestion.describe import adescribe_blocks
+from llama_index_mmrag.ingestion.embed import embed_nodes
+from llama_index_mmrag.ingestion.report import IngestReport
+from llama_index_mmrag.manifest import DocRecord, Manifest
+from llama_index_mmrag.progress import progress_bar
+from llama_index_mmrag.schema import blocks_to_nodes, file_content_hash
+
+if TYPE_CHECKING:
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+    from llama_index.core.schema import BaseNode
+
+    from llama_index_mmrag.processors.describer import ModalDescriber
+    from llama_index_mmrag.readers.rag_anything import ParsedDocument, RAGAnythingReader
+
+logger = logging.getLogger(__name__)
+
+
+class DocumentWriter(Protocol):
+    """What the write stage needs from the store (:class:`llama_index_mmrag.index.DocumentIndex` is one)."""
+
+    manifest: Manifest
+
+    def writing(self) -> AbstractAsyncContextManager[None]:
+        """Hold the store's write lock (an interrupted write resolved first)."""
+
+    async def awrite_document(self, record: DocRecord, nodes: Sequence[BaseNode], replaces: DocRecord | None) -> None:
+        """Write one document all or nothing (caller holds :meth:`writing`)."""
+
+    async def aflush(self) -> None:
+        """Seal what was written, so queries use the index."""
+
+
+@dataclass
+class PreparedFile:
+    """A file parsed and cut into nodes, waiting to be embedded and written.
+
+    Args:
+        path: The file.
+        parsed: Its blocks and the parser that read them.
+        nodes: Its nodes, described and fitted to a Milvus row.
+        show_progress: Draw the embed and graph bars while it is committed.
+    """
+
+    path: Path
+    parsed: ParsedDocument
+    nodes: list[BaseNode]
+    show_progress: bool = False
+
+
+class DocumentPipeline:
+    """The stages of an ingest, each a method, and the two halves :meth:`aprepare` and :meth:`acommit`.
+
+    Args:
+        writer: The store the write stage writes to (lock, all-or-nothing write, flush).
+        embed_model: The embedding of the nodes.
+        reader: Returns the reader that parses files (called on first parse: opening a store loads no parser).
+        describer: Returns the describer of images, tables and equations (called on first use).
+        overflow_dir: Where text that does not fit a Milvus row is kept.
+        chunk_size: Text chunk size in tokens.
+        chunk_overlap: Overlap of consecutive text chunks in tokens.
+
+    Example:
+        >>> pipeline = DocumentPipeline(rag.index, rag.embed_model, lambda: rag.reader, lambda: rag.describer,
+        ...                             overflow_dir=store / "overflow")                     # doctest: +SKIP
+        >>> report = await pipeline.aingest(["report.pdf"], show_progress=False)            # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        writer: DocumentWriter,
+        embed_model: BaseEmbedding,
+        reader: Callable[[], RAGAnythingReader],
+        describer: Callable[[], ModalDescriber],
+        *,
+        overflow_dir: Path,
+        chunk_size: int = 256,
+        chunk_overlap: int = 32,
+    ) -> None:
+        self.writer = writer
+        self.embed_model = embed_model
+        self._reader = reader
+        self._describer = describer
+        self.overflow_dir = overflow_dir
+        self.chunk_size = chunk_size
+        self.chunk_overlap = chunk_overlap
+
+    # ---------------------------------------------------------------------------------------------- stages
+    def unchanged(self, path: Path) -> bool:
+        """Whether ``path`` is already stored at its current content (checked before parsing it).
+
+        Args:
+            path: The file.
+        """
+        existing = self.writer.manifest.get(path.name)
+        if existing is None:
+            return False
+        try:
+            return path.is_file() and file_content_hash(path) == existing.doc_id
+        except OSError:
+            return False  # the reader reports why the file cannot be read
+
+    async def aparse(self, path: Path, show_progress: bool = False) -> ParsedDocument:
+        """Parse a file (with ``show_progress``, a bar counts the pages of parsers that read page by page).
+
+        Args:
+            path: The file.
+            show_progress: Draw the page bar.
+        """
+        with progress_bar(f"parse {path.name}", enabled=show_progress):
+            return await self._reader().aparse(path)  # the parser reports pages from its thread (context copied)
+
+    def nodes(self, parsed: ParsedDocument, descriptions: Sequence[ModalDescription]) -> list[BaseNode]:
+        """Cut described blocks into nodes, with the descriptions' entity metadata, each fitting a Milvus row.
+
+        Args:
+            parsed: The parsed file, its modal blocks described.
+            descriptions: What the describe stage returned for them.
+        """
+        from llama_index_mmrag.limits import fit_nodes
+        from llama_index_mmrag.processors.annotate import annotate_nodes
+
+        nodes = blocks_to_nodes(parsed.blocks, chunk_size=self.chunk_size, chunk_overlap=self.chunk_overlap)
+        annotate_nodes(nodes, descriptions)
+        return fit_nodes(nodes, self.overflow_dir)
+
+    async def aprepare_parsed(self, parsed: ParsedDocument, show_progress: bool = False) -> PreparedFile:
+        """Describe a parsed file and cut its nodes (describe -> nodes -> fit).
+
+        Args:
+            parsed: The file's blocks (from the reader, or built by the caller).
+            show_progress: Draw bars while it is committed.
+        """
+        descriptions = await adescribe_blocks(self._describer(), parsed.blocks)  # LLM/VLM when configured
+        nodes = await asyncio.to_thread(self.nodes, parsed, descriptions)
+        return PreparedFile(parsed.path, parsed, nodes, show_progress)
+
+    async def aprepare(self, path: Path, report: IngestReport, show_progress: bool = False) -> PreparedFile | None:
+        """Check, parse, describe and cut a file into nodes (no store write); ``None`` if it is unchanged.
+
+        Args:
+            path: The file.
+            report: Where an unchanged file is recorded.
+            show_progress: Draw the page bar while it is parsed, and the others while it is committed.
+
+        Raises:
+            ParseError: If the file cannot be read (the reason names the file and what to do).
+        """
+        from llama_index_mmrag.inputs import check_input_file
+
+        await asyncio.to_thread(check_input_file, path)
+        if await asyncio.to_thread(self.unchanged, path):
+            report.unchanged.append(path.name)
+            return None
+        parsed = await self.aparse(path, show_progress)
+        return await self.aprepare_parsed(parsed, show_progress)
+
+    async def acommit(self, prepared: PreparedFile, report: IngestReport) -> Counter[str]:
+        """Embed a prepared file's nodes and write them, all or nothing (embed -> write).
+
+        Args:
+            prepared: What :meth:`aprepare` returned.
+            report: Where the document is recorded as ingested (or unchanged, if another ingest stored it
+                meanwhile).
+
+        Returns:
+            The nodes written, per modality.
+        """
+        path, parsed, nodes = prepared.path, prepared.parsed, prepared.nodes
+        with progress_bar(f"embed {path.name}", enabled=prepared.show_progress):
+            await asyncio.to_thread(embed_nodes, self.embed_model, nodes)
+        modalities = Counter(str(n.metadata["modality"]) for n in nodes)
+        pages = max((b.page for b in parsed.blocks if b.page is not None), default=-1) + 1
+        record = DocRecord(
+            doc=parsed.doc,
+            doc_id=parsed.doc_id,
+            parser=parsed.parser,
+            node_ids=[n.node_id for n in nodes],
+            modalities=dict(modalities),
+            pages=pages,
+            source_path=str(path.resolve()),
+        )
+        async with self.writer.writing():
+            existing = self.writer.manifest.get(parsed.doc)
+            if existing is not None and existing.doc_id == parsed.doc_id:  # another ingest stored it meanwhile
+                report.unchanged.append(parsed.doc)
+                return Counter()
+            if existing is not None and existing.source_path and existing.source_path != record.source_path:
+                logger.warning(
+                    "%s replaces the stored document of the same name (from %s)", record.source_path, existing.source_path
+                )
+            with progress_bar(f"graph {path.name}", enabled=prepared.show_progress, unit="vector"):
+                await asyncio.shield(self.writer.awrite_document(record, nodes, existing))
+        report.ingested.append(parsed.doc)
+        return modalities
+
+    async def aingest(self, paths: str | Path | Sequence[str | Path], show_progress: bool = False) -> IngestReport:
+        """Ingest files and folders, one file ahead: see :func:`~llama_index_mmrag.ingestion.batch.aingest_files`.
+
+        Args:
+            paths: Files or folders.
+            show_progress: Draw progress bars.
+        """
+        from llama_index_mmrag.ingestion.batch import aingest_files
+
+        return await aingest_files(self, paths, show_progress)
+
+
+if TYPE_CHECKING:
+    from llama_index_mmrag.processors.describer import ModalDescription
