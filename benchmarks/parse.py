@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llama_index_mmrag.parsing.pdf import parse_pdf_with_stats, shutdown_workers
+from llama_index_mmrag.parsing.pdf.parse import parse_pdf_with_stats, shutdown_workers
 
 DEFAULT_DOCS = Path("/work/shared/eval/mmlongbench-dev/docs")
 

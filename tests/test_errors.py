@@ -80,7 +80,7 @@ def test_an_error_keeps_its_builtin_base_so_older_except_clauses_still_catch_it(
 
 def test_a_pdf_failure_is_the_one_parse_error(tmp_path: Path) -> None:
     from llama_index_mmrag import ParseError
-    from llama_index_mmrag.parsing.pdf import parse_pdf
+    from llama_index_mmrag.parsing.pdf.parse import parse_pdf
 
     empty = tmp_path / "empty.pdf"
     empty.write_bytes(b"")

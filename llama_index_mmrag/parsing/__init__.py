@@ -2,7 +2,7 @@
 (``"docling-offline"``), OCR, and parser selection.
 
 The names below load on first use (PEP 562): importing one module of this package (``parsing.errors``,
-``parsing.pdf_page`` in a parser worker) does not import RAG-Anything, Docling or the OCR models.
+``parsing.pdf.page`` in a parser worker) does not import RAG-Anything, Docling or the OCR models.
 
 Example:
     >>> from llama_index_mmrag.parsing import ParseError          # RAG-Anything is not imported for this

@@ -29,7 +29,7 @@ MinerU, PaddleOCR, a custom one) to the same shape; the reader runs it on every 
 
 Everything here works without a network and without model weights: docling-slim's DOCX, PPTX, XLSX, HTML and
 Markdown backends are rule-based. Docling's PDF pipeline needs layout models from a hub, see
-:func:`llama_index_mmrag.parsing.select.docling_pdf_status`.
+:func:`llama_index_mmrag.parsing.availability.docling_pdf_status`.
 
 Example:
     >>> from raganything.parser import get_parser
@@ -52,6 +52,7 @@ from typing import Any, ClassVar
 
 from raganything.parser import DoclingParser, register_parser
 
+from llama_index_mmrag.parsing import availability
 from llama_index_mmrag.parsing.errors import ParseError
 from llama_index_mmrag.parsing.xlsx_formulas import warn_uncached_formulas
 
@@ -613,9 +614,7 @@ class DoclingOfflineParser(DoclingParser):
         Raises:
             ParseError: If Docling's PDF models are not available offline.
         """
-        from llama_index_mmrag.parsing.select import docling_pdf_status
-
-        status = docling_pdf_status()
+        status = availability.docling_pdf_status()
         if not status.ready:
             raise ParseError(pdf_path, f"Docling cannot read PDFs offline here: {status.reason}; use the 'mmrag' parser")
         return super().parse_pdf(pdf_path, output_dir, method, lang, **kwargs)
@@ -654,7 +653,7 @@ class DoclingOfflineParser(DoclingParser):
             lang: Unused.
             **kwargs: Unused.
         """
-        from llama_index_mmrag.parsing.parser import parse_image_file
+        from llama_index_mmrag.parsing.image import parse_image_file
 
         return parse_image_file(image_path)
 

@@ -22,12 +22,12 @@ from raganything.parser import Parser, register_parser
 
 from llama_index_mmrag.parsing.docling import HTML_SUFFIXES, MARKDOWN_SUFFIXES, OFFICE_SUFFIXES, DoclingOfflineParser
 from llama_index_mmrag.parsing.errors import ParseError
-from llama_index_mmrag.parsing.ocr import ImageReadError, image_too_large, ocr_text
+from llama_index_mmrag.parsing.image import parse_image_file
+from llama_index_mmrag.parsing.pdf import PDF_SUFFIXES
 
 OFFLINE_PARSER_NAME = "mmrag"
 TEXT_SUFFIXES = {".txt", ".text", ".log", ".rst", ".csv", ".tsv"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
-PDF_SUFFIXES = {".pdf"}
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
@@ -42,19 +42,6 @@ def _read_text(path: Path) -> str:
         if best is None:
             raise ParseError(path, "the file is not text in any encoding we recognise; convert it to UTF-8") from None
         return str(best)
-
-
-def strip_path_prefix(message: str, path: str | Path) -> str:
-    """The reason part of an error message written as ``"<path>: <reason>"``.
-
-    Args:
-        message: The error message.
-        path: The file the message may start with (as given, or resolved).
-    """
-    for candidate in (str(path), str(Path(path).expanduser().resolve()), Path(path).name):
-        if message.startswith(candidate + ": "):
-            return message[len(candidate) + 2 :]
-    return message
 
 
 def parse_text_file(path: str | Path) -> list[dict[str, Any]]:
@@ -72,42 +59,6 @@ def parse_text_file(path: str | Path) -> list[dict[str, Any]]:
         level = len(text) - len(text.lstrip("#")) if text.startswith("#") and "\n" not in text else 0
         items.append({"type": "text", "text": text.lstrip("#").strip() if level else text, "text_level": level, "page_idx": 0})
     return items
-
-
-def parse_image_file(path: str | Path) -> list[dict[str, Any]]:
-    """Return one image block for an image file, with the text OCR reads in it.
-
-    Args:
-        path: The image file.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    path = Path(path).resolve()
-    try:
-        with Image.open(path) as img:
-            img.verify()
-        with Image.open(path) as img:
-            width, height = img.size
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise ParseError(path, f"the image cannot be decoded ({exc}); re-export it as PNG or JPEG") from exc
-    except Image.DecompressionBombError as exc:
-        reason = str(image_too_large(str(path), str(exc).rstrip(".")))
-        raise ParseError(path, strip_path_prefix(reason, path)) from exc
-    try:
-        text = ocr_text(path)  # bounded: a huge image is refused, a strip is read in tiles
-    except ImageReadError as exc:
-        raise ParseError(path, strip_path_prefix(str(exc), path)) from exc
-    return [
-        {
-            "type": "image",
-            "img_path": str(path),
-            "image_caption": [],
-            "image_footnote": [],
-            "page_idx": 0,
-            "bbox": [0.0, 0.0, float(width), float(height)],
-            "ocr_text": text,
-        }
-    ]
 
 
 class OfflineParser(Parser):
@@ -133,10 +84,10 @@ class OfflineParser(Parser):
             ParseError: With the file and the reason, if the PDF is empty, not a PDF, truncated, damaged or
                 password-protected.
         """
-        from llama_index_mmrag.parsing import pdf
+        from llama_index_mmrag.parsing.pdf.parse import parse_pdf
 
         out = Path(output_dir or Path(pdf_path).parent / "parsed")
-        return pdf.parse_pdf(pdf_path, out, ocr=method != "txt", workers=kwargs.get("workers"))
+        return parse_pdf(pdf_path, out, ocr=method != "txt", workers=kwargs.get("workers"))
 
     def parse_image(
         self, image_path: str | Path, output_dir: str | None = None, lang: str | None = None, **kwargs: Any

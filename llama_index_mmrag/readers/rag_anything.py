@@ -37,7 +37,7 @@ import llama_index_mmrag.parsing.parser  # noqa: F401  (registers "mmrag" and "d
 from llama_index_mmrag.schema import MODALITIES, ContentBlock, file_content_hash
 from llama_index_mmrag.parsing.docling import normalize_content_list
 from llama_index_mmrag.parsing.errors import ParseError
-from llama_index_mmrag.parsing.parser import strip_path_prefix
+from llama_index_mmrag.parsing.image import strip_path_prefix
 from llama_index_mmrag.parsing.select import choose_parser
 
 logger = logging.getLogger(__name__)

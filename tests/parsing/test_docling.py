@@ -219,9 +219,9 @@ def test_content_list_from_a_docling_dict_handles_furniture_inline_groups_formul
 
 
 def test_docling_refuses_pdfs_instead_of_downloading_models(tmp_path: Path, parser: DoclingOfflineParser, monkeypatch: pytest.MonkeyPatch) -> None:
-    from llama_index_mmrag.parsing import select
+    from llama_index_mmrag.parsing import availability
 
-    monkeypatch.setattr(select, "docling_pdf_status", lambda: select.Availability(False, "no layout weights on disk"))
+    monkeypatch.setattr(availability, "docling_pdf_status", lambda: availability.Availability(False, "no layout weights on disk"))
     pdf = tmp_path / "paper.pdf"
     pdf.write_bytes(b"%PDF-1.4\n%%EOF\n")
     with pytest.raises(ParseError) as info:

@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 from llama_index_mmrag.limits import MAX_IMAGE_PIXELS
 from llama_index_mmrag.parsing import ocr
 from llama_index_mmrag.parsing.errors import ParseError
-from llama_index_mmrag.parsing.parser import parse_image_file
+from llama_index_mmrag.parsing.image import parse_image_file
 from llama_index_mmrag.readers.rag_anything import BatchLoadError, RAGAnythingReader
 
 # What RapidOCR may grow an input to: it letterboxes strips wider than 8:1 to a height of width / 4.

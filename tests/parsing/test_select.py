@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from llama_index_mmrag.parsing import select
+from llama_index_mmrag.parsing import availability
 from llama_index_mmrag.parsing.errors import ParseError
-from llama_index_mmrag.parsing.select import (
+from llama_index_mmrag.parsing.availability import (
     DOCLING_LAYOUT_REPO,
     DOCLING_TABLES_REPO,
     MINERU_PIPELINE_REPO,
-    choose_parser,
     docling_pdf_status,
     mineru_status,
 )
+from llama_index_mmrag.parsing.select import choose_parser
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +33,7 @@ def bare_machine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 def _fake_snapshot(repo_id: str, *files: str) -> Path:
-    snapshot = select.hf_hub_cache() / f"models--{repo_id.replace('/', '--')}" / "snapshots" / "abc123"
+    snapshot = availability.hf_hub_cache() / f"models--{repo_id.replace('/', '--')}" / "snapshots" / "abc123"
     for name in files:
         (snapshot / name).parent.mkdir(parents=True, exist_ok=True)
         (snapshot / name).write_bytes(b"weights")
@@ -41,15 +41,15 @@ def _fake_snapshot(repo_id: str, *files: str) -> Path:
 
 
 def _mineru(monkeypatch: pytest.MonkeyPatch, version: str | None, on_path: bool = True) -> None:
-    real = select._package_version
-    monkeypatch.setattr(select, "_package_version", lambda name: version if name == "mineru" else real(name))
-    monkeypatch.setattr(select.shutil, "which", lambda cmd: f"/usr/bin/{cmd}" if on_path and cmd == "mineru" else None)
+    real = availability._package_version
+    monkeypatch.setattr(availability, "_package_version", lambda name: version if name == "mineru" else real(name))
+    monkeypatch.setattr(availability.shutil, "which", lambda cmd: f"/usr/bin/{cmd}" if on_path and cmd == "mineru" else None)
 
 
 def _docling_runtime(monkeypatch: pytest.MonkeyPatch, installed: bool = True) -> None:
-    real = select._installed
+    real = availability._installed
     runtime = {"docling_ibm_models", "torch", "docling_parse"}
-    monkeypatch.setattr(select, "_installed", lambda module: installed if module in runtime else real(module))
+    monkeypatch.setattr(availability, "_installed", lambda module: installed if module in runtime else real(module))
 
 
 @pytest.mark.parametrize(
@@ -141,8 +141,8 @@ def test_docling_pdf_needs_its_runtime_and_both_weight_sets(monkeypatch: pytest.
 
 
 def test_a_missing_docling_format_backend_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = select._installed
-    monkeypatch.setattr(select, "_installed", lambda module: False if module == "pptx" else real(module))
+    real = availability._installed
+    monkeypatch.setattr(availability, "_installed", lambda module: False if module == "pptx" else real(module))
     with pytest.raises(ParseError) as info:
         choose_parser("deck.pptx")
     assert "docling-slim[format-pptx]" in info.value.reason

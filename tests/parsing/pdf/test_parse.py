@@ -10,10 +10,10 @@ from PIL import Image
 
 from llama_index_mmrag.parsing import errors
 from llama_index_mmrag.parsing.ocr import restore_spaces
-from llama_index_mmrag.parsing.pdf import parse_pdf, parse_pdf_with_stats
-from llama_index_mmrag.parsing.pdf_layout import join_lines, reading_order
-from llama_index_mmrag.parsing.pdf_tables import rows_to_markdown
-from llama_index_mmrag.parsing.pdf_text import looks_like_math
+from llama_index_mmrag.parsing.pdf.parse import parse_pdf, parse_pdf_with_stats
+from llama_index_mmrag.parsing.pdf.layout import join_lines, reading_order
+from llama_index_mmrag.parsing.pdf.tables import rows_to_markdown
+from llama_index_mmrag.parsing.pdf.text import looks_like_math
 from tests.support.pdfs import (
     make_empty_pdf,
     make_encrypted_pdf,

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from llama_index_mmrag.parsing import pdf, pdf_workers
+from llama_index_mmrag.parsing.pdf import parse as pdf, workers as pdf_workers
 from tests.support.pdfs import make_text_pdf
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +43,7 @@ def test_without_the_death_signal_the_watcher_still_ends_workers_of_a_killed_par
     script = textwrap.dedent(
         """
         import sys, time
-        from llama_index_mmrag.parsing import pdf, pdf_workers
+        from llama_index_mmrag.parsing.pdf import parse as pdf, workers as pdf_workers
         pdf_workers.USE_PARENT_DEATH_SIGNAL = False
         pool = pdf._pool(2)
         print(" ".join(str(pid) for pid in pool._processes), flush=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from llama_index_mmrag.parsing.pdf_geometry import Box, PageGeometry
+from llama_index_mmrag.parsing.pdf.geometry import Box, PageGeometry
 
 _BLANKS = frozenset(" \t\xa0\u2002\u2003\u2009\u200b\ufeff")
 _MATH_SYMBOLS = frozenset(

@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from llama_index_mmrag.parsing.pdf_page import Block, PageResult
+from llama_index_mmrag.parsing.pdf.page import Block, PageResult
 
 _PAGE_NUMBER = re.compile(
     r"^(?:page|p\.|seite|pág\.?)?\s*[-–—(\[]?\s*(?:\d{1,4}|[ivxlcdm]{1,7})\s*[-–—)\]]?"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from llama_index_mmrag.parsing.pdf_geometry import (
+from llama_index_mmrag.parsing.pdf.geometry import (
     Box,
     box_area,
     center_inside,
@@ -18,8 +18,8 @@ from llama_index_mmrag.parsing.pdf_geometry import (
     gap_between,
     union_box,
 )
-from llama_index_mmrag.parsing.pdf_graphics import Graphic
-from llama_index_mmrag.parsing.pdf_text import Line
+from llama_index_mmrag.parsing.pdf.graphics import Graphic
+from llama_index_mmrag.parsing.pdf.text import Line
 
 FIGURE_CAPTION = re.compile(
     r"^\s*(?:Figure|FIGURE|Fig\.?|FIG\.?|Chart|Exhibit|Photo|Image)\s*[A-Z]?[0-9IVX]+[A-Za-z]?(?:[.:\-–—\s]|$)"

@@ -14,7 +14,7 @@ from typing import Any
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from llama_index_mmrag.parsing.pdf_geometry import Box, PageGeometry, box_area
+from llama_index_mmrag.parsing.pdf.geometry import Box, PageGeometry, box_area
 
 Matrix = tuple[float, float, float, float, float, float]
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from pdfplumber.table import Table, TableFinder
 
-from llama_index_mmrag.parsing.pdf_geometry import Box, PageGeometry
-from llama_index_mmrag.parsing.pdf_graphics import Graphic, path_edges
+from llama_index_mmrag.parsing.pdf.geometry import Box, PageGeometry
+from llama_index_mmrag.parsing.pdf.graphics import Graphic, path_edges
 
 TABLE_CAPTION = re.compile(r"^\s*(?:Table|TABLE|Tab\.)\s*[A-Z]?[0-9IVX]+[A-Za-z]?(?:[.:\-–—\s]|$)")
 _TABLE_SETTINGS: dict[str, Any] = {"vertical_strategy": "explicit", "horizontal_strategy": "explicit"}

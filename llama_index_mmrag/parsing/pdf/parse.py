@@ -14,10 +14,10 @@ row; :func:`shutdown_workers` stops them). Memory is bounded by the page, not th
 at most :data:`PAGES_IN_FLIGHT_PER_WORKER` pages per worker are queued or parsed ahead of the page the caller
 is reading, a worker reopens the document every :data:`PAGES_PER_DOCUMENT_OPEN` pages (PDFium caches fonts and
 images per open document) and hands freed memory back to the system after each page. Workers die with the
-process that started them, even on ``kill -9`` (see :mod:`llama_index_mmrag.parsing.pdf_workers`).
+process that started them, even on ``kill -9`` (see :mod:`llama_index_mmrag.parsing.pdf.workers`).
 
 Example:
-    >>> from llama_index_mmrag.parsing.pdf import parse_pdf
+    >>> from llama_index_mmrag.parsing.pdf.parse import parse_pdf
     >>> items = parse_pdf("report.pdf", "parsed/")                # doctest: +SKIP
     >>> [item["type"] for item in items][:4]                       # doctest: +SKIP
     ['text', 'text', 'table', 'image']
@@ -46,9 +46,9 @@ import pypdfium2 as pdfium
 from llama_index_mmrag.forking import FORK_GUARD
 from llama_index_mmrag.parsing.errors import ParseError
 from llama_index_mmrag.parsing.ocr import set_ocr_threads
-from llama_index_mmrag.parsing.pdf_document import finalize
-from llama_index_mmrag.parsing.pdf_page import PageJob, PageResult, image_prefix, parse_page
-from llama_index_mmrag.parsing.pdf_workers import init_worker, run_in_spawner_thread
+from llama_index_mmrag.parsing.pdf.document import finalize
+from llama_index_mmrag.parsing.pdf.page import PageJob, PageResult, image_prefix, parse_page
+from llama_index_mmrag.parsing.pdf.workers import init_worker, run_in_spawner_thread
 from llama_index_mmrag.progress import report_progress
 
 __all__ = ["PdfParseStats", "keep_workers", "parse_pdf", "parse_pdf_with_stats", "shutdown_workers"]

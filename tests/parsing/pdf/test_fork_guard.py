@@ -19,7 +19,7 @@ RACE = textwrap.dedent(
     """
     import threading
     from llama_index_mmrag.models.embeddings import local_embedding
-    from llama_index_mmrag.parsing import pdf
+    from llama_index_mmrag.parsing.pdf import parse as pdf
 
     model = local_embedding()
     model.get_text_embedding_batch(["warm up"])

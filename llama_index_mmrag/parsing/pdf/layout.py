@@ -12,8 +12,8 @@ import re
 import statistics
 from dataclasses import dataclass, field
 
-from llama_index_mmrag.parsing.pdf_geometry import Box, horizontal_overlap, union_box
-from llama_index_mmrag.parsing.pdf_text import Line
+from llama_index_mmrag.parsing.pdf.geometry import Box, horizontal_overlap, union_box
+from llama_index_mmrag.parsing.pdf.text import Line
 
 _BULLET = re.compile(
     r"^(?:[•◦▪●○■□►▸‣⁃✓✔➢→]|[-–—*]\s|\(?\d{1,2}[.)]\s|\(?[a-z][.)]\s|\([ivx]{1,4}\)\s)"

@@ -3,7 +3,7 @@
 Born-digital pages: text-layer lines, ruled tables, figures (raster images and vector drawings rendered to
 PNG), display equations, then paragraphs and reading order. Pages without a usable text layer (scans,
 outlined text) are rendered and read by OCR. Cross-page decisions (running headers, heading levels) are
-left to :mod:`llama_index_mmrag.parsing.pdf_document`, so blocks carry the few facts it needs.
+left to :mod:`llama_index_mmrag.parsing.pdf.document`, so blocks carry the few facts it needs.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ import pypdfium2 as pdfium
 from PIL import Image
 
 from llama_index_mmrag.parsing.ocr import ocr_image, ocr_text
-from llama_index_mmrag.parsing.pdf_figures import FIGURE_CAPTION, MIN_IMAGE_PIXELS, FigureRegion, find_figures
-from llama_index_mmrag.parsing.pdf_geometry import Box, PageGeometry, box_area, center_inside, horizontal_overlap, rounded
-from llama_index_mmrag.parsing.pdf_graphics import Graphic, collect_graphics
-from llama_index_mmrag.parsing.pdf_layout import Paragraph, group_paragraphs, reading_order
-from llama_index_mmrag.parsing.pdf_tables import TABLE_CAPTION, TableRegion, find_tables
-from llama_index_mmrag.parsing.pdf_text import Line, TextLayer, has_latex, looks_like_math, page_geometry
+from llama_index_mmrag.parsing.pdf.figures import FIGURE_CAPTION, MIN_IMAGE_PIXELS, FigureRegion, find_figures
+from llama_index_mmrag.parsing.pdf.geometry import Box, PageGeometry, box_area, center_inside, horizontal_overlap, rounded
+from llama_index_mmrag.parsing.pdf.graphics import Graphic, collect_graphics
+from llama_index_mmrag.parsing.pdf.layout import Paragraph, group_paragraphs, reading_order
+from llama_index_mmrag.parsing.pdf.tables import TABLE_CAPTION, TableRegion, find_tables
+from llama_index_mmrag.parsing.pdf.text import Line, TextLayer, has_latex, looks_like_math, page_geometry
 
 MIN_TEXT_CHARS = 20
 """Pages with fewer letters and digits in their text layer are treated as scans and read by OCR."""
