@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from llama_index_mmrag.retrievers.arguments import ScopeArgumentError
     from llama_index_mmrag.retrievers.composite import MultimodalCompositeRetriever
     from llama_index_mmrag.retrievers.lightrag import LightRAGRetriever
-    from llama_index_mmrag.retrievers.literals import FilterError
+    from llama_index_mmrag.stores.literals import FilterError
     from llama_index_mmrag.retrievers.milvus_modal import MilvusModalRetriever
     from llama_index_mmrag.retrievers.question import EmptyQuestionError
     from llama_index_mmrag.retrievers.references import ReferenceRetriever
@@ -70,7 +70,7 @@ _EXPORTS = {
     "AmbiguousDocumentError": "llama_index_mmrag.doc_names",
     "EmptyQuestionError": "llama_index_mmrag.retrievers.question",
     "ScopeArgumentError": "llama_index_mmrag.retrievers.arguments",
-    "FilterError": "llama_index_mmrag.retrievers.literals",
+    "FilterError": "llama_index_mmrag.stores.literals",
     "StoreBusyError": "llama_index_mmrag.index.lock",
     "StoreIdentityError": "llama_index_mmrag.manifest",
     "WorkspaceInUseError": "llama_index_mmrag.graph.workspaces",

@@ -144,7 +144,7 @@ def _exit_code(exc: Exception) -> int:
     question = sys.modules.get("llama_index_mmrag.retrievers.question")
     if question is not None and isinstance(exc, question.EmptyQuestionError):
         return 2
-    literals = sys.modules.get("llama_index_mmrag.retrievers.literals")  # FilterError's module
+    literals = sys.modules.get("llama_index_mmrag.stores.literals")  # FilterError's module
     if literals is not None and isinstance(exc, literals.FilterError):
         return 2
     return 1

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 from llama_index_mmrag.schema import MODALITIES
 from llama_index_mmrag.doc_names import UnknownDocumentError, resolve_document
 from llama_index_mmrag.graph.file_counts import FILE_GRAPH_STORAGE, GraphFiles
-from llama_index_mmrag.retrievers.literals import escape_string
+from llama_index_mmrag.stores.literals import escape_string
 from llama_index_mmrag.stores.milvus import count_rows, ensure_loaded, quiet_scan_warnings, scan_rows
 
 if TYPE_CHECKING:

@@ -141,7 +141,7 @@ def test_delete_in_a_fresh_process_loads_no_parser_raganything_or_model(tmp_path
 
 @pytest.mark.parametrize(
     "name",
-    ["llama_index_mmrag.doc_names", "llama_index_mmrag.graph.file_counts", "llama_index_mmrag.retrievers.literals",
+    ["llama_index_mmrag.doc_names", "llama_index_mmrag.graph.file_counts", "llama_index_mmrag.stores.literals",
      "llama_index_mmrag.parsing", "llama_index_mmrag.stats"],
 )
 def test_docstring_examples_of_the_light_modules_run(name: str) -> None:

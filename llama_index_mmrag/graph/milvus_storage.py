@@ -23,7 +23,7 @@ import pymilvus  # (imported before LightRAG's Milvus module, which reads MILVUS
 from lightrag import kg as lightrag_kg
 from lightrag.kg.milvus_impl import MilvusVectorDBStorage
 
-from llama_index_mmrag.retrievers.literals import escape_string
+from llama_index_mmrag.stores.literals import escape_string
 from llama_index_mmrag.stores.connection import milvus_connection
 
 STORAGE_NAME = "MMRAGMilvusVectorStorage"

@@ -25,7 +25,7 @@ from llama_index.core.vector_stores.types import (
 )
 from llama_index.vector_stores.milvus import MilvusVectorStore
 
-from llama_index_mmrag.retrievers.filters import compile_filters
+from llama_index_mmrag.stores.filters import compile_filters
 from llama_index_mmrag.retrievers.arguments import (
     MAX_CANDIDATES,
     check_docs,

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.types import FilterOperator, MetadataFilter, MetadataFilters, VectorStoreQuery
 
-from llama_index_mmrag.retrievers.filters import compile_filters
+from llama_index_mmrag.stores.filters import compile_filters
 from llama_index_mmrag.retrievers.milvus_modal import MilvusModalRetriever
 from llama_index_mmrag.retrievers.question import checked_query
 

@@ -30,7 +30,7 @@ from llama_index.core.vector_stores.types import (
 from llama_index.core.vector_stores.utils import build_metadata_filter_fn
 from llama_index.vector_stores.milvus import MilvusVectorStore
 
-from llama_index_mmrag.retrievers.filters import (
+from llama_index_mmrag.stores.filters import (
     FILTERABLE_FIELDS,
     MAX_STRING_BYTES,
     FilterError,

@@ -119,10 +119,10 @@ from llama_index.core.vector_stores.types import (
     MetadataFilters,
 )
 
-from llama_index_mmrag.retrievers.literals import MAX_STRING_BYTES, FilterError, escape_string
-from llama_index_mmrag.retrievers.literals import STRING_ESCAPES as _STRING_ESCAPES
-from llama_index_mmrag.retrievers.literals import check_string as _check_string
-from llama_index_mmrag.retrievers.literals import show_value as _show
+from llama_index_mmrag.stores.literals import MAX_STRING_BYTES, FilterError, escape_string
+from llama_index_mmrag.stores.literals import STRING_ESCAPES as _STRING_ESCAPES
+from llama_index_mmrag.stores.literals import check_string as _check_string
+from llama_index_mmrag.stores.literals import show_value as _show
 
 __all__ = [
     "FILTERABLE_FIELDS",
