@@ -702,6 +702,7 @@ class _Sides:
         from llama_index.core.schema import QueryBundle
         from pymilvus import AnnSearchRequest, RRFRanker
 
+        from llama_index_mmrag.retrievers.lightrag import LightRAGRetriever
         from llama_index_mmrag.retrievers.milvus_modal import MilvusModalRetriever
 
         self.rag = rag
@@ -711,10 +712,11 @@ class _Sides:
         self._dense_param = {"metric_type": "COSINE", "params": store.search_config or {}}
         self._request, self._ranker, self._bundle = AnnSearchRequest, RRFRanker, QueryBundle
         self.composite = rag.as_retriever(top_k=TOP_K, graph_mode=graph_mode)
-        if self.composite.graph_retriever is None:
+        graph = [b for b in self.composite.retrievers if isinstance(b, LightRAGRetriever)]
+        if not graph:
             raise RuntimeError("as_retriever() built no graph retriever: the composite would not be measured")
-        self.vector_branch = self.composite.vector_retriever
-        self.graph_branch = self.composite.graph_retriever
+        self.vector_branch = self.composite.retrievers[0]
+        self.graph_branch = graph[0]
         self.graph_mode = self.graph_branch.mode
         self.graph_top_k = int(getattr(self.graph_branch, "top_k", TOP_K))
         self.vector_candidates = int(getattr(self.vector_branch, "similarity_top_k", TOP_K))
@@ -729,9 +731,9 @@ class _Sides:
             "graph_mode": self.graph_mode,
             "vector_mode": getattr(self.vector_branch, "mode", None),
             "page_aggregation": getattr(self.composite, "page_aggregation", None),
-            "vector_weight": self.composite.vector_weight,
-            "graph_weight": self.composite.graph_weight,
-            "reference_weight": self.composite.reference_weight,
+            "retriever_weights": {
+                type(b).__name__: w for b, w in zip(self.composite.retrievers, self.composite.retriever_weights)
+            },
         }
 
     def raw(self, question: str, vector: list[float], limit: int = TOP_K) -> list[str]:
@@ -760,6 +762,8 @@ class _Sides:
             Latency summaries, the share of questions where the package's hybrid retriever returned exactly the
             raw search's ids in order, and result counts.
         """
+        from llama_index_mmrag.retrievers.lightrag import lookup_nodes
+
         rag = self.rag
         parts = ("vector_branch", "raw_hybrid_at_candidates", "graph_branch", "graph_aquery_data", "graph_node_lookup")
         times: dict[str, list[float]] = {name: [] for name in parts}
@@ -780,7 +784,7 @@ class _Sides:
             times["graph_aquery_data"].append(seconds)
             chunk_ids = [c["chunk_id"] for c in data.get("chunks", []) if c.get("chunk_id")][: self.graph_top_k]
             counts["graph_chunks"] += len(chunk_ids)
-            seconds, found = _timed(lambda: rag.graph.run(rag.alookup_nodes(chunk_ids)))
+            seconds, found = _timed(lambda: lookup_nodes(rag.vector_store, chunk_ids))
             times["graph_node_lookup"].append(seconds)
             counts["graph_chunks_found_in_milvus"] += len(found)
         return {name: summarize(t) for name, t in times.items()}, same / len(pairs), counts

@@ -171,8 +171,10 @@ def test_as_tool_call_through_as_query_engine_query(store: MultimodalRAG, llm_ca
 def test_hand_built_composite(store: MultimodalRAG, llm_calls: LLMCallCounter) -> None:
     before = len(llm_calls.prompts)
     composite = MultimodalCompositeRetriever(
-        MilvusModalRetriever(store.vector_store, store.embed_model, similarity_top_k=5),
-        LightRAGRetriever.from_rag(store, mode="hybrid", top_k=5),
+        [
+            MilvusModalRetriever(store.vector_store, store.embed_model, similarity_top_k=5),
+            LightRAGRetriever(store.graph, store.vector_store, mode="hybrid", top_k=5),
+        ],
         top_k=5,
     )
     _assert_none(_run(CORPUS, composite.retrieve, _nodes_ok), llm_calls, before)
@@ -205,7 +207,7 @@ GRAPH_SAMPLE = [q for i, q in enumerate(CORPUS) if q.family in KEYWORD_POOR or i
 def test_graph_branch_never_calls_an_llm_offline(store: MultimodalRAG, llm_calls: LLMCallCounter, mode: str) -> None:
     """Questions with no usable keywords (stop words, punctuation, numbers, ...) find nothing in the graph."""
     before = len(llm_calls.prompts)
-    retriever = LightRAGRetriever.from_rag(store, mode=mode, top_k=5)
+    retriever = LightRAGRetriever(store.graph, store.vector_store, mode=mode, top_k=5)
     _assert_none(_run(GRAPH_SAMPLE, retriever.retrieve, _nodes_ok), llm_calls, before)
 
 

@@ -142,6 +142,8 @@ def _check_building_blocks(namespace: dict[str, Any], out: str) -> None:
     hits = namespace["hits"]
     pages = [(h.node.metadata["doc"], h.node.metadata["page"]) for h in hits]
     assert hits and len(pages) == len(set(pages)), f"a page came back more than once: {pages}"
+    outside = [h.node.metadata for h in hits if not set(h.node.metadata["modalities"]) <= {"table", "text"} or h.node.metadata["page"] > 1]
+    assert not outside, f"the composite's scope (tables and text of pages 1-2) did not hold in every branch: {outside}"
     response = namespace["response"]
     quoted = str(response).removeprefix(ANSWER_PREFIX).strip()
     assert str(response).startswith(ANSWER_PREFIX) and quoted  # my_llm wrote the answer ...

@@ -1,11 +1,13 @@
-"""MultimodalCompositeRetriever: graph and filtered vector retrieval, run concurrently, fused by weighted RRF.
+"""MultimodalCompositeRetriever: any number of retrievers, run concurrently inside one scope, fused by weighted RRF.
 
-Not built on ``QueryFusionRetriever``: its RRF constant is fixed, it ignores weights in RRF mode and its sync
-path spins a new event loop per call, which breaks loop-bound engines.
+The shape of LlamaIndex's ``QueryFusionRetriever(retrievers, retriever_weights=...)``, but not built on it: its
+RRF constant is fixed, it ignores weights in RRF mode and its sync path spins a new event loop per call, which
+breaks loop-bound engines. Fused nodes are collapsed to one per page by default, with the same defaults as
+``MultimodalRAG.as_retriever()``, so a composite built by hand ranks like the facade's.
 
 Example:
-    >>> retriever = MultimodalCompositeRetriever(vector_retriever, graph_retriever, top_k=10)  # doctest: +SKIP
-    >>> engine = RetrieverQueryEngine.from_args(retriever, llm=my_llm)                        # doctest: +SKIP
+    >>> retriever = MultimodalCompositeRetriever([vector, graph], [1.0, 0.5], top_k=10)  # doctest: +SKIP
+    >>> engine = RetrieverQueryEngine.from_args(retriever, llm=my_llm)                 # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -17,104 +19,144 @@ from concurrent.futures import ThreadPoolExecutor
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.schema import NodeWithScore, QueryBundle
+from llama_index.core.vector_stores.types import MetadataFilters
 
+from llama_index_mmrag.retrievers.arguments import ScopeArgumentError, check_top_k
 from llama_index_mmrag.retrievers.fusion import aggregate_pages, weighted_rrf
-from llama_index_mmrag.retrievers.arguments import check_top_k
 from llama_index_mmrag.retrievers.question import checked_query
+from llama_index_mmrag.retrievers.scope import ScopedRetriever, scope_expression
+from llama_index_mmrag.settings import MMRAGSettings
+
+_DEFAULTS = MMRAGSettings.model_fields
+DEFAULT_PAGE_AGGREGATION: bool = _DEFAULTS["page_aggregation"].default
+"""Page collapse on or off by default: the ``page_aggregation`` setting's default, as the facade uses it."""
+DEFAULT_PAGE_SUPPORT: float = _DEFAULTS["page_support"].default
+"""Weight of a page's other chunks by default: the ``page_support`` setting's default."""
+
+
+def _checked_branches(retrievers: object) -> list[BaseRetriever]:
+    if isinstance(retrievers, BaseRetriever) or not isinstance(retrievers, Sequence) or not retrievers:
+        raise ScopeArgumentError(
+            f"retrievers must be a non-empty list of LlamaIndex retrievers, got {type(retrievers).__name__}; "
+            "e.g. MultimodalCompositeRetriever([vector, graph], retriever_weights=[1.0, 0.5])"
+        )
+    for index, branch in enumerate(retrievers):
+        if not isinstance(branch, BaseRetriever):
+            raise ScopeArgumentError(f"retrievers[{index}] is a {type(branch).__name__}, not a LlamaIndex retriever")
+    return list(retrievers)
+
+
+def _checked_weights(weights: Sequence[float] | None, count: int) -> list[float]:
+    if weights is None:
+        return [1.0] * count
+    values = list(weights)
+    if len(values) != count:
+        raise ScopeArgumentError(f"got {count} retrievers but {len(values)} retriever_weights; give one weight each")
+    if any(isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0 for w in values) or sum(values) <= 0:
+        raise ScopeArgumentError(f"retriever_weights must be numbers >= 0, not all 0, got {values}")
+    return [float(w) for w in values]
 
 
 class MultimodalCompositeRetriever(BaseRetriever):
-    """Merges a vector, a graph and a reference retriever into one ranked, de-duplicated list.
+    """Fuses any number of retrievers into one ranked, de-duplicated list, every branch inside one scope.
 
-    They run concurrently; results are fused over chunk ids (shared by Milvus and LightRAG) by weighted
-    reciprocal-rank fusion, with optional per-modality quotas, then collapsed to one node per page. Every
-    returned node carries ``doc``, ``page`` and ``modality``.
+    The branches run concurrently; their lists are fused over node ids (Milvus and LightRAG share chunk ids)
+    by weighted reciprocal-rank fusion, with optional per-modality quotas, then collapsed to one node per
+    page. Every returned node carries ``doc``, ``page`` and ``modality``.
+
+    A scope (``modalities``, ``doc``, ``page_range``, ``filters``) given here is handed to every branch, on
+    top of the branch's own: each branch must then be a :class:`~llama_index_mmrag.retrievers.scope.ScopedRetriever`
+    (:class:`MilvusModalRetriever`, :class:`LightRAGRetriever`, ``ReferenceRetriever``, or a subclass of your
+    own), and the composite keeps a scoped copy of it, so no branch can return a node outside the scope.
 
     Args:
-        vector_retriever: Usually a :class:`MilvusModalRetriever`.
-        graph_retriever: Usually a :class:`LightRAGRetriever`; ``None`` for vector-only retrieval.
-        top_k: How many nodes to return.
-        vector_weight: Weight of the vector list in the fusion.
-        graph_weight: Weight of the graph list in the fusion.
-        reference_retriever: Usually a :class:`~llama_index_mmrag.retrievers.references.ReferenceRetriever`
-            (the pages, figures and tables the question names); ``None`` for none.
-        reference_weight: Weight of the reference list in the fusion.
+        retrievers: The branches, e.g. ``[vector, graph]``; on equal scores the first branch's node object
+            is kept, so put the one with the richest provenance (Milvus) first.
+        retriever_weights: One fusion weight per branch (all 1.0 by default).
+        top_k: How many nodes (pages) to return.
+        modalities: Keep only these modalities, in every branch.
+        doc: Keep only this document (or these documents), in every branch.
+        page_range: Keep pages ``first..last`` (0-based, inclusive), in every branch.
+        filters: Further LlamaIndex metadata filters every branch honours.
         rrf_k: The RRF constant.
         modality_quotas: Per-modality maximum counts, e.g. ``{"image": 3}``.
         page_aggregation: Return one node per ``(doc, page)`` (the default), the page scored by its best chunk
             (plus ``page_support`` times its other chunks) and carrying the text of every matching chunk of
-            the page (see :func:`~llama_index_mmrag.retrievers.fusion.page_node`); the inner retrievers should
-            then fetch more candidates than ``top_k``. ``False`` returns chunks, several per page.
+            the page (see :func:`~llama_index_mmrag.retrievers.fusion.page_node`); the branches should then
+            fetch more candidates than ``top_k``. ``False`` returns chunks, several per page.
         page_support: With page aggregation, the weight of a page's other chunks next to its best one
             (0: a page ranks by its best chunk).
         callback_manager: LlamaIndex callback manager.
 
+    Raises:
+        ScopeArgumentError: For an empty or non-list ``retrievers``, weights that do not match them, a bad
+            scope, or a scope given with a branch that cannot honour one.
+
     Example:
-        >>> r = MultimodalCompositeRetriever(vec, graph, top_k=5, modality_quotas={"image": 2})  # doctest: +SKIP
-        >>> [(n.metadata["doc"], n.metadata["page"]) for n in r.retrieve("What is Milvus?")]   # doctest: +SKIP
+        >>> r = MultimodalCompositeRetriever([vec, graph], [1.0, 0.5], top_k=5, modalities=["table"])  # doctest: +SKIP
+        >>> {n.metadata["modality"] for n in r.retrieve("revenue by region")}                          # doctest: +SKIP
+        {'table'}
     """
 
     def __init__(
         self,
-        vector_retriever: BaseRetriever,
-        graph_retriever: BaseRetriever | None = None,
+        retrievers: Sequence[BaseRetriever],
+        retriever_weights: Sequence[float] | None = None,
         top_k: int = 10,
-        vector_weight: float = 1.0,
-        graph_weight: float = 0.5,
-        reference_retriever: BaseRetriever | None = None,
-        reference_weight: float = 1.0,
+        modalities: Sequence[str] | None = None,
+        doc: str | Sequence[str] | None = None,
+        page_range: tuple[int, int] | None = None,
+        filters: MetadataFilters | None = None,
         rrf_k: int = 60,
         modality_quotas: Mapping[str, int] | None = None,
-        page_aggregation: bool = True,
-        page_support: float = 0.0,
+        page_aggregation: bool = DEFAULT_PAGE_AGGREGATION,
+        page_support: float = DEFAULT_PAGE_SUPPORT,
         callback_manager: CallbackManager | None = None,
     ) -> None:
-        check_top_k(top_k)
-        if vector_weight < 0 or graph_weight < 0 or reference_weight < 0 or vector_weight + graph_weight == 0:
-            raise ValueError(
-                "weights must be >= 0 and vector_weight + graph_weight > 0, got "
-                f"vector_weight={vector_weight}, graph_weight={graph_weight}, reference_weight={reference_weight}"
-            )
-        self.vector_retriever = vector_retriever
-        self.graph_retriever = graph_retriever
-        self.top_k = top_k
-        self.vector_weight = vector_weight
-        self.graph_weight = graph_weight
-        self.reference_retriever = reference_retriever
-        self.reference_weight = reference_weight
+        branches = _checked_branches(retrievers)
+        self.retriever_weights = _checked_weights(retriever_weights, len(branches))
+        self.top_k = check_top_k(top_k)
+        self._expr = scope_expression(modalities, doc, page_range, filters)
+        self.retrievers = [self._scoped(index, branch) for index, branch in enumerate(branches)]
         self.rrf_k = rrf_k
         self.modality_quotas = dict(modality_quotas) if modality_quotas else None
         self.page_aggregation = page_aggregation
         self.page_support = page_support
         super().__init__(callback_manager=callback_manager)
 
+    def _scoped(self, index: int, branch: BaseRetriever) -> BaseRetriever:
+        if not self._expr:
+            return branch
+        if not isinstance(branch, ScopedRetriever):
+            raise ScopeArgumentError(
+                f"retrievers[{index}] ({type(branch).__name__}) cannot keep its results inside a scope; give the "
+                "scope to that retriever itself and none to the composite, or derive it from ScopedRetriever"
+            )
+        return branch.narrowed(self._expr)
+
+    @property
+    def filter_expression(self) -> str:
+        """The compiled scope every branch honours (empty when unrestricted)."""
+        return self._expr
+
     def _fuse(self, ranked: Sequence[list[NodeWithScore]]) -> list[NodeWithScore]:
-        """Fuse the vector, graph and reference lists (in that order; an absent branch gives ``[]``)."""
         fused = weighted_rrf(
             ranked,
-            [self.vector_weight, self.graph_weight, self.reference_weight],
+            self.retriever_weights,
             k=self.rrf_k,
             top_k=None if self.page_aggregation else self.top_k,
             quotas=self.modality_quotas,
         )
         return aggregate_pages(fused, self.top_k, self.page_support) if self.page_aggregation else fused
 
-    def _branches(self) -> list[BaseRetriever | None]:
-        return [self.vector_retriever, self.graph_retriever, self.reference_retriever]
-
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         query_bundle = checked_query(query_bundle)  # once, for branches of any origin
-        branches = self._branches()
-        if sum(b is not None for b in branches) == 1:
-            return self._fuse([b.retrieve(query_bundle) if b is not None else [] for b in branches])
-        with ThreadPoolExecutor(max_workers=len(branches), thread_name_prefix="mmrag-retrieve") as pool:
-            futures = [pool.submit(b.retrieve, query_bundle) if b is not None else None for b in branches]
-            return self._fuse([f.result() if f is not None else [] for f in futures])
+        if len(self.retrievers) == 1:
+            return self._fuse([self.retrievers[0].retrieve(query_bundle)])
+        with ThreadPoolExecutor(max_workers=len(self.retrievers), thread_name_prefix="mmrag-retrieve") as pool:
+            futures = [pool.submit(branch.retrieve, query_bundle) for branch in self.retrievers]
+            return self._fuse([future.result() for future in futures])
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         query_bundle = checked_query(query_bundle)
-
-        async def run(branch: BaseRetriever | None) -> list[NodeWithScore]:
-            return await branch.aretrieve(query_bundle) if branch is not None else []
-
-        return self._fuse(await asyncio.gather(*(run(b) for b in self._branches())))
+        return self._fuse(await asyncio.gather(*(branch.aretrieve(query_bundle) for branch in self.retrievers)))

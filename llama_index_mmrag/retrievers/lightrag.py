@@ -1,33 +1,41 @@
-"""LightRAGRetriever: LightRAG graph retrieval as a LlamaIndex retriever, with page provenance.
+"""LightRAGRetriever: LightRAG graph retrieval as a LlamaIndex retriever, with page provenance, inside a scope.
 
 LightRAG returns entities, relationships and chunks without scores; this retriever turns them into
 nodes with rank-based scores, maps chunks back to the Milvus nodes that share their ids (so they carry
 ``doc``, ``page`` and ``modality``), and links entities and relations to their source chunks.
 
+Under a scope (modalities, doc, page range, filters) the graph is searched as usual and its chunks are
+kept only when their Milvus node lies inside the compiled scope; when too few do, more candidates are
+fetched, up to :data:`MAX_GRAPH_CANDIDATES`.
+
 Example:
-    >>> retriever = LightRAGRetriever.from_rag(rag, mode="hybrid")   # doctest: +SKIP
-    >>> for n in retriever.retrieve("Which components store data?"):  # doctest: +SKIP
+    >>> retriever = LightRAGRetriever(rag.graph, rag.vector_store, mode="hybrid", doc="report.pdf")  # doctest: +SKIP
+    >>> for n in retriever.retrieve("Which components store data?"):                                 # doctest: +SKIP
     ...     print(n.metadata["doc"], n.metadata["page"], n.metadata["modality"])
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+import asyncio
+from collections.abc import Sequence
+from typing import Any
 
-from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle, TextNode
+from llama_index.core.vector_stores.types import FilterOperator, MetadataFilter, MetadataFilters
+from llama_index.vector_stores.milvus import MilvusVectorStore
 
 from llama_index_mmrag.graph.store import GRAPH_MODES, GraphStore
 from llama_index_mmrag.retrievers.arguments import check_top_k
+from llama_index_mmrag.stores.filters import compile_filters
 from llama_index_mmrag.retrievers.question import checked_query
+from llama_index_mmrag.retrievers.scope import ScopedRetriever, scope_expression
 
-if TYPE_CHECKING:
-    from llama_index_mmrag.rag import MultimodalRAG
-
-NodeLookup = Callable[[Sequence[str]], Awaitable[dict[str, BaseNode]]]
 GRAPH_SEP = "<SEP>"
+SCOPE_FETCH_FACTOR = 4
+"""Under a scope, graph candidates fetched per returned chunk, multiplied again each time too few fall inside."""
+MAX_GRAPH_CANDIDATES = 256
+"""Most graph entities and chunks one scoped retrieval asks LightRAG for."""
 
 
 def rank_score(rank: int) -> float:
@@ -44,62 +52,127 @@ def _chunk_node(chunk: dict[str, Any]) -> TextNode:
     )
 
 
-class LightRAGRetriever(BaseRetriever):
+def lookup_nodes(vector_store: MilvusVectorStore, chunk_ids: Sequence[str], scope: str = "") -> dict[str, BaseNode]:
+    """The stored nodes of ``chunk_ids`` (graph chunk ids are Milvus node ids), only those inside ``scope``.
+
+    Args:
+        vector_store: The Milvus store holding the nodes.
+        chunk_ids: Chunk ids, as LightRAG returns them.
+        scope: A compiled scope (see :func:`~llama_index_mmrag.retrievers.scope.scope_expression`); ``""``
+            keeps every stored node.
+    """
+    ids = list(dict.fromkeys(chunk_ids))
+    if not ids:
+        return {}
+    if scope:
+        named = MetadataFilters(filters=[MetadataFilter(key="chunk_id", value=ids, operator=FilterOperator.IN)])
+        rows = vector_store.client.query(
+            vector_store.collection_name, filter=compile_filters(named, extra=[scope]), output_fields=["chunk_id"]
+        )
+        inside = {str(row.get("chunk_id")) for row in rows}
+        ids = [i for i in ids if i in inside]
+        if not ids:
+            return {}
+    return {n.node_id: n for n in vector_store.get_nodes(node_ids=ids)}
+
+
+class LightRAGRetriever(ScopedRetriever):
     """Retrieves from the LightRAG knowledge graph in mode ``local``, ``global``, ``hybrid``, ``mix`` or ``naive``.
 
     Args:
         graph: The graph store (owns the LightRAG instance).
+        vector_store: The Milvus store whose nodes share the graph's chunk ids: graph chunks are returned as
+            those nodes (with ``doc``, ``page``, ``modality``), and a scope is checked against them. ``None``
+            returns graph chunks with LightRAG's own provenance only, and refuses a scope.
         mode: LightRAG query mode.
         top_k: How many chunks (and entities / relations) to retrieve.
-        node_lookup: Async function mapping chunk ids to the stored nodes (for provenance).
         include_graph_elements: Also return entity and relation nodes (``modality`` ``entity`` /
-            ``relation``), each linked to its source chunks through ``source_chunk_ids``.
+            ``relation``), each linked to its source chunks through ``source_chunk_ids``. They have no page or
+            modality of their own, so a scoped retriever leaves them out.
+        modalities: Keep only chunks of these modalities.
+        doc: Keep only chunks of this document (or these documents).
+        page_range: Keep only chunks on pages ``first..last`` (0-based, inclusive).
+        filters: Further LlamaIndex metadata filters the chunks must match.
         callback_manager: LlamaIndex callback manager.
 
     Example:
-        >>> retriever = LightRAGRetriever(graph, mode="local", top_k=5)   # doctest: +SKIP
+        >>> retriever = LightRAGRetriever(rag.graph, rag.vector_store, mode="local", top_k=5)   # doctest: +SKIP
+        >>> tables = LightRAGRetriever(rag.graph, rag.vector_store, modalities=["table"])       # doctest: +SKIP
     """
 
     def __init__(
         self,
         graph: GraphStore,
+        vector_store: MilvusVectorStore | None = None,
         mode: str = "hybrid",
         top_k: int = 10,
-        node_lookup: NodeLookup | None = None,
         include_graph_elements: bool = False,
+        modalities: Sequence[str] | None = None,
+        doc: str | Sequence[str] | None = None,
+        page_range: tuple[int, int] | None = None,
+        filters: MetadataFilters | None = None,
         callback_manager: CallbackManager | None = None,
     ) -> None:
         if mode not in GRAPH_MODES:
             raise ValueError(f"unknown graph mode {mode!r}; choose one of {', '.join(GRAPH_MODES)}")
         check_top_k(top_k)
         self.graph = graph
+        self.vector_store = vector_store
         self.mode = mode
         self.top_k = top_k
-        self._node_lookup = node_lookup
         self.include_graph_elements = include_graph_elements
-        super().__init__(callback_manager=callback_manager)
+        super().__init__(scope_expression(modalities, doc, page_range, filters), callback_manager=callback_manager)
+        self._check_scope()
 
-    @classmethod
-    def from_rag(cls, rag: MultimodalRAG, mode: str = "hybrid", top_k: int | None = None, **kwargs: Any) -> LightRAGRetriever:
-        """Build the retriever over a :class:`~llama_index_mmrag.rag.MultimodalRAG`'s graph and nodes.
+    def _check_scope(self) -> None:
+        if self._expr and self.vector_store is None:
+            raise ValueError(
+                "a scoped LightRAGRetriever needs the vector store whose nodes share the graph's chunk ids, to "
+                "check the scope against: pass LightRAGRetriever(graph, vector_store, ...)"
+            )
+
+    def narrowed(self, expression: str) -> LightRAGRetriever:
+        """A copy whose chunks also stay inside ``expression`` (see :meth:`ScopedRetriever.narrowed`).
 
         Args:
-            rag: The facade.
-            mode: LightRAG query mode.
-            top_k: How many results; the facade's ``top_k`` setting when unset.
-            **kwargs: Further constructor arguments.
+            expression: A compiled scope.
         """
-        return cls(rag.graph, mode=mode, top_k=rag.settings.top_k if top_k is None else top_k, node_lookup=rag.alookup_nodes, **kwargs)
+        other = super().narrowed(expression)
+        other._check_scope()
+        return other
+
+    async def _lookup(self, chunk_ids: Sequence[str]) -> dict[str, BaseNode]:
+        if self.vector_store is None or not chunk_ids:
+            return {}
+        return await asyncio.to_thread(lookup_nodes, self.vector_store, chunk_ids, self._expr)
+
+    async def _scoped_chunks(self, query: str) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, BaseNode]]:
+        """LightRAG's answer, its chunks (inside the scope, at most ``top_k``) and their stored nodes.
+
+        Unscoped, one query of ``top_k``. Scoped, the query asks for :data:`SCOPE_FETCH_FACTOR` times more
+        entities and chunks, then again as many times more while fewer than ``top_k`` chunks fall inside the
+        scope, LightRAG still had more to give and :data:`MAX_GRAPH_CANDIDATES` is not reached.
+        """
+        fetch = self.top_k if not self._expr else min(self.top_k * SCOPE_FETCH_FACTOR, MAX_GRAPH_CANDIDATES)
+        while True:
+            fetch = max(fetch, self.top_k)
+            data = await self.graph.arun(self.graph.aquery_data(query, mode=self.mode, top_k=fetch, chunk_top_k=fetch))
+            chunks = [c for c in data.get("chunks", []) if c.get("chunk_id")][:fetch]
+            stored = await self._lookup([c["chunk_id"] for c in chunks])
+            if self._expr:
+                chunks = [c for c in chunks if c["chunk_id"] in stored]
+            exhausted = all(len(data.get(key, [])) < fetch for key in ("chunks", "entities", "relationships"))
+            if not self._expr or len(chunks) >= self.top_k or exhausted or fetch >= MAX_GRAPH_CANDIDATES:
+                return data, chunks[: self.top_k], stored
+            fetch = min(fetch * SCOPE_FETCH_FACTOR, MAX_GRAPH_CANDIDATES)
 
     async def _graph_nodes(self, query: str) -> list[NodeWithScore]:
-        data = await self.graph.arun(self.graph.aquery_data(query, mode=self.mode, top_k=self.top_k))
-        chunks = [c for c in data.get("chunks", []) if c.get("chunk_id")][: self.top_k]
-        stored = await self._node_lookup([c["chunk_id"] for c in chunks]) if self._node_lookup and chunks else {}
+        data, chunks, stored = await self._scoped_chunks(query)
         results: list[NodeWithScore] = []
         for rank, chunk in enumerate(chunks):
             node = stored.get(chunk["chunk_id"]) or _chunk_node(chunk)
             results.append(NodeWithScore(node=node, score=rank_score(rank)))
-        if self.include_graph_elements:
+        if self.include_graph_elements and not self._expr:
             results.extend(self._element_nodes(data, stored))
         return results
 

@@ -11,73 +11,19 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.schema import NodeWithScore, QueryBundle
-from llama_index.core.vector_stores.types import (
-    FilterCondition,
-    FilterOperator,
-    MetadataFilter,
-    MetadataFilters,
-    VectorStoreQuery,
-    VectorStoreQueryMode,
-)
+from llama_index.core.vector_stores.types import MetadataFilters, VectorStoreQuery, VectorStoreQueryMode
 from llama_index.vector_stores.milvus import MilvusVectorStore
 
-from llama_index_mmrag.stores.filters import compile_filters
-from llama_index_mmrag.retrievers.arguments import (
-    MAX_CANDIDATES,
-    check_docs,
-    check_filters,
-    check_modalities,
-    check_page_range,
-    check_top_k,
-)
+from llama_index_mmrag.retrievers.arguments import MAX_CANDIDATES, check_top_k
 from llama_index_mmrag.retrievers.question import checked_query
+from llama_index_mmrag.retrievers.scope import ScopedRetriever, scope_expression
 from llama_index_mmrag.stores.scipy_probe import skip_scipy_probe_before_import
 
 
-def scope_filters(
-    modalities: Sequence[str] | None = None,
-    doc: str | Sequence[str] | None = None,
-    page_range: tuple[int, int] | None = None,
-    filters: MetadataFilters | None = None,
-) -> MetadataFilters | None:
-    """Combine the common scopes and user filters into one ``MetadataFilters`` (AND).
-
-    Args:
-        modalities: Keep only these modalities (``text``, ``image``, ``table``, ``equation``).
-        doc: Keep only this document (file name), or these documents.
-        page_range: Keep pages ``first..last`` (0-based, inclusive).
-        filters: Any further LlamaIndex metadata filters.
-
-    Raises:
-        ScopeArgumentError: If a scope argument has the wrong type, is empty (an empty scope selects nothing: it
-            is refused, never read as "no filter"), names an unknown modality, or the page range is inverted.
-    """
-    modalities = check_modalities(modalities)
-    doc = check_docs(doc)
-    page_range = check_page_range(page_range)
-    filters = check_filters(filters)
-    parts: list[MetadataFilter | MetadataFilters] = []
-    if modalities is not None:
-        parts.append(MetadataFilter(key="modality", value=modalities, operator=FilterOperator.IN))
-    if doc is not None:
-        docs = [doc] if isinstance(doc, str) else doc
-        parts.append(MetadataFilter(key="doc", value=docs, operator=FilterOperator.IN))
-    if page_range is not None:
-        first, last = page_range
-        parts.append(MetadataFilter(key="page", value=first, operator=FilterOperator.GTE))
-        parts.append(MetadataFilter(key="page", value=last, operator=FilterOperator.LTE))
-    if filters is not None:
-        parts.append(filters)
-    if not parts:
-        return None
-    return MetadataFilters(filters=parts, condition=FilterCondition.AND)
-
-
-class MilvusModalRetriever(BaseRetriever):
+class MilvusModalRetriever(ScopedRetriever):
     """Hybrid (dense + BM25) or dense retrieval over the Milvus collection, with safe filters.
 
     Filters go through our own compiler (allow-listed keys, typed and escaped values, ``NOT`` honoured,
@@ -119,14 +65,8 @@ class MilvusModalRetriever(BaseRetriever):
         self._embed_model = embed_model
         self.similarity_top_k = similarity_top_k
         self.mode = mode
-        self._expr = compile_filters(scope_filters(modalities, doc, page_range, filters))
         skip_scipy_probe_before_import()  # pymilvus would import SciPy on the first search to rule it out
-        super().__init__(callback_manager=callback_manager)
-
-    @property
-    def filter_expression(self) -> str:
-        """The compiled Milvus boolean expression (empty when unfiltered)."""
-        return self._expr
+        super().__init__(scope_expression(modalities, doc, page_range, filters), callback_manager=callback_manager)
 
     def _query(self, query_bundle: QueryBundle, embedding: list[float], top_k: int | None = None) -> VectorStoreQuery:
         top_k = top_k or self.similarity_top_k

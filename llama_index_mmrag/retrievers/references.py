@@ -28,6 +28,7 @@ from llama_index.core.vector_stores.types import FilterOperator, MetadataFilter,
 from llama_index_mmrag.stores.filters import compile_filters
 from llama_index_mmrag.retrievers.milvus_modal import MilvusModalRetriever
 from llama_index_mmrag.retrievers.question import checked_query
+from llama_index_mmrag.retrievers.scope import both
 
 MAX_PAGES = 30
 """Most pages one question may name (a wider range is not a place to look)."""
@@ -132,7 +133,7 @@ class ReferenceRetriever(MilvusModalRetriever):
         named = compile_filters(
             MetadataFilters(filters=[MetadataFilter(key="page", value=list(pages), operator=FilterOperator.IN)])
         )
-        return f"({self.filter_expression}) and ({named})" if self.filter_expression else named
+        return both(self.filter_expression, named)
 
     def _searches(self, refs: QuestionReferences, query: Callable[[int], VectorStoreQuery]) -> list[tuple[VectorStoreQuery, str | None]]:
         """The searches a question needs: its named pages, then a wider pool to find named items in."""

@@ -71,9 +71,9 @@ def test_a_hand_built_milvus_retriever_names_a_bad_scope(demo_rag: MultimodalRAG
 def test_hand_built_retrievers_bound_their_sizes(demo_rag: MultimodalRAG, value: Any) -> None:
     vector = MilvusModalRetriever(demo_rag.vector_store, demo_rag.embed_model)
     with pytest.raises(ScopeArgumentError, match="top_k"):
-        MultimodalCompositeRetriever(vector, top_k=value)
+        MultimodalCompositeRetriever([vector], top_k=value)
     with pytest.raises(ScopeArgumentError, match="top_k"):
-        LightRAGRetriever.from_rag(demo_rag, top_k=value)
+        LightRAGRetriever(demo_rag.graph, demo_rag.vector_store, top_k=value)
     with pytest.raises(ScopeArgumentError, match="similarity_top_k"):
         MilvusModalRetriever(demo_rag.vector_store, demo_rag.embed_model, similarity_top_k=value if value != MAX_TOP_K + 1 else 10**6)
 

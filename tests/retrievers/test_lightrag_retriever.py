@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from llama_index_mmrag import LightRAGRetriever, MultimodalRAG
+from llama_index_mmrag import LightRAGRetriever, MultimodalCompositeRetriever, MultimodalRAG
 from llama_index_mmrag.graph.store import GRAPH_MODES, split_on_chunk_separator, CHUNK_SEPARATOR
 from llama_index_mmrag.schema import make_chunk_id
 from llama_index_mmrag.models.tokenizer import offline_tokenizer
@@ -50,7 +50,7 @@ def graph_rag(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 
 @pytest.mark.parametrize("mode", GRAPH_MODES)
 def test_every_mode_returns_stored_nodes_with_provenance(graph_rag: MultimodalRAG, mode: str) -> None:
-    retriever = LightRAGRetriever.from_rag(graph_rag, mode=mode, top_k=5)
+    retriever = LightRAGRetriever(graph_rag.graph, graph_rag.vector_store, mode=mode, top_k=5)
     nodes = retriever.retrieve("Which node persists inserted data?")
     assert nodes, f"mode {mode} returned nothing"
     stored = set(graph_rag.documents()[0].node_ids)
@@ -63,7 +63,7 @@ def test_every_mode_returns_stored_nodes_with_provenance(graph_rag: MultimodalRA
 
 
 def test_entities_come_back_linked_to_their_source_chunks(graph_rag: MultimodalRAG) -> None:
-    retriever = LightRAGRetriever.from_rag(graph_rag, mode="local", top_k=5, include_graph_elements=True)
+    retriever = LightRAGRetriever(graph_rag.graph, graph_rag.vector_store, mode="local", top_k=5, include_graph_elements=True)
     nodes = retriever.retrieve("Data Node")
     entities = [n for n in nodes if n.node.metadata["modality"] == "entity"]
     assert entities
@@ -83,7 +83,7 @@ def test_offline_queries_make_no_llm_call_and_llm_graphs_use_the_llm(graph_rag: 
 
 
 def test_graph_queries_check_their_collection_once_and_reload_one_released_elsewhere(graph_rag: MultimodalRAG) -> None:
-    retriever = LightRAGRetriever.from_rag(graph_rag, mode="local", top_k=3)
+    retriever = LightRAGRetriever(graph_rag.graph, graph_rag.vector_store, mode="local", top_k=3)
     assert retriever.retrieve("Data Node")
     lightrag = graph_rag.graph.run(graph_rag.graph._rag_instance())
     vdb = lightrag.entities_vdb
@@ -114,11 +114,12 @@ def test_offline_graph_chunks_reuse_their_nodes_vectors(graph_rag: MultimodalRAG
 
 
 def test_the_graph_branch_follows_the_settings(graph_rag: MultimodalRAG) -> None:
-    composite = graph_rag.as_retriever(top_k=4)
-    assert composite.graph_retriever is not None
-    assert composite.graph_retriever.mode == graph_rag.settings.graph_mode == "local"
+    def graph_modes(composite: MultimodalCompositeRetriever) -> list[str]:
+        return [r.mode for r in composite.retrievers if isinstance(r, LightRAGRetriever)]
+
+    assert graph_modes(graph_rag.as_retriever(top_k=4)) == [graph_rag.settings.graph_mode] == ["local"]
     assert graph_rag.graph.run(graph_rag.graph._rag_instance()).kg_chunk_pick_method == "WEIGHT"
-    assert graph_rag.as_retriever(graph_mode="hybrid").graph_retriever.mode == "hybrid"  # type: ignore[union-attr]
-    assert graph_rag.as_retriever(graph_mode="off").graph_retriever is None
+    assert graph_modes(graph_rag.as_retriever(graph_mode="hybrid")) == ["hybrid"]
+    assert graph_modes(graph_rag.as_retriever(graph_mode="off")) == []
     with pytest.raises(ValueError, match="unknown graph mode 'fast'"):
         graph_rag.as_retriever(graph_mode="fast")
