@@ -24,7 +24,7 @@ from llama_index_mmrag.evaluation import (
     latency_summary,
     load_questions,
 )
-from llama_index_mmrag.readers.rag_anything import expand_paths
+from llama_index_mmrag.parsing.inputs import expand_paths
 
 HEADLINE = ("hit@1", "hit@5", "hit@10", "recall@5", "recall@10", "mrr@10")
 

@@ -57,9 +57,9 @@ async def aingest_files(
     from tqdm.auto import tqdm
 
     from llama_index_mmrag.index.lock import StoreBusyError
-    from llama_index_mmrag.inputs import expand_inputs
+    from llama_index_mmrag.parsing.inputs import expand_inputs
     from llama_index_mmrag.parsing.errors import ParseError
-    from llama_index_mmrag.readers.rag_anything import LoadFailure
+    from llama_index_mmrag.parsing.inputs import LoadFailure
 
     started = time.perf_counter()
     report = IngestReport()

@@ -171,7 +171,7 @@ class DocumentPipeline:
         Raises:
             ParseError: If the file cannot be read (the reason names the file and what to do).
         """
-        from llama_index_mmrag.inputs import check_input_file
+        from llama_index_mmrag.parsing.inputs import check_input_file
 
         await asyncio.to_thread(check_input_file, path)
         if await asyncio.to_thread(self.unchanged, path):

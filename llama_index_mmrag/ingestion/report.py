@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from llama_index_mmrag.readers.rag_anything import LoadFailure
+    from llama_index_mmrag.parsing.inputs import LoadFailure
 
 
 @dataclass

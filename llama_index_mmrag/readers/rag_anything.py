@@ -37,6 +37,7 @@ import llama_index_mmrag.parsing.parser  # noqa: F401  (registers "mmrag" and "d
 from llama_index_mmrag.schema import MODALITIES, ContentBlock, file_content_hash
 from llama_index_mmrag.parsing.docling import normalize_content_list
 from llama_index_mmrag.parsing.errors import ParseError
+from llama_index_mmrag.parsing.inputs import LoadFailure, check_input_file, expand_paths
 from llama_index_mmrag.parsing.image import strip_path_prefix
 from llama_index_mmrag.parsing.select import choose_parser
 
@@ -73,19 +74,6 @@ class ParsedDocument:
         return [block.to_content_item() for block in self.blocks]
 
 
-@dataclass(frozen=True)
-class LoadFailure:
-    """A file of a batch that could not be read, and why.
-
-    Args:
-        path: The file.
-        reason: Why it could not be read and what to do.
-    """
-
-    path: Path
-    reason: str
-
-
 class BatchLoadError(RuntimeError):
     """Some files of a batch failed; the others were loaded and are in ``documents``.
 
@@ -107,25 +95,6 @@ class BatchLoadError(RuntimeError):
         self.documents = list(documents)
         lines = "\n".join(f"  - {f.path}: {f.reason}" for f in self.failures)
         super().__init__(f"{len(self.failures)} file(s) could not be read:\n{lines}")
-
-
-def expand_paths(paths: PathLike | Iterable[PathLike]) -> list[Path]:
-    """Expand files and folders (recursively, hidden files skipped) into a sorted, de-duplicated file list.
-
-    Args:
-        paths: One path or several; folders are walked.
-    """
-    items = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    seen: dict[Path, None] = {}
-    for item in items:
-        path = Path(item)
-        if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                if child.is_file() and not any(part.startswith(".") for part in child.relative_to(path).parts):
-                    seen.setdefault(child.resolve(), None)
-        else:
-            seen.setdefault(path.resolve() if path.exists() else path, None)
-    return list(seen)
 
 
 def block_to_document(block: ContentBlock) -> Document:
@@ -199,8 +168,6 @@ class RAGAnythingReader(BasePydanticReader):
                 unsupported type, content of another format than its extension says, damaged,
                 password-protected, or the parser failed on it).
         """
-        from llama_index_mmrag.inputs import check_input_file  # inputs imports this module
-
         path = Path(path)
         check_input_file(path)  # what the content really is, when it contradicts the extension
         _check_readable(path)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from llama_index_mmrag.inputs import check_input_file
+from llama_index_mmrag.parsing.inputs import check_input_file
 from llama_index_mmrag.parsing.containers import ole_kind, zip_kind
 from llama_index_mmrag.parsing.errors import ParseError
 from llama_index_mmrag.readers.rag_anything import RAGAnythingReader

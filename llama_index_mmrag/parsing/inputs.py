@@ -29,11 +29,11 @@ import os
 import stat
 import zipfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from llama_index_mmrag.parsing.containers import OLE_MAGIC, ContainerKind, ole_kind, zip_kind
 from llama_index_mmrag.parsing.errors import ParseError
-from llama_index_mmrag.readers.rag_anything import LoadFailure, expand_paths
 
 MAX_UNPACKED_BYTES = 1 << 30
 """An Office package whose parts declare more than this (1 GiB) uncompressed is refused."""
@@ -72,6 +72,38 @@ _MAGIC: tuple[tuple[bytes, int, str, str], ...] = (
     (OLE_MAGIC, 0, "a legacy (binary) Office document", ".doc"),
 )
 
+
+
+@dataclass(frozen=True)
+class LoadFailure:
+    """A file of a batch that could not be read, and why.
+
+    Args:
+        path: The file.
+        reason: Why it could not be read and what to do.
+    """
+
+    path: Path
+    reason: str
+
+
+def expand_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+    """Expand files and folders (recursively, hidden files skipped) into a sorted, de-duplicated file list.
+
+    Args:
+        paths: One path or several; folders are walked.
+    """
+    items = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    seen: dict[Path, None] = {}
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and not any(part.startswith(".") for part in child.relative_to(path).parts):
+                    seen.setdefault(child.resolve(), None)
+        else:
+            seen.setdefault(path.resolve() if path.exists() else path, None)
+    return list(seen)
 
 def sniff(head: bytes) -> tuple[str, str] | None:
     """What the first bytes of a file say it is: ``(description, usual extension)``, or ``None`` if unknown.
