@@ -55,8 +55,6 @@ console = Console(stderr=True)
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample"
 TEXT_PREVIEW = 300
 QUESTION_PREVIEW = 500
-MODALITY_NAMES = ("text", "image", "table", "equation")
-"""The ``--modality`` values (the package's modalities, checked before anything is loaded)."""
 DEMO_MARKER = ".mmrag-demo"
 """The file ``mmrag demo`` leaves in a ``--store`` folder it made, so that it reuses only its own folders."""
 
@@ -301,9 +299,13 @@ def ingest(
 
 
 def _check_modalities(modalities: Optional[list[str]]) -> None:
+    """Exit 2 on a ``--modality`` that is not registered (:data:`llama_index_mmrag.modalities.MODALITIES`),
+    before anything is loaded."""
+    from llama_index_mmrag.modalities import MODALITIES
+
     for value in modalities or []:
-        if value not in MODALITY_NAMES:
-            _fail(f"unknown modality {printable(value)!r}; choose from {', '.join(MODALITY_NAMES)}", 2)
+        if value not in MODALITIES:
+            _fail(f"unknown modality {printable(value)!r}; choose from {', '.join(MODALITIES)}", 2)
 
 
 def _checked_question(question: str) -> str:
@@ -322,7 +324,7 @@ def query(
     question: str = typer.Argument(..., help="The question."),
     store: Optional[Path] = StoreOption,
     top_k: int = typer.Option(5, "--top-k", min=1, max=1000, help="How many sources to retrieve."),
-    modality: Optional[list[str]] = typer.Option(None, "--modality", help="Only text, image, table or equation (repeatable)."),
+    modality: Optional[list[str]] = typer.Option(None, "--modality", help="Only this modality: text, image, table, equation or another registered one (repeatable)."),
     doc: Optional[str] = typer.Option(None, "--doc", help="Only this document: its file name, with or without extension."),
     as_json: bool = typer.Option(False, "--json", help="Print {answer, sources} as JSON."),
 ) -> None:
@@ -540,7 +542,9 @@ def document_listing(record: DocRecord) -> dict[str, Any]:
     Args:
         record: The document's manifest record.
     """
-    nodes = {m: int(record.modalities.get(m, 0)) for m in MODALITY_NAMES}
+    from llama_index_mmrag.modalities import MODALITIES
+
+    nodes = {m: int(record.modalities.get(m, 0)) for m in MODALITIES}
     nodes.update({m: int(n) for m, n in record.modalities.items() if m not in nodes})
     return {
         "doc": record.doc,

@@ -11,7 +11,7 @@ serialised node). :func:`fit_nodes` makes every node fit, losing nothing:
   file under ``<storage_dir>/overflow`` whose path is in ``full_text_path``;
 - a metadata string too big keeps a prefix; the full value goes to a file named in ``<key>_path``.
 
-Node ids stay the package's chunk ids of the (new) text (:func:`~llama_index_mmrag.processors.annotate.resync_chunk_id`),
+Node ids stay the package's chunk ids of the (new) text (:func:`~llama_index_mmrag.schema.resync_chunk_id`),
 so Milvus and the graph still share them. Nothing binary ever goes into metadata.
 
 Example:
@@ -24,13 +24,13 @@ Example:
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from llama_index.core.schema import BaseNode
 
-from llama_index_mmrag.processors.annotate import owns_chunk_id, resync_chunk_id
+from llama_index_mmrag.schema import owns_chunk_id, resync_chunk_id
+from llama_index_mmrag.schema.tables import split_markdown_table
 
 MAX_TEXT_BYTES = 60_000
 """Node text budget (Milvus VARCHAR: 65,535 bytes; the margin absorbs sanitising and escaping)."""
@@ -56,9 +56,6 @@ MAX_MARKUP_TABLE_CELLS = 100_000
 an object of its own, about 10 KB each while converting (a 10,000 x 5 Markdown table: 50,000 cells, about
 0.5 GB).
 Bigger tables are refused with an error naming the file and this limit (split the table, or save it as CSV)."""
-
-_SEPARATOR_ROW = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
-
 
 def _size(text: str) -> int:
     return len(text.encode("utf-8"))
@@ -104,17 +101,9 @@ def _overflow_file(node: BaseNode, folder: Path, what: str) -> Path:
     return path
 
 
-def _split_markdown_table(body: str) -> tuple[list[str], list[str]] | None:
-    """``(header lines, data rows)`` of a pipe table, or ``None`` if ``body`` is not one."""
-    lines = [line for line in body.splitlines() if line.strip()]
-    if len(lines) < 3 or not lines[0].lstrip().startswith("|") or not _SEPARATOR_ROW.match(lines[1]):
-        return None
-    return lines[:2], lines[2:]
-
-
 def _table_parts(node: BaseNode, folder: Path) -> list[BaseNode] | None:
     meta = node.metadata
-    split = _split_markdown_table(str(meta.get("table_body") or ""))
+    split = split_markdown_table(str(meta.get("table_body") or ""))
     if split is None:
         return None
     header, rows = split

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
-from llama_index_mmrag.schema import MODALITIES
+from llama_index_mmrag.modalities import MODALITIES
 from llama_index_mmrag.doc_names import UnknownDocumentError, resolve_document
 from llama_index_mmrag.graph.file_counts import FILE_GRAPH_STORAGE, GraphFiles
 from llama_index_mmrag.stores.literals import escape_string

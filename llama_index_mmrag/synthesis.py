@@ -22,7 +22,7 @@ from llama_index.core.response_synthesizers.base import BaseSynthesizer
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
 from llama_index.core.settings import Settings
 
-from llama_index_mmrag.processors.offline import SEPARATOR_ROW, html_rows  # one reading of table markup
+from llama_index_mmrag.schema.tables import table_rows
 
 NO_EVIDENCE = "No evidence was found for this question."
 """What a query engine answers when no retrieved evidence is about the question."""
@@ -97,23 +97,6 @@ def _pieces(nws: NodeWithScore) -> list[tuple[str, str]]:
     return [(modality, text)]
 
 
-def _table_rows(text: str) -> list[list[str]]:
-    """The rows of the first markdown (pipe) or HTML table in a text, header first; ``[]`` when none."""
-    if "<tr" in text.lower():
-        return html_rows(text)
-    rows: list[list[str]] = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line.startswith("|"):
-            if rows:
-                break
-            continue
-        if SEPARATOR_ROW.match(line):
-            continue
-        rows.append([cell.strip() for cell in line.strip("|").split("|")])
-    return rows
-
-
 def _table_caption(text: str) -> str:
     """The first line of a table's text that is neither a row nor the offline description's shape lines."""
     for line in text.splitlines():
@@ -138,7 +121,7 @@ def table_units(text: str) -> list[str]:
         >>> table_units("Table 1: Volume\\n| Region | Q1 |\\n|---|---|\\n| North | 120 |")
         ['Table 1: Volume — Region: North; Q1: 120']
     """
-    rows = _table_rows(text)
+    rows = table_rows(text)
     if len(rows) < 2:
         compact = "; ".join(line.strip() for line in text.splitlines() if line.strip())
         return [compact[:_MODAL_UNIT_CHARS]] if compact else []

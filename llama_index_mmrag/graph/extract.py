@@ -19,7 +19,8 @@ or two documents is one node. Everything is deterministic: the same chunks give 
 Two ways to load the result into LightRAG:
 
 1. ``await rag.ainsert_custom_kg(build_custom_kg(chunks))``: LightRAG's own loader. Its chunk ids are
-   ``lightrag_chunk_id(content)`` (not ours), every entity and relationship keeps ONE source chunk (the last
+   ``make_chunk_id(content)`` of the bare text
+   (:func:`llama_index_mmrag.schema.make_chunk_id`, not ours), every entity and relationship keeps ONE source chunk (the last
    declaration wins, across calls too) and nothing can be deleted later with LightRAG's API.
 2. ``await ainsert_kg(rag, build_custom_kg(chunks))`` (:mod:`llama_index_mmrag.graph.kg_loader`): our loader over the same storages. Chunks are
    stored under OUR chunk ids (so graph answers and Milvus hits dedupe exactly), entities and relationships
@@ -39,26 +40,25 @@ from itertools import combinations
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from lightrag.constants import GRAPH_FIELD_SEP
-from lightrag.utils import compute_mdhash_id, sanitize_text_for_encoding
+from lightrag.utils import compute_mdhash_id
+
+from llama_index_mmrag.modalities import MODALITIES
+from llama_index_mmrag.schema import strip_provenance
+from llama_index_mmrag.schema.tables import is_separator_row
 
 if TYPE_CHECKING:
     from lightrag import LightRAG
 
 __all__ = [
     "ENTITY_TYPES",
-    "MODALITIES",
     "FoundEntity",
     "GraphChunk",
     "TextAnalysis",
     "analyze_text",
     "build_custom_kg",
-    "lightrag_chunk_id",
     "normalize_entity_name",
     "split_sentences",
 ]
-
-MODALITIES: tuple[str, ...] = ("text", "image", "table", "equation")
-"""The modalities a :class:`GraphChunk` may have."""
 
 ENTITY_TYPES: tuple[str, ...] = (
     "TABLE",
@@ -74,16 +74,33 @@ ENTITY_TYPES: tuple[str, ...] = (
     "QUANTITY",
     "CONCEPT",
 )
-"""Entity types, strongest first: when one name is typed differently in two places the stronger type wins."""
+"""Entity types, strongest first: when one name is typed differently in two places the stronger type wins.
+The item types of modalities registered later (:mod:`llama_index_mmrag.modalities`) rank before all of them."""
 
 _TYPE_RANK = {name: rank for rank, name in enumerate(ENTITY_TYPES)}
-_ITEM_TYPES = {"table": "TABLE", "image": "FIGURE", "equation": "EQUATION"}
-_ITEM_LABEL = {"table": "table", "image": "figure", "equation": "equation"}
-_CAPTION_LABELS = {
-    "table": ("table", "tab"),
-    "image": ("figure", "fig", "image", "chart", "diagram"),
-    "equation": ("equation", "eq"),
-}
+
+
+def type_rank(entity_type: str) -> int | None:
+    """An entity type's rank, 0 strongest (see :data:`ENTITY_TYPES`); ``None`` for a type this package does not make.
+
+    Args:
+        entity_type: An entity type, e.g. ``"TABLE"``.
+
+    Example:
+        >>> type_rank("TABLE") < type_rank("CONCEPT"), type_rank("SPACESHIP")
+        (True, None)
+    """
+    rank = _TYPE_RANK.get(entity_type)
+    if rank is None and any(m.entity_type == entity_type for m in MODALITIES.modal()):
+        return -1
+    return rank
+
+
+def _stronger(a: str, b: str) -> bool:
+    """Whether entity type ``a`` ranks strictly before ``b`` (unknown types rank last)."""
+    ra, rb = type_rank(a), type_rank(b)
+    last = len(ENTITY_TYPES)
+    return (last if ra is None else ra) < (last if rb is None else rb)
 
 _MAX_SNIPPET_CHARS = 200
 _MAX_EVIDENCE_SENTENCES = 2
@@ -259,27 +276,6 @@ class GraphChunk:
             )
 
 
-def lightrag_chunk_id(content: str) -> str:
-    """Return the id LightRAG's own ``ainsert_custom_kg`` gives a chunk with this content.
-
-    LightRAG 1.4.16 ignores the caller's id there: it stores the chunk under
-    ``compute_mdhash_id(sanitize_text_for_encoding(content), prefix="chunk-")``, i.e. ``"chunk-" + md5`` of the
-    stripped, HTML-unescaped text. Two chunks with the same text therefore collapse into one. :func:`ainsert_kg`
-    stores chunks under our ids instead, so this function is only needed with ``rag.ainsert_custom_kg``.
-
-    Args:
-        content: The chunk text as passed in the custom-kg dict.
-
-    Returns:
-        The LightRAG chunk id, e.g. ``"chunk-5c61..."``.
-
-    Example:
-        >>> lightrag_chunk_id("  Milvus runs on Kubernetes. ")
-        'chunk-5c6109a04d3f63acd6b9def312cfc2c1'
-    """
-    return compute_mdhash_id(sanitize_text_for_encoding(content), prefix="chunk-")
-
-
 def normalize_entity_name(text: str) -> str:
     """Normalise an entity name: case-folded, whitespace collapsed, outer punctuation stripped.
 
@@ -305,7 +301,6 @@ _INITIAL = re.compile(r"^[A-Z]\.$")
 _YEAR = re.compile(r"^(1[89]\d\d|20\d\d)$")
 _NUMBER = re.compile(r"^[$€£¥]?\d+(?:[.,]\d+)*%?$")
 _GLUED_QUANTITY = re.compile(r"^([$€£¥]?\d+(?:[.,]\d+)*)([a-zA-Z]+)$")
-_TABLE_RULE = re.compile(r"^[\s|:+-]+$")
 
 _BASE_SCORE = {
     "PERSON": 3.0,
@@ -409,7 +404,7 @@ def split_sentences(text: str) -> list[str]:
     for line in _LINE_BREAK.split(text):
         for part in _split_line(line):
             sentence = " ".join(part.split())
-            if sentence and not _TABLE_RULE.match(sentence):
+            if sentence and not is_separator_row(sentence):
                 sentences.append(sentence)
     return sentences
 
@@ -713,7 +708,7 @@ def analyze_text(text: str, *, question: bool = False) -> TextAnalysis:
             entry = found.get(mention.name)
             if entry is None:
                 entry = found[mention.name] = FoundEntity(mention.entity_type, mention.score, first=position)
-            elif _TYPE_RANK[mention.entity_type] < _TYPE_RANK[entry.entity_type]:
+            elif _stronger(mention.entity_type, entry.entity_type):
                 entry.entity_type = mention.entity_type
             entry.score = max(entry.score, mention.score)
             entry.count += 1
@@ -762,7 +757,7 @@ class _KGBuilder:
         acc = self.entities.get(name)
         if acc is None:
             acc = self.entities[name] = _EntityAcc(entity_type)
-        elif _TYPE_RANK[entity_type] < _TYPE_RANK[acc.entity_type]:
+        elif _stronger(entity_type, acc.entity_type):
             acc.entity_type = entity_type
         acc.source_ids[chunk.chunk_id] = None
         acc.docs[chunk.doc] = None
@@ -811,7 +806,7 @@ class _KGBuilder:
             evidence = [analysis.sentences[i] for i in found.sentences[:_MAX_EVIDENCE_SENTENCES]]
             self.add_entity(name, found.entity_type, chunk, evidence)
         self._cooccurrences(chunk, analysis, names)
-        if chunk.modality != "text":
+        if MODALITIES.get(chunk.modality).is_modal:
             self._modal_item(chunk, analysis, names)
 
     def _cooccurrences(self, chunk: GraphChunk, analysis: TextAnalysis, names: list[str]) -> None:
@@ -844,7 +839,7 @@ class _KGBuilder:
         item = _item_name(chunk)
         caption = _caption_text(chunk)
         headers = _header_names(chunk)[: self.limit]
-        self.add_entity(item, _ITEM_TYPES[chunk.modality], chunk)
+        self.add_entity(item, str(MODALITIES.get(chunk.modality).entity_type), chunk)
         self.add_note(item, _item_description(chunk, caption, headers))
         for header in headers:
             self.add_entity(header, "ATTRIBUTE", chunk)
@@ -885,11 +880,8 @@ def _snippet(sentence: str, limit: int = _MAX_SNIPPET_CHARS) -> str:
 
 
 def _analysable_text(chunk: GraphChunk) -> str:
-    """The chunk's text without a leading provenance line ``[<doc>, page 3, table]`` (see ``blocks``)."""
-    first, newline, rest = chunk.content.partition("\n")
-    if newline and first.startswith(f"[{chunk.doc}") and first.rstrip().endswith("]"):
-        return rest
-    return chunk.content
+    """The chunk's text without its leading provenance line ``[<doc>, page 3, table]``."""
+    return strip_provenance(chunk.content, chunk.doc)
 
 
 def _doc_names(doc: str) -> frozenset[str]:
@@ -924,11 +916,12 @@ def _item_name(chunk: GraphChunk) -> str:
     "table 1: index types in report.pdf"; without a caption "figure 3fa2c1 on page 2 in report.pdf" (a hash
     of the chunk id tells apart two uncaptioned items of one page).
     """
-    label = _ITEM_LABEL[chunk.modality]
+    modality = MODALITIES.get(chunk.modality)
+    label = modality.label
     caption = normalize_entity_name(_caption_text(chunk))
     if caption:
         caption = _snippet(caption, _MAX_CAPTION_CHARS)
-        named = caption if caption.startswith(_CAPTION_LABELS[chunk.modality]) else f"{label}: {caption}"
+        named = caption if caption.startswith(modality.caption_labels or (label,)) else f"{label}: {caption}"
         return normalize_entity_name(f"{named} in {chunk.doc}")
     tag = hashlib.md5(chunk.chunk_id.encode("utf-8")).hexdigest()[:6]
     page = "" if chunk.page is None else f" on page {chunk.page}"
@@ -936,7 +929,7 @@ def _item_name(chunk: GraphChunk) -> str:
 
 
 def _item_description(chunk: GraphChunk, caption: str, headers: list[str]) -> str:
-    parts = [f"A {_ITEM_LABEL[chunk.modality]} in {_where(chunk)}."]
+    parts = [f"A {MODALITIES.get(chunk.modality).label} in {_where(chunk)}."]
     if caption:
         parts.append(f"Caption: {_snippet(caption)}")
     if headers:

@@ -27,7 +27,7 @@ from lightrag.utils import (
     subtract_source_ids,
 )
 
-from llama_index_mmrag.graph.extract import _MAX_DESCRIPTION_FRAGMENTS, _TYPE_RANK, TEMPLATE_EDGE_KEYWORDS
+from llama_index_mmrag.graph.extract import _MAX_DESCRIPTION_FRAGMENTS, TEMPLATE_EDGE_KEYWORDS, type_rank
 from llama_index_mmrag.graph.milvus_storage import PRECOMPUTED_VECTOR_KEY, MMRAGMilvusVectorStorage
 from llama_index_mmrag.graph.safe_text import graph_safe_kg
 from llama_index_mmrag.progress import advance_progress, report_progress
@@ -55,9 +55,11 @@ def _join_limited(values: list[str], limit: int, placeholder: str) -> str:
 
 
 def _stronger_type(a: str | None, b: str) -> str:
-    if not a or a not in _TYPE_RANK:
+    rank_a = type_rank(a) if a else None
+    if rank_a is None:
         return b
-    return a if _TYPE_RANK[a] <= _TYPE_RANK[b] else b
+    rank_b = type_rank(b)
+    return a if rank_b is None or rank_a <= rank_b else b
 
 
 def entity_vdb_record(name: str, node: dict[str, Any]) -> dict[str, Any]:

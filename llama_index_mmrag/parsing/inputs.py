@@ -32,6 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from llama_index_mmrag.modalities.image import IMAGE_SUFFIXES
 from llama_index_mmrag.parsing.containers import OLE_MAGIC, ContainerKind, ole_kind, zip_kind
 from llama_index_mmrag.parsing.errors import ParseError
 
@@ -43,7 +44,6 @@ MIN_SUSPICIOUS_PART_BYTES = 16 << 20
 """... and to more than this (16 MiB) marks a zip bomb (real documents compress text 5-20 times)."""
 OFFICE_SUFFIXES = frozenset({".docx", ".pptx", ".xlsx"})
 LEGACY_OFFICE_SUFFIXES = {".doc": ".docx", ".xls": ".xlsx", ".ppt": ".pptx"}
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"})
 TEXT_LIKE_SUFFIXES: dict[str, str] = {
     **dict.fromkeys((".html", ".htm", ".xhtml"), "a web page (HTML)"),
     **dict.fromkeys((".md", ".markdown"), "Markdown text"),

@@ -20,6 +20,7 @@ from typing import Any
 
 from raganything.parser import Parser, register_parser
 
+from llama_index_mmrag.modalities.image import IMAGE_SUFFIXES
 from llama_index_mmrag.parsing.docling import HTML_SUFFIXES, MARKDOWN_SUFFIXES, OFFICE_SUFFIXES, DoclingOfflineParser
 from llama_index_mmrag.parsing.errors import ParseError
 from llama_index_mmrag.parsing.image import parse_image_file
@@ -27,7 +28,6 @@ from llama_index_mmrag.parsing.pdf import PDF_SUFFIXES
 
 OFFLINE_PARSER_NAME = "mmrag"
 TEXT_SUFFIXES = {".txt", ".text", ".log", ".rst", ".csv", ".tsv"}
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 

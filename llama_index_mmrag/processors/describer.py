@@ -30,16 +30,17 @@ from typing import Any, Literal
 from llama_index.core.llms import LLM
 from llama_index.core.schema import BaseNode
 
+from llama_index_mmrag.modalities import MODALITIES
 from llama_index_mmrag.schema import ContentBlock
+from llama_index_mmrag.schema.tables import table_shape
 from llama_index_mmrag.processors.cache import DescriptionCache, cache_key
 from llama_index_mmrag.processors.items import (
-    MODAL_TYPES,
     ModalItem,
     ModalItemError,
     items_from_blocks,
     items_from_nodes,
 )
-from llama_index_mmrag.processors.offline import describe_offline, offline_entity_info, table_shape
+from llama_index_mmrag.processors.offline import describe_offline, offline_entity_info
 from llama_index_mmrag.processors.rag_anything import ModalDescriptionError, RAGAnythingCaptioner
 
 logger = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ class DescriberStats:
         ocr_runs: Images read by OCR (cache misses).
     """
 
-    model_calls: dict[str, int] = field(default_factory=lambda: {m: 0 for m in MODAL_TYPES})
+    model_calls: dict[str, int] = field(default_factory=lambda: {m: 0 for m in MODALITIES.modal_names()})
     cache_hits: int = 0
     offline: int = 0
     ocr_runs: int = 0
@@ -231,7 +232,7 @@ class ModalDescriber:
         return engine_loop().run(self.adescribe(blocks))
 
     async def adescribe_nodes(
-        self, nodes: Sequence[BaseNode], modalities: Iterable[str] = MODAL_TYPES
+        self, nodes: Sequence[BaseNode], modalities: Iterable[str] | None = None
     ) -> list[ModalDescription]:
         """Describe the modal nodes of a list of nodes (text nodes of the same document give context).
 
@@ -239,7 +240,7 @@ class ModalDescriber:
 
         Args:
             nodes: Nodes in document order.
-            modalities: Which modalities to describe.
+            modalities: Which modalities to describe; every registered modal one when ``None``.
 
         Returns:
             One description per matching node, in node order (``node_id`` set).

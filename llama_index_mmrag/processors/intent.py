@@ -19,36 +19,18 @@ Example:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from llama_index.core.schema import NodeWithScore
 
+from llama_index_mmrag.modalities import MODALITIES
+
 DEFAULT_BOOST = 0.5
 """Share of the candidate list's score range a node of the targeted modality gains."""
 
-_PATTERNS: dict[str, re.Pattern[str]] = {
-    "image": re.compile(
-        r"\b(figures?|fig\.|charts?|diagrams?|pictures?|images?|photos?|photographs?|plots?|illustrations?|"
-        r"screenshots?|drawings?|graphics?|infographics?|flowcharts?|schematics?|bar graphs?|line graphs?|"
-        r"pie charts?|visuali[sz]ations?|shown in the|depicted|depicts?|illustrated)\b",
-        re.IGNORECASE,
-    ),
-    "table": re.compile(
-        r"(?<!hash )(?<!lookup )(?<!routing )(?<!symbol )(?<!page )\b(tables?|tabular|spreadsheets?|columns?|"
-        r"which rows?|the rows?|tabulated)\b",
-        re.IGNORECASE,
-    ),
-    "equation": re.compile(
-        r"\b(equations?|formulas?|formulae|latex|math(?:ematical)? expressions?|expressions? for|derivations?|"
-        r"derive[sd]?|computed as|closed[- ]form|eq\.)",
-        re.IGNORECASE,
-    ),
-}
-
-
 def targeted_modalities(question: str) -> set[str]:
-    """The modalities a question names (``image``, ``table``, ``equation``), or an empty set.
+    """The modalities a question names (``image``, ``table``, ``equation``, or any registered modality whose
+    ``intent`` words it uses), or an empty set.
 
     Args:
         question: The user's question.
@@ -59,7 +41,7 @@ def targeted_modalities(question: str) -> set[str]:
         >>> targeted_modalities("How does the hash table scale?")
         set()
     """
-    return {modality for modality, pattern in _PATTERNS.items() if pattern.search(question or "")}
+    return {name for name in MODALITIES if MODALITIES.get(name).named_in(question)}
 
 
 def node_is(nws: NodeWithScore, modality: str) -> bool:

@@ -37,10 +37,10 @@ from urllib.request import url2pathname
 from llama_index.core.schema import BaseNode, ImageNode
 
 from llama_index_mmrag.errors import InputError
+from llama_index_mmrag.modalities import MODALITIES
 from llama_index_mmrag.schema import ContentBlock
 from llama_index_mmrag.processors.offline import neighbouring_text
 
-MODAL_TYPES: tuple[str, ...] = ("image", "table", "equation")
 _IMAGE_EXTENSIONS = {
     "image/png": ".png",
     "image/jpeg": ".jpg",
@@ -180,7 +180,7 @@ def rag_anything_item(blocks: Sequence[ContentBlock], position: int, source: lis
 
 def items_from_blocks(
     blocks: Sequence[ContentBlock],
-    modalities: Iterable[str] = MODAL_TYPES,
+    modalities: Iterable[str] | None = None,
     *,
     inline_images: Sequence[bytes | None] | None = None,
     node_ids: Sequence[str | None] | None = None,
@@ -191,11 +191,11 @@ def items_from_blocks(
 
     Args:
         blocks: Blocks in reading order.
-        modalities: Which modalities to return.
+        modalities: Which modalities to return; every registered modal one when ``None``.
         inline_images: Per block, inline image bytes (nodes that carry the image, not a file).
         node_ids: Per block, the id of the node it came from.
     """
-    wanted = set(modalities)
+    wanted = set(MODALITIES.modal_names() if modalities is None else modalities)
     by_doc: dict[str, list[int]] = {}
     for i, block in enumerate(blocks):
         by_doc.setdefault(f"{block.doc_id}\x00{block.doc}", []).append(i)
@@ -231,7 +231,7 @@ def node_modality(node: BaseNode) -> str:
         node: Any LlamaIndex node.
     """
     declared = node.metadata.get("modality")
-    if isinstance(declared, str) and declared in ("text", *MODAL_TYPES):
+    if isinstance(declared, str) and declared in MODALITIES:
         return declared
     if isinstance(node, ImageNode) or getattr(node, "image_resource", None) is not None:
         return "image"
@@ -334,12 +334,12 @@ def block_from_node(node: BaseNode) -> tuple[ContentBlock, bytes | None]:
     return ContentBlock(text=text, **common), None
 
 
-def items_from_nodes(nodes: Sequence[BaseNode], modalities: Iterable[str] = MODAL_TYPES) -> list[ModalItem]:
+def items_from_nodes(nodes: Sequence[BaseNode], modalities: Iterable[str] | None = None) -> list[ModalItem]:
     """The modal items of a list of nodes; text nodes of the same document give them context.
 
     Args:
         nodes: Nodes in document order (as a reader or node parser produced them).
-        modalities: Which modalities to return.
+        modalities: Which modalities to return; every registered modal one when ``None``.
     """
     converted = [block_from_node(node) for node in nodes]
     return items_from_blocks(

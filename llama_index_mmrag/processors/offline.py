@@ -22,21 +22,16 @@ Example:
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from llama_index_mmrag.modalities import MODALITIES
 from llama_index_mmrag.schema import ContentBlock
+from llama_index_mmrag.schema.tables import table_shape
 
 CONTEXT_CHARS = 400
 MAX_NAME_CHARS = 80
 MAX_SUMMARY_TEXT_CHARS = 200
-SEPARATOR_ROW = re.compile(r"^\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?$")
-"""A markdown table's header separator row (``|---|:--:|``)."""
-_HTML_ROW = re.compile(r"<tr[^>]*>(.*?)</tr>", re.IGNORECASE | re.DOTALL)
-_HTML_CELL = re.compile(r"<t[hd][^>]*>(.*?)</t[hd]>", re.IGNORECASE | re.DOTALL)
-_HTML_TAG = re.compile(r"<[^>]+>")
 
 
 def neighbouring_text(blocks: Sequence[ContentBlock], index: int, max_chars: int = CONTEXT_CHARS) -> str:
@@ -69,45 +64,6 @@ def neighbouring_text(blocks: Sequence[ContentBlock], index: int, max_chars: int
     return " ".join(p for p in (before, after) if p)
 
 
-def html_rows(markup: str) -> list[list[str]]:
-    """The cells of each ``<tr>`` of an HTML table, as plain text (tags dropped, entities unescaped).
-
-    Args:
-        markup: An HTML table, or text holding one.
-    """
-    rows: list[list[str]] = []
-    for row in _HTML_ROW.findall(markup):
-        cells = [" ".join(html.unescape(_HTML_TAG.sub(" ", cell)).split()) for cell in _HTML_CELL.findall(row)]
-        if cells:
-            rows.append(cells)
-    return rows
-
-
-def table_shape(markdown: str) -> tuple[list[str], int, int]:
-    """Header cells, data-row count and column count of a markdown (pipe) or HTML table.
-
-    Args:
-        markdown: A pipe table, or an HTML ``<table>`` (MinerU's table format).
-
-    Example:
-        >>> table_shape("| Year | Revenue |\\n|---|---|\\n| 2020 | 5 |")
-        (['Year', 'Revenue'], 1, 2)
-        >>> table_shape("<table><tr><th>Index</th><th>Recall</th></tr><tr><td>HNSW</td><td>0.98</td></tr></table>")
-        (['Index', 'Recall'], 1, 2)
-    """
-    if "<tr" in markdown.lower():
-        cells = html_rows(markdown)
-        if cells:
-            header = cells[0]
-            return [h for h in header if h], len(cells) - 1, max(len(r) for r in cells)
-    rows = [line.strip() for line in markdown.splitlines() if line.strip().startswith("|") or line.count("|") >= 1]
-    rows = [r for r in rows if not SEPARATOR_ROW.match(r)]
-    if not rows:
-        return [], 0, 0
-    header = [cell.strip() for cell in rows[0].strip("|").split("|")]
-    return [h for h in header if h], len(rows) - 1, len(header)
-
-
 def _lines(*parts: str | None) -> str:
     return "\n".join(p.strip() for p in parts if p and p.strip())
 
@@ -115,10 +71,16 @@ def _lines(*parts: str | None) -> str:
 def describe_offline(block: ContentBlock, context: str) -> str:
     """Return the LLM-free description of a modal block (text blocks are returned unchanged).
 
+    A modality with its own ``describe_offline`` hook (:class:`~llama_index_mmrag.modalities.Modality`) is
+    described by it; another modality without one by its label, caption, text and context.
+
     Args:
-        block: An image, table or equation block.
+        block: An image, table or equation block (or one of another registered modality).
         context: Neighbouring text (see :func:`neighbouring_text`).
     """
+    modality = MODALITIES.get(block.modality)
+    if modality.describe_offline is not None:
+        return modality.describe_offline(block, context)
     caption = " ".join(block.captions)
     if block.modality == "image":
         name = Path(block.img_path).stem.replace("_", " ").replace("-", " ") if block.img_path else ""
@@ -141,6 +103,14 @@ def describe_offline(block: ContentBlock, context: str) -> str:
         return _lines(
             f"Equation: {block.latex or block.text}",
             f"Caption: {caption}" if caption else None,
+            f"Context: {context}" if context else None,
+        )
+    if modality.is_modal:
+        label = modality.label.capitalize()
+        return _lines(
+            f"{label}: {caption}" if caption else label,
+            block.text,
+            " ".join(block.footnotes) or None,
             f"Context: {context}" if context else None,
         )
     return block.text

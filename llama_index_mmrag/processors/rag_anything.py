@@ -41,6 +41,7 @@ from typing import Any
 from llama_index.core.llms import LLM
 
 from llama_index_mmrag.errors import ModelError, StoreError
+from llama_index_mmrag.modalities import MODALITIES
 from llama_index_mmrag.models.adapters import lightrag_llm_func, lightrag_vision_func
 from llama_index_mmrag.models.tokenizer import offline_tokenizer
 from llama_index_mmrag.processors.items import ModalItem
@@ -175,13 +176,8 @@ class RAGAnythingCaptioner:
         context_mode: str = "page",
         max_context_tokens: int = 1000,
     ) -> None:
-        from raganything.modalprocessors import (
-            ContextConfig,
-            ContextExtractor,
-            EquationModalProcessor,
-            ImageModalProcessor,
-            TableModalProcessor,
-        )
+        import raganything.modalprocessors as modal_processors
+        from raganything.modalprocessors import ContextConfig, ContextExtractor
 
         if llm is None and vlm is None:
             raise ValueError("RAGAnythingCaptioner needs an llm or a vlm; without one, use the offline describer.")
@@ -193,7 +189,7 @@ class RAGAnythingCaptioner:
         self.llm: LLM = text_model
         self.vlm = vlm
         self.host = DescriptionOnlyHost()
-        self.calls: dict[str, int] = {"image": 0, "table": 0, "equation": 0}
+        self.calls: dict[str, int] = {m.name: 0 for m in MODALITIES.modal() if m.processor}
         config = ContextConfig(
             context_window=context_window, context_mode=context_mode, max_context_tokens=max_context_tokens
         )
@@ -201,16 +197,14 @@ class RAGAnythingCaptioner:
         def extractor() -> Any:
             return ContextExtractor(config=config, tokenizer=self.host.tokenizer)
 
-        self._processors: dict[str, Any] = {
-            "table": TableModalProcessor(self.host, self._counted("table", lightrag_llm_func(text_model)), extractor()),
-            "equation": EquationModalProcessor(
-                self.host, self._counted("equation", lightrag_llm_func(text_model)), extractor()
-            ),
-        }
-        if vlm is not None:
-            self._processors["image"] = ImageModalProcessor(
-                self.host, self._counted("image", lightrag_vision_func(vlm)), extractor()
-            )
+        # each modality names its RAG-Anything processor; one that needs a vision model has none without a vlm
+        self._processors: dict[str, Any] = {}
+        for modality in MODALITIES.modal():
+            if modality.processor is None or (modality.vision and vlm is None):
+                continue
+            func = lightrag_vision_func(vlm) if modality.vision else lightrag_llm_func(text_model)
+            processor_class = getattr(modal_processors, modality.processor)
+            self._processors[modality.name] = processor_class(self.host, self._counted(modality.name, func), extractor())
 
     def model_for(self, modality: str) -> str | None:
         """The :func:`model_id` that describes ``modality``, or ``None`` when no model can (images, no vlm).
@@ -218,7 +212,7 @@ class RAGAnythingCaptioner:
         Args:
             modality: ``image``, ``table`` or ``equation``.
         """
-        if modality == "image":
+        if MODALITIES.get(modality).vision:
             return model_id(self.vlm) if self.vlm is not None else None
         return model_id(self.llm)
 
@@ -259,7 +253,7 @@ class RAGAnythingCaptioner:
                 f"{item.label}: no model describes {item.modality}s here (images need a vlm); "
                 "use the offline describer."
             )
-        if item.modality == "image":
+        if MODALITIES.get(item.modality).vision:
             item.ensure_image_file()
         return await self._describe_in_context(processor, item)
 

@@ -34,7 +34,8 @@ from pydantic import Field
 from raganything.parser import get_parser
 
 import llama_index_mmrag.parsing.parser  # noqa: F401  (registers "mmrag" and "docling-offline")
-from llama_index_mmrag.schema import MODALITIES, ContentBlock, file_content_hash
+from llama_index_mmrag.modalities import MODALITIES
+from llama_index_mmrag.schema import ContentBlock, file_content_hash
 from llama_index_mmrag.parsing.docling import normalize_content_list
 from llama_index_mmrag.parsing.errors import ParseError
 from llama_index_mmrag.parsing.inputs import LoadFailure, check_input_file, expand_paths

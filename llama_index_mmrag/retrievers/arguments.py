@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from llama_index_mmrag.errors import InputError
-from llama_index_mmrag.schema import MODALITIES
+from llama_index_mmrag.modalities import MODALITIES
 
 __all__ = [
     "MAX_CANDIDATES",

@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from llama_index_mmrag.schema.block import MODALITIES, ContentBlock, Modality, clean_text, file_content_hash
+from llama_index_mmrag.schema.block import ContentBlock, clean_text, file_content_hash
 from llama_index_mmrag.schema.identity import (
     chunk_id,
     graph_content,
@@ -28,9 +28,7 @@ from llama_index_mmrag.schema.nodes import HIDDEN_FROM_EMBEDDING, HIDDEN_FROM_LL
 __all__ = [
     "HIDDEN_FROM_EMBEDDING",
     "HIDDEN_FROM_LLM",
-    "MODALITIES",
     "ContentBlock",
-    "Modality",
     "blocks_to_nodes",
     "chunk_id",
     "clean_text",

@@ -18,12 +18,11 @@ import hashlib
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-Modality = Literal["text", "image", "table", "equation"]
-MODALITIES: tuple[str, ...] = ("text", "image", "table", "equation")
+from llama_index_mmrag.modalities import MODALITIES
 
 
 def file_content_hash(path: str | Path) -> str:
@@ -61,7 +60,8 @@ class ContentBlock(BaseModel):
     """One parsed piece of a document with its provenance.
 
     Args:
-        modality: ``text``, ``image``, ``table`` or ``equation``.
+        modality: A registered modality (:data:`llama_index_mmrag.modalities.MODALITIES`): ``text``,
+            ``image``, ``table``, ``equation`` or one registered later.
         text: Text of a text block; the OCR or text form of other blocks.
         doc: The document's file name.
         doc_id: The document's content hash.
@@ -76,9 +76,11 @@ class ContentBlock(BaseModel):
         captions: Captions of an image or a table.
         footnotes: Footnotes of an image or a table.
         description: A modal processor's description of an image, table or equation.
+        text_read: Whether an image's text has been read already (by the parser's OCR, or from a PDF's text
+            layer; ``text`` may then be empty). An image not read yet is read once, by the describer.
     """
 
-    modality: Modality
+    modality: str
     text: str = ""
     doc: str
     doc_id: str
@@ -93,6 +95,14 @@ class ContentBlock(BaseModel):
     captions: list[str] = Field(default_factory=list)
     footnotes: list[str] = Field(default_factory=list)
     description: str | None = None
+    text_read: bool = False
+
+    @field_validator("modality")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        if value not in MODALITIES:
+            raise ValueError(f"unknown modality {value!r}; choose from {', '.join(MODALITIES)}")
+        return value
 
     @classmethod
     def from_content_item(
@@ -108,11 +118,14 @@ class ContentBlock(BaseModel):
             index: Position of the item in the content list.
 
         Raises:
-            ValueError: If the item's type is not one of the four modalities.
+            ValueError: If the item's type is not a registered modality.
         """
         kind = item.get("type")
         if kind not in MODALITIES:
-            raise ValueError(f"{doc}: content item {index} has unsupported type {kind!r}")
+            raise ValueError(
+                f"{doc}: content item {index} has unsupported type {kind!r}; choose from {', '.join(MODALITIES)} "
+                "(or register a modality, see llama_index_mmrag.modalities)"
+            )
         page = item.get("page_idx")
         bbox = item.get("bbox")
         common: dict[str, Any] = {
@@ -136,13 +149,17 @@ class ContentBlock(BaseModel):
             return cls(
                 img_path=item.get("img_path"),
                 text=text("ocr_text"),
+                text_read="ocr_text" in item,
                 captions=texts("image_caption"),
                 footnotes=texts("image_footnote"),
                 **common,
             )
         if kind == "table":
             return cls(table_body=text("table_body"), captions=texts("table_caption"), footnotes=texts("table_footnote"), **common)
-        return cls(latex=text("latex"), text=text("text"), **common)
+        if kind == "equation":
+            return cls(latex=text("latex"), text=text("text"), **common)
+        # any other registered modality: its text, and captions and footnotes under "<type>_caption" etc.
+        return cls(text=text("text"), captions=texts(f"{kind}_caption"), footnotes=texts(f"{kind}_footnote"), **common)
 
     def to_content_item(self) -> dict[str, Any]:
         """Return the RAG-Anything content-list item for this block (for ``insert_content_list``)."""
@@ -153,8 +170,10 @@ class ContentBlock(BaseModel):
             item.update(img_path=self.img_path, image_caption=self.captions, image_footnote=self.footnotes)
         elif self.modality == "table":
             item.update(table_body=self.table_body, table_caption=self.captions, table_footnote=self.footnotes)
-        else:
+        elif self.modality == "equation":
             item.update(latex=self.latex, text=self.text)
+        else:
+            item.update({"text": self.text, f"{self.modality}_caption": self.captions, f"{self.modality}_footnote": self.footnotes})
         return item
 
     @property
@@ -168,7 +187,9 @@ class ContentBlock(BaseModel):
             return _join([*self.captions, self.text, *self.footnotes])
         if self.modality == "table":
             return _join([*self.captions, self.table_body, *self.footnotes])
-        return _join([self.latex, self.text])
+        if self.modality == "equation":
+            return _join([self.latex, self.text])
+        return _join([*self.captions, self.text, *self.footnotes])
 
     def provenance(self) -> dict[str, Any]:
         """Metadata every node made from this block carries."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from llama_index_mmrag.modalities import MODALITIES
 from llama_index_mmrag.schema.block import ContentBlock
 from llama_index_mmrag.schema.identity import chunk_id
 
@@ -78,16 +79,15 @@ def _modal_node(block: ContentBlock) -> BaseNode:
     metadata = block.provenance() | {"chunk_id": chunk_id}
     if block.captions:
         metadata["caption"] = " ".join(block.captions)
-    if block.modality == "image":
+    modality = MODALITIES.get(block.modality)
+    if modality.node == "image":
         metadata["image_path"] = block.img_path
         node: BaseNode = ImageNode(
             id_=chunk_id, text=block.searchable_text, image_path=block.img_path, metadata=metadata
         )
     else:
-        if block.modality == "table":
-            metadata["table_body"] = block.table_body
-        if block.modality == "equation":
-            metadata["latex"] = block.latex
+        if modality.body_key is not None:  # a table's markdown, an equation's LaTeX
+            metadata[modality.body_key] = getattr(block, modality.body_key, None)
         node = TextNode(id_=chunk_id, text=block.searchable_text, metadata=metadata)
     return node
 

@@ -106,10 +106,3 @@ def test_help_and_argument_errors_import_neither_llama_index_nor_torch() -> None
         "'pymilvus') if m in sys.modules)}))\n"
     )
     assert report == {"codes": [0, 2, 2, 2], "heavy": []}
-
-
-def test_the_cli_knows_every_modality_the_package_stores() -> None:
-    from llama_index_mmrag import cli
-    from llama_index_mmrag.schema import MODALITIES
-
-    assert cli.MODALITY_NAMES == MODALITIES

@@ -17,12 +17,12 @@ import pytest
 from llama_index_mmrag.graph.extract import (
     GraphChunk,
     build_custom_kg,
-    lightrag_chunk_id,
     normalize_entity_name,
 )
 from llama_index_mmrag.graph.keywords import query_keywords
 from llama_index_mmrag.graph.kg_loader import adelete_kg, ainsert_kg, by_content_length
 from llama_index_mmrag.models.tokenizer import offline_tokenizer
+from llama_index_mmrag.schema import make_chunk_id
 
 EXTRACT_PY = Path(__file__).resolve().parents[2] / "llama_index_mmrag" / "graph" / "extract.py"
 MODES = ("local", "global", "hybrid", "mix", "naive")
@@ -308,7 +308,7 @@ def test_query_keywords_name_things_like_the_graph() -> None:
 async def test_plain_ainsert_custom_kg_accepts_the_dict(rag: Any) -> None:
     """LightRAG's own loader: content-hash chunk ids and a single source chunk per entity."""
     await rag.ainsert_custom_kg(build_custom_kg(ARCH_DOC))
-    expected_ids = {lightrag_chunk_id(c.content) for c in ARCH_DOC}
+    expected_ids = {make_chunk_id(c.content) for c in ARCH_DOC}
     stored = await rag.text_chunks.get_by_ids(sorted(expected_ids))
     assert all(record is not None for record in stored)
     assert {record["source_id"] for record in stored} == {"arch-0", "arch-1", "arch-2"}

@@ -12,7 +12,7 @@ from llama_index_mmrag.processors import (
     neighbouring_text,
     offline_entity_info,
 )
-from llama_index_mmrag.processors.offline import table_shape
+from llama_index_mmrag.schema.tables import table_shape
 from tests.processors.conftest import DOC, LATEX, draw_text_png
 
 
