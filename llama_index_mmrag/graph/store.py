@@ -21,10 +21,7 @@ import logging
 from collections.abc import Coroutine, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.schema import BaseNode
-
-from llama_index_mmrag.schema import graph_content
+from llama_index_mmrag.errors import StoreError
 from llama_index_mmrag.graph.extract import GraphChunk, build_custom_kg
 from llama_index_mmrag.graph.file_storage import (
     DOC_STATUS_STORAGE_NAME,
@@ -38,6 +35,8 @@ from llama_index_mmrag.graph.keywords import query_keywords
 from llama_index_mmrag.graph.kg_loader import adelete_kg, ainsert_kg, apersist
 from llama_index_mmrag.graph.milvus_storage import STORAGE_NAME, TOKEN_KEY, URI_KEY, register_milvus_storage
 from llama_index_mmrag.graph.safe_text import graph_safe
+from llama_index_mmrag.graph.stored_chunks import graph_chunk
+from llama_index_mmrag.graph.workspaces import claim_workspace, release_workspace
 from llama_index_mmrag.logs import quiet_lightrag_logs
 from llama_index_mmrag.models.adapters import (
     LightRAGLLMFunc,
@@ -46,13 +45,14 @@ from llama_index_mmrag.models.adapters import (
     no_llm_func,
 )
 from llama_index_mmrag.models.tokenizer import offline_tokenizer
-from llama_index_mmrag.processors.kg import merge_kg_fragments, modal_kg_fragment
 from llama_index_mmrag.runtime import BackgroundLoop, engine_loop
 from llama_index_mmrag.settings import MMRAGSettings
 from llama_index_mmrag.stores.creation import creating_collections
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # LlamaIndex is not imported by the graph itself: deleting a document never loads it
     from lightrag import LightRAG
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+    from llama_index.core.schema import BaseNode
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -65,7 +65,7 @@ COSINE_THRESHOLD = 0.2  # LightRAG's default: entity/relation/chunk matches belo
 CHUNK_SEPARATOR = "\n\u241e\u241e\u241e\n"  # between our chunks in a document handed to LightRAG's LLM pipeline
 
 
-class GraphBuildError(RuntimeError):
+class GraphBuildError(StoreError, RuntimeError):
     """LightRAG could not build the graph of a document (it reports failures in doc status, not as exceptions)."""
 
 
@@ -112,17 +112,7 @@ def node_to_graph_chunk(node: BaseNode) -> GraphChunk:
     Args:
         node: A node built by :func:`llama_index_mmrag.schema.blocks_to_nodes`.
     """
-    meta = node.metadata
-    caption = meta.get("caption")
-    return GraphChunk(
-        chunk_id=node.node_id,
-        content=graph_content(node.get_content(), meta["doc"], meta.get("page"), meta.get("modality", "text")),
-        doc=meta["doc"],
-        page=meta.get("page"),
-        modality=meta.get("modality", "text"),
-        captions=(caption,) if caption else (),
-        headers=tuple(meta.get("table_headers") or ()),
-    )
+    return graph_chunk(node.node_id, node.get_content(), node.metadata)
 
 
 class GraphStore:
@@ -154,17 +144,24 @@ class GraphStore:
         self._loop = loop or engine_loop()
         self._rag: LightRAG | None = None
         self.file_state = GraphFileState(settings.graph_dir)  # to re-read files another process wrote
+        self._workspace: str | None = None  # read from the store's descriptor on first use
+        # refused here if a copy of this store is open in this process; LightRAG re-reads the files once opened
+        # if its memory of the workspace came from a copy
+        self._stale = claim_workspace(self.workspace, settings.storage_dir.resolve(), self)
 
     @property
     def workspace(self) -> str:
-        """LightRAG workspace: the collection plus a digest of the storage dir.
+        """LightRAG workspace: the stable id the store records (its graph folder ``lightrag/<workspace>`` and
+        its graph's Milvus collections are named after it), so a moved or copied store keeps its graph.
 
-        LightRAG shares in-memory state between instances of one workspace in a process, and its vector
-        collections are named after it; the digest keeps two stores apart even on one Milvus server.
+        LightRAG shares in-memory state between instances of one workspace in a process: see
+        :mod:`llama_index_mmrag.graph.workspaces` for how a store and its copy are kept apart.
         """
         from llama_index_mmrag.graph.file_counts import workspace_name  # one naming, also read without LightRAG
 
-        return workspace_name(self.settings)
+        if self._workspace is None:
+            self._workspace = workspace_name(self.settings)
+        return self._workspace
 
     @property
     def has_llm(self) -> bool:
@@ -224,6 +221,11 @@ class GraphStore:
             )
             with creating_collections(self.settings.storage_dir):  # another process may be creating them too
                 await self._rag.initialize_storages()
+            if self._stale:  # this process last read this workspace from a copy of the store
+                from llama_index_mmrag.graph.live import areload_graph_files
+
+                self._stale = False
+                await areload_graph_files(self._rag)
             self.file_state.mark_seen()
         elif self.file_state.changed():
             # another process wrote the graph (under the store's write lock) since this one last read it
@@ -307,6 +309,8 @@ class GraphStore:
                 raise GraphBuildError(f"{doc_chunks[0].doc}: graph extraction failed: {reason}")
             # LightRAG's extraction makes no entity for an image, table or equation itself: add the modal
             # entities with their belongs_to edges, sourced at the modal node.
+            from llama_index_mmrag.processors.kg import merge_kg_fragments, modal_kg_fragment
+
             fragments = [modal_kg_fragment(n) for n in nodes if n.ref_doc_id == doc_id and _described_by_model(n)]
             if fragments:
                 await ainsert_kg(rag, merge_kg_fragments(fragments))
@@ -323,14 +327,26 @@ class GraphStore:
         Args:
             nodes: The nodes of one or more documents, as stored.
         """
-        if not nodes:
+        ref_doc_ids = list(dict.fromkeys(n.ref_doc_id for n in nodes if n.ref_doc_id))
+        await self.adelete_chunks([node_to_graph_chunk(n) for n in nodes], ref_doc_ids)
+
+    async def adelete_chunks(self, chunks: Sequence[GraphChunk], ref_doc_ids: Sequence[str] = ()) -> None:
+        """Remove these chunks from the graph, and what only they supported (entities, relations): what
+        :meth:`adelete_nodes` does, given the chunks as read back from Milvus without LlamaIndex
+        (:func:`~llama_index_mmrag.graph.stored_chunks.read_stored_chunks`).
+
+        Args:
+            chunks: Every chunk of the documents being removed.
+            ref_doc_ids: Their LlamaIndex document ids (LightRAG's document ids when an LLM built the graph).
+        """
+        if not chunks:
             return
         rag = await self._rag_instance()
         if self.has_llm:
-            for doc_id in {n.ref_doc_id for n in nodes if n.ref_doc_id}:
+            for doc_id in ref_doc_ids:
                 await rag.adelete_by_doc_id(doc_id)
             return
-        await adelete_kg(rag, build_custom_kg([node_to_graph_chunk(n) for n in nodes]))
+        await adelete_kg(rag, build_custom_kg(list(chunks)))
 
     async def avector_collections(self) -> list[str]:
         """Names of LightRAG's Milvus collections (chunks, entities, relations) for this workspace."""
@@ -379,6 +395,7 @@ class GraphStore:
         if self._rag is not None:
             await self._rag.finalize_storages()
             self._rag = None
+        release_workspace(self.workspace, self)
 
     def close(self) -> None:
         """Flush and close LightRAG's storages (the shared engine loop keeps running)."""

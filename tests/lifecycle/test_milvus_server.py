@@ -8,6 +8,7 @@ a warning and the facade must retrieve in dense mode; the fallback logic is also
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,27 @@ def test_delete_on_a_milvus_2_3_server(server_store: tuple[MultimodalRAG, Any, l
     assert after["docs"] == 1 and after["nodes"]["text"] == 0 and after["nodes"]["image"] == 1
     assert after["entities"] < before["entities"] and after["relations"] < before["relations"]
     assert rag.as_retriever(top_k=3).retrieve(FAQ_QUESTION)[0].node.metadata["doc"] == "milvus_architecture.png"
+
+
+def test_a_store_moved_on_a_milvus_server_keeps_its_graph(
+    server_store: tuple[MultimodalRAG, Any, list[str]], milvus_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The graph's collections on the server are named after the store's recorded workspace, not its folder's
+    path: the folder moves, the graph follows (runs last: it closes and moves the module's store)."""
+    rag, _, _ = server_store
+    workspace = rag.identity.workspace
+    collections = rag._loop.run(rag.graph.avector_collections())
+    assert len(collections) == 3 and all(name.startswith(f"{workspace}_") for name in collections)
+    before = rag.stats()
+    rag.close()
+    moved = tmp_path / "moved"
+    shutil.move(rag.settings.storage_dir, moved)
+    monkeypatch.setenv("MILVUS_URI", milvus_server)
+    with MultimodalRAG(storage_dir=moved, milvus_collection="server_test") as reopened:
+        assert reopened.identity.workspace == workspace
+        assert reopened.stats() == before and before["entities"] > 0
+        graph = reopened._loop.run(reopened.graph.aquery_data("What does the Query Node do?", mode="hybrid"))
+        assert graph.get("entities")
 
 
 # --- the fallback without a server -----------------------------------------------------------------------------

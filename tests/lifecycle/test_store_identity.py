@@ -1,0 +1,125 @@
+"""A store records what built it (embedding model, dimension, graph workspace) and keeps working when moved.
+
+One small store is built per module, laid out as stores were before they recorded anything (graph folder and
+graph collections named after the store's absolute path, no ``store.json``); every test works on a copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from llama_index.core.embeddings import MockEmbedding
+from typer.testing import CliRunner
+
+from llama_index_mmrag import MultimodalRAG
+from llama_index_mmrag.cli import app
+from llama_index_mmrag.graph.workspaces import WorkspaceInUseError
+from llama_index_mmrag.manifest import STORE_FILE, StoreIdentity, StoreIdentityError
+from llama_index_mmrag.models.embeddings import LOCAL_EMBED_NAME, lazy_local_embedding
+from tests.lifecycle.store_state import store_state
+
+QUESTION = "What does the Query Node search?"
+
+
+def _path_workspace(folder: Path) -> str:
+    """The workspace stores were given before they recorded one: the collection and a digest of their path."""
+    return "mmrag_" + hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:8]
+
+
+def _graph_folders(store: Path) -> list[str]:
+    return sorted(p.name for p in (store / "lightrag").iterdir() if p.is_dir())
+
+
+@pytest.fixture(scope="module")
+def legacy(corpus: list[Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """A store of ``a.txt`` and ``c.txt`` laid out as before stores recorded their identity, and its state."""
+    folder = tmp_path_factory.mktemp("legacy") / "store"
+    workspace = _path_workspace(folder)
+    # the only way to get the old layout from this code: record the old path-derived workspace, then forget it
+    StoreIdentity.open(folder, embed_model=LOCAL_EMBED_NAME, embed_dim=384, workspace=workspace)
+    with MultimodalRAG(storage_dir=folder) as rag:
+        report = rag.ingest([corpus[0], corpus[2]], show_progress=False)
+        assert report.ok, report.failures
+        state = store_state(rag)
+    (folder / STORE_FILE).unlink()
+    assert _graph_folders(folder) == [workspace]
+    assert state["vectors"]["entities_vdb"], "the store must have a graph for the tests to mean anything"
+    return folder, state
+
+
+def _copy(legacy: tuple[Path, dict[str, Any]], to: Path) -> Path:
+    shutil.copytree(legacy[0], to)
+    return to
+
+
+def test_an_old_store_moved_keeps_its_graph_and_records_it(legacy: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    """A store from before (no store.json), moved before it is first opened, keeps its vectors and graph, records
+    the workspace it has, and answers ``mmrag stats`` and ``mmrag query`` at its new place."""
+    store = tmp_path / "elsewhere" / "moved"
+    _copy(legacy, store)  # another path: its path no longer names its graph
+    with MultimodalRAG(storage_dir=store) as rag:
+        assert store_state(rag) == legacy[1]
+        expected = rag.stats()
+    assert expected["entities"] > 0 and expected["relations"] > 0
+    identity = StoreIdentity.read(store)
+    assert identity is not None
+    assert (identity.workspace, identity.adopted) == (_path_workspace(legacy[0]), True)
+    assert (identity.embed_model, identity.embed_dim) == (LOCAL_EMBED_NAME, 384)
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["stats", "--store", str(store), "--json"])
+    assert result.exit_code == 0, result.output
+    counted = json.loads(result.stdout)
+    assert {k: counted[k] for k in expected} == dict(expected)
+    result = runner.invoke(app, ["query", QUESTION, "--store", str(store), "--json"])
+    assert result.exit_code == 0, result.output
+    sources = json.loads(result.stdout)["sources"]
+    assert sources and {s["doc"] for s in sources} <= {"a.txt", "c.txt"}
+    assert _graph_folders(store) == [identity.workspace]  # no second, empty graph beside it
+
+
+def test_a_store_and_its_copy_stay_apart_in_one_process(legacy: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    """A copy keeps the graph (same workspace); writing it leaves the original as it was, even in one process;
+    and a copy cannot be opened while the original is open."""
+    original = _copy(legacy, tmp_path / "original")
+    copy = _copy(legacy, tmp_path / "copy")
+    with MultimodalRAG(storage_dir=copy) as rag:
+        before = rag.stats()
+        rag.delete("a.txt")
+        after = rag.stats()
+        workspace = rag.identity.workspace
+    assert before["entities"] > 0 and after["docs"] == 1 and 0 < after["entities"] < before["entities"]
+    with MultimodalRAG(storage_dir=original) as rag:
+        assert rag.identity.workspace == workspace
+        assert store_state(rag) == legacy[1]  # its graph's memory is re-read from its own files, not the copy's
+        with pytest.raises(WorkspaceInUseError) as refused:
+            MultimodalRAG(storage_dir=copy)
+    message = str(refused.value)
+    assert str(copy.resolve()) in message and str(original.resolve()) in message and "close" in message.lower()
+
+
+@pytest.mark.parametrize(
+    ("embed_model", "embed_dim", "configured"),
+    [(MockEmbedding(embed_dim=384), 384, "'MockEmbedding' (384-d)"), (lazy_local_embedding(), 768, f"'{LOCAL_EMBED_NAME}' (768-d)")],
+    ids=["another-model", "another-dimension"],
+)
+def test_opening_a_store_with_another_embedding_is_refused(
+    legacy: tuple[Path, dict[str, Any]], tmp_path: Path, embed_model: Any, embed_dim: int, configured: str
+) -> None:
+    """Another model (even of the same dimension) or another dimension: a clear error, and nothing changes."""
+    store = _copy(legacy, tmp_path / "store")
+    workspace = _path_workspace(legacy[0])
+    StoreIdentity.open(store, embed_model=LOCAL_EMBED_NAME, embed_dim=384, workspace=workspace, adopted=True)
+    recorded = (store / STORE_FILE).read_bytes()
+    with pytest.raises(StoreIdentityError) as refused:
+        MultimodalRAG(storage_dir=store, embed_model=embed_model, embed_dim=embed_dim)
+    message = str(refused.value)
+    assert str(store) in message
+    assert f"'{LOCAL_EMBED_NAME}' (384-d)" in message and configured in message
+    assert "new store" in message
+    assert (store / STORE_FILE).read_bytes() == recorded
