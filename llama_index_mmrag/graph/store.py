@@ -309,7 +309,7 @@ class GraphStore:
                 raise GraphBuildError(f"{doc_chunks[0].doc}: graph extraction failed: {reason}")
             # LightRAG's extraction makes no entity for an image, table or equation itself: add the modal
             # entities with their belongs_to edges, sourced at the modal node.
-            from llama_index_mmrag.processors.kg import merge_kg_fragments, modal_kg_fragment
+            from llama_index_mmrag.graph.fragments import merge_kg_fragments, modal_kg_fragment
 
             fragments = [modal_kg_fragment(n) for n in nodes if n.ref_doc_id == doc_id and _described_by_model(n)]
             if fragments:

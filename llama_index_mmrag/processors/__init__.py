@@ -1,5 +1,6 @@
 """Modal processors: describe images, tables and equations (RAG-Anything with a model, offline without),
-as LlamaIndex node postprocessors and ingestion transforms, plus their knowledge-graph fragments.
+as LlamaIndex node postprocessors and ingestion transforms (their knowledge-graph fragments are built in
+:mod:`llama_index_mmrag.graph.fragments`).
 
 Example:
     >>> from llama_index_mmrag.processors import ModalDescriber, default_postprocessors
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
     from llama_index_mmrag.processors.describer import OFFLINE, DescriberStats, ModalDescriber, ModalDescription
     from llama_index_mmrag.processors.intent import DEFAULT_BOOST, lift_modality, targeted_modalities
     from llama_index_mmrag.processors.items import ModalItem, ModalItemError
-    from llama_index_mmrag.processors.kg import merge_kg_fragments, modal_kg_fragment
     from llama_index_mmrag.processors.offline import describe_offline, neighbouring_text, offline_entity_info
     from llama_index_mmrag.processors.postprocessors import (
         EquationModalPostprocessor,
@@ -39,7 +39,6 @@ _MODULES = {
     "describer": ("OFFLINE", "DescriberStats", "ModalDescriber", "ModalDescription"),
     "intent": ("DEFAULT_BOOST", "lift_modality", "targeted_modalities"),
     "items": ("ModalItem", "ModalItemError"),
-    "kg": ("merge_kg_fragments", "modal_kg_fragment"),
     "offline": ("describe_offline", "neighbouring_text", "offline_entity_info"),
     "postprocessors": (
         "EquationModalPostprocessor",
@@ -77,8 +76,6 @@ __all__ = [
     "default_postprocessors",
     "describe_offline",
     "lift_modality",
-    "merge_kg_fragments",
-    "modal_kg_fragment",
     "neighbouring_text",
     "offline_entity_info",
     "targeted_modalities",

@@ -7,7 +7,7 @@ LightRAG and runs LightRAG's entity extraction on the description (gleaning, mer
 LLM calls per image upstream. We call ``generate_description_only(modal_content, content_type, item_info,
 entity_name)`` instead, which makes exactly one call to the caption function and returns
 ``(description, entity_info)``; the graph fragment is then built without an LLM
-(:mod:`llama_index_mmrag.processors.kg`).
+(:mod:`llama_index_mmrag.graph.fragments`).
 
 What a processor needs from its ``lightrag`` argument: its constructor reads ``text_chunks``,
 ``chunks_vdb``, ``entities_vdb``, ``relationships_vdb``, ``chunk_entity_relation_graph``,

@@ -10,12 +10,12 @@ gets a ``belongs_to`` edge **to** the item entity::
     source_id=<the item's chunk id>
 
 Upstream extracts those entities with LightRAG's LLM extraction (the calls we save); here they come from the
-package's LLM-free analyser (:func:`llama_index_mmrag.graph.extract.analyze_text`), with the same name
+package's LLM-free analyser (:func:`~llama_index_mmrag.graph.extract.analyze_text`), with the same name
 normalisation as the rest of the offline graph, so a name found in a description and in a text chunk is one
 node. The fragment is in LightRAG's ``ainsert_custom_kg`` format; its chunk's ``source_id`` is the node id
 and its content the node's graph content, so LightRAG's chunk id is the node id (see
 :func:`llama_index_mmrag.schema.make_chunk_id`). It also carries the extra keys
-:func:`llama_index_mmrag.graph.extract.ainsert_kg` reads (``full_doc_id``, ``page``, ``modality``,
+:func:`~llama_index_mmrag.graph.kg_loader.ainsert_kg` reads (``full_doc_id``, ``page``, ``modality``,
 ``source_ids``, ``chunk_weights``). Fragments and :func:`~llama_index_mmrag.graph.extract.build_custom_kg`
 results can be concatenated with :func:`merge_kg_fragments` and inserted in one call.
 
@@ -31,16 +31,16 @@ from typing import Any
 
 from llama_index.core.schema import BaseNode
 
-from llama_index_mmrag.schema import graph_content
+from llama_index_mmrag.graph.extract import analyze_text, normalize_entity_name
+from llama_index_mmrag.modalities import MODALITIES
 from llama_index_mmrag.processors.items import block_from_node, node_modality
 from llama_index_mmrag.processors.offline import offline_entity_info
+from llama_index_mmrag.schema import graph_content
 
 BELONGS_TO_KEYWORDS = "belongs_to,part_of,contained_in"
 """RAG-Anything's keywords of the edge from an extracted entity to its modal item."""
 BELONGS_TO_WEIGHT = 10.0
 """RAG-Anything's weight of that edge."""
-ITEM_ENTITY_TYPES: dict[str, str] = {"image": "FIGURE", "table": "TABLE", "equation": "EQUATION"}
-"""Graph entity type of a modal item (the offline graph's types, so types merge cleanly)."""
 MAX_EVIDENCE_CHARS = 200
 
 
@@ -99,11 +99,10 @@ def modal_kg_fragment(
         >>> sorted({(r["tgt_id"], r["keywords"], r["source_id"]) for r in kg["relationships"]})
         [('table 1: recall in r.pdf (table)', 'belongs_to,part_of,contained_in', 'chunk-1')]
     """
-    from llama_index_mmrag.graph.extract import analyze_text, normalize_entity_name
-
     modality = node_modality(node)
-    if modality not in ITEM_ENTITY_TYPES:
-        raise ValueError(f"node {node.node_id} is a {modality} node; only images, tables and equations have a fragment")
+    if not MODALITIES.get(modality).is_modal:
+        modal = ", ".join(MODALITIES.modal_names())
+        raise ValueError(f"node {node.node_id} is a {modality} node; only modal items ({modal}) have a fragment")
     if max_entities < 1:
         raise ValueError(f"max_entities must be at least 1, got {max_entities}")
     meta = node.metadata
@@ -125,7 +124,7 @@ def modal_kg_fragment(
     }
     item_entity = {
         "entity_name": item,
-        "entity_type": ITEM_ENTITY_TYPES[modality],
+        "entity_type": MODALITIES.get(modality).entity_type,  # the offline graph's types: they merge cleanly
         "description": info["summary"] or _snippet(text) or f"A {modality} in {doc}.",
         "source_id": chunk_id,
         "file_path": doc,

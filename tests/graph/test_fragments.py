@@ -15,13 +15,8 @@ from llama_index.core.schema import NodeWithScore
 from llama_index_mmrag.schema import ContentBlock, blocks_to_nodes, graph_content
 from llama_index_mmrag.graph.extract import GraphChunk, build_custom_kg
 from llama_index_mmrag.models.tokenizer import offline_tokenizer
-from llama_index_mmrag.processors import (
-    ModalDescriber,
-    annotate_nodes,
-    default_postprocessors,
-    merge_kg_fragments,
-    modal_kg_fragment,
-)
+from llama_index_mmrag.graph.fragments import merge_kg_fragments, modal_kg_fragment
+from llama_index_mmrag.processors import ModalDescriber, annotate_nodes, default_postprocessors
 from tests.support.fake_mm_llm import FakeMultiModalLLM
 
 DIM = 32
@@ -135,5 +130,5 @@ def test_offline_fragment_derives_the_entity_from_caption_and_headers(doc_blocks
 
     assert kg["entities"][0]["entity_name"] == "table 1: index types in milvus_arch.pdf (table)"
     assert {r["src_id"] for r in kg["relationships"]} >= {"hnsw", "ivf_flat"}
-    with pytest.raises(ValueError, match="only images, tables and equations"):
+    with pytest.raises(ValueError, match=r"only modal items \(image, table, equation\)"):
         modal_kg_fragment(nodes[0])
