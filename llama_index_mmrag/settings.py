@@ -27,6 +27,12 @@ class MMRAGSettings(BaseSettings):
     Each field can be given as a keyword argument, an environment variable (the name listed in
     ``.env.example``) or a line in ``.env`` in the working directory, in that order of precedence.
 
+    Example:
+        >>> settings = MMRAGSettings(storage_dir="./store", top_k=8)
+        >>> settings.top_k, settings.storage_dir.name, settings.use_dashscope
+        (8, 'store', False)
+        >>> rag = MultimodalRAG(settings=settings)  # doctest: +SKIP
+
     Args:
         storage_dir: Folder holding Milvus Lite, the LightRAG graph, parsed images and the manifest.
         milvus_uri: A Milvus server, cluster or Zilliz Cloud URI; empty means Milvus Lite in ``storage_dir``.

@@ -25,6 +25,13 @@ class IngestReport:
         failures: Files that could not be ingested, each with its reason.
         nodes: Nodes added, per modality.
         seconds: Wall time of the ingest.
+
+    Example:
+        >>> report = rag.ingest(["milvus_faq.txt", "missing.pdf"], show_progress=False)
+        >>> report.ok, report.unchanged
+        (False, ['milvus_faq.txt'])
+        >>> [(f.path.name, f.reason) for f in report.failures]
+        [('missing.pdf', 'no such file; check the path')]
     """
 
     ingested: list[str] = field(default_factory=list)

@@ -285,10 +285,11 @@ class ImageModalPostprocessor(ModalPostprocessor):
         **kwargs: See :class:`ModalPostprocessor`.
 
     Example:
-        >>> image = ImageModalPostprocessor(vlm=DashScopeMultiModalLLM(), cache_dir="./cache")  # doctest: +SKIP
-        >>> nodes = image.postprocess_nodes(retrieved, query_str="Which figure shows the Query Node?")  # doctest: +SKIP
-        >>> nodes[0].node.metadata["entity_name"]                                                       # doctest: +SKIP
-        'Milvus Architecture Diagram (image)'
+        >>> retrieved = rag.as_retriever(modalities=["image"]).retrieve("architecture diagram")
+        >>> image = ImageModalPostprocessor()  # offline; with a model: ImageModalPostprocessor(vlm=qwen_vl)
+        >>> nodes = image.postprocess_nodes(retrieved, query_str="Which figure shows the Query Node?")
+        >>> nodes[0].node.metadata["entity_name"]
+        'image showing Milvus Architecture in milvus_architecture.png (image)'
     """
 
     modality: ClassVar[str] = "image"
@@ -344,9 +345,15 @@ class TableModalPostprocessor(ModalPostprocessor):
         **kwargs: See :class:`ModalPostprocessor`.
 
     Example:
-        >>> table = TableModalPostprocessor(llm=DashScopeLLM(), cache_dir="./cache")      # doctest: +SKIP
-        >>> question = "In the table, what is HNSW's recall?"
-        >>> nodes = table.postprocess_nodes(retrieved, query_str=question)               # doctest: +SKIP
+        >>> from llama_index.core.schema import NodeWithScore
+        >>> from llama_index_mmrag.schema import ContentBlock, blocks_to_nodes
+        >>> recall = ContentBlock(modality="table", doc="bench.pdf", doc_id="h", parser="mmrag", page=2,
+        ...                       table_body="| Index | Recall |\\n|---|---|\\n| HNSW | 0.98 |", captions=["Table 2: Recall"])
+        >>> retrieved = [NodeWithScore(node=node, score=0.8) for node in blocks_to_nodes([recall])]
+        >>> table = TableModalPostprocessor()  # offline; with a model: TableModalPostprocessor(llm=qwen_max)
+        >>> nodes = table.postprocess_nodes(retrieved, query_str="In the table, what is HNSW's recall?")
+        >>> nodes[0].node.metadata["entity_name"]
+        'Table 2: Recall in bench.pdf (table)'
     """
 
     modality: ClassVar[str] = "table"
@@ -377,8 +384,15 @@ class EquationModalPostprocessor(ModalPostprocessor):
         **kwargs: See :class:`ModalPostprocessor`.
 
     Example:
-        >>> eq = EquationModalPostprocessor(llm=DashScopeLLM())                                   # doctest: +SKIP
-        >>> nodes = eq.postprocess_nodes(retrieved, query_str="Which formula defines recall?")    # doctest: +SKIP
+        >>> from llama_index.core.schema import NodeWithScore
+        >>> from llama_index_mmrag.schema import ContentBlock, blocks_to_nodes
+        >>> cosine = ContentBlock(modality="equation", doc="paper.pdf", doc_id="h", parser="mmrag", page=4,
+        ...                       latex="cos(u, v) = u^T v / (|u| |v|)", captions=["Cosine similarity"])
+        >>> retrieved = [NodeWithScore(node=node, score=0.7) for node in blocks_to_nodes([cosine])]
+        >>> eq = EquationModalPostprocessor()  # offline; with a model: EquationModalPostprocessor(llm=qwen_max)
+        >>> nodes = eq.postprocess_nodes(retrieved, query_str="Which formula defines cosine similarity?")
+        >>> nodes[0].node.metadata["entity_name"], nodes[0].node.metadata["latex"]
+        ('Cosine similarity in paper.pdf (equation)', 'cos(u, v) = u^T v / (|u| |v|)')
     """
 
     modality: ClassVar[str] = "equation"

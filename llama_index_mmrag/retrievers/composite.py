@@ -6,8 +6,15 @@ breaks loop-bound engines. Fused nodes are collapsed to one per page by default,
 ``MultimodalRAG.as_retriever()``, so a composite built by hand ranks like the facade's.
 
 Example:
-    >>> retriever = MultimodalCompositeRetriever([vector, graph], [1.0, 0.5], top_k=10)  # doctest: +SKIP
-    >>> engine = RetrieverQueryEngine.from_args(retriever, llm=my_llm)                 # doctest: +SKIP
+    >>> from llama_index.core.query_engine import RetrieverQueryEngine
+    >>> from llama_index_mmrag import LightRAGRetriever, MilvusModalRetriever
+    >>> from llama_index_mmrag.synthesis import ExtractiveSynthesizer
+    >>> vector = MilvusModalRetriever(rag.vector_store, rag.embed_model, similarity_top_k=20)
+    >>> graph = LightRAGRetriever(rag.graph, rag.vector_store)
+    >>> retriever = MultimodalCompositeRetriever([vector, graph], [1.0, 0.5], top_k=10)
+    >>> engine = RetrieverQueryEngine(retriever, response_synthesizer=ExtractiveSynthesizer())  # or from_args(llm=...)
+    >>> print(engine.query("Does Milvus support simultaneous insertion and search?"))
+    Yes. Milvus supports simultaneous insertion and search: ...
 """
 
 from __future__ import annotations
@@ -93,9 +100,12 @@ class MultimodalCompositeRetriever(BaseRetriever):
             scope, or a scope given with a branch that cannot honour one.
 
     Example:
-        >>> r = MultimodalCompositeRetriever([vec, graph], [1.0, 0.5], top_k=5, modalities=["table"])  # doctest: +SKIP
-        >>> {n.metadata["modality"] for n in r.retrieve("revenue by region")}                          # doctest: +SKIP
-        {'table'}
+        >>> from llama_index_mmrag import LightRAGRetriever, MilvusModalRetriever
+        >>> vec = MilvusModalRetriever(rag.vector_store, rag.embed_model, similarity_top_k=10)
+        >>> graph = LightRAGRetriever(rag.graph, rag.vector_store)
+        >>> r = MultimodalCompositeRetriever([vec, graph], [1.0, 0.5], top_k=5, modalities=["image"])
+        >>> {n.metadata["modality"] for n in r.retrieve("How do query nodes work?")}  # every branch keeps the scope
+        {'image'}
     """
 
     def __init__(

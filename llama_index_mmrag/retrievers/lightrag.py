@@ -9,9 +9,11 @@ kept only when their Milvus node lies inside the compiled scope; when too few do
 fetched, up to :data:`MAX_GRAPH_CANDIDATES`.
 
 Example:
-    >>> retriever = LightRAGRetriever(rag.graph, rag.vector_store, mode="hybrid", doc="report.pdf")  # doctest: +SKIP
-    >>> for n in retriever.retrieve("Which components store data?"):                                 # doctest: +SKIP
+    >>> retriever = LightRAGRetriever(rag.graph, rag.vector_store, mode="hybrid", doc="milvus_faq.txt")
+    >>> for n in retriever.retrieve("Which components store data?"):
     ...     print(n.metadata["doc"], n.metadata["page"], n.metadata["modality"])
+    milvus_faq.txt 0 text
+    ...
 """
 
 from __future__ import annotations
@@ -96,8 +98,12 @@ class LightRAGRetriever(ScopedRetriever):
         callback_manager: LlamaIndex callback manager.
 
     Example:
-        >>> retriever = LightRAGRetriever(rag.graph, rag.vector_store, mode="local", top_k=5)   # doctest: +SKIP
-        >>> tables = LightRAGRetriever(rag.graph, rag.vector_store, modalities=["table"])       # doctest: +SKIP
+        >>> retriever = LightRAGRetriever(rag.graph, rag.vector_store, mode="local", top_k=5)
+        >>> [(n.metadata["doc"], n.metadata["modality"]) for n in retriever.retrieve("What does the Query Node do?")]
+        [('milvus_faq.txt', 'text')...]
+        >>> images = LightRAGRetriever(rag.graph, rag.vector_store, modalities=["image"])
+        >>> {n.metadata["modality"] for n in images.retrieve("What does the Query Node do?")}
+        {'image'}
     """
 
     def __init__(

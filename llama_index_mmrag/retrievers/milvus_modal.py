@@ -1,8 +1,9 @@
 """MilvusModalRetriever: dense + BM25 hybrid search in Milvus, filtered safely by modality, doc, page and metadata.
 
 Example:
-    >>> retriever = MilvusModalRetriever(store, embed_model, modalities=["table"], doc="report.pdf")  # doctest: +SKIP
-    >>> retriever.retrieve("revenue by segment")                                                   # doctest: +SKIP
+    >>> retriever = MilvusModalRetriever(rag.vector_store, rag.embed_model, modalities=["text"], doc="milvus_faq.txt")
+    >>> [n.metadata["modality"] for n in retriever.retrieve("hybrid search")]
+    ['text', 'text', 'text']
 """
 
 from __future__ import annotations
@@ -41,9 +42,9 @@ class MilvusModalRetriever(ScopedRetriever):
         callback_manager: LlamaIndex callback manager.
 
     Example:
-        >>> r = MilvusModalRetriever(store, embed, similarity_top_k=5, modalities=["image"])  # doctest: +SKIP
-        >>> [n.metadata["modality"] for n in r.retrieve("architecture diagram")]           # doctest: +SKIP
-        ['image', 'image']
+        >>> r = MilvusModalRetriever(rag.vector_store, rag.embed_model, similarity_top_k=5, modalities=["image"])
+        >>> [(n.metadata["doc"], n.metadata["modality"]) for n in r.retrieve("architecture diagram")]
+        [('milvus_architecture.png', 'image')]
     """
 
     def __init__(

@@ -125,8 +125,11 @@ class ReferenceRetriever(MilvusModalRetriever):
     compiled the same way); the named pages narrow that scope further, so it never widens a result set.
 
     Example:
-        >>> r = ReferenceRetriever(store, embed, similarity_top_k=10, doc="paper.pdf")   # doctest: +SKIP
-        >>> r.retrieve("What are the axes of Figure 3?")  # nodes whose caption or text names Figure 3  # doctest: +SKIP
+        >>> r = ReferenceRetriever(rag.vector_store, rag.embed_model, similarity_top_k=10, doc="milvus_faq.txt")
+        >>> {(n.metadata["doc"], n.metadata["page"]) for n in r.retrieve("What is on the first page?")}
+        {('milvus_faq.txt', 0)}
+        >>> r.retrieve("What does the map show?")  # names no page, figure or table: nothing to add
+        []
     """
 
     def _page_expr(self, pages: Sequence[int]) -> str:
