@@ -7,9 +7,10 @@ per phase, and the store is queried as a service that opens it would query it):
    equations, over topic-structured vocabularies (product names, components, acronyms, key phrases, setting
    names; quantities and years shared by all topics), with the number of topics growing with the square root
    of the size;
-2. ingests it through the package's own code paths: ``ContentBlock`` -> ``blocks_to_nodes`` (chunking and chunk
-   ids), ``describe_offline`` for modal items, ``rag.vector_store.add(nodes)`` with precomputed embeddings, and
-   ``rag.graph.ainsert_nodes(nodes)`` (the LLM-free graph) run via ``rag.graph.run(...)``, 5000 nodes a batch;
+2. ingests it through the package's ingestion pipeline (``rag.pipeline``, what ``MultimodalRAG.ingest`` runs
+   after parsing): each document's ``ContentBlock``\ s are described (offline), cut into nodes and fitted
+   (``aprepare_parsed``), then embedded and written all or nothing to Milvus, the LLM-free graph and the
+   manifest under the journal (``acommit``), one document at a time;
 3. asks the first 10 questions right after ingestion, with the store exactly as the package leaves it, then
    flushes every Milvus collection (ours and LightRAG's) and waits for their indexes;
 4. in the query process, opens the store and times, question by question and in alternating order, the same
@@ -69,7 +70,7 @@ TARGET_FACTOR = 2.0
 TARGET_SLACK_MS = 30.0
 WARMUP_QUERIES = 10
 RIGHT_AFTER_INGEST_QUERIES = 10
-INGEST_BATCH_NODES = 5000
+INGEST_LOG_NODES = 5000
 
 # --------------------------------------------------------------------------------------------------------------
 # Deterministic embedding
@@ -342,7 +343,7 @@ class Corpus:
             labels = rng.sample([*main.products, *main.components, *main.acronyms], 5)
             return {"type": "image", "img_path": f"/synthetic/images/fig{self.figure_counter}.png",
                     "image_caption": [f"Figure {self.figure_counter}: architecture of {product}"],
-                    "image_footnote": [], "text": "; ".join(labels), "page_idx": page}
+                    "image_footnote": [], "ocr_text": "; ".join(labels), "page_idx": page}
         name = rng.choice(main.params)
         return {"type": "equation", "latex": f"t_{{{name}}} = \\alpha \\cdot n_{{{rng.choice(main.nouns)}}} + \\beta",
                 "text": f"The {phrase} of {product} grows linearly with the number of {rng.choice(main.nouns)}s.",
@@ -554,50 +555,34 @@ def _ingest(
     rag: Any,
     corpus: Corpus,
     size: int,
-    embed_model: Any,
     result: SizeResult,
     rss: PeakRSS,
     log: Callable[[str], None],
 ) -> None:
-    """Generate documents and ingest them until ``size`` nodes are stored.
+    """Generate documents and ingest them through the package's pipeline until ``size`` nodes are stored.
+
+    Each generated document goes through ``rag.pipeline`` as a parsed file does: describe -> nodes -> fit
+    (``aprepare_parsed``), then embed -> write under the journal (``acommit``), one document at a time.
 
     Args:
         rag: The facade.
         corpus: The synthetic corpus.
         size: Nodes to store.
-        embed_model: The embedding of the chunks.
         result: Where build figures go.
         rss: The memory sampler.
         log: Progress printer.
     """
-    from llama_index.core.schema import MetadataMode
+    from llama_index_mmrag.ingestion import IngestReport
+    from llama_index_mmrag.readers.rag_anything import ParsedDocument
+    from llama_index_mmrag.runtime import engine_loop
+    from llama_index_mmrag.schema import ContentBlock
 
-    from llama_index_mmrag.schema import ContentBlock, blocks_to_nodes
-    from llama_index_mmrag.processors.offline import describe_offline, neighbouring_text
-
+    loop, pipeline, report = engine_loop(), rag.pipeline, IngestReport()
     phases = Counter[str]()
     modalities = Counter[str]()
-    pending: list[Any] = []
-    stored = 0
+    stored, logged = 0, 0
     documents = corpus.documents()
-
-    def flush() -> None:
-        nonlocal pending, stored
-        if not pending:
-            return
-        texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in pending]
-        seconds, vectors = _timed(lambda: embed_model.get_text_embedding_batch(texts))
-        phases["embed_chunks"] += seconds
-        for node, vector in zip(pending, vectors):
-            node.embedding = vector
-        phases["milvus_insert"] += _timed(lambda: rag.vector_store.add(pending))[0]
-        phases["graph_insert"] += _timed(lambda: rag.graph.run(rag.graph.ainsert_nodes(pending)))[0]
-        stored += len(pending)
-        pending = []
-        log(f"  {stored:>7} / {size} nodes  (embed {phases['embed_chunks']:.0f} s, milvus {phases['milvus_insert']:.0f} s, "
-            f"graph {phases['graph_insert']:.0f} s, rss {rss.sample() / 2**20:.0f} MB)")
-
-    while stored + len(pending) < size:
+    while stored < size:
         name, items = next(documents)
         started = time.perf_counter()
         doc_id = hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()
@@ -605,18 +590,18 @@ def _ingest(
             ContentBlock.from_content_item(item, doc=name, doc_id=doc_id, parser="synthetic", index=i)
             for i, item in enumerate(items)
         ]
-        for i, block in enumerate(blocks):
-            if block.modality != "text" and not block.description:
-                block.description = describe_offline(block, neighbouring_text(blocks, i))
-        nodes = blocks_to_nodes(blocks, chunk_size=rag.settings.chunk_size, chunk_overlap=rag.settings.chunk_overlap)
-        nodes = nodes[: size - stored - len(pending)]
-        phases["generate_and_chunk"] += time.perf_counter() - started
+        parsed = ParsedDocument(path=Path(name), doc_id=doc_id, parser="synthetic", reason="synthetic corpus", blocks=blocks)
+        prepared = loop.run(pipeline.aprepare_parsed(parsed))
+        prepared.nodes = prepared.nodes[: size - stored]
+        phases["generate_describe_chunk"] += time.perf_counter() - started
+        phases["embed_and_write"] += _timed(lambda: loop.run(pipeline.acommit(prepared, report)))[0]
         result.documents += 1
-        modalities.update(str(n.metadata["modality"]) for n in nodes)
-        pending.extend(nodes)
-        if len(pending) >= INGEST_BATCH_NODES:
-            flush()
-    flush()
+        stored += len(prepared.nodes)
+        modalities.update(str(n.metadata["modality"]) for n in prepared.nodes)
+        if stored - logged >= INGEST_LOG_NODES or stored >= size:
+            logged = stored
+            log(f"  {stored:>7} / {size} nodes  (describe and chunk {phases['generate_describe_chunk']:.0f} s, "
+                f"embed and write {phases['embed_and_write']:.0f} s, rss {rss.sample() / 2**20:.0f} MB)")
     result.chunks = stored
     result.modalities = dict(modalities)
     result.build_seconds = {k: round(v, 2) for k, v in phases.items()}
@@ -847,7 +832,7 @@ def build_size(
         rag, embed_model = _open(workdir, embedding)
         topics = make_topics(topic_count(size), random.Random(seed))
         log(f"[{size}] building: {len(topics)} topics")
-        _ingest(rag, Corpus(topics, seed), size, embed_model, result, rss, log)
+        _ingest(rag, Corpus(topics, seed), size, result, rss, log)
         result.peak_rss_by_phase_mb["after_build"] = round(rss.sample() / 2**20, 1)
         result.graph = _graph_counts(rag)
         log(f"[{size}] built {result.chunks} nodes from {result.documents} documents "

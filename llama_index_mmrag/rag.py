@@ -1,13 +1,16 @@
 """MultimodalRAG: the facade that wires parsing, modal descriptions, Milvus, the graph and retrieval.
 
 Example:
+    ``rag`` below is such a store, built from the demo's two files as in the first two lines:
+
     >>> from llama_index_mmrag import MultimodalRAG
     >>> rag = MultimodalRAG(storage_dir="./mmrag_storage")       # offline defaults  # doctest: +SKIP
-    >>> rag.ingest(["report.pdf", "diagram.png"])                                    # doctest: +SKIP
-    >>> print(rag.as_query_engine().query("What does the diagram show?"))            # doctest: +SKIP
-    >>> rag.stats()["nodes"]                                                          # doctest: +SKIP
+    >>> rag.ingest(["milvus_faq.txt", "milvus_architecture.png"])                    # doctest: +SKIP
+    >>> print(rag.as_query_engine().query("What does the architecture diagram show?"))
+    Image; Text in the image: Milvus Architecture; ... [milvus_architecture.png, p.1, image]
+    >>> rag.stats()["nodes"]
     {'text': 3, 'image': 1, 'table': 0, 'equation': 0}
-    >>> rag.delete("diagram.png")                                                     # doctest: +SKIP
+    >>> rag.delete("milvus_architecture.png")                                        # doctest: +SKIP
 
 Every document write (ingest, replace, delete) is all-or-nothing across Milvus, the graph and the manifest:
 see :mod:`llama_index_mmrag.index` for the write-ahead journal and crash recovery. Ingestion is the pipeline
@@ -16,7 +19,6 @@ of :mod:`llama_index_mmrag.ingestion`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import weakref
@@ -33,14 +35,14 @@ from llama_index_mmrag.doc_names import (  # noqa: F401  (re-exported: they were
 )
 from llama_index_mmrag.graph.file_counts import initial_workspace
 from llama_index_mmrag.graph.store import GraphStore
-from llama_index_mmrag.index import DocumentIndex
+from llama_index_mmrag.index import DocumentCatalog, DocumentIndex
 from llama_index_mmrag.manifest import DocRecord, Manifest, StoreIdentity
 from llama_index_mmrag.models.adapters import lightrag_llm_func
 from llama_index_mmrag.models.embeddings import LOCAL_EMBED_DIM, embedding_name, lazy_local_embedding
 from llama_index_mmrag.retrievers.arguments import check_docs, check_top_k
 from llama_index_mmrag.runtime import engine_loop
 from llama_index_mmrag.settings import MMRAGSettings
-from llama_index_mmrag.stats import StoreStats, doc_node_ids, vector_counts
+from llama_index_mmrag.stats import StoreStats
 from llama_index_mmrag.stores.lite_server import hold_lite_store
 from llama_index_mmrag.stores.milvus import build_vector_store
 
@@ -87,9 +89,17 @@ class MultimodalRAG:
         **overrides: Any :class:`~llama_index_mmrag.settings.MMRAGSettings` field.
 
     Example:
-        >>> rag = MultimodalRAG(storage_dir="./store", top_k=5)                # doctest: +SKIP
-        >>> report = rag.ingest(["faq.txt", "architecture.png"])              # doctest: +SKIP
-        >>> tool = rag.as_tool(name="milvus_docs", description="Milvus docs")  # doctest: +SKIP
+        ``rag`` here holds the demo's two files, ingested as in the first two lines:
+
+        >>> rag = MultimodalRAG(storage_dir="./store", top_k=5)                          # doctest: +SKIP
+        >>> report = rag.ingest(["milvus_faq.txt", "milvus_architecture.png"])          # doctest: +SKIP
+        >>> [d.doc for d in rag.documents()]
+        ['milvus_architecture.png', 'milvus_faq.txt']
+        >>> rag.as_query_engine().query("Does Milvus support simultaneous insertion and search?").response
+        'Yes. Milvus supports simultaneous insertion and search: ...'
+        >>> tool = rag.as_tool(name="milvus_docs", description="Milvus docs")  # for an agent
+        >>> tool.metadata.name
+        'milvus_docs'
     """
 
     def __init__(
@@ -140,6 +150,7 @@ class MultimodalRAG:
                 self.settings.storage_dir, self.settings.parsed_dir, self.vector_store, self.graph, self.manifest,
                 self.settings.graph_dir,
             )
+            self.catalog = DocumentCatalog(self.settings.storage_dir, self.manifest, self.vector_store, self.graph)
             if self.index.journal.pending() is not None:
                 self._loop.run(self.index.arecover_at_open())
         except BaseException:
@@ -236,9 +247,9 @@ class MultimodalRAG:
             What was ingested, skipped as unchanged, and which files failed with which reason.
 
         Example:
-            >>> report = rag.ingest(["report.pdf", "inbox/"])          # doctest: +SKIP
-            >>> report.ok, report.summary()                             # doctest: +SKIP
-            (True, 'ingested 3 document(s) (41 text, 4 table, 2 image), 0 unchanged, 0 failed, in 9.8 s')
+            >>> report = rag.ingest(["milvus_faq.txt"], show_progress=False)  # already stored, same content
+            >>> report.ok, report.summary()
+            (True, 'ingested 0 document(s) (no nodes), 1 unchanged, 0 failed, in ... s')
         """
         return self._loop.run(self.pipeline.aingest(paths, show_progress))
 
@@ -247,29 +258,12 @@ class MultimodalRAG:
         queries keep working while it runs).
 
         Example:
-            >>> report = await rag.aingest(["report.pdf"], show_progress=False)   # doctest: +SKIP
+            >>> import asyncio
+            >>> report = asyncio.run(rag.aingest(["milvus_faq.txt"], show_progress=False))  # or await in async code
+            >>> report.unchanged
+            ['milvus_faq.txt']
         """
         return await self._loop.arun(self.pipeline.aingest(paths, show_progress))
-
-    def _resolve_doc(self, doc: str | Path) -> str:
-        """The stored name a document is asked for by (see :func:`match_document`: exact name, file name of a
-        path, name ignoring case, name without its extension).
-
-        Args:
-            doc: The name as given.
-
-        Raises:
-            UnknownDocumentError: If nothing stored matches (the error names the closest stored names).
-            AmbiguousDocumentError: If several stored documents match.
-        """
-        self.manifest.reload_if_changed()
-        return resolve_document(doc, [r.doc for r in self.manifest.docs()], self.settings.storage_dir)
-
-    def _resolve_docs(self, doc: str | Path | Sequence[str | Path] | None) -> str | list[str] | None:
-        """:meth:`_resolve_doc` of one name or of each of several (``None`` stays ``None``)."""
-        if doc is None or isinstance(doc, (str, Path)):
-            return None if doc is None else self._resolve_doc(doc)
-        return [self._resolve_doc(d) for d in doc]
 
     def delete(self, doc: str | Path) -> DocRecord:
         """Remove a document from the store: its nodes from Milvus, its chunks, entities and relations from
@@ -320,10 +314,10 @@ class MultimodalRAG:
             UnknownDocumentError: If ``doc`` is neither recorded nor has nodes in Milvus.
 
         Example:
-            >>> rag.stats()                                            # doctest: +SKIP
-            {'docs': 2, 'nodes': {'text': 3, 'image': 1, 'table': 0, 'equation': 0}, 'entities': 41, 'relations': 77}
+            >>> rag.stats()
+            {'docs': 2, 'nodes': {'text': 3, 'image': 1, 'table': 0, 'equation': 0}, 'entities': ..., 'relations': ...}
         """
-        return self._loop.run(self._astats(doc))
+        return self._loop.run(self.catalog.astats(doc))
 
     async def astats(self, doc: str | Path | None = None) -> StoreStats:
         """Native async twin of :meth:`stats`.
@@ -332,27 +326,11 @@ class MultimodalRAG:
             doc: Count one document only.
 
         Example:
-            >>> (await rag.astats(doc="report.pdf"))["nodes"]["table"]  # doctest: +SKIP
-            2
+            >>> import asyncio
+            >>> asyncio.run(rag.astats(doc="milvus_faq.txt"))["nodes"]  # or await in async code
+            {'text': 3, 'image': 0, 'table': 0, 'equation': 0}
         """
-        return await self._loop.arun(self._astats(doc))
-
-    async def _astats(self, doc: str | Path | None) -> StoreStats:
-        name = None
-        if doc is not None:
-            try:
-                name = self._resolve_doc(doc)
-            except UnknownDocumentError:
-                # rows Milvus holds under a name the manifest does not record are still counted
-                if isinstance(doc, Path) or not await asyncio.to_thread(doc_node_ids, self.vector_store, doc):
-                    raise
-                name = doc
-        docs, nodes = await asyncio.to_thread(vector_counts, self.vector_store, name)
-        chunk_ids = None
-        if name is not None:
-            chunk_ids = await asyncio.to_thread(doc_node_ids, self.vector_store, name)
-        entities, relations = await self.graph.acounts(chunk_ids)
-        return StoreStats(docs=docs, nodes=nodes, entities=entities, relations=relations)
+        return await self._loop.arun(self.catalog.astats(doc))
 
     # ----------------------------------------------------------------- retrieval
     def as_retriever(
@@ -387,7 +365,7 @@ class MultimodalRAG:
         from llama_index_mmrag.retrievers.references import ReferenceRetriever
 
         # "Report" or "report" names report.pdf; an unknown name, an empty scope or a wrong type is an error
-        doc = self._resolve_docs(check_docs(doc))
+        doc = self.catalog.resolve_many(check_docs(doc))
         s = self.settings
         k = s.top_k if top_k is None else check_top_k(top_k)
         candidates = k * s.candidate_factor if s.page_aggregation else k
@@ -459,7 +437,7 @@ class MultimodalRAG:
         setting, on the vectors stored for the retrieved chunks).
 
         Example:
-            >>> rag.relevance_floor().postprocess_nodes(rag.as_retriever().retrieve("hello"), query_str="hello")  # doctest: +SKIP
+            >>> rag.relevance_floor().postprocess_nodes(rag.as_retriever().retrieve("hello"), query_str="hello")
             []
         """
         from llama_index_mmrag.relevance import RelevanceFloor, milvus_vector_lookup
@@ -488,11 +466,10 @@ class MultimodalRAG:
         """Records of the documents in the store (name, pages, nodes per modality, ingested at, parser), by name.
 
         Example:
-            >>> [(r.doc, r.pages, r.modalities) for r in rag.documents()]     # doctest: +SKIP
-            [('milvus_faq.txt', 1, {'text': 3})]
+            >>> [(r.doc, r.pages, r.modalities) for r in rag.documents()]
+            [('milvus_architecture.png', 1, {'image': 1}), ('milvus_faq.txt', 1, {'text': 3})]
         """
-        self.manifest.reload_if_changed()
-        return self.manifest.docs()
+        return self.catalog.documents()
 
     def document(self, doc: str | Path, default: Any = _RAISE) -> DocRecord | Any:
         """The record of one stored document, named as :meth:`delete` accepts (``report``, ``Report.PDF``).
@@ -505,17 +482,10 @@ class MultimodalRAG:
             UnknownDocumentError: If no stored document matches (or several do) and no ``default`` is given.
 
         Example:
-            >>> rag.document("milvus_faq").doc                              # doctest: +SKIP
+            >>> rag.document("milvus_faq").doc
             'milvus_faq.txt'
         """
-        try:
-            name = self._resolve_doc(doc)
-        except UnknownDocumentError:
-            if default is _RAISE:
-                raise
-            return default
-        record = self.manifest.get(name)
-        return record if record is not None else default
+        return self.catalog.get(doc) if default is _RAISE else self.catalog.get(doc, default)
 
     def close(self) -> None:
         """Flush the graph and release the stores (a Lite store's local server stops once no process uses it)."""

@@ -133,12 +133,12 @@ def read_store_stats(settings: MMRAGSettings, doc: str | None = None) -> StoreRe
         RuntimeError: If the manifest or the journal is unreadable, or Milvus cannot be reached.
         UnknownDocumentError: If ``doc`` is neither recorded nor has nodes in Milvus.
     """
-    from llama_index_mmrag.lifecycle import Journal
+    from llama_index_mmrag.graph.file_copies import JOURNAL, PENDING
     from llama_index_mmrag.manifest import Manifest
 
     if settings.graph_storage != FILE_GRAPH_STORAGE:
         return None
-    if Journal(settings.storage_dir, settings.graph_dir).pending() is not None:
+    if (settings.storage_dir / JOURNAL / PENDING).exists():  # opening the store resolves it (or says why not)
         return None
     manifest = Manifest(settings.storage_dir / "manifest.json")
     graph = GraphFiles.of(settings)

@@ -32,6 +32,7 @@ holding it: a journal being written by a live process is never mistaken for a cr
 ``journal.py``  :class:`Journal`, :class:`PendingWrite`: the pending record and the graph's copies
 ``lock.py``     :class:`StoreLock`, :class:`StoreBusyError`
 ``crash.py``    :func:`crash_point`: where the kill -9 tests stop a writer
+``catalog.py``  :class:`DocumentCatalog`: the stored documents read back (records, names, counts)
 ==============  ================================================================================================
 
 Example:
@@ -42,6 +43,7 @@ Example:
 
 from __future__ import annotations
 
+from llama_index_mmrag.index.catalog import DocumentCatalog
 from llama_index_mmrag.index.crash import CRASH_ENV, CRASH_POINTS, crash_point
 from llama_index_mmrag.index.journal import Journal, PendingWrite
 from llama_index_mmrag.index.lock import StoreBusyError, StoreLock
@@ -50,6 +52,7 @@ from llama_index_mmrag.index.writer import DocumentIndex
 __all__ = [
     "CRASH_ENV",
     "CRASH_POINTS",
+    "DocumentCatalog",
     "DocumentIndex",
     "Journal",
     "PendingWrite",

@@ -130,7 +130,9 @@ class ModalDescriber:
         vlm: A multimodal LlamaIndex LLM (chat with ``ImageBlock``) for images (``None``: images offline).
         cache_dir: Folder of the persistent description cache; ``None`` caches in memory.
         concurrency: Model calls (or OCR jobs) in flight at most.
-        ocr: Read the text in images that have no OCR text yet (offline descriptions).
+        ocr: Read the text in images no parser has read (offline descriptions; see
+            :attr:`~llama_index_mmrag.schema.ContentBlock.text_read`): every image is read once, by its parser
+            or here.
         on_error: ``"raise"``: a failed model call raises :class:`ModalDescriptionError`; ``"offline"``: the
             item gets its offline description and the reason in :attr:`ModalDescription.error`.
         context_window: Surrounding text in the model prompt, in pages (or items, ``context_mode="chunk"``)
@@ -353,7 +355,7 @@ class ModalDescriber:
         block = item.block
         error: str | None = None
         text = block.text
-        if block.modality == "image" and not text.strip() and self.ocr:
+        if block.modality == "image" and not text.strip() and not block.text_read and self.ocr:
             try:
                 text = await self._ocr(item)
             except (ModalItemError, OSError, ValueError, RuntimeError) as exc:

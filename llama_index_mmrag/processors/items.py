@@ -289,8 +289,8 @@ def _page(meta: dict[str, Any]) -> int | None:
     return None
 
 
-def _captions(meta: dict[str, Any]) -> list[str]:
-    caption = meta.get("caption")
+def _captions(meta: dict[str, Any], key: str = "caption") -> list[str]:
+    caption = meta.get(key)
     if isinstance(caption, str) and caption.strip():
         return [caption.strip()]
     if isinstance(caption, list):
@@ -304,7 +304,8 @@ def block_from_node(node: BaseNode) -> tuple[ContentBlock, bytes | None]:
     Works for the nodes of :func:`llama_index_mmrag.schema.blocks_to_nodes`, the documents of
     ``RAGAnythingReader`` and foreign nodes (``ImageNode``, ``ImageDocument``, nodes with ``table_body`` /
     ``latex`` metadata). A table's body is its ``table_body`` metadata, else its text; an equation's LaTeX is
-    its ``latex`` metadata, else its text; an image's OCR text is its ``ocr_text`` metadata (else empty).
+    its ``latex`` metadata, else its text; an image's OCR text is its ``ocr_text`` metadata (else empty, and the
+    image counts as not read yet); footnotes are the ``footnote`` metadata.
 
     Args:
         node: Any LlamaIndex node.
@@ -322,11 +323,13 @@ def block_from_node(node: BaseNode) -> tuple[ContentBlock, bytes | None]:
         "parser": str(meta.get("parser") or "llama-index"),
         "index": int(meta.get("block_index") or 0),
         "captions": _captions(meta),
+        "footnotes": _captions(meta, "footnote"),
     }
     text = node.get_content()
     if modality == "image":
         path, data = node_image(node)
-        return ContentBlock(img_path=path, text=str(meta.get("ocr_text") or ""), **common), data
+        read = "ocr_text" in meta  # the parser read the image's text (it may have found none)
+        return ContentBlock(img_path=path, text=str(meta.get("ocr_text") or ""), text_read=read, **common), data
     if modality == "table":
         return ContentBlock(table_body=str(meta.get("table_body") or text), **common), None
     if modality == "equation":

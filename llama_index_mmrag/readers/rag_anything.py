@@ -34,12 +34,12 @@ from pydantic import Field
 from raganything.parser import get_parser
 
 import llama_index_mmrag.parsing.parser  # noqa: F401  (registers "mmrag" and "docling-offline")
+from llama_index_mmrag.errors import InputError
 from llama_index_mmrag.modalities import MODALITIES
 from llama_index_mmrag.schema import ContentBlock, file_content_hash
 from llama_index_mmrag.parsing.docling import normalize_content_list
 from llama_index_mmrag.parsing.errors import ParseError
 from llama_index_mmrag.parsing.inputs import LoadFailure, check_input_file, expand_paths
-from llama_index_mmrag.parsing.image import strip_path_prefix
 from llama_index_mmrag.parsing.select import choose_parser
 
 logger = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class ParsedDocument:
         return [block.to_content_item() for block in self.blocks]
 
 
-class BatchLoadError(RuntimeError):
+class BatchLoadError(InputError, RuntimeError):
     """Some files of a batch failed; the others were loaded and are in ``documents``.
 
     Args:
@@ -107,15 +107,33 @@ def block_to_document(block: ContentBlock) -> Document:
     metadata: dict[str, Any] = block.provenance()
     if block.captions:
         metadata["caption"] = " ".join(block.captions)
+    if block.footnotes:
+        metadata["footnote"] = list(block.footnotes)
     doc_id = f"{block.doc_id}:{block.index}"
     if block.modality == "image":
         metadata["image_path"] = block.img_path
-        return ImageDocument(id_=doc_id, text=block.searchable_text, image_path=block.img_path, metadata=metadata)
-    if block.modality == "table":
-        metadata["table_body"] = block.table_body
-    if block.modality == "equation":
-        metadata["latex"] = block.latex
-    return Document(id_=doc_id, text=block.searchable_text, metadata=metadata)
+        if block.text_read:  # the parser read it: the describer does not read it again
+            metadata["ocr_text"] = block.text
+        try:
+            document: Document = ImageDocument(
+                id_=doc_id, text=block.searchable_text, image_path=block.img_path, metadata=metadata
+            )
+        except ValueError:  # the picture is not there (any more): a plain document, its path in the metadata
+            document = Document(id_=doc_id, text=block.searchable_text, metadata=metadata)
+    else:
+        if block.modality == "table":
+            metadata["table_body"] = block.table_body
+        if block.modality == "equation":
+            metadata["latex"] = block.latex
+        document = Document(id_=doc_id, text=block.searchable_text, metadata=metadata)
+    # already part of the text: said once
+    document.excluded_embed_metadata_keys = [*document.excluded_embed_metadata_keys, *_IN_TEXT]
+    document.excluded_llm_metadata_keys = [*document.excluded_llm_metadata_keys, *_IN_TEXT]
+    return document
+
+
+_IN_TEXT = ("footnote", "ocr_text")
+"""Metadata keys of a block's document that repeat what its text already holds."""
 
 
 class RAGAnythingReader(BasePydanticReader):
@@ -264,21 +282,10 @@ class RAGAnythingReader(BasePydanticReader):
         return documents
 
 
-def _pdf_error_types() -> tuple[type[BaseException], ...]:
-    """The PDF parser's own error class, if it defines one apart from :class:`ParseError`."""
-    try:
-        from llama_index_mmrag.parsing.pdf import ParseError as PdfParseError
-    except ImportError:
-        return ()
-    return () if issubclass(PdfParseError, ParseError) else (PdfParseError,)
-
-
 def _as_parse_error(path: Path, parser: str, exc: BaseException) -> ParseError:
     """Any parser failure as a :class:`ParseError` on ``path`` with a reason a user can act on."""
     if isinstance(exc, ParseError):
         return exc if exc.path.name == path.name else ParseError(path, exc.reason)
-    if isinstance(exc, _pdf_error_types()):
-        return ParseError(path, strip_path_prefix(str(exc), path))
     if isinstance(exc, FileNotFoundError):
         return ParseError(path, f"parser {parser!r} could not find a file it needed ({exc})")
     if isinstance(exc, MemoryError):
