@@ -1,0 +1,145 @@
+"""Deleting a document the way ``mmrag delete`` does: the store's own write protocol, without LlamaIndex.
+
+:meth:`MultimodalRAG.delete <llama_index_mmrag.rag.MultimodalRAG.delete>` and :func:`delete_document` run the same
+steps (:meth:`~llama_index_mmrag.index.DocumentIndex.adelete_document` under
+:meth:`~llama_index_mmrag.index.DocumentIndex.writing`: the store lock, the journal, recovery of an interrupted
+write). The facade opens everything a store can do (LlamaIndex's Milvus store, the embedding, the retrievers);
+deleting needs only a ``MilvusClient`` on the nodes' collection, the graph and the manifest. Opening just those
+leaves LlamaIndex unimported (about 2 of the 4 CPU-seconds a ``mmrag delete`` took) unless the graph has to embed
+something (an entity or relation that another document still supports gets a new description, hence a new
+vector): then the packaged embedding loads, as in the facade.
+
+Example:
+    >>> record = delete_document(MMRAGSettings(storage_dir="./store"), "report")    # doctest: +SKIP
+    >>> record.doc if record is not None else "open the facade instead"            # doctest: +SKIP
+    'report.pdf'
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from llama_index_mmrag.doc_names import UnknownDocumentError, resolve_document
+from llama_index_mmrag.models.minilm import LOCAL_EMBED_DIM, LOCAL_EMBED_NAME
+
+if TYPE_CHECKING:
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+
+    from llama_index_mmrag.index import DocumentIndex
+    from llama_index_mmrag.manifest import DocRecord, Manifest
+    from llama_index_mmrag.settings import MMRAGSettings
+
+__all__ = ["adelete_named", "delete_document"]
+
+
+async def adelete_named(index: DocumentIndex, manifest: Manifest, storage_dir: Path, doc: str | Path) -> DocRecord:
+    """Delete the document ``doc`` names, resolved under the store's write lock (one writer at a time).
+
+    Args:
+        index: The store's document index.
+        manifest: Its manifest (re-read when the lock is taken).
+        storage_dir: The store (named in errors).
+        doc: The document's name, as :func:`~llama_index_mmrag.doc_names.resolve_document` accepts it.
+
+    Raises:
+        UnknownDocumentError: If no stored document matches (the error names the closest ones).
+        AmbiguousDocumentError: If several do.
+    """
+    async with index.writing():
+        name = resolve_document(doc, [r.doc for r in manifest.docs()], storage_dir)
+        record = manifest.get(name)
+        if record is None:
+            raise UnknownDocumentError(name, storage_dir, [r.doc for r in manifest.docs()])
+        await asyncio.shield(index.adelete_document(record))
+        return record
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The nodes' collection as the index reads and deletes rows in it (a client and a collection name)."""
+
+    client: Any
+    collection_name: str
+
+
+class _PackagedEmbeddingOnDemand:
+    """The packaged MiniLM as the graph calls it, loaded (with LlamaIndex) only when something is embedded."""
+
+    model_name = LOCAL_EMBED_NAME
+
+    def _model(self) -> BaseEmbedding:
+        from llama_index_mmrag.models.embeddings import local_embedding
+
+        return local_embedding()
+
+    def get_text_embedding_batch(self, texts: list[str], **kwargs: Any) -> list[list[float]]:
+        return self._model().get_text_embedding_batch(texts, **kwargs)
+
+    async def aget_text_embedding_batch(self, texts: list[str], **kwargs: Any) -> list[list[float]]:
+        model = await asyncio.to_thread(self._model)
+        return await model.aget_text_embedding_batch(texts, **kwargs)
+
+
+def delete_document(settings: MMRAGSettings, doc: str | Path) -> DocRecord | None:
+    """Delete a document from a store as :meth:`MultimodalRAG.delete <llama_index_mmrag.rag.MultimodalRAG.delete>`
+    does (all or nothing, under the store lock and the journal), opening only what deleting needs.
+
+    Returns ``None`` (open the facade instead) where only the facade deletes the same way: an LLM or a remote
+    embedding is configured (the graph was built by, and is rebuilt with, the LLM), or the store has no
+    collection yet.
+
+    Args:
+        settings: The store (offline defaults: the packaged embedding, no LLM).
+        doc: The document's name (file name, with or without extension, any case).
+
+    Returns:
+        The removed document's record, or ``None`` if nothing was done here.
+
+    Raises:
+        UnknownDocumentError: If no stored document matches (the error names the closest ones).
+        StoreIdentityError: If the store was built with another embedding model than the packaged one.
+        StoreBusyError: If another process keeps the store's write lock.
+    """
+    if settings.use_dashscope:
+        return None
+    from pymilvus import MilvusClient
+
+    from llama_index_mmrag.graph.file_counts import initial_workspace
+    from llama_index_mmrag.graph.store import GraphStore
+    from llama_index_mmrag.index import DocumentIndex
+    from llama_index_mmrag.manifest import Manifest, StoreIdentity
+    from llama_index_mmrag.runtime import engine_loop
+    from llama_index_mmrag.stores.connection import milvus_connection
+    from llama_index_mmrag.stores.lite_server import hold_lite_store
+    from llama_index_mmrag.stores.milvus import ensure_loaded, quiet_scan_warnings
+
+    workspace, existed = initial_workspace(settings)
+    StoreIdentity.open(
+        settings.storage_dir, embed_model=LOCAL_EMBED_NAME, embed_dim=LOCAL_EMBED_DIM, workspace=workspace, adopted=existed
+    )
+    quiet_scan_warnings()
+    hold = hold_lite_store(settings)
+    try:
+        client = MilvusClient(**milvus_connection(settings.effective_milvus_uri, settings.milvus_token))
+        try:
+            if not client.has_collection(settings.milvus_collection):
+                return None
+            rows = ensure_loaded(_Rows(client, settings.milvus_collection))  # type: ignore[arg-type]
+            loop = engine_loop()
+            graph = GraphStore(settings, _PackagedEmbeddingOnDemand(), LOCAL_EMBED_DIM, loop=loop)  # type: ignore[arg-type]
+            manifest = Manifest(settings.storage_dir / "manifest.json")
+            index = DocumentIndex(
+                settings.storage_dir, settings.parsed_dir, rows, graph, manifest, settings.graph_dir  # type: ignore[arg-type]
+            )
+            try:
+                return loop.run(adelete_named(index, manifest, settings.storage_dir, doc))
+            finally:
+                graph.close()
+        finally:
+            client.close()
+    finally:
+        if hold is not None:
+            hold.release()
