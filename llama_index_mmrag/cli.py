@@ -526,13 +526,34 @@ def delete(
     """
     _short_command()
     folder = _require_store(store)
-    rag = _open(folder)
-    try:
-        record = rag.delete(doc)
-    finally:
-        rag.close()
+    record = _delete_directly(folder, doc)
+    if record is None:  # only the facade can: an LLM or a remote embedding is configured, or no collection yet
+        rag = _open(folder)
+        try:
+            record = rag.delete(doc)
+        finally:
+            rag.close()
     counts = ", ".join(f"{n} {m}" for m, n in sorted(record.modalities.items())) or "no nodes"
     console.print(f"deleted {escape(printable(record.doc))} ({counts})", soft_wrap=True, highlight=False)
+
+
+def _delete_directly(folder: Path, doc: str) -> DocRecord | None:
+    """Delete ``doc`` with the store's write steps but without the facade (no LlamaIndex, no model: see
+    :mod:`llama_index_mmrag.direct_delete`); ``None`` where only the facade can."""
+    from llama_index_mmrag.manifest import StoreIdentityError
+    from llama_index_mmrag.settings import MMRAGSettings
+
+    try:
+        settings = MMRAGSettings(storage_dir=folder)
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    try:
+        with _loading_frameworks():  # pymilvus and LightRAG load on the way
+            from llama_index_mmrag.direct_delete import delete_document
+
+            return delete_document(settings, doc)
+    except StoreIdentityError as exc:  # as when the facade opens the store
+        _fail(str(exc), 2)
 
 
 def document_listing(record: DocRecord) -> dict[str, Any]:
