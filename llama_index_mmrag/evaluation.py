@@ -192,9 +192,12 @@ class PageRetrievalEvaluator:
         show_progress: Show a progress bar.
 
     Example:
-        >>> evaluator = PageRetrievalEvaluator(lambda q: rag.as_retriever(top_k=10, doc=q.doc))  # doctest: +SKIP
-        >>> results = evaluator.evaluate_dataset(load_questions("eval/questions.jsonl"))         # doctest: +SKIP
-        >>> compute_metrics(results)["hit@5"]                                                    # doctest: +SKIP
+        >>> question = EvalQuestion(qid="q1", question="What does the architecture diagram show?",
+        ...                         doc="milvus_architecture.png", relevant_pages=frozenset({("milvus_architecture.png", 0)}))
+        >>> evaluator = PageRetrievalEvaluator(lambda q: rag.as_retriever(top_k=10, doc=q.doc), show_progress=False)
+        >>> results = evaluator.evaluate_dataset([question])  # or load_questions("eval/questions.jsonl")
+        >>> compute_metrics(results)["hit@5"]
+        1.0
     """
 
     def __init__(self, retriever_factory: RetrieverFactory, show_progress: bool = True) -> None:

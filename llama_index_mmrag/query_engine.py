@@ -8,8 +8,10 @@ This engine checks it at its entry, so every stage reads the same clean question
 before any work with :class:`~llama_index_mmrag.retrievers.question.EmptyQuestionError`.
 
 Example:
-    >>> engine = MultimodalQueryEngine(retriever, response_synthesizer=ExtractiveSynthesizer())  # doctest: +SKIP
-    >>> print(engine.query("What does the diagram show?"))                                      # doctest: +SKIP
+    >>> from llama_index_mmrag.synthesis import ExtractiveSynthesizer
+    >>> engine = MultimodalQueryEngine(rag.as_retriever(), response_synthesizer=ExtractiveSynthesizer())
+    >>> print(engine.query("What does the architecture diagram show?"))
+    Image; Text in the image: Milvus Architecture; ... [milvus_architecture.png, p.1, image]
 """
 
 from __future__ import annotations
@@ -30,10 +32,13 @@ class MultimodalQueryEngine(RetrieverQueryEngine):
     ``node_postprocessors``, ``callback_manager``).
 
     Example:
-        >>> engine = MultimodalQueryEngine(retriever, node_postprocessors=[floor])   # doctest: +SKIP
-        >>> engine.query("   ")                                                     # doctest: +SKIP
+        >>> from llama_index_mmrag.synthesis import ExtractiveSynthesizer
+        >>> floor = rag.relevance_floor()
+        >>> engine = MultimodalQueryEngine(
+        ...     rag.as_retriever(), node_postprocessors=[floor], response_synthesizer=ExtractiveSynthesizer())
+        >>> engine.query("   ")
         Traceback (most recent call last):
-        EmptyQuestionError: the question is empty (it has no visible characters); ask a question in words, ...
+        llama_index_mmrag.retrievers.question.EmptyQuestionError: the question is empty (it has no visible characters); ...
     """
 
     def retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:

@@ -12,9 +12,12 @@ The floor gates answers, not retrieval: retrievers keep their ranking (evaluatio
 pipelines see it unchanged), and above the floor every node passes in its order.
 
 Example:
-    >>> floor = RelevanceFloor(embed_model=embed, floor=0.3)                            # doctest: +SKIP
-    >>> engine = RetrieverQueryEngine(retriever, node_postprocessors=[floor])           # doctest: +SKIP
-    >>> str(engine.query("hello"))                                                      # doctest: +SKIP
+    >>> from llama_index.core.query_engine import RetrieverQueryEngine
+    >>> from llama_index_mmrag.synthesis import ExtractiveSynthesizer
+    >>> floor = RelevanceFloor(embed_model=rag.embed_model, floor=0.3)
+    >>> engine = RetrieverQueryEngine(
+    ...     rag.as_retriever(), node_postprocessors=[floor], response_synthesizer=ExtractiveSynthesizer())
+    >>> str(engine.query("hello"))
     'No evidence was found for this question.'
 """
 
@@ -70,8 +73,9 @@ def milvus_vector_lookup(vector_store: Any) -> VectorLookup:
             ``embedding_field`` are used).
 
     Example:
-        >>> lookup = milvus_vector_lookup(rag.vector_store)     # doctest: +SKIP
-        >>> len(lookup(["chunk-3f2a"])["chunk-3f2a"])           # doctest: +SKIP
+        >>> lookup = milvus_vector_lookup(rag.vector_store)
+        >>> node_id = rag.as_retriever().retrieve("hybrid search")[0].node.node_id
+        >>> len(lookup([node_id])[node_id])
         384
     """
 
@@ -187,9 +191,12 @@ class RelevanceFloor(BaseNodePostprocessor):
 
     Example:
         >>> floor = RelevanceFloor(embed_model=rag.embed_model, floor=0.3,
-        ...                        vector_lookup=milvus_vector_lookup(rag.vector_store))       # doctest: +SKIP
-        >>> floor.postprocess_nodes(nodes, query_str="hello")                                   # doctest: +SKIP
+        ...                        vector_lookup=milvus_vector_lookup(rag.vector_store))
+        >>> floor.postprocess_nodes(rag.as_retriever().retrieve("hello"), query_str="hello")
         []
+        >>> nodes = rag.as_retriever().retrieve("hybrid search")
+        >>> [n.node.metadata["doc"] for n in floor.postprocess_nodes(nodes, query_str="hybrid search")][:1]
+        ['milvus_faq.txt']
     """
 
     floor: float = Field(default=0.0, ge=0.0, description="The least relevance answered; 0 lets all pass.")

@@ -2,9 +2,10 @@
 
 Example:
     >>> from llama_index_mmrag.synthesis import ExtractiveSynthesizer
-    >>> engine = RetrieverQueryEngine(retriever, response_synthesizer=ExtractiveSynthesizer())  # doctest: +SKIP
-    >>> print(engine.query("Does Milvus support simultaneous insertion and search?"))           # doctest: +SKIP
-    Yes, Milvus supports ... [milvus_faq.txt, p.0, text]
+    >>> from llama_index.core.query_engine import RetrieverQueryEngine
+    >>> engine = RetrieverQueryEngine(rag.as_retriever(), response_synthesizer=ExtractiveSynthesizer())
+    >>> print(engine.query("Does Milvus support simultaneous insertion and search?"))
+    Yes. Milvus supports simultaneous insertion and search: ... [milvus_faq.txt, p.1, text] ...
 """
 
 from __future__ import annotations
@@ -208,7 +209,9 @@ class ExtractiveSynthesizer(BaseSynthesizer):
 
     Example:
         >>> from llama_index.core.query_engine import RetrieverQueryEngine
-        >>> engine = RetrieverQueryEngine(retriever, response_synthesizer=ExtractiveSynthesizer())  # doctest: +SKIP
+        >>> engine = RetrieverQueryEngine(rag.as_retriever(), response_synthesizer=ExtractiveSynthesizer())
+        >>> engine.query("What is a hybrid search?").response  # the stored sentences that answer, cited
+        '...A hybrid search runs a dense search and a BM25 search at the same time... [milvus_faq.txt, p.1, text]...'
     """
 
     def __init__(self, max_sentences: int = 3, max_nodes: int = 5, callback_manager: CallbackManager | None = None) -> None:

@@ -2,8 +2,8 @@
 
 Example:
     >>> from llama_index_mmrag.models.embeddings import local_embedding
-    >>> embed = local_embedding()                  # doctest: +SKIP
-    >>> len(embed.get_text_embedding("hello"))     # doctest: +SKIP
+    >>> embed = local_embedding()
+    >>> len(embed.get_text_embedding("hello"))
     384
 """
 
@@ -34,8 +34,8 @@ class PackagedMiniLMEmbedding(BaseEmbedding):
         embed_batch_size: Texts per forward pass.
 
     Example:
-        >>> embed = PackagedMiniLMEmbedding()                  # doctest: +SKIP
-        >>> len(embed.get_query_embedding("hello"))            # doctest: +SKIP
+        >>> embed = PackagedMiniLMEmbedding()
+        >>> len(embed.get_query_embedding("hello"))
         384
     """
 
@@ -108,7 +108,7 @@ class LazyEmbedding(BaseEmbedding):
         >>> embed = LazyEmbedding(local_embedding)
         >>> embed.loaded
         False
-        >>> len(embed.get_query_embedding("hello")), embed.loaded   # doctest: +SKIP
+        >>> len(embed.get_query_embedding("hello")), embed.loaded
         (384, True)
     """
 
@@ -172,7 +172,7 @@ def lazy_local_embedding() -> LazyEmbedding:
 
     Example:
         >>> embed = lazy_local_embedding()            # nothing is loaded yet
-        >>> len(embed.get_text_embedding("hello"))     # doctest: +SKIP
+        >>> len(embed.get_text_embedding("hello"))
         384
     """
     return LazyEmbedding(local_embedding)

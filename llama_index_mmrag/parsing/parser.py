@@ -9,7 +9,9 @@ content lists, so one content list feeds both ``RAGAnything.insert_content_list`
 Example:
     >>> from raganything.parser import get_parser
     >>> import llama_index_mmrag.parsing.parser  # registers "mmrag"
-    >>> items = get_parser("mmrag").parse_document("notes.txt", output_dir="./out")  # doctest: +SKIP
+    >>> items = get_parser("mmrag").parse_document("milvus_faq.txt", output_dir="./out")
+    >>> [item["type"] for item in items][:3]
+    ['text', 'text', 'text']
 """
 
 from __future__ import annotations
@@ -65,7 +67,9 @@ class OfflineParser(Parser):
     """RAG-Anything parser that runs fully offline (registered as ``"mmrag"``).
 
     Example:
-        >>> OfflineParser().parse_document("diagram.png", output_dir="./out")  # doctest: +SKIP
+        >>> items = OfflineParser().parse_document("milvus_architecture.png", output_dir="./out")
+        >>> [(item["type"], item["page_idx"]) for item in items]
+        [('image', 0)]
     """
 
     SUPPORTED_SUFFIXES = TEXT_SUFFIXES | IMAGE_SUFFIXES | PDF_SUFFIXES | OFFICE_SUFFIXES | HTML_SUFFIXES | MARKDOWN_SUFFIXES

@@ -62,8 +62,12 @@ class DescriptionCache:
             cache in memory.
 
     Example:
-        >>> cache = DescriptionCache("./mmrag_storage/cache")          # doctest: +SKIP
-        >>> cache.put(cache_key("image", png_bytes, "qwen-vl-max"), {"description": "..."})  # doctest: +SKIP
+        >>> cache = DescriptionCache("./mmrag_storage/cache")
+        >>> key = cache_key("table", "| Index | Recall |", "qwen-max")
+        >>> cache.put(key, {"description": "A table of recall by index."})
+        >>> cache.get(key)["description"], len(cache)
+        ('A table of recall by index.', 1)
+        >>> cache.close()
     """
 
     def __init__(self, cache_dir: str | Path | None = None) -> None:

@@ -148,7 +148,11 @@ class ModalDescriber:
         >>> describer = ModalDescriber()                       # offline: no model, no network
         >>> describer.model_for("image")
         'offline'
-        >>> results = describer.describe(blocks)               # doctest: +SKIP
+        >>> from llama_index_mmrag import RAGAnythingReader
+        >>> blocks = RAGAnythingReader().parse("milvus_architecture.png").blocks
+        >>> results = describer.describe(blocks)
+        >>> results[0].entity_info["entity_name"]
+        'image showing Milvus Architecture in milvus_architecture.png (image)'
     """
 
     def __init__(
