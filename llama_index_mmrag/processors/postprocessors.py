@@ -42,11 +42,11 @@ from llama_index_mmrag.processors.describer import OFFLINE, ModalDescriber, Moda
 from llama_index_mmrag.processors.intent import DEFAULT_BOOST, lift_modality, node_is, targeted_modalities
 from llama_index_mmrag.processors.items import block_from_node, node_image, node_modality
 from llama_index_mmrag.processors.offline import offline_entity_info
+from llama_index_mmrag.schema import HIDDEN_FROM_LLM
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_IMAGE_BYTES = 10 * 1024 * 1024
-_QUERY_HIDDEN_FROM_LLM = ("description_model", "entity_type", "table_headers")
 
 
 def _run_sync(coro: Any) -> Any:
@@ -251,7 +251,7 @@ class ModalPostprocessor(BaseNodePostprocessor, TransformComponent):
                     entity_name=info["entity_name"], entity_type=info["entity_type"], entity_summary=info["summary"]
                 )
         meta["description"] = description
-        hidden += [k for k in _QUERY_HIDDEN_FROM_LLM if k not in hidden]
+        hidden += [k for k in HIDDEN_FROM_LLM if k not in hidden]  # a modality shows its body below
         if description.strip() == text.strip() and "description" not in hidden:
             hidden.append("description")  # already the node's text: do not say it twice
         copy.excluded_llm_metadata_keys = hidden

@@ -36,7 +36,7 @@ from raganything.parser import get_parser
 import llama_index_mmrag.parsing.parser  # noqa: F401  (registers "mmrag" and "docling-offline")
 from llama_index_mmrag.errors import InputError
 from llama_index_mmrag.modalities import MODALITIES
-from llama_index_mmrag.schema import ContentBlock, file_content_hash
+from llama_index_mmrag.schema import ContentBlock, block_metadata, file_content_hash
 from llama_index_mmrag.parsing.docling import normalize_content_list
 from llama_index_mmrag.parsing.errors import ParseError
 from llama_index_mmrag.parsing.inputs import LoadFailure, check_input_file, expand_paths
@@ -102,16 +102,14 @@ def block_to_document(block: ContentBlock) -> Document:
     """Return the LlamaIndex document of one block (an ``ImageDocument`` for images).
 
     Args:
-        block: The block; its provenance becomes the document's metadata.
+        block: The block; its node metadata (:func:`~llama_index_mmrag.schema.block_metadata`) becomes the
+            document's, with its footnotes and an image's text.
     """
-    metadata: dict[str, Any] = block.provenance()
-    if block.captions:
-        metadata["caption"] = " ".join(block.captions)
+    metadata: dict[str, Any] = block_metadata(block)
     if block.footnotes:
         metadata["footnote"] = list(block.footnotes)
     doc_id = f"{block.doc_id}:{block.index}"
-    if block.modality == "image":
-        metadata["image_path"] = block.img_path
+    if MODALITIES.get(block.modality).node == "image":
         if block.text_read:  # the parser read it: the describer does not read it again
             metadata["ocr_text"] = block.text
         try:
@@ -121,10 +119,6 @@ def block_to_document(block: ContentBlock) -> Document:
         except ValueError:  # the picture is not there (any more): a plain document, its path in the metadata
             document = Document(id_=doc_id, text=block.searchable_text, metadata=metadata)
     else:
-        if block.modality == "table":
-            metadata["table_body"] = block.table_body
-        if block.modality == "equation":
-            metadata["latex"] = block.latex
         document = Document(id_=doc_id, text=block.searchable_text, metadata=metadata)
     # already part of the text: said once
     document.excluded_embed_metadata_keys = [*document.excluded_embed_metadata_keys, *_IN_TEXT]

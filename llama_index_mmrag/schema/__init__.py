@@ -23,12 +23,19 @@ from llama_index_mmrag.schema.identity import (
     resync_chunk_id,
     strip_provenance,
 )
-from llama_index_mmrag.schema.nodes import HIDDEN_FROM_EMBEDDING, HIDDEN_FROM_LLM, blocks_to_nodes, hide_metadata
+from llama_index_mmrag.schema.nodes import (
+    HIDDEN_FROM_EMBEDDING,
+    HIDDEN_FROM_LLM,
+    block_metadata,
+    blocks_to_nodes,
+    hide_metadata,
+)
 
 __all__ = [
     "HIDDEN_FROM_EMBEDDING",
     "HIDDEN_FROM_LLM",
     "ContentBlock",
+    "block_metadata",
     "blocks_to_nodes",
     "chunk_id",
     "clean_text",

@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from llama_index_mmrag.modalities import MODALITIES
 from llama_index_mmrag.schema.block import ContentBlock
@@ -72,24 +72,38 @@ def _chunk_id(text: str, block: ContentBlock) -> str:
     return chunk_id(text, block.doc, block.page, block.modality)
 
 
-def _modal_node(block: ContentBlock) -> BaseNode:
-    from llama_index.core.schema import ImageNode, TextNode
+def block_metadata(block: ContentBlock) -> dict[str, Any]:
+    """The metadata of the node (or document) of one block: its provenance, its caption, and its modality's
+    structured body (an image's ``image_path``, a table's ``table_body``, an equation's ``latex``).
 
-    chunk_id = _chunk_id(block.searchable_text, block)
-    metadata = block.provenance() | {"chunk_id": chunk_id}
+    Args:
+        block: The block.
+
+    Example:
+        >>> table = ContentBlock(modality="table", table_body="| a |", captions=["Table 1"], doc="r.pdf",
+        ...                      doc_id="h", parser="mmrag", page=2)
+        >>> {k: v for k, v in block_metadata(table).items() if k in ("caption", "table_body", "page")}
+        {'page': 2, 'caption': 'Table 1', 'table_body': '| a |'}
+    """
+    metadata = block.provenance()
     if block.captions:
         metadata["caption"] = " ".join(block.captions)
     modality = MODALITIES.get(block.modality)
     if modality.node == "image":
         metadata["image_path"] = block.img_path
-        node: BaseNode = ImageNode(
-            id_=chunk_id, text=block.searchable_text, image_path=block.img_path, metadata=metadata
-        )
-    else:
-        if modality.body_key is not None:  # a table's markdown, an equation's LaTeX
-            metadata[modality.body_key] = getattr(block, modality.body_key, None)
-        node = TextNode(id_=chunk_id, text=block.searchable_text, metadata=metadata)
-    return node
+    elif modality.body_key is not None:
+        metadata[modality.body_key] = getattr(block, modality.body_key, None)
+    return metadata
+
+
+def _modal_node(block: ContentBlock) -> BaseNode:
+    from llama_index.core.schema import ImageNode, TextNode
+
+    chunk_id = _chunk_id(block.searchable_text, block)
+    metadata = block_metadata(block) | {"chunk_id": chunk_id}
+    if MODALITIES.get(block.modality).node == "image":
+        return ImageNode(id_=chunk_id, text=block.searchable_text, image_path=block.img_path, metadata=metadata)
+    return TextNode(id_=chunk_id, text=block.searchable_text, metadata=metadata)
 
 
 def _text_runs(blocks: Sequence[ContentBlock]) -> list[list[ContentBlock]]:
