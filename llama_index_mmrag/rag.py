@@ -19,6 +19,7 @@ of :mod:`llama_index_mmrag.ingestion`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import weakref
@@ -132,7 +133,7 @@ class MultimodalRAG:
         if self._lite_hold is not None:  # an instance dropped without close() lets the store go too
             weakref.finalize(self, self._lite_hold.release)
         try:  # a store that fails to open (a bad manifest, an unreachable graph) is let go again
-            self.vector_store = build_vector_store(self.settings, self.embed_dim)
+            # the graph first: a copy of this store open in this process is refused before Milvus is opened
             self.graph = GraphStore(
                 self.settings,
                 self.embed_model,
@@ -140,9 +141,8 @@ class MultimodalRAG:
                 llm_func=lightrag_llm_func(self.llm) if self.llm is not None else None,
                 loop=self._loop,
             )
-            self._reader: RAGAnythingReader | None = None  # built on first use: see the properties below
-            self._describer: ModalDescriber | None = None
-            self._pipeline: DocumentPipeline | None = None
+            self.vector_store = build_vector_store(self.settings, self.embed_dim)
+            self._pipeline: DocumentPipeline | None = None  # built on first use: opening a store loads no parser
             self._parts_lock = threading.Lock()
             self.manifest = Manifest(self.settings.storage_dir / "manifest.json")
             self.vector_mode: Literal["hybrid", "dense"] = "hybrid" if self.vector_store.enable_sparse else "dense"
@@ -154,36 +154,12 @@ class MultimodalRAG:
             if self.index.journal.pending() is not None:
                 self._loop.run(self.index.arecover_at_open())
         except BaseException:
+            if getattr(self, "graph", None) is not None:
+                with contextlib.suppress(Exception):  # the error that stopped the opening is the one to see
+                    self.graph.close()  # lets its workspace go (and LightRAG, if a recovery opened it)
             if self._lite_hold is not None:
                 self._lite_hold.release()
             raise
-
-    @property
-    def reader(self) -> RAGAnythingReader:
-        """The reader that parses files (built on first use: counting, deleting or querying needs no parser)."""
-        if self._reader is None:
-            with self._parts_lock:
-                if self._reader is None:
-                    from llama_index_mmrag.readers.rag_anything import RAGAnythingReader
-
-                    self._reader = RAGAnythingReader(parser=self.settings.parser, output_dir=str(self.settings.parsed_dir))
-        return self._reader
-
-    @property
-    def describer(self) -> ModalDescriber:
-        """The describer of images, tables and equations (built on first use, by an ingest or a query engine)."""
-        if self._describer is None:
-            with self._parts_lock:
-                if self._describer is None:
-                    from llama_index_mmrag.processors.describer import ModalDescriber
-
-                    self._describer = ModalDescriber(
-                        self.llm,
-                        self.vlm,
-                        cache_dir=self.settings.storage_dir / "descriptions",
-                        concurrency=self.settings.describe_concurrency,
-                    )
-        return self._describer
 
     @property
     def pipeline(self) -> DocumentPipeline:
@@ -193,16 +169,18 @@ class MultimodalRAG:
                 if self._pipeline is None:
                     from llama_index_mmrag.ingestion import DocumentPipeline
 
-                    self._pipeline = DocumentPipeline(
-                        self.index,
-                        self.embed_model,
-                        lambda: self.reader,
-                        lambda: self.describer,
-                        overflow_dir=self.settings.storage_dir / "overflow",
-                        chunk_size=self.settings.chunk_size,
-                        chunk_overlap=self.settings.chunk_overlap,
-                    )
+                    self._pipeline = DocumentPipeline.for_store(self.settings, self.index, self.embed_model, self.llm, self.vlm)
         return self._pipeline
+
+    @property
+    def reader(self) -> RAGAnythingReader:
+        """The reader that parses files (built on first use: counting, deleting or querying needs no parser)."""
+        return self.pipeline.reader
+
+    @property
+    def describer(self) -> ModalDescriber:
+        """The describer of images, tables and equations (built on first use, by an ingest or a query engine)."""
+        return self.pipeline.describer
 
     def _models(
         self, llm: LLM | None, vlm: LLM | None, embed_model: BaseEmbedding | None, embed_dim: int | None

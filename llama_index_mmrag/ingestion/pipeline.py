@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from llama_index_mmrag.ingestion.describe import adescribe_blocks
 from llama_index_mmrag.ingestion.embed import embed_nodes
@@ -33,10 +34,12 @@ from llama_index_mmrag.schema import blocks_to_nodes, file_content_hash
 
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
+    from llama_index.core.llms import LLM
     from llama_index.core.schema import BaseNode
 
     from llama_index_mmrag.processors.describer import ModalDescriber
     from llama_index_mmrag.readers.rag_anything import ParsedDocument, RAGAnythingReader
+    from llama_index_mmrag.settings import MMRAGSettings
 
 logger = logging.getLogger(__name__)
 
@@ -79,36 +82,95 @@ class DocumentPipeline:
     Args:
         writer: The store the write stage writes to (lock, all-or-nothing write, flush).
         embed_model: The embedding of the nodes.
-        reader: Returns the reader that parses files (called on first parse: opening a store loads no parser).
-        describer: Returns the describer of images, tables and equations (called on first use).
+        reader: Builds the reader that parses files (on first parse: opening a store loads no parser).
+        describer: Builds the describer of images, tables and equations (on first use).
         overflow_dir: Where text that does not fit a Milvus row is kept.
         chunk_size: Text chunk size in tokens.
         chunk_overlap: Overlap of consecutive text chunks in tokens.
 
     Example:
-        >>> pipeline = DocumentPipeline(rag.index, rag.embed_model, lambda: rag.reader, lambda: rag.describer,
-        ...                             overflow_dir=store / "overflow")                     # doctest: +SKIP
-        >>> report = await pipeline.aingest(["report.pdf"], show_progress=False)            # doctest: +SKIP
+        >>> pipeline = rag.pipeline                 # DocumentPipeline.for_store(settings, index, embed_model)
+        >>> pipeline.describer.model_for("image"), pipeline.chunk_size
+        ('offline', 256)
     """
 
     def __init__(
         self,
         writer: DocumentWriter,
         embed_model: BaseEmbedding,
+        *,
         reader: Callable[[], RAGAnythingReader],
         describer: Callable[[], ModalDescriber],
-        *,
         overflow_dir: Path,
         chunk_size: int = 256,
         chunk_overlap: int = 32,
     ) -> None:
         self.writer = writer
         self.embed_model = embed_model
-        self._reader = reader
-        self._describer = describer
+        self._build = {"reader": reader, "describer": describer}
+        self._parts: dict[str, Any] = {}
+        self._parts_lock = threading.Lock()
         self.overflow_dir = overflow_dir
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
+
+    @classmethod
+    def for_store(
+        cls,
+        settings: MMRAGSettings,
+        writer: DocumentWriter,
+        embed_model: BaseEmbedding,
+        llm: LLM | None = None,
+        vlm: LLM | None = None,
+    ) -> DocumentPipeline:
+        """The pipeline into a store, as its settings say (parser, chunking, description cache and concurrency).
+
+        Args:
+            settings: The store's settings.
+            writer: The store's document index.
+            embed_model: The store's embedding.
+            llm: Describes tables and equations (``None``: the ``vlm``, else offline).
+            vlm: Describes images (``None``: offline).
+        """
+
+        def reader() -> RAGAnythingReader:
+            from llama_index_mmrag.readers.rag_anything import RAGAnythingReader
+
+            return RAGAnythingReader(parser=settings.parser, output_dir=str(settings.parsed_dir))
+
+        def describer() -> ModalDescriber:
+            from llama_index_mmrag.processors.describer import ModalDescriber
+
+            return ModalDescriber(
+                llm, vlm, cache_dir=settings.storage_dir / "descriptions", concurrency=settings.describe_concurrency
+            )
+
+        return cls(
+            writer,
+            embed_model,
+            reader=reader,
+            describer=describer,
+            overflow_dir=settings.storage_dir / "overflow",
+            chunk_size=settings.chunk_size,
+            chunk_overlap=settings.chunk_overlap,
+        )
+
+    def _part(self, name: str) -> Any:
+        if name not in self._parts:
+            with self._parts_lock:
+                if name not in self._parts:
+                    self._parts[name] = self._build[name]()
+        return self._parts[name]
+
+    @property
+    def reader(self) -> RAGAnythingReader:
+        """The reader that parses files (built on first use)."""
+        return self._part("reader")  # type: ignore[no-any-return]
+
+    @property
+    def describer(self) -> ModalDescriber:
+        """The describer of images, tables and equations (built on first use)."""
+        return self._part("describer")  # type: ignore[no-any-return]
 
     # ---------------------------------------------------------------------------------------------- stages
     def unchanged(self, path: Path) -> bool:
@@ -133,7 +195,7 @@ class DocumentPipeline:
             show_progress: Draw the page bar.
         """
         with progress_bar(f"parse {path.name}", enabled=show_progress):
-            return await self._reader().aparse(path)  # the parser reports pages from its thread (context copied)
+            return await self.reader.aparse(path)  # the parser reports pages from its thread (context copied)
 
     def nodes(self, parsed: ParsedDocument, descriptions: Sequence[ModalDescription]) -> list[BaseNode]:
         """Cut described blocks into nodes, with the descriptions' entity metadata, each fitting a Milvus row.
@@ -156,7 +218,7 @@ class DocumentPipeline:
             parsed: The file's blocks (from the reader, or built by the caller).
             show_progress: Draw bars while it is committed.
         """
-        descriptions = await adescribe_blocks(self._describer(), parsed.blocks)  # LLM/VLM when configured
+        descriptions = await adescribe_blocks(self.describer, parsed.blocks)  # LLM/VLM when configured
         nodes = await asyncio.to_thread(self.nodes, parsed, descriptions)
         return PreparedFile(parsed.path, parsed, nodes, show_progress)
 

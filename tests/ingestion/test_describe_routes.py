@@ -79,8 +79,8 @@ def test_the_facade_pipeline_and_an_ingestion_pipeline_give_the_same_modal_texts
     pipeline = DocumentPipeline(
         None,  # type: ignore[arg-type]  (the prepare half writes nothing)
         None,  # type: ignore[arg-type]  (nor embeds)
-        lambda: reader,
-        lambda: facade_describer,
+        reader=lambda: reader,
+        describer=lambda: facade_describer,
         overflow_dir=tmp_path / "overflow",
     )
     prepared = engine_loop().run(pipeline.aprepare_parsed(reader.parse(path)))
