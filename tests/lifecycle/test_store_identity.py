@@ -123,3 +123,16 @@ def test_opening_a_store_with_another_embedding_is_refused(
     assert f"'{LOCAL_EMBED_NAME}' (384-d)" in message and configured in message
     assert "new store" in message
     assert (store / STORE_FILE).read_bytes() == recorded
+
+
+def test_mmrag_delete_refuses_a_store_built_with_another_embedding_and_changes_nothing(
+    legacy: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """`mmrag delete` runs without the facade (direct_delete.py) and checks what built the store as the facade does."""
+    store = _copy(legacy, tmp_path / "store")
+    StoreIdentity.open(store, embed_model="MockEmbedding", embed_dim=384, workspace=_path_workspace(legacy[0]), adopted=True)
+    manifest = (store / "manifest.json").read_bytes()
+    result = CliRunner().invoke(app, ["delete", "a.txt", "--store", str(store)])
+    assert result.exit_code == 2, result.output
+    assert "'MockEmbedding' (384-d)" in result.output and f"'{LOCAL_EMBED_NAME}' (384-d)" in result.output
+    assert (store / "manifest.json").read_bytes() == manifest
