@@ -72,14 +72,12 @@ class DocumentCatalog:
         return [self.resolve(d) for d in doc]
 
     def get(self, doc: str | Path, default: Any = _RAISE) -> DocRecord | Any:
-        """The record of one stored document, named as :meth:`resolve` accepts.
+        """The record ``doc`` names (as :meth:`resolve` reads names); ``default`` when none does, if one is given
+        (else the :meth:`resolve` error).
 
         Args:
             doc: The document's name.
-            default: Returned when no document matches; without it, that is an error.
-
-        Raises:
-            UnknownDocumentError: If no stored document matches (or several do) and no ``default`` is given.
+            default: The answer for a name no record (or more than one) has.
         """
         try:
             name = self.resolve(doc)
