@@ -22,7 +22,7 @@ from typing import Any
 
 from raganything.parser import Parser, register_parser
 
-from llama_index_mmrag.modalities.image import IMAGE_SUFFIXES
+from llama_index_mmrag.modalities import MODALITIES
 from llama_index_mmrag.parsing.docling import HTML_SUFFIXES, MARKDOWN_SUFFIXES, OFFICE_SUFFIXES, DoclingOfflineParser
 from llama_index_mmrag.parsing.errors import ParseError
 from llama_index_mmrag.parsing.image import parse_image_file
@@ -30,6 +30,8 @@ from llama_index_mmrag.parsing.pdf import PDF_SUFFIXES
 
 OFFLINE_PARSER_NAME = "mmrag"
 TEXT_SUFFIXES = {".txt", ".text", ".log", ".rst", ".csv", ".tsv"}
+MODALITY_SUFFIXES = frozenset(s for name in MODALITIES for s in MODALITIES.get(name).suffixes)
+"""Suffixes of files that are one item of a registered modality (images: ``.png`` ...)."""
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
@@ -72,7 +74,9 @@ class OfflineParser(Parser):
         [('image', 0)]
     """
 
-    SUPPORTED_SUFFIXES = TEXT_SUFFIXES | IMAGE_SUFFIXES | PDF_SUFFIXES | OFFICE_SUFFIXES | HTML_SUFFIXES | MARKDOWN_SUFFIXES
+    SUPPORTED_SUFFIXES = (
+        TEXT_SUFFIXES | PDF_SUFFIXES | OFFICE_SUFFIXES | HTML_SUFFIXES | MARKDOWN_SUFFIXES | MODALITY_SUFFIXES
+    )
     HTML_FORMATS = set(HTML_SUFFIXES)  # RAG-Anything's batch parser discovers HTML files by this attribute
 
     def check_installation(self) -> bool:
@@ -99,6 +103,22 @@ class OfflineParser(Parser):
         """Return the image as one image block with its OCR text."""
         return parse_image_file(image_path)
 
+    def parse_modality_file(self, modality: str, path: str | Path, output_dir: str | None = None) -> list[dict[str, Any]]:
+        """Parse a file that is one item of a modality (its suffix is the modality's, see
+        :meth:`~llama_index_mmrag.modalities.ModalityRegistry.by_suffix`): the parser hookup of such a modality.
+
+        Args:
+            modality: The modality's name.
+            path: The file.
+            output_dir: Where extracted files go.
+
+        Raises:
+            ParseError: For a modality with file suffixes but no hookup here.
+        """
+        if modality == "image":
+            return self.parse_image(path, output_dir=output_dir)
+        raise ParseError(path, f"no offline parser hookup reads {modality} files; add one in parse_modality_file")
+
     def parse_office_doc(
         self, doc_path: str | Path, output_dir: str | None = None, lang: str | None = None, **kwargs: Any
     ) -> list[dict[str, Any]]:
@@ -123,8 +143,9 @@ class OfflineParser(Parser):
         suffix = path.suffix.lower()
         if suffix in PDF_SUFFIXES:
             return self.parse_pdf(path, output_dir=output_dir, method=method, **kwargs)
-        if suffix in IMAGE_SUFFIXES:
-            return self.parse_image(path, output_dir=output_dir)
+        modality = MODALITIES.by_suffix(suffix)
+        if modality is not None:
+            return self.parse_modality_file(modality.name, path, output_dir=output_dir)
         if suffix in TEXT_SUFFIXES:
             return parse_text_file(path)
         if suffix in OFFICE_SUFFIXES | HTML_SUFFIXES | MARKDOWN_SUFFIXES:

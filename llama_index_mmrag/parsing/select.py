@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 from raganything.parser import get_parser, get_supported_parsers
 
+from llama_index_mmrag.modalities import MODALITIES
 from llama_index_mmrag.parsing.availability import (
     Availability,
     docling_format_status,
@@ -40,11 +41,7 @@ from llama_index_mmrag.parsing.docling import (
     OFFICE_SUFFIXES,
 )
 from llama_index_mmrag.parsing.errors import ParseError
-from llama_index_mmrag.parsing.parser import (
-    IMAGE_SUFFIXES,
-    OFFLINE_PARSER_NAME,
-    TEXT_SUFFIXES,
-)
+from llama_index_mmrag.parsing.parser import MODALITY_SUFFIXES, OFFLINE_PARSER_NAME, TEXT_SUFFIXES
 from llama_index_mmrag.parsing.pdf import PDF_SUFFIXES
 
 logger = logging.getLogger(__name__)
@@ -55,7 +52,7 @@ DOCLING_SUFFIXES = OFFICE_SUFFIXES | HTML_SUFFIXES | MARKDOWN_SUFFIXES
 LEGACY_OFFICE_SUFFIXES = {".doc": ".docx", ".ppt": ".pptx", ".xls": ".xlsx"}
 """Binary Office formats no offline parser reads, with the format to save them as."""
 
-SUPPORTED_SUFFIXES = frozenset(DOCLING_SUFFIXES | TEXT_SUFFIXES | IMAGE_SUFFIXES | PDF_SUFFIXES)
+SUPPORTED_SUFFIXES = frozenset(DOCLING_SUFFIXES | TEXT_SUFFIXES | MODALITY_SUFFIXES | PDF_SUFFIXES)
 """Every extension ``auto`` has a parser for."""
 
 class ParserChoice(NamedTuple):
@@ -143,10 +140,13 @@ def choose_parser(path: str | Path, requested: str = "auto") -> ParserChoice:
         if not status.ready:
             raise ParseError(path, f"{suffix} files are read by Docling, which cannot run here: {status.reason}")
         return ParserChoice(DOCLING_OFFLINE_PARSER_NAME, f"{suffix}: {status.reason}")
-    if suffix in IMAGE_SUFFIXES:
+    modality = MODALITIES.by_suffix(suffix)
+    if modality is not None and modality.name == "image":
         return ParserChoice(
             OFFLINE_PARSER_NAME, "image: read directly with offline OCR (RapidOCR, weights in its wheel)"
         )
+    if modality is not None:
+        return ParserChoice(OFFLINE_PARSER_NAME, f"{modality.name}: one {modality.label} per file, offline parser")
     if suffix in TEXT_SUFFIXES:
         return ParserChoice(OFFLINE_PARSER_NAME, f"{suffix}: plain text, split into paragraphs")
     raise _unsupported(path, suffix)

@@ -120,3 +120,22 @@ def test_a_modality_name_or_suffix_that_would_break_lookups_is_refused() -> None
         Modality(name="Audio Clip", label="clip")
     with pytest.raises(ValueError, match="start with '.'"):
         Modality(name="audio", label="clip", suffixes=frozenset({"wav"}))
+
+
+def test_a_registered_modality_with_its_own_file_type_is_routed_to_the_parser_hookup(tmp_path: Path) -> None:
+    from llama_index_mmrag.parsing.errors import ParseError
+    from llama_index_mmrag.parsing.parser import OfflineParser
+    from llama_index_mmrag.parsing.select import choose_parser
+
+    recording = tmp_path / "interview.wav"
+    recording.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt ")
+    with pytest.raises(ParseError, match="unsupported file type .wav"):
+        choose_parser(recording)
+    MODALITIES.register(Modality(name="audio", label="recording", entity_type="RECORDING", suffixes=frozenset({".wav"})))
+    try:
+        choice = choose_parser(recording)
+        assert choice.name == "mmrag" and choice.reason.startswith("audio: one recording per file")
+        with pytest.raises(ParseError, match="no offline parser hookup reads audio files; add one in parse_modality_file"):
+            OfflineParser().parse_document(recording, output_dir=str(tmp_path / "out"))
+    finally:
+        MODALITIES.unregister("audio")
