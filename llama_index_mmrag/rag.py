@@ -39,7 +39,8 @@ from llama_index_mmrag.graph.store import GraphStore
 from llama_index_mmrag.index import DocumentCatalog, DocumentIndex
 from llama_index_mmrag.manifest import DocRecord, Manifest, StoreIdentity
 from llama_index_mmrag.models.adapters import lightrag_llm_func
-from llama_index_mmrag.models.embeddings import LOCAL_EMBED_DIM, embedding_name, lazy_local_embedding
+from llama_index_mmrag.models.embeddings import embedding_name
+from llama_index_mmrag.models.factory import build_models
 from llama_index_mmrag.retrievers.arguments import check_docs, check_top_k
 from llama_index_mmrag.runtime import engine_loop
 from llama_index_mmrag.settings import MMRAGSettings
@@ -118,7 +119,7 @@ class MultimodalRAG:
             overrides["storage_dir"] = Path(storage_dir)
         base = settings.model_dump() if settings is not None else {}
         self.settings = MMRAGSettings(**(base | overrides))
-        self.llm, self.vlm, self.embed_model, self.embed_dim = self._models(llm, vlm, embed_model, embed_dim)
+        self.llm, self.vlm, self.embed_model, self.embed_dim = build_models(self.settings, llm, vlm, embed_model, embed_dim)
         # what built the store (model, dimension, graph workspace): recorded on first open, checked on every one
         workspace, existed = initial_workspace(self.settings)
         self.identity = StoreIdentity.open(
@@ -181,32 +182,6 @@ class MultimodalRAG:
     def describer(self) -> ModalDescriber:
         """The describer of images, tables and equations (built on first use, by an ingest or a query engine)."""
         return self.pipeline.describer
-
-    def _models(
-        self, llm: LLM | None, vlm: LLM | None, embed_model: BaseEmbedding | None, embed_dim: int | None
-    ) -> tuple[LLM | None, LLM | None, BaseEmbedding, int]:
-        s = self.settings
-        if s.use_dashscope and (llm is None or vlm is None or (embed_model is None and s.embed_model != "local")):
-            from llama_index_mmrag.models.dashscope import dashscope_models_from_settings
-
-            ds_llm, ds_vlm, ds_embed = dashscope_models_from_settings(
-                api_key=s.dashscope_api_key or "",
-                base_url=s.dashscope_base_url,
-                llm_model=s.llm_model,
-                vlm_model=s.vlm_model,
-                embed_model=s.embed_model if s.embed_model != "local" else "text-embedding-v3",
-                embed_dim=s.embed_dim,
-            )
-            llm = llm or ds_llm
-            vlm = vlm or ds_vlm
-            if embed_model is None and s.embed_model != "local":
-                embed_model, embed_dim = ds_embed, s.embed_dim
-        if embed_model is None:
-            # loaded on the first embedding, so opening a store to count or delete loads no model
-            return llm, vlm, lazy_local_embedding(), LOCAL_EMBED_DIM
-        if embed_dim is None:
-            embed_dim = len(embed_model.get_text_embedding("dimension probe"))
-        return llm, vlm, embed_model, embed_dim
 
     # ----------------------------------------------------------------- ingestion
     def ingest(self, paths: str | Path | Iterable[str | Path], show_progress: bool = True) -> IngestReport:

@@ -158,7 +158,7 @@ def is_remote_embedding(embed_model: BaseEmbedding) -> bool:
     Args:
         embed_model: Any LlamaIndex embedding model.
     """
-    dashscope = sys.modules.get("llama_index_mmrag.models.dashscope")  # loaded whenever one of its models exists
+    dashscope = sys.modules.get("llama_index_mmrag.models.dashscope.embedding")  # loaded with its embeddings
     if dashscope is not None and isinstance(
         embed_model, (dashscope.DashScopeEmbedding, dashscope.DashScopeMultiModalEmbedding)
     ):

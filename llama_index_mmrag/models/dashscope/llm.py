@@ -1,0 +1,377 @@
+"""DashScope's chat models as LlamaIndex LLMs: the shared chat implementation (messages, streaming, tool
+fields, usage) and :class:`DashScopeLLM` for qwen text models."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from dashscope import AioGeneration, Generation
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+    TextBlock,
+)
+from llama_index.core.bridge.pydantic import Field
+from llama_index.core.constants import DEFAULT_NUM_OUTPUTS, DEFAULT_TEMPERATURE
+from llama_index.core.llms import CustomLLM
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+
+from llama_index_mmrag.models.dashscope.calls import (
+    CallContext,
+    call_async,
+    call_sync,
+    open_stream_async,
+    open_stream_sync,
+)
+from llama_index_mmrag.models.dashscope.connection import DashScopeConnection
+
+
+_ROLE_MAP = {
+    MessageRole.SYSTEM: "system",
+    MessageRole.DEVELOPER: "system",
+    MessageRole.USER: "user",
+    MessageRole.ASSISTANT: "assistant",
+    MessageRole.CHATBOT: "assistant",
+    MessageRole.MODEL: "assistant",
+    MessageRole.TOOL: "tool",
+    MessageRole.FUNCTION: "tool",
+}
+
+
+_PASSTHROUGH_MESSAGE_KEYS = ("tool_calls", "tool_call_id", "name")
+
+
+def tool_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """The tool-calling fields (``tool_calls``, ``tool_call_id``, ``name``) present in a message dict."""
+    return {key: fields[key] for key in _PASSTHROUGH_MESSAGE_KEYS if fields.get(key)}
+
+
+def dashscope_role(role: MessageRole) -> str:
+    return _ROLE_MAP.get(role, "user")
+
+
+def _content_text(content: Any) -> str:
+    """Text of a DashScope message ``content``: a string, or a list of ``{"text": ...}`` items."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(item.get("text", "")) for item in content if isinstance(item, dict))
+    return str(content)
+
+
+def _usage_kwargs(response: Any) -> dict[str, int]:
+    usage = getattr(response, "usage", None) or {}
+    prompt, completion = int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
+    total = int(usage.get("total_tokens") or prompt + completion)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
+
+
+class DashScopeChatLLM(CustomLLM, DashScopeConnection):
+    """Everything the text and the vision LLM share; subclasses pick the SDK API and message format."""
+
+    model: str = Field(min_length=1, description="DashScope model name.")
+    temperature: float | None = Field(default=DEFAULT_TEMPERATURE, ge=0.0, lt=2.0, description="Sampling temperature.")
+    max_tokens: int | None = Field(default=None, gt=0, description="Maximum output tokens; None: model default.")
+    context_window: int = Field(default=32768, gt=0, description="Context window reported in metadata.")
+    additional_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Extra generation parameters (top_p, seed, stop, enable_thinking ...)."
+    )
+
+    _sync_api: ClassVar[Any]
+    _async_api: ClassVar[Any]
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        """Context window, output size and name of the model."""
+        return LLMMetadata(
+            context_window=self.context_window,
+            num_output=self.max_tokens or DEFAULT_NUM_OUTPUTS,
+            is_chat_model=True,
+            model_name=self.model,
+        )
+
+    # -- hooks for subclasses ---------------------------------------------------------------
+
+    def _to_dashscope_messages(self, messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+        """The ``messages`` list of the request body for a LlamaIndex conversation."""
+        return [self._to_dashscope_message(message) for message in messages]
+
+    @abstractmethod
+    def _to_dashscope_message(self, message: ChatMessage) -> dict[str, Any]:
+        """One message of the request body."""
+
+    def _completion_messages(self, prompt: str, kwargs: dict[str, Any]) -> list[ChatMessage]:
+        """Messages for ``complete(prompt)``; may consume completion-only kwargs."""
+        return [ChatMessage(role=MessageRole.USER, content=prompt)]
+
+    # -- request building -------------------------------------------------------------------
+
+    def _call_kwargs(self, messages: Sequence[ChatMessage], overrides: dict[str, Any]) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "messages": self._to_dashscope_messages(messages),
+            "result_format": "message",
+            **self._transport_kwargs(),
+        }
+        if self.temperature is not None:
+            kwargs["temperature"] = self.temperature
+        if self.max_tokens is not None:
+            kwargs["max_tokens"] = self.max_tokens
+        kwargs.update(self.additional_kwargs)
+        kwargs.update(overrides)
+        return kwargs
+
+    @staticmethod
+    def _stream_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {**kwargs, "stream": True, "incremental_output": True}
+
+    def _message_of(self, ctx: CallContext, response: Any) -> dict[str, Any]:
+        output = getattr(response, "output", None) or {}
+        choices = output.get("choices") or []
+        if choices and choices[0].get("message") is not None:
+            return dict(choices[0]["message"])
+        if output.get("text") is not None:
+            return {"role": "assistant", "content": output["text"]}
+        raise ctx.unexpected("the answer has no choices", getattr(response, "request_id", None))
+
+    def _chat_response(
+        self, ctx: CallContext, response: Any, text: str | None = None, delta: str | None = None
+    ) -> ChatResponse:
+        message = self._message_of(ctx, response)
+        content = _content_text(message.get("content")) if text is None else text
+        extra = tool_fields(message)
+        return ChatResponse(
+            message=ChatMessage(role=MessageRole.ASSISTANT, content=content, additional_kwargs=extra),
+            delta=delta,
+            raw=dict(response),
+            additional_kwargs=_usage_kwargs(response),
+        )
+
+    @staticmethod
+    def _to_completion(chat: ChatResponse) -> CompletionResponse:
+        return CompletionResponse(
+            text=chat.message.content or "", delta=chat.delta, raw=chat.raw, additional_kwargs=chat.additional_kwargs
+        )
+
+    # -- undecorated implementations --------------------------------------------------------
+
+    def _chat(self, messages: Sequence[ChatMessage], overrides: dict[str, Any]) -> ChatResponse:
+        ctx = self._context(self.model, "chat")
+        kwargs = self._call_kwargs(messages, overrides)
+        response = call_sync(ctx, lambda: self._sync_api.call(**kwargs))
+        return self._chat_response(ctx, response)
+
+    async def _achat(self, messages: Sequence[ChatMessage], overrides: dict[str, Any]) -> ChatResponse:
+        ctx = self._context(self.model, "chat")
+        kwargs = self._call_kwargs(messages, overrides)
+        response = await call_async(ctx, lambda: self._async_api.call(**kwargs))
+        return self._chat_response(ctx, response)
+
+    def _stream_chat(self, messages: Sequence[ChatMessage], overrides: dict[str, Any]) -> ChatResponseGen:
+        ctx = self._context(self.model, "streaming chat")
+        kwargs = self._stream_kwargs(self._call_kwargs(messages, overrides))
+        chunks = open_stream_sync(ctx, lambda: self._sync_api.call(**kwargs))
+
+        def generate() -> ChatResponseGen:
+            text = ""
+            for chunk in chunks:
+                delta = _content_text(self._message_of(ctx, chunk).get("content"))
+                text += delta
+                yield self._chat_response(ctx, chunk, text=text, delta=delta)
+
+        return generate()
+
+    async def _astream_chat(self, messages: Sequence[ChatMessage], overrides: dict[str, Any]) -> ChatResponseAsyncGen:
+        ctx = self._context(self.model, "streaming chat")
+        kwargs = self._stream_kwargs(self._call_kwargs(messages, overrides))
+        chunks = await open_stream_async(ctx, lambda: self._async_api.call(**kwargs))
+
+        async def generate() -> ChatResponseAsyncGen:
+            text = ""
+            async for chunk in chunks:
+                delta = _content_text(self._message_of(ctx, chunk).get("content"))
+                text += delta
+                yield self._chat_response(ctx, chunk, text=text, delta=delta)
+
+        return generate()
+
+    # -- public LlamaIndex API --------------------------------------------------------------
+
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        """Send a conversation and return the assistant's reply.
+
+        Args:
+            messages: The conversation.
+            **kwargs: Per-call generation parameters (temperature, max_tokens, top_p, seed ...).
+
+        Returns:
+            The reply, with token usage in ``additional_kwargs``.
+        """
+        return self._chat(messages, kwargs)
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        """Stream the assistant's reply (SSE, incremental output).
+
+        Args:
+            messages: The conversation.
+            **kwargs: Per-call generation parameters.
+
+        Returns:
+            Responses whose ``delta`` is the new text and ``message`` the text so far.
+        """
+        return self._stream_chat(messages, kwargs)
+
+    @llm_chat_callback()
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        """Async :meth:`chat`, over the SDK's aiohttp transport.
+
+        Args:
+            messages: The conversation.
+            **kwargs: Per-call generation parameters.
+
+        Returns:
+            The reply.
+        """
+        return await self._achat(messages, kwargs)
+
+    @llm_chat_callback()
+    async def astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
+        """Async :meth:`stream_chat`.
+
+        Args:
+            messages: The conversation.
+            **kwargs: Per-call generation parameters.
+
+        Returns:
+            An async generator of responses.
+        """
+        return await self._astream_chat(messages, kwargs)
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        """Answer a prompt (sent as one user message).
+
+        Args:
+            prompt: The prompt.
+            formatted: Unused (the prompt is sent as is); kept for the LlamaIndex signature.
+            **kwargs: Per-call generation parameters.
+
+        Returns:
+            The completion.
+        """
+        messages = self._completion_messages(prompt, kwargs)
+        return self._to_completion(self._chat(messages, kwargs))
+
+    @llm_completion_callback()
+    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
+        """Stream the answer to a prompt.
+
+        Args:
+            prompt: The prompt.
+            formatted: Unused; kept for the LlamaIndex signature.
+            **kwargs: Per-call generation parameters.
+
+        Returns:
+            Completions whose ``delta`` is the new text and ``text`` the text so far.
+        """
+        messages = self._completion_messages(prompt, kwargs)
+        chats = self._stream_chat(messages, kwargs)
+        return (self._to_completion(chat) for chat in chats)
+
+    @llm_completion_callback()
+    async def acomplete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        """Async :meth:`complete`.
+
+        Args:
+            prompt: The prompt.
+            formatted: Unused; kept for the LlamaIndex signature.
+            **kwargs: Per-call generation parameters.
+
+        Returns:
+            The completion.
+        """
+        messages = self._completion_messages(prompt, kwargs)
+        return self._to_completion(await self._achat(messages, kwargs))
+
+    @llm_completion_callback()
+    async def astream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseAsyncGen:
+        """Async :meth:`stream_complete`.
+
+        Args:
+            prompt: The prompt.
+            formatted: Unused; kept for the LlamaIndex signature.
+            **kwargs: Per-call generation parameters.
+
+        Returns:
+            An async generator of completions.
+        """
+        messages = self._completion_messages(prompt, kwargs)
+        chats = await self._astream_chat(messages, kwargs)
+
+        async def generate() -> CompletionResponseAsyncGen:
+            async for chat in chats:
+                yield self._to_completion(chat)
+
+        return generate()
+
+
+class DashScopeLLM(DashScopeChatLLM):
+    """A DashScope qwen text model (qwen-max by default) as a LlamaIndex LLM.
+
+    Example:
+        >>> import asyncio
+        >>> from llama_index.core.llms import ChatMessage
+        >>> llm = DashScopeLLM(model="qwen-max")  # key from DASHSCOPE_API_KEY
+        >>> llm.complete("Name the capital of France.").text  # the test server echoes the prompt
+        'ANSWER: Name the capital of France.'
+        >>> asyncio.run(llm.achat([ChatMessage(role="user", content="Hi")])).message.content
+        'ANSWER: Hi'
+
+    Args:
+        model: Text model name.
+        api_key: DashScope API key; defaults to ``DASHSCOPE_API_KEY``.
+        base_url: Native API base URL (``.../api/v1``); None keeps the SDK default.
+        temperature: Sampling temperature in [0, 2).
+        max_tokens: Maximum output tokens; None for the model default.
+        timeout: Seconds per HTTP request.
+        max_retries: Retries for 429, 5xx and connection failures.
+        retry_backoff: Seconds before the first retry, doubling after.
+        context_window: Context window reported in ``metadata``.
+        additional_kwargs: Extra generation parameters sent with every call.
+    """
+
+    model: str = Field(default="qwen-max", min_length=1, description="DashScope text model name.")
+
+    _sync_api: ClassVar[Any] = Generation
+    _async_api: ClassVar[Any] = AioGeneration
+
+    @classmethod
+    def class_name(cls) -> str:
+        """Class name for serialization."""
+        return "DashScopeLLM"
+
+    def _to_dashscope_message(self, message: ChatMessage) -> dict[str, Any]:
+        for block in message.blocks:
+            if not isinstance(block, TextBlock) and getattr(block, "block_type", "") in (
+                "image", "audio", "video", "document"
+            ):
+                raise ValueError(
+                    f"{self.model} is a text-only model and a {message.role.value} message carries a "
+                    f"{block.block_type} block: use DashScopeMultiModalLLM (e.g. qwen-vl-max) for images."
+                )
+        entry: dict[str, Any] = {"role": dashscope_role(message.role), "content": message.content or ""}
+        entry.update(tool_fields(message.additional_kwargs))
+        return entry
