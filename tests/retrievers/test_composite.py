@@ -68,7 +68,7 @@ def test_a_hand_built_composite_returns_each_page_once(rag: MultimodalRAG) -> No
     assert len(chunk_level) > len(nodes)
 
 
-@pytest.mark.parametrize("scope", [{}, {"doc": FAQ}, {"modalities": ["table", "text"], "page_range": (0, 0)}], ids=str)
+@pytest.mark.parametrize("scope", [{}, {"modalities": ["table", "text"], "page_range": (0, 0)}], ids=str)
 def test_a_hand_built_composite_ranks_like_as_retriever(rag: MultimodalRAG, scope: dict[str, Any]) -> None:
     s = rag.settings
     k = 3
@@ -80,7 +80,7 @@ def test_a_hand_built_composite_ranks_like_as_retriever(rag: MultimodalRAG, scop
     ]
     by_hand = MultimodalCompositeRetriever(branches, [s.vector_weight, s.graph_weight, s.reference_weight], top_k=k, **scope)
     facade = rag.as_retriever(top_k=k, **scope)
-    for question in [*QUESTIONS, "What is on page 2 and in Table 2?"]:
+    for question in [*QUESTIONS[:3], "What is on page 2 and in Table 2?"]:
         expected = [(n.node.node_id, n.node.metadata["chunk_ids"], n.score) for n in facade.retrieve(question)]
         assert [(n.node.node_id, n.node.metadata["chunk_ids"], n.score) for n in by_hand.retrieve(question)] == expected
 
