@@ -90,7 +90,7 @@ def test_ingest_query_and_stats_on_a_milvus_2_3_server_in_dense_mode(
 @pytest.mark.xfail(
     raises=MilvusException,
     strict=True,
-    reason="retrievers/filters.py guards every leaf with `key is not null`, which Milvus servers before 2.5 "
+    reason="stores/filters.py guards every leaf with `key is not null`, which Milvus servers before 2.5 "
     "cannot parse; Milvus Lite and 2.5+ servers accept it",
 )
 def test_metadata_filters_on_a_milvus_2_3_server(server_store: tuple[MultimodalRAG, Any, list[str]]) -> None:
