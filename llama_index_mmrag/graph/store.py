@@ -127,6 +127,12 @@ class GraphStore:
 
     Example:
         >>> graph = GraphStore(MMRAGSettings(storage_dir="./s"), local_embedding(), dim=384)  # doctest: +SKIP
+        >>> graph = rag.graph  # the facade's, over the demo's two files
+        >>> entities, relations = graph.run(graph.acounts())
+        >>> entities > 0 and relations > 0
+        True
+        >>> sorted(graph.run(graph.aquery_data("What is Milvus?")))
+        [...'chunks'...]
     """
 
     def __init__(

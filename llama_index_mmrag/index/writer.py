@@ -48,6 +48,8 @@ class DocumentIndex:
     Example:
         >>> index = DocumentIndex(store, store / "parsed", vector_store, graph, manifest, store / "lightrag")  # doctest: +SKIP
         >>> index.recover_at_open()                                        # doctest: +SKIP
+        >>> rag.index.journal.pending() is None  # the facade's index: no write was interrupted
+        True
     """
 
     def __init__(

@@ -136,8 +136,9 @@ class EmbeddingCallPolicy:
         backoff: Seconds before the first retry; it doubles after each.
 
     Example:
-        >>> policy = embedding_call_policy(local_embedding())      # doctest: +SKIP
-        >>> policy.in_process, policy.max_async, policy.timeout      # doctest: +SKIP
+        >>> from llama_index_mmrag.models.embeddings import local_embedding
+        >>> policy = embedding_call_policy(local_embedding())
+        >>> policy.in_process, policy.max_async, policy.timeout
         (True, 1, None)
     """
 

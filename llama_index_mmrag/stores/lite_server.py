@@ -21,10 +21,10 @@ Milvus Lite does). The server listens on the loopback interface only, like Milvu
 
 Example:
     >>> from llama_index_mmrag.stores.lite_server import LiteStoreHold
-    >>> hold = LiteStoreHold("/tmp/store/milvus.db")   # doctest: +SKIP
-    >>> hold.uri                                        # doctest: +SKIP
-    'http://127.0.0.1:41235'
-    >>> hold.release()                                  # doctest: +SKIP
+    >>> hold = LiteStoreHold("milvus.db")  # the store's Milvus Lite database, e.g. mmrag_storage/milvus.db
+    >>> hold.uri
+    'http://127.0.0.1:...'
+    >>> hold.release()
 """
 
 from __future__ import annotations
@@ -292,7 +292,8 @@ class LiteStoreHold:
         db: The Milvus Lite database path (``<store>/milvus.db``).
 
     Example:
-        >>> with LiteStoreHold("/tmp/store/milvus.db") as hold:   # doctest: +SKIP
+        >>> from pymilvus import MilvusClient
+        >>> with LiteStoreHold("milvus.db") as hold:
         ...     MilvusClient(uri=hold.uri).list_collections()
         []
     """
