@@ -24,7 +24,19 @@ logger = logging.getLogger(__name__)
 
 
 class StoreBusyError(StoreError, RuntimeError):
-    """Another process is writing to the store and did not finish within the wait."""
+    """Another process is writing to the store and did not finish within the wait.
+
+    Example:
+        >>> writer = StoreLock(Path("write.lock"))  # held by another ingest or delete
+        >>> writer.try_acquire()
+        True
+        >>> try:
+        ...     asyncio.run(StoreLock(Path("write.lock")).acquire(timeout=0.1))
+        ... except StoreBusyError as exc:
+        ...     print(exc)
+        the store lock write.lock is held by process ... (another ingest or delete); wait for it to finish, ...
+        >>> writer.release()
+    """
 
 
 class StoreLock:

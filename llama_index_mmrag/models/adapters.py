@@ -36,7 +36,15 @@ logger = logging.getLogger(__name__)
 
 
 class NoLLMConfiguredError(ModelError, RuntimeError):
-    """Raised when a code path that needs an LLM runs with none configured."""
+    """Raised when a code path that needs an LLM runs with none configured.
+
+    Example:
+        >>> try:
+        ...     asyncio.run(no_llm_func("Summarise this"))  # what LightRAG gets as its LLM offline
+        ... except NoLLMConfiguredError as exc:
+        ...     print(exc)
+        No LLM is configured, and this step needs one. Set DASHSCOPE_API_KEY, or pass llm=<any LlamaIndex LLM> ...
+    """
 
 
 def _messages(

@@ -43,7 +43,15 @@ MAX_CANDIDATES = 16384
 
 
 class ScopeArgumentError(InputError, ValueError):
-    """A retrieval argument of the wrong type or value; the message names the argument and what to pass."""
+    """A retrieval argument of the wrong type or value; the message names the argument and what to pass.
+
+    Example:
+        >>> try:
+        ...     rag.as_retriever(top_k=0)
+        ... except ScopeArgumentError as exc:
+        ...     print(exc)
+        top_k must be from 1 to 1000, got 0
+    """
 
 
 def _shown(value: Any) -> str:
