@@ -33,9 +33,8 @@ from llama_index.core.schema import BaseNode
 
 from llama_index_mmrag.graph.extract import analyze_text, normalize_entity_name
 from llama_index_mmrag.modalities import MODALITIES
-from llama_index_mmrag.processors.items import block_from_node, node_modality
 from llama_index_mmrag.processors.offline import offline_entity_info
-from llama_index_mmrag.schema import graph_content
+from llama_index_mmrag.schema import block_from_node, graph_content, node_modality
 
 BELONGS_TO_KEYWORDS = "belongs_to,part_of,contained_in"
 """RAG-Anything's keywords of the edge from an extracted entity to its modal item."""

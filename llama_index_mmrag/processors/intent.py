@@ -46,7 +46,7 @@ def targeted_modalities(question: str) -> set[str]:
 
 def node_is(nws: NodeWithScore, modality: str) -> bool:
     """Whether a retrieved node is of ``modality`` (its ``modality`` metadata; image nodes count as images)."""
-    from llama_index_mmrag.processors.items import node_modality
+    from llama_index_mmrag.schema import node_modality
 
     return node_modality(nws.node) == modality
 

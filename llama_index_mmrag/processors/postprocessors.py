@@ -40,9 +40,8 @@ from pydantic import computed_field
 from llama_index_mmrag.processors.annotate import adescribe_nodes
 from llama_index_mmrag.processors.describer import OFFLINE, ModalDescriber, ModalDescription
 from llama_index_mmrag.processors.intent import DEFAULT_BOOST, lift_modality, node_is, targeted_modalities
-from llama_index_mmrag.processors.items import block_from_node, node_image, node_modality
 from llama_index_mmrag.processors.offline import offline_entity_info
-from llama_index_mmrag.schema import HIDDEN_FROM_LLM
+from llama_index_mmrag.schema import HIDDEN_FROM_LLM, block_from_node, node_image, node_modality
 
 logger = logging.getLogger(__name__)
 

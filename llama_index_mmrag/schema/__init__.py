@@ -1,4 +1,4 @@
-"""The node schema: ContentBlock, node identity and chunk ids, block -> node conversion, markdown tables.
+"""The node schema: ContentBlock, node identity and chunk ids, block <-> node conversion, markdown tables.
 
 The bottom of the package's data flow: everything that makes, reads or parses a block, a node id or a
 provenance line imports it from here. Nothing here imports LlamaIndex, LightRAG or a store at import time.
@@ -26,15 +26,19 @@ from llama_index_mmrag.schema.identity import (
 from llama_index_mmrag.schema.nodes import (
     HIDDEN_FROM_EMBEDDING,
     HIDDEN_FROM_LLM,
+    block_from_node,
     block_metadata,
     blocks_to_nodes,
     hide_metadata,
+    node_image,
+    node_modality,
 )
 
 __all__ = [
     "HIDDEN_FROM_EMBEDDING",
     "HIDDEN_FROM_LLM",
     "ContentBlock",
+    "block_from_node",
     "block_metadata",
     "blocks_to_nodes",
     "chunk_id",
@@ -44,6 +48,8 @@ __all__ = [
     "hide_metadata",
     "make_chunk_id",
     "node_graph_content",
+    "node_image",
+    "node_modality",
     "owns_chunk_id",
     "resync_chunk_id",
     "strip_provenance",

@@ -1,4 +1,5 @@
-"""Block -> node conversion (the only one) and the metadata keys nodes hide from embeddings and LLM prompts.
+"""Block <-> node conversion (the only one, both ways) and the metadata keys nodes hide from embeddings and LLM
+prompts.
 
 Example:
     >>> from llama_index_mmrag.schema.block import ContentBlock
@@ -12,8 +13,13 @@ Example:
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from llama_index_mmrag.modalities import MODALITIES
 from llama_index_mmrag.schema.block import ContentBlock
@@ -157,3 +163,122 @@ def _union_bbox(run: Sequence[ContentBlock]) -> list[float] | None:
     if not boxes:
         return None
     return [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
+
+
+# ---------------------------------------------------------------------------------------- node -> block
+
+
+def node_modality(node: BaseNode) -> str:
+    """A node's modality: its ``modality`` metadata, else ``image`` for image nodes, else ``text``.
+
+    Args:
+        node: Any LlamaIndex node.
+    """
+    declared = node.metadata.get("modality")
+    if isinstance(declared, str) and declared in MODALITIES:
+        return declared
+    from llama_index.core.schema import ImageNode
+
+    if isinstance(node, ImageNode) or getattr(node, "image_resource", None) is not None:
+        return "image"
+    return "text"
+
+
+def node_image(node: BaseNode) -> tuple[str | None, bytes | None]:
+    """An image node's file path and inline bytes (either may be ``None``).
+
+    Reads ``ImageNode.image`` (base64, or a ``data:`` URL) / ``image_path`` / ``image_url`` (a ``data:`` or
+    ``file:`` URL; web URLs are not fetched), ``Node.image_resource`` (``ImageDocument``) and the
+    ``image_path`` metadata key, in that order.
+
+    Args:
+        node: A node.
+    """
+    from llama_index.core.schema import ImageNode
+
+    path: str | None = None
+    data: bytes | None = None
+    if isinstance(node, ImageNode):
+        path = node.image_path
+        if node.image:
+            data = _b64(node.image)
+        url = str(node.image_url or "")
+        if data is None and url.startswith("data:"):
+            data = _b64(url)
+        elif not path and url.startswith("file:"):
+            path = url2pathname(urlparse(url).path)
+    resource = getattr(node, "image_resource", None)
+    if resource is not None:
+        path = path or (str(resource.path) if resource.path else None)
+        if data is None and resource.data:
+            data = _b64(resource.data)
+    meta_path = node.metadata.get("image_path")
+    path = path or (str(meta_path) if meta_path else None)
+    return path, data
+
+
+def _b64(value: str | bytes) -> bytes | None:
+    """Decode base64 (or the payload of a ``data:...;base64,`` URL); ``None`` when it is not base64."""
+    if isinstance(value, str) and value.startswith("data:") and "," in value:
+        value = value.split(",", 1)[1]
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _page(meta: dict[str, Any]) -> int | None:
+    page = meta.get("page")
+    if isinstance(page, int):
+        return page
+    label = meta.get("page_label")
+    if isinstance(label, str) and label.strip().isdigit():
+        return int(label) - 1
+    return None
+
+
+def _captions(meta: dict[str, Any], key: str = "caption") -> list[str]:
+    caption = meta.get(key)
+    if isinstance(caption, str) and caption.strip():
+        return [caption.strip()]
+    if isinstance(caption, list):
+        return [str(c) for c in caption if str(c).strip()]
+    return []
+
+
+def block_from_node(node: BaseNode) -> tuple[ContentBlock, bytes | None]:
+    """Read a node back into a content block (and inline image bytes, when the node carries them).
+
+    Works for the nodes of :func:`llama_index_mmrag.schema.blocks_to_nodes`, the documents of
+    ``RAGAnythingReader`` and foreign nodes (``ImageNode``, ``ImageDocument``, nodes with ``table_body`` /
+    ``latex`` metadata). A table's body is its ``table_body`` metadata, else its text; an equation's LaTeX is
+    its ``latex`` metadata, else its text; an image's OCR text is its ``ocr_text`` metadata (else empty, and the
+    image counts as not read yet); footnotes are the ``footnote`` metadata.
+
+    Args:
+        node: Any LlamaIndex node.
+    """
+    meta = node.metadata
+    modality = node_modality(node)
+    doc = str(
+        meta.get("doc") or meta.get("file_name") or Path(str(meta.get("file_path") or "")).name or node.ref_doc_id or ""
+    )
+    common: dict[str, Any] = {
+        "modality": modality,
+        "doc": doc,
+        "doc_id": str(meta.get("doc_id") or node.ref_doc_id or doc),
+        "page": _page(meta),
+        "parser": str(meta.get("parser") or "llama-index"),
+        "index": int(meta.get("block_index") or 0),
+        "captions": _captions(meta),
+        "footnotes": _captions(meta, "footnote"),
+    }
+    text = node.get_content()
+    kind = MODALITIES.get(modality)
+    if kind.node == "image":
+        path, data = node_image(node)
+        read = "ocr_text" in meta  # the parser read the image's text (it may have found none)
+        return ContentBlock(img_path=path, text=str(meta.get("ocr_text") or ""), text_read=read, **common), data
+    if kind.body_key is not None:  # a table's markdown, an equation's LaTeX: its metadata, else its text
+        return ContentBlock(**{kind.body_key: str(meta.get(kind.body_key) or text)}, **common), None
+    return ContentBlock(text=text, **common), None

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from llama_index_mmrag.cli import app
 from llama_index_mmrag.modalities import MODALITIES, Modality, UnknownModalityError, get
-from llama_index_mmrag.schema import ContentBlock, blocks_to_nodes
+from llama_index_mmrag.schema import ContentBlock, block_from_node, blocks_to_nodes
 
 AUDIO = Modality(
     name="audio",
@@ -90,6 +90,8 @@ def test_a_registered_modality_flows_from_content_item_to_node_item_and_descript
     nodes = blocks_to_nodes(blocks)
     assert [n.metadata["modality"] for n in nodes] == ["text", "audio"]
     assert "separates storage from compute" in nodes[1].get_content()
+    back, _ = block_from_node(nodes[1])  # node -> block, as the describer and postprocessors read nodes
+    assert (back.modality, back.captions, back.page) == ("audio", blocks[1].captions, 0)
     items = items_from_blocks(blocks)
     assert [item.block.modality for item in items] == ["audio"]
     description = describe_offline(items[0].block, items[0].neighbour_text)
