@@ -65,7 +65,21 @@ _STORAGES = (
 
 
 class ModalDescriptionError(ModelError, RuntimeError):
-    """Describing an image, table or equation failed; the message names the item and the cause."""
+    """Describing an image, table or equation failed; the message names the item and the cause.
+
+    Example:
+        >>> from llama_index_mmrag import ModalDescriber
+        >>> from llama_index_mmrag.models.dashscope import DashScopeMultiModalLLM
+        >>> from llama_index_mmrag.schema import ContentBlock
+        >>> diagram = ContentBlock(modality="image", doc="milvus_architecture.png", doc_id="h", parser="mmrag",
+        ...                        page=0, img_path="milvus_architecture.png")
+        >>> describer = ModalDescriber(vlm=DashScopeMultiModalLLM(api_key="sk-expired"))  # on_error="raise"
+        >>> try:
+        ...     describer.describe([diagram])
+        ... except ModalDescriptionError as exc:
+        ...     print(exc)
+        milvus_architecture.png, page 0, image milvus_architecture.png: the model failed to describe the image: ...
+    """
 
 
 class GraphAccessError(StoreError, RuntimeError):
@@ -164,7 +178,10 @@ class RAGAnythingCaptioner:
         ValueError: When neither model is given, or the context settings are invalid.
 
     Example:
-        >>> captioner = RAGAnythingCaptioner(llm=DashScopeLLM(), vlm=DashScopeMultiModalLLM())  # doctest: +SKIP
+        >>> from llama_index_mmrag.models.dashscope import DashScopeLLM, DashScopeMultiModalLLM
+        >>> captioner = RAGAnythingCaptioner(llm=DashScopeLLM(), vlm=DashScopeMultiModalLLM())  # key from DASHSCOPE_API_KEY
+        >>> captioner.calls
+        {'image': 0, 'table': 0, 'equation': 0}
     """
 
     def __init__(
