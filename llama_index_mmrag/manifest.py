@@ -246,7 +246,18 @@ class Manifest:
 
 class StoreIdentityError(StoreError, ValueError):
     """A store was opened with another embedding model or dimension than the one that built it, or its
-    descriptor (``store.json``) cannot be read."""
+    descriptor (``store.json``) cannot be read.
+
+    Example:
+        >>> store = Path("store")
+        >>> store.mkdir()
+        >>> built = StoreIdentity.open(store, embed_model="all-MiniLM-L6-v2", embed_dim=384, workspace="w1")
+        >>> try:  # what MultimodalRAG(storage_dir="store", embed_model=<a 1024-d model>) meets
+        ...     StoreIdentity.open(store, embed_model="text-embedding-v3", embed_dim=1024, workspace="w2")
+        ... except StoreIdentityError as exc:
+        ...     print(exc)
+        the store store was built with the embedding model 'all-MiniLM-L6-v2' (384-d), but 'text-embedding-v3' (1024-d) is configured: ...
+    """
 
 
 class StoreIdentity(BaseModel):

@@ -39,7 +39,20 @@ _loaded_from: dict[str, Path] = {}
 
 
 class WorkspaceInUseError(StoreError, RuntimeError):
-    """A copy of the store, with the same graph workspace, is open in this process."""
+    """A copy of the store, with the same graph workspace, is open in this process.
+
+    Example:
+        >>> class Opened: ...
+        >>> original, copy = Opened(), Opened()
+        >>> claim_workspace("demo-workspace", Path("/stores/original"), original)
+        False
+        >>> try:  # what opening a copy of an open store meets
+        ...     claim_workspace("demo-workspace", Path("/stores/copy"), copy)
+        ... except WorkspaceInUseError as exc:
+        ...     print(exc)
+        the store /stores/copy has the same graph workspace (demo-workspace) as the store /stores/original, ...
+        >>> release_workspace("demo-workspace", original)
+    """
 
 
 def claim_workspace(workspace: str, folder: Path, user: object) -> bool:
