@@ -63,7 +63,19 @@ TMP_PREFIX = ".mmrag-save-"
 
 
 class GraphFileError(StoreError, RuntimeError):
-    """A graph or key-value file of the store could not be saved, or is damaged with no copy to restore."""
+    """A graph or key-value file of the store could not be saved, or is damaged with no copy to restore.
+
+    Example:
+        >>> graph_dir = Path("lightrag")
+        >>> graph_dir.mkdir()
+        >>> damaged = graph_dir / "graph_chunk_entity_relation.graphml"
+        >>> _ = damaged.write_text("<graphml><graph")  # cut short, and the store kept no copy of it
+        >>> try:
+        ...     read_graphml_repaired(damaged, {"working_dir": str(graph_dir)})
+        ... except GraphFileError as exc:
+        ...     print(exc)
+        the store file lightrag/graph_chunk_entity_relation.graphml is damaged (ParseError: ...) and the store keeps no good copy of it: ...
+    """
 
 
 # --- writing ---------------------------------------------------------------------------------------------------
