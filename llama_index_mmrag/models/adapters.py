@@ -219,7 +219,18 @@ def embedding_call_policy(embed_model: BaseEmbedding, in_process: bool | None = 
 
 
 class EmbeddingTimeoutError(ModelError, TimeoutError):
-    """A remote embedding service did not answer in time, on every attempt."""
+    """A remote embedding service did not answer in time, on every attempt.
+
+    Example:
+        >>> async def slow_service() -> None:  # an embedding request that never comes back in time
+        ...     await asyncio.sleep(1)
+        >>> policy = EmbeddingCallPolicy(in_process=False, max_async=4, timeout=0.05, retries=1, backoff=0.01)
+        >>> try:
+        ...     asyncio.run(acall_with_policy(slow_service, policy, "text-embedding-v3"))
+        ... except EmbeddingTimeoutError as exc:
+        ...     print(exc)
+        the embedding service text-embedding-v3 did not answer within 0.05 s, 2 times; check the service, ...
+    """
 
 
 async def acall_with_policy(call: Callable[[], Awaitable[T]], policy: EmbeddingCallPolicy, what: str) -> T:
