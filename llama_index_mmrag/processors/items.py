@@ -48,7 +48,16 @@ _IMAGE_EXTENSIONS = {
 
 
 class ModalItemError(InputError, ValueError):
-    """A modal item cannot be described: its image is missing or unreadable, or it has no content."""
+    """A modal item cannot be described: its image is missing or unreadable, or it has no content.
+
+    Example:
+        >>> empty = ContentBlock(modality="table", doc="r.pdf", doc_id="h", parser="mmrag", page=2, table_body=" ")
+        >>> try:
+        ...     ModalItem(block=empty, content={}, source=[], position=0).payload()
+        ... except ModalItemError as exc:
+        ...     print(exc)
+        r.pdf, page 2, table: the table is empty; nothing to describe.
+    """
 
 
 @dataclass

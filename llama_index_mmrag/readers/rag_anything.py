@@ -13,9 +13,9 @@ the reason; in a batch the other files still load and the failures are listed at
 Example:
     >>> from llama_index_mmrag import RAGAnythingReader
     >>> reader = RAGAnythingReader(output_dir="./parsed")
-    >>> docs = reader.load_data(["report.pdf", "diagram.png"])          # doctest: +SKIP
-    >>> docs[0].metadata["doc"], docs[0].metadata["page"], docs[0].metadata["modality"]  # doctest: +SKIP
-    ('report.pdf', 0, 'text')
+    >>> docs = reader.load_data(["milvus_faq.txt", "milvus_architecture.png"])
+    >>> docs[0].metadata["doc"], docs[0].metadata["page"], docs[0].metadata["modality"]
+    ('milvus_faq.txt', 0, 'text')
 """
 
 from __future__ import annotations
@@ -83,12 +83,15 @@ class BatchLoadError(InputError, RuntimeError):
         documents: The documents of the files that loaded.
 
     Example:
-        >>> try:                                                        # doctest: +SKIP
-        ...     docs = RAGAnythingReader().load_data("inbox/")
+        >>> try:
+        ...     docs = RAGAnythingReader().load_data(["milvus_faq.txt", "missing.pdf"])
         ... except BatchLoadError as exc:
-        ...     docs = exc.documents
+        ...     docs = exc.documents  # the files that did load
         ...     for failure in exc.failures:
         ...         print(failure.path.name, failure.reason)
+        missing.pdf no such file; check the path
+        >>> {d.metadata["doc"] for d in docs}
+        {'milvus_faq.txt'}
     """
 
     def __init__(self, failures: Sequence[LoadFailure], documents: Sequence[Document] = ()) -> None:
@@ -148,11 +151,12 @@ class RAGAnythingReader(BasePydanticReader):
 
     Example:
         >>> reader = RAGAnythingReader()
-        >>> parsed = reader.parse("faq.txt")                  # doctest: +SKIP
-        >>> [b.modality for b in parsed.blocks]               # doctest: +SKIP
-        ['text', 'text']
-        >>> docs = reader.load_data(["report.docx", "diagram.png"])   # doctest: +SKIP
-        >>> docs = await reader.aload_data("inbox/")                   # doctest: +SKIP
+        >>> parsed = reader.parse("milvus_faq.txt")
+        >>> {b.modality for b in parsed.blocks}
+        {'text'}
+        >>> docs = reader.load_data(["milvus_faq.txt"])  # files or folders, any mix of formats
+        >>> import asyncio
+        >>> docs = asyncio.run(reader.aload_data(["milvus_faq.txt"]))  # or await in async code
     """
 
     is_remote: bool = False
