@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +20,11 @@ from typer.testing import CliRunner
 from llama_index_mmrag import MultimodalRAG
 from llama_index_mmrag.cli import app
 from llama_index_mmrag.graph.live import scan_vectors
+from llama_index_mmrag.index.crash import CRASH_ENV
 from llama_index_mmrag.index.journal import Journal
 from llama_index_mmrag.rag import UnknownDocumentError
 from llama_index_mmrag.readers.rag_anything import RAGAnythingReader
+from llama_index_mmrag.settings import MMRAGSettings
 from llama_index_mmrag.stores.milvus import delete_ids
 from tests.lifecycle.conftest import C_TEXT
 from tests.lifecycle.store_state import diff, store_state
@@ -90,6 +98,34 @@ def test_deleting_an_unknown_document_is_a_clear_error_and_changes_nothing(
         assert diff(store_state(rag), reference_states[-1]) == []
     result = CliRunner().invoke(app, ["delete", "c.text", "--store", str(full_store)])
     assert result.exit_code == 1 and "no document named 'c.text'" in result.output
+
+
+def test_a_killed_mmrag_delete_is_finished_by_the_next_one(
+    full_store: Path, tmp_path: Path, reference_states: list[dict[str, Any]]
+) -> None:
+    """`mmrag delete` (no facade: direct_delete.py) killed once the graph is done; the next `mmrag delete` finds
+    the journal, finishes that delete under the store lock, then does its own."""
+    _wait_until_unserved(full_store)
+    store = Path(shutil.copytree(full_store, tmp_path / "store"))
+    env = {**os.environ, CRASH_ENV: "delete_after_graph"}
+    killed = subprocess.run(
+        [sys.executable, "-m", "llama_index_mmrag.cli", "delete", "c.txt", "--store", str(store)],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert Journal(store, MMRAGSettings(storage_dir=store).graph_dir).pending() is not None
+    result = CliRunner().invoke(app, ["delete", "b", "--store", str(store)])
+    assert result.exit_code == 0 and "deleted b.png" in result.output, result.output
+    with MultimodalRAG(storage_dir=store) as rag:
+        assert diff(store_state(rag), reference_states[1]) == []  # as if only a.txt had been ingested
+
+
+def _wait_until_unserved(store: Path, timeout_s: float = 60.0) -> None:
+    """Wait until no local Milvus Lite server serves ``store`` (its files are then safe to copy)."""
+    deadline = time.monotonic() + timeout_s
+    while (store / "milvus.db.serve.json").exists():
+        assert time.monotonic() < deadline, f"the Milvus Lite server of {store} is still up"
+        time.sleep(0.2)
 
 
 def test_stats_per_document_count_its_nodes_and_the_entities_it_sources(
