@@ -361,21 +361,11 @@ class MultimodalRAG:
             multimodal: Send retrieved images to the VLM when one is configured.
             **retriever_kwargs: Passed to :meth:`as_retriever`.
         """
-        from llama_index.core.response_synthesizers import get_response_synthesizer
-
         from llama_index_mmrag.processors.postprocessors import default_postprocessors
         from llama_index_mmrag.query_engine import MultimodalQueryEngine
-        from llama_index_mmrag.synthesis import NO_EVIDENCE, ExtractiveSynthesizer
+        from llama_index_mmrag.synthesis import answer_synthesizer
 
-        if multimodal and self.vlm is not None:
-            synthesizer: Any = get_response_synthesizer(llm=self.vlm, multimodal=True)
-        elif self.llm is not None:
-            synthesizer = get_response_synthesizer(llm=self.llm)
-        else:
-            synthesizer = ExtractiveSynthesizer()
-        # With no node above the relevance floor every synthesizer gives its empty response; LlamaIndex's
-        # factory has no argument for it, and its default says "Empty Response".
-        synthesizer._empty_response = NO_EVIDENCE
+        synthesizer = answer_synthesizer(self.llm, self.vlm, multimodal)
         if node_postprocessors is None:
             node_postprocessors = default_postprocessors(describer=self.describer, multimodal=multimodal)
         postprocessors = list(node_postprocessors)

@@ -262,3 +262,30 @@ class ExtractiveSynthesizer(BaseSynthesizer):
     ) -> Response:
         """Async twin of :meth:`synthesize` (pure CPU work, no I/O)."""
         return self.synthesize(query, nodes, additional_source_nodes, **kwargs)
+
+
+def answer_synthesizer(llm: Any = None, vlm: Any = None, multimodal: bool = False) -> BaseSynthesizer:
+    """The synthesizer that writes answers: the ``vlm`` over retrieved images (``multimodal``), else the ``llm``,
+    else :class:`ExtractiveSynthesizer` (never LlamaIndex's default OpenAI LLM). With no node left (none above
+    the relevance floor) each says :data:`NO_EVIDENCE`.
+
+    Args:
+        llm: A LlamaIndex LLM, or ``None``.
+        vlm: A multimodal LlamaIndex LLM, or ``None``.
+        multimodal: Hand retrieved images to the ``vlm`` when there is one.
+
+    Example:
+        >>> type(answer_synthesizer()).__name__, answer_synthesizer()._empty_response == NO_EVIDENCE
+        ('ExtractiveSynthesizer', True)
+    """
+    from llama_index.core.response_synthesizers import get_response_synthesizer
+
+    if multimodal and vlm is not None:
+        synthesizer: Any = get_response_synthesizer(llm=vlm, multimodal=True)
+    elif llm is not None:
+        synthesizer = get_response_synthesizer(llm=llm)
+    else:
+        synthesizer = ExtractiveSynthesizer()
+    # LlamaIndex's factory has no argument for the empty response, and its default says "Empty Response"
+    synthesizer._empty_response = NO_EVIDENCE
+    return synthesizer  # type: ignore[no-any-return]
