@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from llama_index_mmrag.graph.workspaces import WorkspaceInUseError
     from llama_index_mmrag.index.lock import StoreBusyError
     from llama_index_mmrag.manifest import StoreIdentityError
+    from llama_index_mmrag.modalities import UnknownModalityError
     from llama_index_mmrag.models.adapters import EmbeddingTimeoutError, NoLLMConfiguredError
     from llama_index_mmrag.models.dashscope import DashScopeError
     from llama_index_mmrag.parsing.errors import ParseError
@@ -73,6 +74,7 @@ _EXPORTS = {
     "FilterError": "llama_index_mmrag.stores.literals",
     "StoreBusyError": "llama_index_mmrag.index.lock",
     "StoreIdentityError": "llama_index_mmrag.manifest",
+    "UnknownModalityError": "llama_index_mmrag.modalities",
     "WorkspaceInUseError": "llama_index_mmrag.graph.workspaces",
     "LiteServerError": "llama_index_mmrag.stores.lite_server",
     "GraphFileError": "llama_index_mmrag.graph.file_storage",
@@ -124,6 +126,7 @@ __all__ = [
     "StoreIdentityError",
     "TableModalPostprocessor",
     "UnknownDocumentError",
+    "UnknownModalityError",
     "WorkspaceInUseError",
 ]
 __version__ = "0.1.0"

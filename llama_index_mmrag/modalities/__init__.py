@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from llama_index_mmrag.errors import InputError
 from llama_index_mmrag.modalities.base import Modality
 from llama_index_mmrag.modalities.equation import EQUATION
 from llama_index_mmrag.modalities.image import IMAGE
@@ -26,8 +27,16 @@ from llama_index_mmrag.modalities.text import TEXT
 __all__ = ["MODALITIES", "Modality", "ModalityRegistry", "UnknownModalityError", "get", "register"]
 
 
-class UnknownModalityError(ValueError):
-    """A modality name that is not registered."""
+class UnknownModalityError(InputError, ValueError):
+    """A modality name that is not registered.
+
+    Example:
+        >>> try:
+        ...     get("video")
+        ... except UnknownModalityError as exc:
+        ...     print(exc)
+        unknown modality 'video'...
+    """
 
 
 class ModalityRegistry:
