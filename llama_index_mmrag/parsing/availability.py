@@ -20,7 +20,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from llama_index_mmrag.parsing.pdf import PDF_SUFFIXES
+from llama_index_mmrag.parsing.formats import PDF_SUFFIXES
 
 # The module Docling's backend imports for each format, and the docling-slim extra that installs it.
 _DOCLING_BACKENDS: dict[str, tuple[str, str]] = {

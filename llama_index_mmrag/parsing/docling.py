@@ -54,14 +54,12 @@ from raganything.parser import DoclingParser, register_parser
 
 from llama_index_mmrag.parsing import availability
 from llama_index_mmrag.parsing.errors import ParseError
+from llama_index_mmrag.parsing.formats import HTML_SUFFIXES, MARKDOWN_SUFFIXES, OFFICE_SUFFIXES
 from llama_index_mmrag.parsing.xlsx_formulas import warn_uncached_formulas
 
 logger = logging.getLogger(__name__)
 
 DOCLING_OFFLINE_PARSER_NAME = "docling-offline"
-OFFICE_SUFFIXES = frozenset({".docx", ".pptx", ".xlsx"})
-HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
-MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 
 _EMU_PER_POINT = 12700.0  # PPTX geometry is in English Metric Units
 _MIN_OCR_SIDE = 24  # pixels: icons and bullets carry no text worth recognising

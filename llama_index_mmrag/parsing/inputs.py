@@ -35,6 +35,7 @@ from pathlib import Path
 from llama_index_mmrag.modalities.image import IMAGE_SUFFIXES
 from llama_index_mmrag.parsing.containers import OLE_MAGIC, ContainerKind, ole_kind, zip_kind
 from llama_index_mmrag.parsing.errors import ParseError
+from llama_index_mmrag.parsing.formats import LEGACY_OFFICE_SUFFIXES, OFFICE_SUFFIXES, PDF_SUFFIXES, TEXT_LIKE_SUFFIXES
 
 MAX_UNPACKED_BYTES = 1 << 30
 """An Office package whose parts declare more than this (1 GiB) uncompressed is refused."""
@@ -42,14 +43,6 @@ MAX_PART_RATIO = 100
 """A part inflating more than this many times its compressed size ..."""
 MIN_SUSPICIOUS_PART_BYTES = 16 << 20
 """... and to more than this (16 MiB) marks a zip bomb (real documents compress text 5-20 times)."""
-OFFICE_SUFFIXES = frozenset({".docx", ".pptx", ".xlsx"})
-LEGACY_OFFICE_SUFFIXES = {".doc": ".docx", ".xls": ".xlsx", ".ppt": ".pptx"}
-TEXT_LIKE_SUFFIXES: dict[str, str] = {
-    **dict.fromkeys((".html", ".htm", ".xhtml"), "a web page (HTML)"),
-    **dict.fromkeys((".md", ".markdown"), "Markdown text"),
-    **dict.fromkeys((".txt", ".text", ".log", ".rst", ".csv", ".tsv"), "text"),
-}
-"""Extensions of text formats, with what their content should be (for the reason)."""
 TEXT_SAMPLE_BYTES = 64 << 10
 """How much of a text file is read to tell text from binary data."""
 ENCRYPTED_OFFICE_REASON = (
@@ -259,7 +252,7 @@ def check_input_file(path: Path) -> None:
         kind = "a FIFO" if stat.S_ISFIFO(info.st_mode) else "a socket" if stat.S_ISSOCK(info.st_mode) else "a device"
         raise ParseError(path, f"not a regular file ({kind}); copy its content into a file and ingest that")
     suffix = path.suffix.lower()
-    checked = OFFICE_SUFFIXES | IMAGE_SUFFIXES | {".pdf"} | LEGACY_OFFICE_SUFFIXES.keys() | TEXT_LIKE_SUFFIXES.keys()
+    checked = OFFICE_SUFFIXES | IMAGE_SUFFIXES | PDF_SUFFIXES | LEGACY_OFFICE_SUFFIXES.keys() | TEXT_LIKE_SUFFIXES.keys()
     if info.st_size == 0 or suffix not in checked:
         return
     try:

@@ -23,13 +23,18 @@ from typing import Any
 from raganything.parser import Parser, register_parser
 
 from llama_index_mmrag.modalities import MODALITIES
-from llama_index_mmrag.parsing.docling import HTML_SUFFIXES, MARKDOWN_SUFFIXES, OFFICE_SUFFIXES, DoclingOfflineParser
+from llama_index_mmrag.parsing.docling import DoclingOfflineParser
 from llama_index_mmrag.parsing.errors import ParseError
+from llama_index_mmrag.parsing.formats import (
+    HTML_SUFFIXES,
+    MARKDOWN_SUFFIXES,
+    OFFICE_SUFFIXES,
+    PDF_SUFFIXES,
+    TEXT_SUFFIXES,
+)
 from llama_index_mmrag.parsing.image import parse_image_file
-from llama_index_mmrag.parsing.pdf import PDF_SUFFIXES
 
 OFFLINE_PARSER_NAME = "mmrag"
-TEXT_SUFFIXES = {".txt", ".text", ".log", ".rst", ".csv", ".tsv"}
 MODALITY_SUFFIXES = frozenset(s for name in MODALITIES for s in MODALITIES.get(name).suffixes)
 """Suffixes of files that are one item of a registered modality (images: ``.png`` ...)."""
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")

@@ -34,23 +34,22 @@ from llama_index_mmrag.parsing.availability import (
     docling_pdf_status,
     mineru_status,
 )
-from llama_index_mmrag.parsing.docling import (
-    DOCLING_OFFLINE_PARSER_NAME,
+from llama_index_mmrag.parsing.docling import DOCLING_OFFLINE_PARSER_NAME
+from llama_index_mmrag.parsing.errors import ParseError
+from llama_index_mmrag.parsing.formats import (
     HTML_SUFFIXES,
+    LEGACY_OFFICE_SUFFIXES,
     MARKDOWN_SUFFIXES,
     OFFICE_SUFFIXES,
+    PDF_SUFFIXES,
+    TEXT_SUFFIXES,
 )
-from llama_index_mmrag.parsing.errors import ParseError
-from llama_index_mmrag.parsing.parser import MODALITY_SUFFIXES, OFFLINE_PARSER_NAME, TEXT_SUFFIXES
-from llama_index_mmrag.parsing.pdf import PDF_SUFFIXES
+from llama_index_mmrag.parsing.parser import MODALITY_SUFFIXES, OFFLINE_PARSER_NAME
 
 logger = logging.getLogger(__name__)
 
 DOCLING_SUFFIXES = OFFICE_SUFFIXES | HTML_SUFFIXES | MARKDOWN_SUFFIXES
 """Formats ``auto`` gives to Docling."""
-
-LEGACY_OFFICE_SUFFIXES = {".doc": ".docx", ".ppt": ".pptx", ".xls": ".xlsx"}
-"""Binary Office formats no offline parser reads, with the format to save them as."""
 
 SUPPORTED_SUFFIXES = frozenset(DOCLING_SUFFIXES | TEXT_SUFFIXES | MODALITY_SUFFIXES | PDF_SUFFIXES)
 """Every extension ``auto`` has a parser for."""

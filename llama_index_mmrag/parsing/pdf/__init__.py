@@ -4,15 +4,7 @@ One module per step, in the order a page goes through them: :mod:`.parse` (the e
 worker processes, with :mod:`.workers`), :mod:`.page` (one page: :mod:`.text`, :mod:`.graphics`, :mod:`.tables`,
 :mod:`.figures`, :mod:`.layout`, on the shared :mod:`.geometry`), and :mod:`.document` (what only the whole
 document shows: running headers and footers, repeated logos, heading levels). Importing this package imports
-none of them.
-
-Example:
-    >>> from llama_index_mmrag.parsing.pdf import PDF_SUFFIXES
-    >>> ".pdf" in PDF_SUFFIXES
-    True
+none of them; the suffixes read as PDF are in :mod:`llama_index_mmrag.parsing.formats`.
 """
 
 from __future__ import annotations
-
-PDF_SUFFIXES = frozenset({".pdf"})
-"""File extensions read as PDF."""
