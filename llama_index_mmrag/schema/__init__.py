@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from llama_index_mmrag.schema.block import ContentBlock, clean_text, file_content_hash
 from llama_index_mmrag.schema.identity import (
+    Provenance,
     chunk_id,
     graph_content,
     make_chunk_id,
     node_graph_content,
     owns_chunk_id,
+    parse_provenance,
     resync_chunk_id,
     strip_provenance,
 )
@@ -38,6 +40,7 @@ __all__ = [
     "HIDDEN_FROM_EMBEDDING",
     "HIDDEN_FROM_LLM",
     "ContentBlock",
+    "Provenance",
     "block_from_node",
     "block_metadata",
     "blocks_to_nodes",
@@ -51,6 +54,7 @@ __all__ = [
     "node_image",
     "node_modality",
     "owns_chunk_id",
+    "parse_provenance",
     "resync_chunk_id",
     "strip_provenance",
 ]

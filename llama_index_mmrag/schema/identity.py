@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:  # LlamaIndex is imported where nodes are built, so reading provenance does not import it
     from llama_index.core.schema import BaseNode
@@ -38,17 +38,54 @@ def graph_content(text: str, doc: str, page: int | None, modality: str) -> str:
     return f"[{doc}, {where}, {modality}]\n{text}"
 
 
+class Provenance(NamedTuple):
+    """What a graph content's provenance line says, and the text after it (see :func:`parse_provenance`)."""
+
+    doc: str
+    page: int | None
+    modality: str
+    text: str
+
+
+def parse_provenance(content: str) -> Provenance | None:
+    """Read back a graph content (:func:`graph_content`): its document, page, modality and text.
+
+    Read from the right, so a document name holding commas, brackets or "page" reads back whole.
+
+    Args:
+        content: A chunk's graph content (LightRAG's chunk text).
+
+    Returns:
+        The provenance, or ``None`` when the content has no provenance line.
+
+    Example:
+        >>> parse_provenance(graph_content("| a |", "Q1, page 2 [draft].pdf", 4, "table"))
+        Provenance(doc='Q1, page 2 [draft].pdf', page=4, modality='table', text='| a |')
+        >>> parse_provenance("Plain text.") is None
+        True
+    """
+    first, newline, rest = content.partition("\n")
+    if not newline or not (first.startswith("[") and first.endswith("]")):
+        return None
+    parts = first[1:-1].rsplit(", ", 2)
+    if len(parts) != 3 or not parts[1].startswith("page "):
+        return None
+    doc, where, modality = parts
+    number = where.removeprefix("page ")
+    if number != "?" and not number.isdigit():
+        return None
+    return Provenance(doc, None if number == "?" else int(number), modality, rest)
+
+
 def strip_provenance(content: str, doc: str) -> str:
     """The text of a graph content without its leading provenance line (see :func:`graph_content`).
 
     Args:
         content: A chunk's graph content, or plain text (returned as it is).
-        doc: The document's file name the provenance line starts with.
+        doc: The document's file name the provenance line names.
     """
-    first, newline, rest = content.partition("\n")
-    if newline and first.startswith(f"[{doc}") and first.rstrip().endswith("]"):
-        return rest
-    return content
+    provenance = parse_provenance(content)
+    return provenance.text if provenance is not None and provenance.doc == doc else content
 
 
 def make_chunk_id(content: str) -> str:

@@ -23,6 +23,7 @@ from llama_index_mmrag.schema import (
     make_chunk_id,
     node_graph_content,
     owns_chunk_id,
+    parse_provenance,
     strip_provenance,
 )
 
@@ -49,6 +50,7 @@ def _assert_identity(node: BaseNode) -> None:
     assert node.node_id == meta["chunk_id"] == make_chunk_id(content)
     assert node.node_id == chunk_id(node.get_content(), meta["doc"], meta["page"], meta["modality"])
     assert strip_provenance(content, meta["doc"]) == node.get_content()
+    assert parse_provenance(content) == (meta["doc"], meta["page"], meta["modality"], node.get_content())
     assert graph_chunk(node.node_id, node.get_content(), meta).content == content
 
 
