@@ -3,8 +3,9 @@ and counts from Milvus and the graph themselves.
 
 Example:
     >>> catalog = DocumentCatalog(store, manifest, vector_store, graph)   # doctest: +SKIP
-    >>> catalog.resolve("Report"), catalog.get("nothing", default=None)   # doctest: +SKIP
-    ('report.pdf', None)
+    >>> catalog = rag.catalog  # the facade's
+    >>> catalog.resolve("Milvus_FAQ"), catalog.get("nothing", default=None)
+    ('milvus_faq.txt', None)
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ facade then retrieves in dense mode. Writes are upserts: a node id written twice
 
 Example:
     >>> from llama_index_mmrag.settings import MMRAGSettings
-    >>> store = build_vector_store(MMRAGSettings(storage_dir="./store"), dim=384)  # doctest: +SKIP
-    >>> store.enable_sparse                                                         # doctest: +SKIP
+    >>> store = build_vector_store(MMRAGSettings(storage_dir="./store"), dim=384)
+    >>> store.enable_sparse
     True
     >>> server_supports_bm25("v2.3.5-lite"), server_supports_bm25("2.5.4")
     (False, True)
