@@ -5,7 +5,9 @@ example runs in a fresh folder (``tmp_dir``) holding links to the demo's files (
 ``milvus_architecture.png``; ``sample_dir`` is where they live), so it names files as a user in their own
 folder would. An example that names ``rag`` gets one small store, built once per session on the offline path
 from those two files; examples only read it (one that writes builds its own store in ``tmp_dir``). An example
-that names DashScope talks to a loopback server that speaks DashScope's API, with ``DASHSCOPE_API_KEY`` set.
+that names ``report.pdf`` finds a four-page report there (text, a table, a figure, a scanned page: drawn once by
+``tests/support/pdfs.py``). An example that names DashScope talks to a loopback server that speaks DashScope's
+API, with ``DASHSCOPE_API_KEY`` set.
 """
 
 from __future__ import annotations
@@ -63,6 +65,16 @@ def doctest_rag(tmp_path_factory: pytest.TempPathFactory, sample_faq: Path, samp
     rag.close()
 
 
+@pytest.fixture(scope="session")
+def doctest_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The report the docstring examples parse: ``make_sample_pdf``'s four pages."""
+    from tests.support.pdfs import make_sample_pdf
+
+    path = tmp_path_factory.mktemp("doctest-pdf") / "report.pdf"
+    make_sample_pdf(path)
+    return path
+
+
 @pytest.fixture(autouse=True)
 def _doctest_names(request: pytest.FixtureRequest) -> None:
     """Give a docstring example its names; the store is built only if some example uses ``rag``."""
@@ -81,6 +93,8 @@ def _doctest_names(request: pytest.FixtureRequest) -> None:
     sources = "\n".join(e.source for e in request.node.dtest.examples if not e.options.get(doctest.SKIP))
     if re.search(r"\brag\b", sources):
         namespace["rag"] = request.getfixturevalue("doctest_rag")
+    if '"report.pdf"' in sources:
+        (work / "report.pdf").symlink_to(request.getfixturevalue("doctest_pdf"))
     if "DashScope" in sources:  # DashScope's API, answered by a loopback server that speaks it
         import dashscope
 

@@ -18,7 +18,11 @@ otherwise hang, exhaust memory or give a misleading reason:
 
 Example:
     >>> from pathlib import Path
-    >>> check_input_file(Path("README.md"))          # a normal file: no error          # doctest: +SKIP
+    >>> check_input_file(Path("milvus_faq.txt"))  # what it claims to be: no error
+    >>> _ = Path("scan.pdf").write_bytes(Path("milvus_architecture.png").read_bytes())  # a picture named .pdf
+    >>> check_input_file(Path("scan.pdf"))
+    Traceback (most recent call last):
+    llama_index_mmrag.parsing.errors.ParseError: scan.pdf: its content is ..., not a PDF; ...
     >>> files, failures = expand_inputs(["inbox/", "extra/report.pdf"])                  # doctest: +SKIP
 """
 

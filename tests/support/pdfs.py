@@ -3,8 +3,8 @@
 Each generator writes a file and returns what it put in, so tests can assert against it.
 
 Example:
-    >>> facts = make_sample_pdf(tmp_path / "sample.pdf")     # doctest: +SKIP
-    >>> facts["table"]["header"]                              # doctest: +SKIP
+    >>> facts = make_sample_pdf(tmp_dir / "sample.pdf")
+    >>> facts["table"]["header"]
     ['Region', 'Q1', 'Q2', 'Q3']
 """
 

@@ -18,9 +18,11 @@ process that started them, even on ``kill -9`` (see :mod:`llama_index_mmrag.pars
 
 Example:
     >>> from llama_index_mmrag.parsing.pdf.parse import parse_pdf
-    >>> items = parse_pdf("report.pdf", "parsed/")                # doctest: +SKIP
-    >>> [item["type"] for item in items][:4]                       # doctest: +SKIP
-    ['text', 'text', 'table', 'image']
+    >>> items = parse_pdf("report.pdf", "parsed/")
+    >>> [item["type"] for item in items][:6]
+    ['text', 'text', 'text', 'table', 'text', 'image']
+    >>> sorted({item["page_idx"] for item in items})
+    [0, 1, 2, 3]
 """
 
 from __future__ import annotations
