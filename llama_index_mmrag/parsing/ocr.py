@@ -26,8 +26,14 @@ parser's worker pool) call :func:`set_ocr_threads` with 1 so that the workers do
 
 Example:
     >>> from llama_index_mmrag.parsing.ocr import ocr_image, ocr_text
-    >>> lines = ocr_image("diagram.png")      # doctest: +SKIP
-    >>> print(ocr_text("diagram.png"))        # doctest: +SKIP
+    >>> lines = ocr_image("milvus_architecture.png")
+    >>> lines[0].text
+    'Milvus Architecture'
+    >>> print(ocr_text("milvus_architecture.png"))
+    Milvus Architecture
+    Access Layer
+    ...
+    Object Storage Meta Storage etcd Log Broker
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ the same machine, so there is no network path to keep alive: its clients send no
 clusters and Zilliz Cloud (``MILVUS_URI``) keep pymilvus's own settings.
 
 Example:
-    >>> milvus_connection("/data/store/milvus.db")["grpc_options"]["grpc.keepalive_permit_without_calls"]  # doctest: +SKIP
+    >>> milvus_connection("mmrag_storage/milvus.db")["grpc_options"]["grpc.keepalive_permit_without_calls"]
     0
     >>> milvus_connection("http://milvus:19530", token="root:Milvus")
     {'uri': 'http://milvus:19530', 'token': 'root:Milvus'}
