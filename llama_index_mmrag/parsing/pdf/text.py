@@ -135,8 +135,10 @@ class TextLayer:
         geometry: The page's displayed frame.
 
     Example:
-        >>> layer = TextLayer(page, page_geometry(page))   # doctest: +SKIP
-        >>> lines = layer.lines()                             # doctest: +SKIP
+        >>> page = pdfium.PdfDocument("report.pdf")[0]
+        >>> lines = TextLayer(page, page_geometry(page)).lines()
+        >>> lines[0].text, lines[0].bbox[1] < lines[1].bbox[1]  # boxes in points, from the top of the page
+        ('1 Introduction', True)
     """
 
     def __init__(self, page: pdfium.PdfPage, geometry: PageGeometry) -> None:
