@@ -6,8 +6,11 @@ Any LlamaIndex ``LLM`` (text) or multimodal LLM (chat with ``ImageBlock``) plugs
 
 Example:
     >>> from llama_index_mmrag.models.adapters import lightrag_llm_func, lightrag_embedding_func
-    >>> llm_func = lightrag_llm_func(my_llm)                        # doctest: +SKIP
-    >>> answer = await llm_func("Summarise", system_prompt="Be brief")  # doctest: +SKIP
+    >>> import asyncio
+    >>> from llama_index_mmrag.models.dashscope import DashScopeLLM
+    >>> llm_func = lightrag_llm_func(DashScopeLLM())  # any LlamaIndex LLM
+    >>> asyncio.run(llm_func("Summarise", system_prompt="Be brief"))  # the test server echoes the prompt
+    'ANSWER: Summarise'
 """
 
 from __future__ import annotations
@@ -201,8 +204,10 @@ def embedding_call_policy(embed_model: BaseEmbedding, in_process: bool | None = 
         in_process: Force the decision (``None`` detects it with :func:`is_remote_embedding`).
 
     Example:
-        >>> embedding_call_policy(my_openai_embedding).timeout      # doctest: +SKIP
-        30.0
+        >>> from llama_index_mmrag.models.dashscope import DashScopeEmbedding
+        >>> policy = embedding_call_policy(DashScopeEmbedding())  # a service: a timeout per attempt, retries
+        >>> policy.in_process, policy.timeout is not None
+        (False, True)
     """
     if in_process is None:
         in_process = not is_remote_embedding(embed_model)

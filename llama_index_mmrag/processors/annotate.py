@@ -8,9 +8,17 @@ Milvus and the graph share them. When a description replaces the text of a node 
 (:func:`~llama_index_mmrag.schema.resync_chunk_id`).
 
 Example:
-    >>> results = await describer.adescribe(parsed.blocks)   # before blocks_to_nodes   # doctest: +SKIP
-    >>> nodes = blocks_to_nodes(parsed.blocks)                                           # doctest: +SKIP
-    >>> annotate_nodes(nodes, results)                        # entity metadata on nodes  # doctest: +SKIP
+    >>> import asyncio
+    >>> from llama_index_mmrag.processors.describer import ModalDescriber
+    >>> from llama_index_mmrag.schema import ContentBlock, blocks_to_nodes
+    >>> table = ContentBlock(modality="table", doc="bench.pdf", doc_id="h", parser="mmrag", page=2,
+    ...                      table_body="| Index | Recall |\\n|---|---|\\n| HNSW | 0.98 |")
+    >>> results = asyncio.run(ModalDescriber().adescribe([table]))  # before blocks_to_nodes
+    >>> nodes = blocks_to_nodes([table])
+    >>> annotate_nodes(nodes, results)  # entity metadata on the nodes it matched
+    1
+    >>> nodes[0].metadata["entity_name"]
+    'table of Index, Recall in bench.pdf (table)'
 """
 
 from __future__ import annotations
