@@ -11,10 +11,15 @@ Model descriptions are cached by content hash (image bytes / table body / LaTeX,
 described once. At most ``concurrency`` model calls (or OCR jobs) run at a time.
 
 Example:
-    >>> describer = ModalDescriber(llm=qwen_max, vlm=qwen_vl, cache_dir="./mmrag_storage/cache")  # doctest: +SKIP
-    >>> results = await describer.adescribe(parsed.blocks)     # sets block.description        # doctest: +SKIP
-    >>> results[0].entity_info["entity_name"]                                                   # doctest: +SKIP
-    'Milvus Architecture Diagram (image)'
+    >>> import asyncio
+    >>> from llama_index_mmrag.models.dashscope import DashScopeLLM, DashScopeMultiModalLLM
+    >>> from llama_index_mmrag.schema import ContentBlock
+    >>> table = ContentBlock(modality="table", doc="bench.pdf", doc_id="h", parser="mmrag", page=2,
+    ...                      table_body="| Index | Recall |\\n|---|---|\\n| HNSW | 0.98 |")
+    >>> describer = ModalDescriber(llm=DashScopeLLM(), vlm=DashScopeMultiModalLLM(), cache_dir="./mmrag_storage/cache")
+    >>> results = asyncio.run(describer.adescribe([table]))  # sets table.description; or await in async code
+    >>> results[0].model, table.description == results[0].description
+    ('DashScopeLLM:qwen-max', True)
 """
 
 from __future__ import annotations
