@@ -17,10 +17,21 @@ coroutines on the package's engine loop. Descriptions are cached by content hash
 memory) and made at most ``concurrency`` at a time.
 
 Example:
+    >>> from llama_index.core import VectorStoreIndex
     >>> from llama_index.core.ingestion import IngestionPipeline
-    >>> image = ImageModalPostprocessor(vlm=DashScopeMultiModalLLM(), cache_dir="./cache")   # doctest: +SKIP
-    >>> nodes = IngestionPipeline(transformations=[image, embed_model]).run(nodes=nodes)       # doctest: +SKIP
-    >>> engine = index.as_query_engine(node_postprocessors=[image])                           # doctest: +SKIP
+    >>> from llama_index_mmrag import RAGAnythingReader
+    >>> from llama_index_mmrag.models.embeddings import local_embedding
+    >>> image = ImageModalPostprocessor()  # offline; with a model: ImageModalPostprocessor(vlm=qwen_vl, cache_dir="./cache")
+    >>> embed_model = local_embedding()
+    >>> docs = RAGAnythingReader().load_data(["milvus_architecture.png"])
+    >>> nodes = IngestionPipeline(transformations=[image, embed_model]).run(documents=docs)
+    >>> nodes[0].metadata["entity_name"], len(nodes[0].embedding)
+    ('image showing Milvus Architecture in milvus_architecture.png (image)', 384)
+    >>> retriever = VectorStoreIndex(nodes, embed_model=embed_model).as_retriever()
+    >>> found = image.postprocess_nodes(retriever.retrieve("Which figure shows the Query Node?"),
+    ...                                 query_str="Which figure shows the Query Node?")
+    >>> found[0].node.metadata["image_path"].endswith(".png")
+    True
 """
 
 from __future__ import annotations
