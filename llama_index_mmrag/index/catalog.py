@@ -2,7 +2,6 @@
 and counts from Milvus and the graph themselves.
 
 Example:
-    >>> catalog = DocumentCatalog(store, manifest, vector_store, graph)   # doctest: +SKIP
     >>> catalog = rag.catalog  # the facade's
     >>> catalog.resolve("Milvus_FAQ"), catalog.get("nothing", default=None)
     ('milvus_faq.txt', None)
@@ -36,6 +35,11 @@ class DocumentCatalog:
         manifest: Its records.
         vector_store: The Milvus store of its nodes.
         graph: Its knowledge graph.
+
+    Example:
+        >>> catalog = DocumentCatalog(rag.settings.storage_dir, rag.manifest, rag.vector_store, rag.graph)
+        >>> [r.doc for r in catalog.documents()]
+        ['milvus_architecture.png', 'milvus_faq.txt']
     """
 
     def __init__(self, storage_dir: Path, manifest: Manifest, vector_store: MilvusVectorStore, graph: GraphStore) -> None:

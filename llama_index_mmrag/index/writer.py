@@ -2,9 +2,8 @@
 manifest, under the journal and the store lock.
 
 Example:
-    >>> index = rag.index                                                 # doctest: +SKIP
-    >>> async with index.writing():                                       # doctest: +SKIP
-    ...     await index.awrite_document(record, nodes, replaces=None)
+    >>> rag.index.journal.pending() is None, rag.index.lock.held   # no write in flight, none holding the lock
+    (True, False)
 """
 
 from __future__ import annotations
@@ -46,8 +45,10 @@ class DocumentIndex:
         graph_dir: LightRAG's working dir (its files are copied aside by the journal).
 
     Example:
-        >>> index = DocumentIndex(store, store / "parsed", vector_store, graph, manifest, store / "lightrag")  # doctest: +SKIP
-        >>> index.recover_at_open()                                        # doctest: +SKIP
+        >>> index = DocumentIndex(rag.settings.storage_dir, rag.settings.parsed_dir, rag.vector_store, rag.graph,
+        ...                       rag.manifest, rag.settings.graph_dir)
+        >>> from llama_index_mmrag.runtime import engine_loop
+        >>> engine_loop().run(index.arecover_at_open())        # nothing pending: nothing to do
         >>> rag.index.journal.pending() is None  # the facade's index: no write was interrupted
         True
     """

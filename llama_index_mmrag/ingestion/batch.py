@@ -2,9 +2,10 @@
 that fails is reported and the rest goes on.
 
 Example:
-    >>> report = await aingest_files(rag.pipeline, ["report.pdf", "inbox/"], show_progress=False)  # doctest: +SKIP
-    >>> report.summary()                                                                            # doctest: +SKIP
-    'ingested 3 document(s) (41 text, 4 table, 2 image), 0 unchanged, 0 failed, in 9.8 s'
+    >>> from llama_index_mmrag.runtime import engine_loop
+    >>> report = engine_loop().run(aingest_files(rag.pipeline, ["milvus_faq.txt", "missing.pdf"]))
+    >>> report.unchanged, [f.path.name for f in report.failures]     # stored already; not there
+    (['milvus_faq.txt'], ['missing.pdf'])
 """
 
 from __future__ import annotations

@@ -7,10 +7,12 @@ caller with blocks of its own (:meth:`DocumentPipeline.aprepare_parsed`) run the
 :func:`~llama_index_mmrag.ingestion.batch.aingest_files` runs a batch, one file ahead.
 
 Example:
-    >>> pipeline = rag.pipeline                                            # doctest: +SKIP
-    >>> prepared = await pipeline.aprepare(Path("report.pdf"), IngestReport())  # doctest: +SKIP
-    >>> await pipeline.acommit(prepared, report)                           # doctest: +SKIP
-    Counter({'text': 41, 'table': 4, 'image': 2})
+    >>> from llama_index_mmrag.runtime import engine_loop
+    >>> report = IngestReport()
+    >>> engine_loop().run(rag.pipeline.aprepare(Path("milvus_faq.txt"), report)) is None   # stored, unchanged
+    True
+    >>> report.unchanged
+    ['milvus_faq.txt']
 """
 
 from __future__ import annotations
