@@ -178,7 +178,14 @@ def fit_nodes(nodes: Sequence[BaseNode], overflow_dir: Path) -> list[BaseNode]:
         overflow_dir: Where full texts and values that did not fit are written.
 
     Example:
-        >>> fitted = fit_nodes(nodes, settings.storage_dir / "overflow")   # doctest: +SKIP
+        >>> from llama_index_mmrag.schema import ContentBlock, blocks_to_nodes
+        >>> body = "| Index | Recall |\\n|---|---|\\n" + "| HNSW | 0.98 |\\n" * 20_000  # 320 kB of table
+        >>> table = ContentBlock(modality="table", doc="bench.pdf", doc_id="h", parser="mmrag", page=2, table_body=body)
+        >>> fitted = fit_nodes(blocks_to_nodes([table]), Path("overflow"))  # e.g. <storage_dir>/overflow
+        >>> len(fitted), fitted[0].metadata["table_part"], fitted[0].metadata["table_parts"]  # split by rows, header kept
+        (21, 0, 21)
+        >>> all(len(n.metadata["table_body"]) < 65_535 and n.metadata["table_body"].startswith("| Index |") for n in fitted)
+        True
     """
     out: list[BaseNode] = []
     for node in nodes:

@@ -20,7 +20,14 @@ and its content the node's graph content, so LightRAG's chunk id is the node id 
 results can be concatenated with :func:`merge_kg_fragments` and inserted in one call.
 
 Example:
-    >>> kg = modal_kg_fragment(table_node, description)         # doctest: +SKIP
+    >>> from llama_index_mmrag.schema import ContentBlock, blocks_to_nodes
+    >>> table = ContentBlock(modality="table", doc="bench.pdf", doc_id="h", parser="mmrag", page=2,
+    ...                      table_body="| Index | Recall |\\n|---|---|\\n| HNSW | 0.98 |")
+    >>> table_node = blocks_to_nodes([table])[0]
+    >>> kg = modal_kg_fragment(table_node, "Recall of HNSW", {"entity_name": "Recall table", "entity_type": "table",
+    ...                                                       "summary": "Recall by index"})
+    >>> sorted(kg), kg["entities"][0]["entity_name"]
+    (['chunks', 'entities', 'relationships'], 'recall table')
     >>> await rag.ainsert_custom_kg(kg)                          # doctest: +SKIP
 """
 
