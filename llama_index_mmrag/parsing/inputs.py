@@ -137,7 +137,11 @@ def identify(path: Path, head: bytes, *, strict: bool = False) -> ContainerKind 
         The content's kind, or ``None`` if the bytes match no known signature.
 
     Example:
-        >>> identify(Path("sheet.docx"), b"PK\\x03\\x04...").description      # doctest: +SKIP
+        >>> import zipfile
+        >>> with zipfile.ZipFile("sheet.docx", "w") as package:  # a workbook saved under a Word name
+        ...     package.writestr("[Content_Types].xml", "<Types/>")
+        ...     package.writestr("xl/workbook.xml", "<workbook/>")
+        >>> identify(Path("sheet.docx"), Path("sheet.docx").read_bytes()[:16]).description
         'an Excel workbook (Office Open XML)'
     """
     kind = sniff(head)
