@@ -18,10 +18,11 @@ put it first on ``PYTHONPATH``: the package it holds is the one compiled and tim
 Targets (issue 11): ``--help`` and argument errors < 1 s, ``stats``/``delete`` < 3 s, a warm query < 5 s.
 
 Usage:
-    python benchmarks/startup.py [--runs N] [--json OUT]
+    python benchmarks/startup.py [--runs N] [--only COMMAND ...] [--json OUT]
 
 Example:
     python benchmarks/startup.py --runs 3
+    python benchmarks/startup.py --runs 5 --only delete    # just the deletes (cold and warm)
 """
 
 from __future__ import annotations
@@ -89,9 +90,14 @@ def _summary(values: list[tuple[float, float]], target: float) -> dict[str, Any]
     }
 
 
-def measure(runs: int) -> dict[str, Any]:
+def measure(runs: int, only: list[str] | None = None) -> dict[str, Any]:
     """Time each command ``runs`` times on a store built for the purpose (removed after): the argument-only
-    commands once per round, the store commands cold (no server running) and warm (server held up)."""
+    commands once per round, the store commands cold (no server running) and warm (server held up).
+
+    Args:
+        runs: Fresh processes per command.
+        only: Time just these commands (names as in :data:`TARGETS_S`); all by default.
+    """
     import llama_index_mmrag
     from llama_index_mmrag.stores.lite_server import LiteStoreHold
 
@@ -108,9 +114,13 @@ def measure(runs: int) -> dict[str, Any]:
         "stats": (["stats", "--store", str(store)], 0),
         "query": (["query", "Does Milvus support simultaneous insertion and search?", "--store", str(store)], 0),
     }
+    if only:
+        no_store = {name: command for name, command in no_store.items() if name in only}
+        on_store = {name: command for name, command in on_store.items() if name in only}
+    timed_delete = not only or "delete" in only
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in no_store}
     for mode in ("cold", "warm"):
-        times.update({f"{name} ({mode})": [] for name in [*on_store, "delete"]})
+        times.update({f"{name} ({mode})": [] for name in [*on_store, *(["delete"] if timed_delete else [])]})
     try:
         _run(["ingest", faq, diagram, "--store", str(store)], 0)
         for _ in range(runs):
@@ -123,6 +133,8 @@ def measure(runs: int) -> dict[str, Any]:
                         if hold is None:
                             _wait_for_no_server(store)
                         times[f"{name} ({mode})"].append(_run(args, expect))
+                    if not timed_delete:
+                        continue
                     _run(["ingest", faq, "--store", str(store)], 0)  # untimed: something to delete
                     if hold is None:
                         _wait_for_no_server(store)
@@ -139,10 +151,13 @@ def measure(runs: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="Fresh processes per command (default 5).")
+    parser.add_argument(
+        "--only", nargs="+", choices=sorted(TARGETS_S), default=None, help="Time just these commands (all by default)."
+    )
     parser.add_argument("--json", type=Path, default=None, help="Also write the figures here.")
     args = parser.parse_args()
     load_before = os.getloadavg()
-    figures = measure(args.runs)
+    figures = measure(args.runs, args.only)
     load_after = os.getloadavg()
     import llama_index_mmrag
 
