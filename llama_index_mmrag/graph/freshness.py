@@ -14,11 +14,14 @@ Example:
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 __all__ = ["GraphFileState"]
 
 _GRAPH_SUFFIXES = (".graphml", ".json")
+_shared: dict[Path, GraphFileState] = {}
+_shared_lock = threading.Lock()
 
 
 class GraphFileState:
@@ -31,6 +34,28 @@ class GraphFileState:
     def __init__(self, graph_dir: Path) -> None:
         self.graph_dir = graph_dir
         self._seen: tuple[tuple[str, int, int], ...] | None = None
+
+    @classmethod
+    def of(cls, graph_dir: Path) -> GraphFileState:
+        """The state of ``graph_dir`` that every store of that folder in this process shares.
+
+        LightRAG's memory of a workspace outlives the store that read it (it reads the files once per process),
+        so a store opened later in the same process compares the files with what that memory was read from:
+        if another process wrote them meanwhile, the memory is stale.
+
+        Args:
+            graph_dir: LightRAG's working directory.
+
+        Example:
+            >>> GraphFileState.of(Path("/tmp/mmrag-doctest-graph")) is GraphFileState.of(Path("/tmp/mmrag-doctest-graph"))
+            True
+        """
+        key = graph_dir.resolve()
+        with _shared_lock:
+            state = _shared.get(key)
+            if state is None:
+                state = _shared[key] = cls(graph_dir)
+            return state
 
     def signature(self) -> tuple[tuple[str, int, int], ...]:
         """The files' current state; files are replaced atomically, so a new write always shows here."""

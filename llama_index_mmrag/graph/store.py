@@ -149,7 +149,7 @@ class GraphStore:
         self._dim = dim
         self._loop = loop or engine_loop()
         self._rag: LightRAG | None = None
-        self.file_state = GraphFileState(settings.graph_dir)  # to re-read files another process wrote
+        self.file_state = GraphFileState.of(settings.graph_dir)  # to re-read files another process wrote
         self._workspace: str | None = None  # read from the store's descriptor on first use
         # refused here if a copy of this store is open in this process; LightRAG re-reads the files once opened
         # if its memory of the workspace came from a copy
@@ -227,7 +227,9 @@ class GraphStore:
             )
             with creating_collections(self.settings.storage_dir):  # another process may be creating them too
                 await self._rag.initialize_storages()
-            if self._stale:  # this process last read this workspace from a copy of the store
+            # LightRAG's memory of the workspace (read once per process) came from a copy of the store, or from
+            # this store's files before another process wrote them
+            if self._stale or self.file_state.changed():
                 from llama_index_mmrag.graph.live import areload_graph_files
 
                 self._stale = False
