@@ -76,9 +76,21 @@ class _PackagedEmbeddingOnDemand:
         return local_embedding()
 
     def get_text_embedding_batch(self, texts: list[str], **kwargs: Any) -> list[list[float]]:
+        """Embed ``texts`` with the packaged model (loaded on the first call).
+
+        Args:
+            texts: The texts.
+            **kwargs: Passed to LlamaIndex's ``get_text_embedding_batch``.
+        """
         return self._model().get_text_embedding_batch(texts, **kwargs)
 
     async def aget_text_embedding_batch(self, texts: list[str], **kwargs: Any) -> list[list[float]]:
+        """Async twin of :meth:`get_text_embedding_batch` (the model loads in a worker thread).
+
+        Args:
+            texts: The texts.
+            **kwargs: Passed to LlamaIndex's ``aget_text_embedding_batch``.
+        """
         model = await asyncio.to_thread(self._model)
         return await model.aget_text_embedding_batch(texts, **kwargs)
 
