@@ -104,7 +104,7 @@ class MMRAGSettings(BaseSettings):
     chunk_size: int = Field(256, validation_alias=_env("chunk_size", "MMRAG_CHUNK_SIZE"), ge=32, le=8192)
     chunk_overlap: int = Field(32, validation_alias=_env("chunk_overlap", "MMRAG_CHUNK_OVERLAP"), ge=0)
     top_k: int = Field(10, validation_alias=_env("top_k", "MMRAG_TOP_K"), ge=1, le=1000)
-    graph_weight: float = Field(0.5, validation_alias=_env("graph_weight", "MMRAG_GRAPH_WEIGHT"), ge=0)
+    graph_weight: float = Field(0.25, validation_alias=_env("graph_weight", "MMRAG_GRAPH_WEIGHT"), ge=0)
     vector_weight: float = Field(1.0, validation_alias=_env("vector_weight", "MMRAG_VECTOR_WEIGHT"), ge=0)
     reference_weight: float = Field(1.0, validation_alias=_env("reference_weight", "MMRAG_REFERENCE_WEIGHT"), ge=0)
     describe_concurrency: int = Field(
