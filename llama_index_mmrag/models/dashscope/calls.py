@@ -88,6 +88,31 @@ def _is_ok(response: Any) -> bool:
     return getattr(response, "status_code", None) == HTTPStatus.OK
 
 
+_FAILURES: tuple[type[BaseException], ...] = (DashScopeError, DashScopeException, *_TRANSPORT_ERRORS)
+
+
+class _Retries:
+    """One call's retry policy, shared by the sync and async loops: judges each response and failure."""
+
+    def __init__(self, ctx: CallContext) -> None:
+        self._ctx = ctx
+        self._attempt = 0
+
+    def accepted(self, response: _T) -> _T:
+        """The response when it is a 200; raises its :class:`DashScopeError` otherwise."""
+        if not _is_ok(response):
+            raise self._ctx.error_from_response(response)  # type: ignore[arg-type]
+        return response
+
+    def delay_after(self, failure: BaseException) -> float:
+        """Seconds to wait before the next try; raises the failure's :class:`DashScopeError` when none is left."""
+        error = failure if isinstance(failure, DashScopeError) else self._ctx.error_from_exception(failure)
+        if not error.retryable or self._attempt >= self._ctx.max_retries:
+            raise error
+        self._attempt += 1
+        return self._ctx.delay(self._attempt - 1)
+
+
 def call_sync(ctx: CallContext, send: Callable[[], _T]) -> _T:
     """Send a non-streaming request, retrying retryable failures.
 
@@ -101,47 +126,22 @@ def call_sync(ctx: CallContext, send: Callable[[], _T]) -> _T:
     Raises:
         DashScopeError: When the call failed and retries are exhausted or pointless.
     """
-    attempt = 0
+    retries = _Retries(ctx)
     while True:
         try:
-            response = send()
-            error = None if _is_ok(response) else ctx.error_from_response(response)  # type: ignore[arg-type]
-        except (DashScopeException, *_TRANSPORT_ERRORS) as exc:
-            error = ctx.error_from_exception(exc)
-        if error is None:
-            return response
-        if not error.retryable or attempt >= ctx.max_retries:
-            raise error
-        time.sleep(ctx.delay(attempt))
-        attempt += 1
+            return retries.accepted(send())
+        except _FAILURES as failure:
+            time.sleep(retries.delay_after(failure))
 
 
 async def call_async(ctx: CallContext, send: Callable[[], Awaitable[_T]]) -> _T:
-    """Async twin of :func:`call_sync`.
-
-    Args:
-        ctx: Model, operation and retry policy.
-        send: Makes the SDK call and returns an awaitable of its response.
-
-    Returns:
-        The 200 response.
-
-    Raises:
-        DashScopeError: When the call failed and retries are exhausted or pointless.
-    """
-    attempt = 0
+    """Async twin of :func:`call_sync`: same arguments, but ``send`` returns an awaitable of the response."""
+    retries = _Retries(ctx)
     while True:
         try:
-            response = await send()
-            error = None if _is_ok(response) else ctx.error_from_response(response)  # type: ignore[arg-type]
-        except (DashScopeException, *_TRANSPORT_ERRORS) as exc:
-            error = ctx.error_from_exception(exc)
-        if error is None:
-            return response
-        if not error.retryable or attempt >= ctx.max_retries:
-            raise error
-        await asyncio.sleep(ctx.delay(attempt))
-        attempt += 1
+            return retries.accepted(await send())
+        except _FAILURES as failure:
+            await asyncio.sleep(retries.delay_after(failure))
 
 
 @dataclass(frozen=True)

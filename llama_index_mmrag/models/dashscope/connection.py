@@ -16,7 +16,15 @@ DASHSCOPE_API_KEY_ENV = "DASHSCOPE_API_KEY"
 
 
 class DashScopeConnection(BaseModel):
-    """Key, endpoint, timeout and retry settings shared by every adapter."""
+    """Key, endpoint, timeout and retry settings shared by every adapter.
+
+    Args:
+        api_key: DashScope API key; defaults to ``DASHSCOPE_API_KEY``.
+        base_url: Native API base URL (``.../api/v1``); None keeps the SDK default.
+        timeout: Seconds per HTTP request.
+        max_retries: Retries for 429, 5xx and connection failures.
+        retry_backoff: Seconds before the first retry, doubling after.
+    """
 
     api_key: str | None = Field(
         default=None,

@@ -84,11 +84,8 @@ class DashScopeEmbedding(BaseEmbedding, DashScopeConnection):
         model_name: Embedding model name.
         dimension: Output dimension (v3: 1024, 768, 512, 256, 128 or 64).
         embed_batch_size: Texts LlamaIndex hands over per batch; requests never exceed the API limit.
-        api_key: DashScope API key; defaults to ``DASHSCOPE_API_KEY``.
-        base_url: Native API base URL (``.../api/v1``); None keeps the SDK default.
-        timeout: Seconds per HTTP request.
-        max_retries: Retries for 429, 5xx and connection failures.
-        retry_backoff: Seconds before the first retry, doubling after.
+        **connection: ``api_key``, ``base_url``, ``timeout``, ``max_retries``, ``retry_backoff``: see
+            :class:`~llama_index_mmrag.models.dashscope.connection.DashScopeConnection`.
     """
 
     model_name: str = Field(default="text-embedding-v3", min_length=1, description="DashScope text embedding model.")
@@ -193,11 +190,8 @@ class DashScopeMultiModalEmbedding(MultiModalEmbedding, DashScopeConnection):
         model_name: Multimodal embedding model name.
         dimension: Output dimension (fixed 1024 for multimodal-embedding-v1).
         max_concurrency: Requests in flight at once in the async batch methods.
-        api_key: DashScope API key; defaults to ``DASHSCOPE_API_KEY``.
-        base_url: Native API base URL (``.../api/v1``); None keeps the SDK default.
-        timeout: Seconds per HTTP request.
-        max_retries: Retries for 429, 5xx and connection failures.
-        retry_backoff: Seconds before the first retry, doubling after.
+        **connection: ``api_key``, ``base_url``, ``timeout``, ``max_retries``, ``retry_backoff``: see
+            :class:`~llama_index_mmrag.models.dashscope.connection.DashScopeConnection`.
     """
 
     model_name: str = Field(default="multimodal-embedding-v1", min_length=1, description="Multimodal embedding model.")

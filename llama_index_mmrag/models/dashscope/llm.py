@@ -78,7 +78,17 @@ def _usage_kwargs(response: Any) -> dict[str, int]:
 
 
 class DashScopeChatLLM(CustomLLM, DashScopeConnection):
-    """Everything the text and the vision LLM share; subclasses pick the SDK API and message format."""
+    """Everything the text and the vision LLM share; subclasses pick the SDK API and message format.
+
+    Args:
+        model: Model name.
+        temperature: Sampling temperature in [0, 2).
+        max_tokens: Maximum output tokens; None for the model default.
+        context_window: Context window reported in ``metadata``.
+        additional_kwargs: Extra generation parameters sent with every call.
+        **connection: ``api_key``, ``base_url``, ``timeout``, ``max_retries``, ``retry_backoff``: see
+            :class:`~llama_index_mmrag.models.dashscope.connection.DashScopeConnection`.
+    """
 
     model: str = Field(min_length=1, description="DashScope model name.")
     temperature: float | None = Field(default=DEFAULT_TEMPERATURE, ge=0.0, lt=2.0, description="Sampling temperature.")
@@ -236,28 +246,12 @@ class DashScopeChatLLM(CustomLLM, DashScopeConnection):
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        """Async :meth:`chat`, over the SDK's aiohttp transport.
-
-        Args:
-            messages: The conversation.
-            **kwargs: Per-call generation parameters.
-
-        Returns:
-            The reply.
-        """
+        """Async twin of :meth:`chat`: same arguments, same result."""
         return await self._achat(messages, kwargs)
 
     @llm_chat_callback()
     async def astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
-        """Async :meth:`stream_chat`.
-
-        Args:
-            messages: The conversation.
-            **kwargs: Per-call generation parameters.
-
-        Returns:
-            An async generator of responses.
-        """
+        """Async twin of :meth:`stream_chat`: same arguments, same result."""
         return await self._astream_chat(messages, kwargs)
 
     @llm_completion_callback()
@@ -267,7 +261,7 @@ class DashScopeChatLLM(CustomLLM, DashScopeConnection):
         Args:
             prompt: The prompt.
             formatted: Unused (the prompt is sent as is); kept for the LlamaIndex signature.
-            **kwargs: Per-call generation parameters.
+            **kwargs: Per-call generation parameters; a vision model also takes ``image_documents``.
 
         Returns:
             The completion.
@@ -293,31 +287,13 @@ class DashScopeChatLLM(CustomLLM, DashScopeConnection):
 
     @llm_completion_callback()
     async def acomplete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        """Async :meth:`complete`.
-
-        Args:
-            prompt: The prompt.
-            formatted: Unused; kept for the LlamaIndex signature.
-            **kwargs: Per-call generation parameters.
-
-        Returns:
-            The completion.
-        """
+        """Async twin of :meth:`complete`: same arguments, same result."""
         messages = self._completion_messages(prompt, kwargs)
         return self._to_completion(await self._achat(messages, kwargs))
 
     @llm_completion_callback()
     async def astream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseAsyncGen:
-        """Async :meth:`stream_complete`.
-
-        Args:
-            prompt: The prompt.
-            formatted: Unused; kept for the LlamaIndex signature.
-            **kwargs: Per-call generation parameters.
-
-        Returns:
-            An async generator of completions.
-        """
+        """Async twin of :meth:`stream_complete`: same arguments, same result."""
         messages = self._completion_messages(prompt, kwargs)
         chats = await self._astream_chat(messages, kwargs)
 
@@ -342,15 +318,7 @@ class DashScopeLLM(DashScopeChatLLM):
 
     Args:
         model: Text model name.
-        api_key: DashScope API key; defaults to ``DASHSCOPE_API_KEY``.
-        base_url: Native API base URL (``.../api/v1``); None keeps the SDK default.
-        temperature: Sampling temperature in [0, 2).
-        max_tokens: Maximum output tokens; None for the model default.
-        timeout: Seconds per HTTP request.
-        max_retries: Retries for 429, 5xx and connection failures.
-        retry_backoff: Seconds before the first retry, doubling after.
-        context_window: Context window reported in ``metadata``.
-        additional_kwargs: Extra generation parameters sent with every call.
+        **settings: Generation and connection settings: see :class:`DashScopeChatLLM`.
     """
 
     model: str = Field(default="qwen-max", min_length=1, description="DashScope text model name.")

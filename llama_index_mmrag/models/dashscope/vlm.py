@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from llama_index.core.base.llms.types import ChatMessage, CompletionResponse, ImageBlock, MessageRole, TextBlock
+from llama_index.core.base.llms.types import ChatMessage, ImageBlock, MessageRole, TextBlock
 from llama_index.core.bridge.pydantic import Field
-from llama_index.core.llms.callbacks import llm_completion_callback
-from llama_index.core.schema import ImageNode
 
 from llama_index_mmrag.models.dashscope.images import image_block_to_dashscope, image_document_to_block
 from llama_index_mmrag.models.dashscope.llm import DashScopeChatLLM, dashscope_role, tool_fields
@@ -32,17 +29,13 @@ class DashScopeMultiModalLLM(DashScopeChatLLM):
         >>> vlm.complete("What is shown?", image_documents=[ImageNode(image_path=chart)]).text
         'ANSWER: What is shown? | IMAGES: png ...'
 
+    ``complete``, ``acomplete``, ``stream_complete`` and ``astream_complete`` also take
+    ``image_documents``: ``ImageNode``/``ImageDocument``/``ImageBlock`` items, sent before the prompt.
+
     Args:
         model: Vision model name.
-        api_key: DashScope API key; defaults to ``DASHSCOPE_API_KEY``.
-        base_url: Native API base URL (``.../api/v1``); None keeps the SDK default.
-        temperature: Sampling temperature in [0, 2).
-        max_tokens: Maximum output tokens; None for the model default.
-        timeout: Seconds per HTTP request.
-        max_retries: Retries for 429, 5xx and connection failures.
-        retry_backoff: Seconds before the first retry, doubling after.
-        context_window: Context window reported in ``metadata``.
-        additional_kwargs: Extra generation parameters sent with every call.
+        **settings: Generation and connection settings: see
+            :class:`~llama_index_mmrag.models.dashscope.llm.DashScopeChatLLM`.
     """
 
     model: str = Field(default="qwen-vl-max", min_length=1, description="DashScope vision model name.")
@@ -76,47 +69,3 @@ class DashScopeMultiModalLLM(DashScopeChatLLM):
         blocks: list[Any] = [image_document_to_block(item) for item in documents]
         blocks.append(TextBlock(text=prompt))
         return [ChatMessage(role=MessageRole.USER, blocks=blocks)]
-
-    @llm_completion_callback()
-    def complete(
-        self,
-        prompt: str,
-        formatted: bool = False,
-        image_documents: Sequence[ImageNode | ImageBlock] | None = None,
-        **kwargs: Any,
-    ) -> CompletionResponse:
-        """Answer a prompt about zero or more images (``MultiModalLLM``-style convenience).
-
-        Args:
-            prompt: The question.
-            formatted: Unused; kept for the LlamaIndex signature.
-            image_documents: ``ImageNode``/``ImageDocument``/``ImageBlock`` items, sent before the text.
-            **kwargs: Per-call generation parameters.
-
-        Returns:
-            The completion.
-        """
-        messages = self._completion_messages(prompt, {"image_documents": image_documents})
-        return self._to_completion(self._chat(messages, kwargs))
-
-    @llm_completion_callback()
-    async def acomplete(
-        self,
-        prompt: str,
-        formatted: bool = False,
-        image_documents: Sequence[ImageNode | ImageBlock] | None = None,
-        **kwargs: Any,
-    ) -> CompletionResponse:
-        """Async :meth:`complete`.
-
-        Args:
-            prompt: The question.
-            formatted: Unused; kept for the LlamaIndex signature.
-            image_documents: ``ImageNode``/``ImageDocument``/``ImageBlock`` items, sent before the text.
-            **kwargs: Per-call generation parameters.
-
-        Returns:
-            The completion.
-        """
-        messages = self._completion_messages(prompt, {"image_documents": image_documents})
-        return self._to_completion(await self._achat(messages, kwargs))
