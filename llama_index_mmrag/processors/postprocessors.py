@@ -87,6 +87,7 @@ class ModalPostprocessor(BaseNodePostprocessor, TransformComponent):
     """
 
     modality: ClassVar[str] = ""
+    body_key: ClassVar[str] = ""  # the block field shown to the answering LLM at query time, if any
 
     llm: LLM | None = Field(default=None, exclude=True, description="LLM for tables and equations.")
     vlm: LLM | None = Field(default=None, exclude=True, description="Multimodal LLM for images.")
@@ -268,7 +269,18 @@ class ModalPostprocessor(BaseNodePostprocessor, TransformComponent):
         return self._attach(copy, node, text)
 
     def _attach(self, copy: BaseNode, node: BaseNode, text: str) -> BaseNode:
-        """Modality-specific additions to the query-time copy."""
+        """Modality-specific additions to the query-time copy: by default the block's ``body_key`` field
+        (a table's markdown, an equation's LaTeX) is shown unless the node's text already contains it."""
+        if not self.body_key:
+            return copy
+        body = str(copy.metadata.get(self.body_key) or "")
+        if not body:
+            body = getattr(block_from_node(node)[0], self.body_key) or ""
+            copy.metadata[self.body_key] = body
+        if body.strip() and body.strip() not in text:
+            self._show(copy, self.body_key)
+        else:
+            self._hide(copy, self.body_key)
         return copy
 
     @staticmethod
@@ -367,21 +379,11 @@ class TableModalPostprocessor(ModalPostprocessor):
     """
 
     modality: ClassVar[str] = "table"
+    body_key: ClassVar[str] = "table_body"
 
     @classmethod
     def class_name(cls) -> str:
         return "TableModalPostprocessor"
-
-    def _attach(self, copy: BaseNode, node: BaseNode, text: str) -> BaseNode:
-        body = str(copy.metadata.get("table_body") or "")
-        if not body:
-            body = block_from_node(node)[0].table_body or ""
-            copy.metadata["table_body"] = body
-        if body.strip() and body.strip() not in text:
-            self._show(copy, "table_body")
-        else:
-            self._hide(copy, "table_body")
-        return copy
 
 
 class EquationModalPostprocessor(ModalPostprocessor):
@@ -406,21 +408,11 @@ class EquationModalPostprocessor(ModalPostprocessor):
     """
 
     modality: ClassVar[str] = "equation"
+    body_key: ClassVar[str] = "latex"
 
     @classmethod
     def class_name(cls) -> str:
         return "EquationModalPostprocessor"
-
-    def _attach(self, copy: BaseNode, node: BaseNode, text: str) -> BaseNode:
-        latex = str(copy.metadata.get("latex") or "")
-        if not latex:
-            latex = block_from_node(node)[0].latex or ""
-            copy.metadata["latex"] = latex
-        if latex.strip() and latex.strip() not in text:
-            self._show(copy, "latex")
-        else:
-            self._hide(copy, "latex")
-        return copy
 
 
 def default_postprocessors(
