@@ -295,25 +295,15 @@ def _resolve_allowed(allowed: Mapping[str, FieldType]) -> dict[str, _Field]:
     fields: dict[str, _Field] = {}
     for key, field_type in allowed.items():
         _check_key_syntax(key, where="Allow-listed key")
-        origin = get_origin(field_type)
-        if origin is list:
-            args = get_args(field_type)
-            element = args[0] if len(args) == 1 else None
-            scalar = _scalar_name(element)
-            if scalar is None:
-                raise FilterError(
-                    f"Allow-listed key {key!r} has unsupported type {field_type!r}; "
-                    "use list[str], list[int] or list[float]."
-                )
-            fields[key] = _Field(key, scalar, is_list=True)
-        else:
-            scalar = _scalar_name(field_type)
-            if scalar is None:
-                raise FilterError(
-                    f"Allow-listed key {key!r} has unsupported type {field_type!r}; "
-                    "use str, int, float or list[str]/list[int]/list[float]."
-                )
-            fields[key] = _Field(key, scalar, is_list=False)
+        is_list = get_origin(field_type) is list
+        args = get_args(field_type) if is_list else (field_type,)
+        scalar = _scalar_name(args[0] if len(args) == 1 else None)
+        if scalar is None:
+            expected = "list[str], list[int] or list[float]" if is_list else (
+                "str, int, float or list[str]/list[int]/list[float]"
+            )
+            raise FilterError(f"Allow-listed key {key!r} has unsupported type {field_type!r}; use {expected}.")
+        fields[key] = _Field(key, scalar, is_list=is_list)
     return fields
 
 
