@@ -96,6 +96,29 @@ def box_area(box: Box) -> float:
     return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
 
 
+class HasBox:
+    """Width and height of anything laid out on a page by its ``bbox`` (a graphic object, a text line).
+
+    Example:
+        >>> from llama_index_mmrag.parsing.pdf.text import Line
+        >>> line = Line(text="Figure 2: Recall", bbox=(72.0, 400.0, 210.0, 412.0), size=10.0)
+        >>> line.width, line.height
+        (138.0, 12.0)
+    """
+
+    bbox: Box
+
+    @property
+    def width(self) -> float:
+        """Displayed width in points."""
+        return self.bbox[2] - self.bbox[0]
+
+    @property
+    def height(self) -> float:
+        """Displayed height in points."""
+        return self.bbox[3] - self.bbox[1]
+
+
 def intersection_area(a: Box, b: Box) -> float:
     """Area of the intersection of two boxes.
 

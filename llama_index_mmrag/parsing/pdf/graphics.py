@@ -14,7 +14,7 @@ from typing import Any
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from llama_index_mmrag.parsing.pdf.geometry import Box, PageGeometry, box_area
+from llama_index_mmrag.parsing.pdf.geometry import Box, HasBox, PageGeometry, box_area
 
 Matrix = tuple[float, float, float, float, float, float]
 
@@ -31,7 +31,7 @@ _LINE, _BREAK = 0, 1
 
 
 @dataclass(frozen=True)
-class Graphic:
+class Graphic(HasBox):
     """One visible graphic object.
 
     Args:
@@ -49,16 +49,6 @@ class Graphic:
     segments: int = 0
     handle: Any = field(default=None, compare=False, repr=False)
     matrix: Matrix = field(default=(1.0, 0.0, 0.0, 1.0, 0.0, 0.0), compare=False, repr=False)
-
-    @property
-    def width(self) -> float:
-        """Displayed width in points."""
-        return self.bbox[2] - self.bbox[0]
-
-    @property
-    def height(self) -> float:
-        """Displayed height in points."""
-        return self.bbox[3] - self.bbox[1]
 
     @property
     def is_rule(self) -> bool:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from llama_index_mmrag.parsing.pdf.geometry import Box, PageGeometry
+from llama_index_mmrag.parsing.pdf.geometry import Box, HasBox, PageGeometry
 
 _BLANKS = frozenset(" \t\xa0\u2002\u2003\u2009\u200b\ufeff")
 _MATH_SYMBOLS = frozenset(
@@ -42,7 +42,7 @@ _FONT_NAME_BUFFER = 128
 
 
 @dataclass
-class Line:
+class Line(HasBox):
     """One line of text on a page.
 
     Args:
@@ -58,16 +58,6 @@ class Line:
     size: float
     bold: bool = False
     math: bool = False
-
-    @property
-    def height(self) -> float:
-        """Height of the line's box."""
-        return self.bbox[3] - self.bbox[1]
-
-    @property
-    def width(self) -> float:
-        """Width of the line's box."""
-        return self.bbox[2] - self.bbox[0]
 
 
 def has_latex(text: str) -> bool:
