@@ -11,36 +11,30 @@ from dashscope.api_entities.dashscope_response import DashScopeAPIResponse
 from dashscope.client.base_api import BaseAioApi
 
 
-class InlineMultiModalConversation(MultiModalConversation):
+class _InlineFiles:
+    """Turns off the SDK's upload of local files (to DashScope's temporary storage) before a call."""
+
+    @classmethod
+    def _preprocess_messages(cls, *args: Any, **kwargs: Any) -> bool:
+        return False
+
+    _preprocess_message_inputs = _preprocess_messages
+
+
+class InlineMultiModalConversation(_InlineFiles, MultiModalConversation):
     """``MultiModalConversation`` that never uploads local files: images arrive as data URLs."""
 
-    @classmethod
-    def _preprocess_messages(cls, model: str, messages: list[dict], api_key: str) -> bool:
-        return False
 
-
-class InlineAioMultiModalConversation(AioMultiModalConversation):
+class InlineAioMultiModalConversation(_InlineFiles, AioMultiModalConversation):
     """Async twin of :class:`InlineMultiModalConversation`."""
 
-    @classmethod
-    def _preprocess_messages(cls, model: str, messages: list[dict], api_key: str) -> bool:
-        return False
 
-
-class InlineMultiModalEmbedding(SdkMultiModalEmbedding):
+class InlineMultiModalEmbedding(_InlineFiles, SdkMultiModalEmbedding):
     """``MultiModalEmbedding`` that never uploads local files: images arrive as data URLs."""
 
-    @classmethod
-    def _preprocess_message_inputs(cls, model: str, input_data: list[dict], api_key: str) -> bool:
-        return False
 
-
-class InlineAioMultiModalEmbedding(AioMultiModalEmbedding):
+class InlineAioMultiModalEmbedding(_InlineFiles, AioMultiModalEmbedding):
     """Async twin of :class:`InlineMultiModalEmbedding`."""
-
-    @classmethod
-    def _preprocess_message_inputs(cls, model: str, input_data: list[dict], api_key: str) -> bool:
-        return False
 
 
 class AioTextEmbedding(BaseAioApi):
