@@ -16,13 +16,22 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from llama_index.core.base.response.schema import RESPONSE_TYPE
 from llama_index.core.query_engine import RetrieverQueryEngine
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from llama_index_mmrag.retrievers.question import checked_query
+from llama_index_mmrag.synthesis import answer_synthesizer
 
-__all__ = ["MultimodalQueryEngine"]
+if TYPE_CHECKING:
+    from llama_index.core.base.base_retriever import BaseRetriever
+    from llama_index.core.llms import LLM
+    from llama_index.core.postprocessor.types import BaseNodePostprocessor
+
+__all__ = ["MultimodalQueryEngine", "build_query_engine"]
 
 
 class MultimodalQueryEngine(RetrieverQueryEngine):
@@ -52,3 +61,36 @@ class MultimodalQueryEngine(RetrieverQueryEngine):
 
     async def _aquery(self, query_bundle: QueryBundle) -> RESPONSE_TYPE:
         return await super()._aquery(checked_query(query_bundle))
+
+
+def build_query_engine(
+    retriever: BaseRetriever,
+    node_postprocessors: Sequence[BaseNodePostprocessor],
+    *,
+    llm: LLM | None = None,
+    vlm: LLM | None = None,
+    multimodal: bool = False,
+    relevance_floor: BaseNodePostprocessor | None = None,
+) -> MultimodalQueryEngine:
+    """The facade's engine: the relevance floor first, then ``node_postprocessors``, then the answer synthesizer
+    (:func:`~llama_index_mmrag.synthesis.answer_synthesizer`: the VLM, the LLM, or extractive answers).
+
+    Args:
+        retriever: What retrieves the nodes.
+        node_postprocessors: Applied after the relevance floor, in order.
+        llm: The answering LLM (``None``: extractive answers with citations).
+        vlm: The multimodal LLM retrieved images are sent to when ``multimodal``.
+        multimodal: Send retrieved images to the ``vlm``.
+        relevance_floor: The postprocessor that passes no node when none is about the question (``None``: off).
+
+    Example:
+        >>> engine = build_query_engine(rag.as_retriever(), [], relevance_floor=rag.relevance_floor())
+        >>> print(engine.query("What is the capital of Mongolia?"))
+        No evidence ...
+    """
+    postprocessors = [relevance_floor] if relevance_floor is not None else []
+    return MultimodalQueryEngine(
+        retriever=retriever,
+        response_synthesizer=answer_synthesizer(llm, vlm, multimodal),
+        node_postprocessors=[*postprocessors, *node_postprocessors],
+    )

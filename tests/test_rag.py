@@ -9,7 +9,7 @@ import pytest
 from llama_index.core.schema import ImageNode
 
 from llama_index_mmrag import MilvusModalRetriever, MultimodalCompositeRetriever, MultimodalRAG
-from llama_index_mmrag.rag import UnknownDocumentError
+from llama_index_mmrag.doc_names import UnknownDocumentError
 
 
 def test_ingest_puts_text_and_image_nodes_in_the_store(demo_rag: MultimodalRAG) -> None:

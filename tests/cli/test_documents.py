@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from llama_index_mmrag.doc_names import AmbiguousDocumentError, UnknownDocumentError, match_document
 from llama_index_mmrag.manifest import DocRecord, Manifest
-from llama_index_mmrag.rag import AmbiguousDocumentError, MultimodalRAG, UnknownDocumentError, match_document
+from llama_index_mmrag.rag import MultimodalRAG
 from tests.cli.conftest import MARKUP_NAME, invoke, last_json
 
 STORED = ["milvus_architecture.png", "milvus_faq.txt", MARKUP_NAME]

@@ -20,7 +20,7 @@ from llama_index_mmrag.cli import app
 from llama_index_mmrag.graph.live import scan_vectors
 from llama_index_mmrag.index.crash import CRASH_ENV
 from llama_index_mmrag.index.journal import Journal
-from llama_index_mmrag.rag import UnknownDocumentError
+from llama_index_mmrag.doc_names import UnknownDocumentError
 from llama_index_mmrag.readers.rag_anything import RAGAnythingReader
 from llama_index_mmrag.settings import MMRAGSettings
 from llama_index_mmrag.stores.milvus import delete_ids

@@ -17,7 +17,7 @@ import pytest
 from pymilvus import MilvusException
 
 from llama_index_mmrag import MilvusModalRetriever, MultimodalRAG
-from llama_index_mmrag.rag import UnknownDocumentError
+from llama_index_mmrag.doc_names import UnknownDocumentError
 from llama_index_mmrag.settings import MMRAGSettings
 from llama_index_mmrag.stores import milvus as milvus_store
 from llama_index_mmrag.stores.milvus import build_vector_store, parse_version, server_supports_bm25

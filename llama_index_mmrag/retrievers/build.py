@@ -1,0 +1,85 @@
+"""The facade's composite, built from settings and a store: the vector, graph and reference branches and their weights.
+
+Example:
+    >>> retriever = build_composite(rag.settings, rag.vector_store, rag.graph, rag.embed_model, top_k=3,
+    ...                             modalities=["image"])
+    >>> [type(b).__name__ for b in retriever.retrievers], retriever.retriever_weights
+    (['MilvusModalRetriever', 'LightRAGRetriever', 'ReferenceRetriever'], [1.0, 0.25, 1.0])
+    >>> {n.metadata["modality"] for n in retriever.retrieve("What does the architecture diagram show?")}
+    {'image'}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from llama_index.core.base.base_retriever import BaseRetriever
+
+from llama_index_mmrag.retrievers.arguments import check_top_k
+from llama_index_mmrag.retrievers.composite import MultimodalCompositeRetriever
+from llama_index_mmrag.retrievers.lightrag import LightRAGRetriever
+from llama_index_mmrag.retrievers.milvus_modal import MilvusModalRetriever
+from llama_index_mmrag.retrievers.references import ReferenceRetriever
+from llama_index_mmrag.settings import MMRAGSettings
+
+if TYPE_CHECKING:
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+    from llama_index.core.vector_stores.types import MetadataFilters
+    from llama_index.vector_stores.milvus import MilvusVectorStore
+
+    from llama_index_mmrag.graph.store import GraphStore
+
+__all__ = ["build_composite"]
+
+
+def build_composite(
+    settings: MMRAGSettings,
+    vector_store: MilvusVectorStore,
+    graph: GraphStore,
+    embed_model: BaseEmbedding,
+    *,
+    top_k: int | None = None,
+    modalities: Sequence[str] | None = None,
+    doc: str | Sequence[str] | None = None,
+    page_range: tuple[int, int] | None = None,
+    filters: MetadataFilters | None = None,
+    graph_mode: str | None = None,
+    modality_quotas: Mapping[str, int] | None = None,
+) -> MultimodalCompositeRetriever:
+    """The filtered hybrid Milvus search, the graph (unless ``graph_mode`` is ``"off"``) and the reference search
+    (unless its weight is 0), weighted by the settings and fused inside one scope.
+
+    Args:
+        settings: Weights, ``top_k``, ``graph_mode``, candidate factor and page collapse.
+        vector_store: The store's Milvus collection (hybrid search unless it was created dense-only).
+        graph: The store's knowledge graph.
+        embed_model: The store's embedding.
+        top_k: How many nodes to return (the ``top_k`` setting by default).
+        modalities: Keep only these modalities.
+        doc: Keep only this stored document (or these), by its exact stored name.
+        page_range: Keep pages ``first..last`` (0-based, inclusive).
+        filters: Further LlamaIndex metadata filters.
+        graph_mode: LightRAG mode of the graph branch, ``"off"`` for none (the ``graph_mode`` setting by default).
+        modality_quotas: Per-modality maximum counts.
+    """
+    k = settings.top_k if top_k is None else check_top_k(top_k)
+    candidates = k * settings.candidate_factor if settings.page_aggregation else k
+    mode = "hybrid" if vector_store.enable_sparse else "dense"
+    branches: list[BaseRetriever] = [
+        MilvusModalRetriever(vector_store, embed_model, similarity_top_k=candidates, mode=mode)
+    ]
+    weights = [settings.vector_weight]
+    graph_mode = graph_mode or settings.graph_mode
+    if graph_mode != "off":
+        # The graph branch ranks chunks by how many matched entities cite them: a longer list adds weakly linked
+        # chunks (and query time) without moving pages into the top k.
+        branches.append(LightRAGRetriever(graph, vector_store, mode=graph_mode, top_k=k))
+        weights.append(settings.graph_weight)
+    if settings.reference_weight > 0:
+        branches.append(ReferenceRetriever(vector_store, embed_model, similarity_top_k=candidates, mode=mode))
+        weights.append(settings.reference_weight)
+    return MultimodalCompositeRetriever(
+        branches, weights, top_k=k, modalities=modalities, doc=doc, page_range=page_range, filters=filters,
+        modality_quotas=modality_quotas, page_aggregation=settings.page_aggregation, page_support=settings.page_support,
+    )
