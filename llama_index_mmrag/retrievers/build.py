@@ -11,8 +11,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.base_retriever import BaseRetriever
 
@@ -25,7 +24,6 @@ from llama_index_mmrag.settings import MMRAGSettings
 
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
-    from llama_index.core.vector_stores.types import MetadataFilters
     from llama_index.vector_stores.milvus import MilvusVectorStore
 
     from llama_index_mmrag.graph.store import GraphStore
@@ -40,12 +38,8 @@ def build_composite(
     embed_model: BaseEmbedding,
     *,
     top_k: int | None = None,
-    modalities: Sequence[str] | None = None,
-    doc: str | Sequence[str] | None = None,
-    page_range: tuple[int, int] | None = None,
-    filters: MetadataFilters | None = None,
     graph_mode: str | None = None,
-    modality_quotas: Mapping[str, int] | None = None,
+    **scope: Any,
 ) -> MultimodalCompositeRetriever:
     """The filtered hybrid Milvus search, the graph (unless ``graph_mode`` is ``"off"``) and the reference search
     (unless its weight is 0), weighted by the settings and fused inside one scope.
@@ -56,12 +50,9 @@ def build_composite(
         graph: The store's knowledge graph.
         embed_model: The store's embedding.
         top_k: How many nodes to return (the ``top_k`` setting by default).
-        modalities: Keep only these modalities.
-        doc: Keep only this stored document (or these), by its exact stored name.
-        page_range: Keep pages ``first..last`` (0-based, inclusive).
-        filters: Further LlamaIndex metadata filters.
         graph_mode: LightRAG mode of the graph branch, ``"off"`` for none (the ``graph_mode`` setting by default).
-        modality_quotas: Per-modality maximum counts.
+        **scope: The composite's scope and quotas (``modalities``, ``doc`` by its stored name, ``page_range``,
+            ``filters``, ``modality_quotas``): see :class:`MultimodalCompositeRetriever`.
     """
     k = settings.top_k if top_k is None else check_top_k(top_k)
     candidates = k * settings.candidate_factor if settings.page_aggregation else k
@@ -80,6 +71,5 @@ def build_composite(
         branches.append(ReferenceRetriever(vector_store, embed_model, similarity_top_k=candidates, mode=mode))
         weights.append(settings.reference_weight)
     return MultimodalCompositeRetriever(
-        branches, weights, top_k=k, modalities=modalities, doc=doc, page_range=page_range, filters=filters,
-        modality_quotas=modality_quotas, page_aggregation=settings.page_aggregation, page_support=settings.page_support,
+        branches, weights, top_k=k, page_aggregation=settings.page_aggregation, page_support=settings.page_support, **scope
     )
