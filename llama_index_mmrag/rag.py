@@ -112,15 +112,12 @@ class MultimodalRAG:
         return self.pipeline.describer
 
     def ingest(self, paths: str | Path | Iterable[str | Path], show_progress: bool = True) -> IngestReport:
-        """Ingest files and folders, each all or nothing; an unchanged file is skipped, a changed one replaced, and
-        failures are reported at the end while the rest goes on.
+        """Ingest files and folders, each all or nothing; an unchanged file is skipped, a changed one replaced; the
+        report says what was ingested, skipped, and which files failed why (the rest goes on).
 
         Args:
             paths: Files or folders (a folder given twice is read once).
             show_progress: Show a progress bar.
-
-        Returns:
-            What was ingested, skipped as unchanged, and which files failed with which reason.
 
         Example:
             >>> report = rag.ingest(["milvus_faq.txt"], show_progress=False)  # already stored, same content
