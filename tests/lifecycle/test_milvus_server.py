@@ -202,10 +202,10 @@ def test_the_facade_retrieves_in_dense_mode_from_a_dense_only_store(
         settings.storage_dir.mkdir(parents=True, exist_ok=True)
         return milvus_store.ensure_loaded(milvus_store._open_store(settings, dim, hybrid=False))
 
-    monkeypatch.setattr("llama_index_mmrag.rag.build_vector_store", dense_only)
+    monkeypatch.setattr("llama_index_mmrag.index.opening.build_vector_store", dense_only)
     with MultimodalRAG(storage_dir=tmp_path / "store") as rag:
         assert rag.vector_mode == "dense" and not rag.vector_store.enable_sparse
         assert rag.ingest([sample_faq], show_progress=False).ok
-        retriever = rag.as_retriever(top_k=2, doc="milvus_faq.txt")  # vector-only: would raise in hybrid mode
+        retriever = rag.as_retriever(top_k=2, doc="milvus_faq.txt")  # a hybrid request would raise on this store
         hits = retriever.retrieve(FAQ_QUESTION)
         assert hits and hits[0].node.metadata["doc"] == "milvus_faq.txt"
