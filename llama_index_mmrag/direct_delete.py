@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,14 +54,6 @@ async def adelete_named(index: DocumentIndex, manifest: Manifest, storage_dir: P
             raise UnknownDocumentError(name, storage_dir, [r.doc for r in manifest.docs()])
         await asyncio.shield(index.adelete_document(record))
         return record
-
-
-@dataclass(frozen=True)
-class _Rows:
-    """The nodes' collection as the index reads and deletes rows in it (a client and a collection name)."""
-
-    client: Any
-    collection_name: str
 
 
 class _PackagedEmbeddingOnDemand:
@@ -137,7 +128,7 @@ def delete_document(settings: MMRAGSettings, doc: str | Path) -> DocRecord | Non
     from llama_index_mmrag.runtime import engine_loop
     from llama_index_mmrag.stores.connection import milvus_connection
     from llama_index_mmrag.stores.lite_server import hold_lite_store
-    from llama_index_mmrag.stores.milvus import ensure_loaded, quiet_scan_warnings
+    from llama_index_mmrag.stores.milvus import CollectionRows, ensure_loaded, quiet_scan_warnings
 
     workspace, existed = initial_workspace(settings)
     StoreIdentity.open(
@@ -150,7 +141,7 @@ def delete_document(settings: MMRAGSettings, doc: str | Path) -> DocRecord | Non
         try:
             if not client.has_collection(settings.milvus_collection):
                 return None
-            rows = ensure_loaded(_Rows(client, settings.milvus_collection))  # type: ignore[arg-type]
+            rows = ensure_loaded(CollectionRows(client, settings.milvus_collection))
             loop = engine_loop()
             graph = GraphStore(settings, _PackagedEmbeddingOnDemand(), LOCAL_EMBED_DIM, loop=loop)  # type: ignore[arg-type]
             manifest = Manifest(settings.storage_dir / "manifest.json")

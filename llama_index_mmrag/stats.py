@@ -19,24 +19,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from llama_index_mmrag.modalities import MODALITIES
 from llama_index_mmrag.doc_names import UnknownDocumentError, resolve_document
 from llama_index_mmrag.graph.file_counts import FILE_GRAPH_STORAGE, GraphFiles
 from llama_index_mmrag.stores.literals import escape_string
-from llama_index_mmrag.stores.milvus import count_rows, ensure_loaded, quiet_scan_warnings, scan_rows
+from llama_index_mmrag.stores.milvus import CollectionRows, Rows, count_rows, ensure_loaded, quiet_scan_warnings, scan_rows
 
 if TYPE_CHECKING:
     from llama_index_mmrag.manifest import DocRecord
     from llama_index_mmrag.settings import MMRAGSettings
-
-
-class Rows(Protocol):
-    """What the counters read: a ``MilvusClient`` and the collection (a LlamaIndex ``MilvusVectorStore`` is one)."""
-
-    client: Any
-    collection_name: str
 
 
 class StoreStats(TypedDict):
@@ -96,14 +89,6 @@ def doc_node_ids(store: Rows, doc: str) -> set[str]:
     return {str(row["id"]) for row in scan_rows(store, ["id"], doc_expression(doc))}
 
 
-@dataclass(frozen=True)
-class _Collection:
-    """A client and the collection it counts in (what :class:`Rows` asks for)."""
-
-    client: Any
-    collection_name: str
-
-
 @dataclass
 class StoreReading:
     """What :func:`read_store_stats` read.
@@ -152,7 +137,7 @@ def read_store_stats(settings: MMRAGSettings, doc: str | None = None) -> StoreRe
     try:
         if not client.has_collection(settings.milvus_collection):
             return None
-        rows = ensure_loaded(_Collection(client, settings.milvus_collection))  # type: ignore[arg-type]
+        rows = ensure_loaded(CollectionRows(client, settings.milvus_collection))
         known = [r.doc for r in manifest.docs()]
         name: str | None = None
         if doc is not None:

@@ -20,10 +20,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from llama_index_mmrag.graph.extract import GraphChunk
 from llama_index_mmrag.schema.identity import graph_content
+from llama_index_mmrag.stores.milvus import Rows
 
 __all__ = ["StoredChunks", "graph_chunk", "read_stored_chunks", "row_graph_chunk"]
 
@@ -33,13 +34,6 @@ NODE_FIELD = "_node_content"
 """Where it keeps the node serialised as JSON, metadata included (LlamaIndex's ``node_to_metadata_dict``)."""
 _FIELDS = ["id", TEXT_FIELD, NODE_FIELD, "doc_id"]
 _IDS_PER_QUERY = 500
-
-
-class Rows(Protocol):
-    """A ``MilvusClient`` and the collection of the nodes (a LlamaIndex ``MilvusVectorStore`` is one)."""
-
-    client: Any
-    collection_name: str
 
 
 def graph_chunk(chunk_id: str, text: str, metadata: Mapping[str, Any]) -> GraphChunk:

@@ -21,7 +21,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from llama_index_mmrag.settings import MMRAGSettings
 from llama_index_mmrag.stores.connection import milvus_connection
@@ -34,6 +35,25 @@ if TYPE_CHECKING:
 # LlamaIndex's Milvus store is imported where a store is built: the row helpers below (counts, scans, deletes)
 # need only a client and a collection name, so reading a store's counts does not import LlamaIndex.
 logger = logging.getLogger(__name__)
+
+
+class Rows(Protocol):
+    """What the row helpers read and delete in: a ``MilvusClient`` and the nodes' collection (a LlamaIndex
+    ``MilvusVectorStore`` is one, and so is :class:`CollectionRows`)."""
+
+    client: Any
+    collection_name: str
+
+
+@dataclass(frozen=True)
+class CollectionRows:
+    """A bare client and collection name, for the paths that read or delete rows without LlamaIndex."""
+
+    client: Any
+    collection_name: str
+
+
+LoadableRows = TypeVar("LoadableRows", bound=Rows)
 
 BM25_MIN_VERSION = (2, 5, 0)
 """The first Milvus release with sparse vectors and the built-in BM25 function."""
@@ -236,7 +256,7 @@ def build_vector_store(settings: MMRAGSettings, dim: int) -> MilvusVectorStore:
         raise RuntimeError(f"cannot open Milvus collection {settings.milvus_collection!r} ({where}): {exc}; {hint}") from exc
 
 
-def ensure_loaded(store: MilvusVectorStore) -> MilvusVectorStore:
+def ensure_loaded(store: LoadableRows) -> LoadableRows:
     """Load the store's collection into memory if it is not (a reopened Milvus Lite store starts unloaded,
     and queries, counts and scans refuse a collection that is not loaded).
 
@@ -266,7 +286,7 @@ def flush_collections(client: Any, names: list[str]) -> None:
             client.flush(name)
 
 
-def count_rows(store: MilvusVectorStore, expr: str = "") -> int:
+def count_rows(store: Rows, expr: str = "") -> int:
     """Count the rows of the store's collection that match a filter expression (strongly consistent).
 
     Args:
@@ -304,7 +324,7 @@ def iterate_collection(
         iterator.close()
 
 
-def scan_rows(store: MilvusVectorStore, fields: list[str], expr: str = "", batch_size: int = 1000) -> Iterator[dict[str, Any]]:
+def scan_rows(store: Rows, fields: list[str], expr: str = "", batch_size: int = 1000) -> Iterator[dict[str, Any]]:
     """Every row of the store's collection matching ``expr``, with ``fields`` only (no vectors).
 
     Args:
@@ -316,7 +336,7 @@ def scan_rows(store: MilvusVectorStore, fields: list[str], expr: str = "", batch
     return iterate_collection(store.client, store.collection_name, fields, expr, batch_size)
 
 
-def delete_ids(store: MilvusVectorStore, ids: list[str], batch_size: int = 1000) -> None:
+def delete_ids(store: Rows, ids: list[str], batch_size: int = 1000) -> None:
     """Delete rows by primary key (missing ids are ignored).
 
     Args:
