@@ -3,20 +3,33 @@
 The agent LLMs are deterministic fakes (tests/support/fake_agent_llm.py) that implement LlamaIndex's LLM
 interfaces and answer only from what the tool returns, so these tests check the whole path a user's agent
 takes: tool schema -> tool call with the question -> composite retrieval over Milvus Lite and the LightRAG
-graph -> extractive answer with citations -> the agent's final answer.
+graph -> extractive answer with citations -> the agent's final answer. The package's own qwen-max adapter
+(``DashScopeLLM``) drives the same agents over real HTTP, against the loopback server that speaks DashScope's
+tool-call protocol (tests/support/dashscope_server.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any
 
+import dashscope
 import pytest
-from llama_index.core.agent.workflow import AgentOutput, FunctionAgent, ReActAgent, ToolCall, ToolCallResult
+from llama_index.core.agent.workflow import (
+    AgentOutput,
+    AgentStream,
+    FunctionAgent,
+    ReActAgent,
+    ToolCall,
+    ToolCallResult,
+)
 from llama_index.core.base.llms.types import MessageRole, ToolCallBlock
 from llama_index.core.tools import QueryEngineTool
 
 from llama_index_mmrag import MultimodalRAG
+from llama_index_mmrag.models.dashscope import DashScopeLLM
+from tests.support.dashscope_server import FAKE_API_KEY, TEXT_GENERATION_PATH, DashScopeFakeServer
 from tests.support.fake_agent_llm import (
     ANSWER_PREFIX,
     NO_EVIDENCE,
@@ -36,7 +49,18 @@ async def _run_agent(agent: FunctionAgent | ReActAgent, question: str) -> tuple[
     """Run an agent workflow to the end, keeping every event it streamed."""
     handler = agent.run(user_msg=question)
     events = [event async for event in handler.stream_events()]
-    return events, await handler
+    output = await handler
+    await dashscope.close_shared_aio_session()  # the SDK's session of this event loop, if it opened one
+    return events, output
+
+
+@pytest.fixture
+def dashscope_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[DashScopeFakeServer]:
+    """A loopback DashScope API (bypassing any proxy from the environment)."""
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    with DashScopeFakeServer() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +123,53 @@ def test_react_agent_answers_from_the_tool(milvus_tool: QueryEngineTool) -> None
     assert len(llm.turns) == 2
     assert llm.turns[0].tool_names == (TOOL_NAME,)  # read from the ReAct header the agent wrote
     observations = [m.content or "" for m in llm.turns[1].messages if (m.content or "").startswith("Observation:")]
+    assert observations == [f"Observation: {result.tool_output.content}"]
+
+
+@pytest.mark.parametrize("streaming", [True, False], ids=["streaming", "whole"])
+def test_function_agent_on_qwen_max_answers_from_the_tool(
+    milvus_tool: QueryEngineTool, dashscope_server: DashScopeFakeServer, streaming: bool
+) -> None:
+    llm = DashScopeLLM(model="qwen-max", api_key=FAKE_API_KEY, base_url=dashscope_server.base_url)
+    agent = FunctionAgent(tools=[milvus_tool], llm=llm, streaming=streaming)
+
+    events, output = asyncio.run(_run_agent(agent, QUESTION))
+
+    result = _check_tool_round_trip(events)
+    answer = str(output)
+    assert answer.startswith(ANSWER_PREFIX.format(tool=TOOL_NAME)), answer
+    assert EVIDENCE in answer and CITATION in answer
+    quoted = answer.removeprefix(ANSWER_PREFIX.format(tool=TOOL_NAME)).strip()
+    assert all(piece in result.tool_output.content for piece in cited_evidence(quoted))
+    # Two qwen-max calls per question: the tool call, then the answer from the tool's result.
+    first, second = dashscope_server.requests_to(TEXT_GENERATION_PATH)
+    assert len(dashscope_server.requests) == 2
+    assert [t["function"]["name"] for t in first.parameters["tools"]] == [TOOL_NAME]
+    assert first.parameters["tools"][0]["function"]["parameters"]["required"] == ["input"]
+    assert (first.headers.get("x-dashscope-sse") == "enable") is streaming
+    tool_messages = [m for m in second.input["messages"] if m["role"] == "tool"]
+    assert [(m["name"], m["content"]) for m in tool_messages] == [(TOOL_NAME, result.tool_output.content)]
+    if streaming:  # the arguments arrived in pieces and the agent streamed the call as it grew
+        partial = [e.tool_calls[0].tool_kwargs for e in events if isinstance(e, AgentStream) and e.tool_calls]
+        assert len(partial) > 1 and partial[-1] == {"input": QUESTION} and partial[0] != partial[-1]
+
+
+def test_react_agent_on_qwen_max_answers_from_the_tool(
+    milvus_tool: QueryEngineTool, dashscope_server: DashScopeFakeServer
+) -> None:
+    llm = DashScopeLLM(model="qwen-max", api_key=FAKE_API_KEY, base_url=dashscope_server.base_url)
+    agent = ReActAgent(tools=[milvus_tool], llm=llm)
+
+    events, output = asyncio.run(_run_agent(agent, QUESTION))
+
+    result = _check_tool_round_trip(events)
+    answer = str(output)
+    assert answer.startswith(ANSWER_PREFIX.format(tool=TOOL_NAME)), answer
+    assert EVIDENCE in answer and CITATION in answer
+    first, second = dashscope_server.requests_to(TEXT_GENERATION_PATH)
+    assert len(dashscope_server.requests) == 2
+    assert "tools" not in first.parameters  # ReAct: the tools are described in the prompt
+    observations = [m["content"] for m in second.input["messages"] if m["content"].startswith("Observation:")]
     assert observations == [f"Observation: {result.tool_output.content}"]
 
 

@@ -14,8 +14,10 @@ from typing import Any
 
 import dashscope
 import pytest
-from llama_index.core.base.llms.types import ChatMessage, ImageBlock, MessageRole, TextBlock
+from llama_index.core.base.llms.types import ChatMessage, ImageBlock, MessageRole, TextBlock, ToolCallBlock
 from llama_index.core.llms import LLM, CustomLLM
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.tools import FunctionTool
 from llama_index.core.schema import ImageDocument, ImageNode
 from PIL import Image
 
@@ -211,9 +213,159 @@ def test_llm_metadata_and_types() -> None:
     vlm = DashScopeMultiModalLLM(api_key="k")
 
     assert isinstance(llm, CustomLLM) and isinstance(vlm, LLM)
+    assert isinstance(llm, FunctionCallingLLM) and llm.metadata.is_function_calling_model
     assert llm.metadata.model_name == "qwen-max" and llm.metadata.is_chat_model
     assert llm.metadata.num_output == 100
     assert vlm.metadata.model_name == "qwen-vl-max"
+
+
+# ---------------------------------------------------------------------------------------
+# DashScopeLLM: function calling (DashScope's tool-call protocol over the loopback server)
+# ---------------------------------------------------------------------------------------
+
+TOOL_QUESTION = "Where does Milvus Lite run?"
+TOOL_OUTPUT = "Milvus Lite runs inside your Python process. [faq.txt, p.1, text]"
+
+
+def search_docs(query: str, limit: int = 3) -> str:
+    """Search the Milvus docs."""
+    return TOOL_OUTPUT
+
+
+def lookup_page(page: int) -> str:
+    """Read one page of the docs."""
+    return f"page {page}"
+
+
+SEARCH_TOOL = FunctionTool.from_defaults(search_docs)
+PAGE_TOOL = FunctionTool.from_defaults(lookup_page)
+
+
+def tool_result(reply: ChatMessage, output: str) -> ChatMessage:
+    """The tool message a LlamaIndex agent sends back: the output and the call's id only."""
+    [call] = [b for b in reply.blocks if isinstance(b, ToolCallBlock)]
+    return ChatMessage(role=MessageRole.TOOL, content=output, additional_kwargs={"tool_call_id": call.tool_call_id})
+
+
+def test_chat_with_tools_round_trip(server: DashScopeFakeServer) -> None:
+    llm = connect(DashScopeLLM, server)
+    question = ChatMessage(role=MessageRole.USER, content=TOOL_QUESTION)
+
+    reply = llm.chat_with_tools([SEARCH_TOOL, PAGE_TOOL], chat_history=[question])
+
+    [selection] = llm.get_tool_calls_from_response(reply)
+    assert (selection.tool_name, selection.tool_kwargs) == ("search_docs", {"query": TOOL_QUESTION})
+    assert selection.tool_id.startswith("call_")
+    first = server.requests[0]
+    assert first.parameters["result_format"] == "message"
+    assert first.parameters["tools"][0] == {
+        "type": "function",
+        "function": {
+            "name": "search_docs",
+            "description": SEARCH_TOOL.metadata.description,
+            "parameters": SEARCH_TOOL.metadata.get_parameters_dict(),
+        },
+    }
+    assert [t["function"]["name"] for t in first.parameters["tools"]] == ["search_docs", "lookup_page"]
+    assert "tool_choice" not in first.parameters and "parallel_tool_calls" not in first.parameters
+
+    answer = llm.chat_with_tools([SEARCH_TOOL], chat_history=[question, reply.message, tool_result(reply.message, TOOL_OUTPUT)])
+
+    assert answer.message.content == f"According to the search_docs tool: {TOOL_OUTPUT}"
+    assert llm.get_tool_calls_from_response(answer, error_on_no_tool_call=False) == []
+    with pytest.raises(ValueError, match="qwen-max called no tool"):
+        llm.get_tool_calls_from_response(answer)
+    sent = server.requests[1].input["messages"]
+    assert sent[1]["role"] == "assistant" and sent[1]["tool_calls"][0]["id"] == selection.tool_id
+    assert sent[2] == {"role": "tool", "content": TOOL_OUTPUT, "tool_call_id": selection.tool_id, "name": "search_docs"}
+
+
+def test_tool_calls_from_another_llm_are_sent_in_dashscope_format(server: DashScopeFakeServer) -> None:
+    """A conversation started elsewhere (tool calls only as ``ToolCallBlock``s) continues on qwen."""
+    llm = connect(DashScopeLLM, server)
+    call = ToolCallBlock(tool_call_id="other-1", tool_name="search_docs", tool_kwargs={"query": "q"})
+    history = [
+        ChatMessage(role=MessageRole.USER, content=TOOL_QUESTION),
+        ChatMessage(role=MessageRole.ASSISTANT, blocks=[call]),
+        ChatMessage(role=MessageRole.TOOL, content=TOOL_OUTPUT, additional_kwargs={"tool_call_id": "other-1"}),
+    ]
+
+    answer = llm.chat_with_tools([SEARCH_TOOL], chat_history=history)
+
+    assert answer.message.content.endswith(TOOL_OUTPUT)
+    sent = server.requests[0].input["messages"]
+    assert sent[1]["tool_calls"] == [
+        {"index": 0, "id": "other-1", "type": "function", "function": {"name": "search_docs", "arguments": '{"query": "q"}'}}
+    ]
+    assert sent[2]["name"] == "search_docs"
+
+
+@pytest.mark.usefixtures("aio_sessions")
+async def test_streamed_tool_call_pieces_are_assembled(server: DashScopeFakeServer) -> None:
+    llm = connect(DashScopeLLM, server)
+    expected = {"query": TOOL_QUESTION}
+
+    sync_chunks = list(llm.stream_chat_with_tools([SEARCH_TOOL], user_msg=TOOL_QUESTION))
+    stream = await llm.astream_chat_with_tools([SEARCH_TOOL], user_msg=TOOL_QUESTION)
+    async_chunks = [chunk async for chunk in stream]
+
+    for chunks in (sync_chunks, async_chunks):
+        assert len(chunks) == 4  # three pieces of the arguments, then the end of the answer
+        partial = [llm.get_tool_calls_from_response(c, error_on_no_tool_call=False) for c in chunks]
+        assert [len(p) for p in partial] == [1, 1, 1, 1]
+        assert partial[0][0].tool_name == "search_docs" and partial[0][0].tool_kwargs != expected
+        assert partial[-1][0].tool_kwargs == expected
+        assert partial[-1][0].tool_id == partial[0][0].tool_id != ""
+        [block] = [b for b in chunks[-1].message.blocks if isinstance(b, ToolCallBlock)]
+        assert block.tool_kwargs == expected
+    for request in server.requests:
+        assert request.headers["x-dashscope-sse"] == "enable" and request.parameters["incremental_output"] is True
+        assert request.parameters["tools"][0]["function"]["name"] == "search_docs"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+@pytest.mark.parametrize(
+    ("arguments", "finish_reason", "says"),
+    [
+        ('{"query": "Where does Milvus', "length", "cut off at max_tokens"),
+        ("query=Milvus Lite", "tool_calls", "not a JSON object"),
+        ('["Milvus Lite"]', "tool_calls", "not a JSON object"),
+        ('{"query": "a"}}', "tool_calls", "not a JSON object"),
+    ],
+    ids=["truncated", "not-json", "not-an-object", "trailing-brace"],
+)
+def test_malformed_tool_arguments_raise_a_clear_error(
+    server: DashScopeFakeServer, arguments: str, finish_reason: str, says: str, stream: bool
+) -> None:
+    llm = connect(DashScopeLLM, server)
+    server.malform_next_tool_call(arguments, finish_reason=finish_reason)
+
+    with pytest.raises(DashScopeError) as caught:
+        if stream:
+            list(llm.stream_chat_with_tools([SEARCH_TOOL], user_msg=TOOL_QUESTION))
+        else:
+            llm.chat_with_tools([SEARCH_TOOL], user_msg=TOOL_QUESTION)
+
+    message = str(caught.value)
+    assert caught.value.code == "InvalidToolCall" and not caught.value.retryable
+    assert "qwen-max" in message and "'search_docs'" in message and says in message
+    assert repr(arguments) in message
+
+
+def test_tool_choice_and_parallel_calls(server: DashScopeFakeServer) -> None:
+    llm = connect(DashScopeLLM, server)
+
+    forced = llm.chat_with_tools([SEARCH_TOOL, PAGE_TOOL], user_msg="page 2?", tool_choice="lookup_page")
+    single = llm.chat_with_tools([PAGE_TOOL], user_msg="page 2?", tool_required=True, allow_parallel_tool_calls=True)
+    with pytest.raises(ValueError, match="'read_page' names no tool offered"):
+        llm.chat_with_tools([SEARCH_TOOL, PAGE_TOOL], user_msg="x", tool_choice="read_page")
+
+    assert [s.tool_name for s in llm.get_tool_calls_from_response(forced)] == ["lookup_page"]
+    assert [s.tool_name for s in llm.get_tool_calls_from_response(single)] == ["lookup_page"]
+    first, second = server.requests
+    assert first.parameters["tool_choice"] == {"type": "function", "function": {"name": "lookup_page"}}
+    assert second.parameters["tool_choice"] == {"type": "function", "function": {"name": "lookup_page"}}
+    assert second.parameters["parallel_tool_calls"] is True
 
 
 # ---------------------------------------------------------------------------------------

@@ -7,6 +7,10 @@ endpoints), deterministically:
 * text and multimodal generation answer ``"ANSWER: " + <last user text>``; the multimodal
   endpoint appends ``" | IMAGES: png 7x5 sha256:<12 hex>"`` for every image it received, so a
   test can prove the picture's bytes arrived intact;
+* text generation speaks the tool-call protocol: given ``parameters.tools`` it answers with
+  ``tool_calls`` (streamed as pieces of the arguments with ``incremental_output``) and, after the
+  tool's result, in text; an agent's ReAct prompt gets ReAct-format answers
+  (:mod:`tests.support.dashscope_agent_script`);
 * text and multimodal embeddings are unit vectors derived from a SHA-256 of the content
   (:func:`expected_text_embedding`, :func:`expected_image_embedding`), in the requested
   dimension.
@@ -42,6 +46,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
+
+from tests.support.dashscope_agent_script import ProtocolError, Turn, scripted_turn
 
 FAKE_API_KEY = "sk-fake-dashscope-test-key"
 
@@ -239,6 +245,7 @@ class DashScopeFakeServer:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._failures: deque[_Failure] = deque()
+        self._tool_arguments: deque[tuple[str, str]] = deque()
         self._ids = itertools.count(1)
         self._barrier: threading.Barrier | None = None
         self._barrier_left = 0
@@ -319,6 +326,16 @@ class DashScopeFakeServer:
         with self._lock:
             self._failures.extend([failure] * count)
 
+    def malform_next_tool_call(self, arguments: str, *, finish_reason: str = "tool_calls") -> None:
+        """Send these ``arguments`` text (e.g. broken JSON) in the next tool call the model makes.
+
+        Args:
+            arguments: The ``function.arguments`` text, sent as is.
+            finish_reason: The answer's ``finish_reason`` (``length``: as if cut off at ``max_tokens``).
+        """
+        with self._lock:
+            self._tool_arguments.append((arguments, finish_reason))
+
     def expect_concurrent(self, count: int, *, timeout: float = 3.0) -> None:
         """Make the next ``count`` requests wait for each other before being answered.
 
@@ -340,6 +357,7 @@ class DashScopeFakeServer:
         with self._lock:
             self._requests.clear()
             self._failures.clear()
+            self._tool_arguments.clear()
             self._barrier, self._barrier_left = None, 0
 
     # -- request handling (called from handler threads) ------------------------------------
@@ -398,11 +416,61 @@ class DashScopeFakeServer:
         for message in messages:
             if not isinstance(message.get("content"), str):
                 raise _ApiError(400, "InvalidParameter", "Input content must be a string for text generation.")
-        last_user = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
-        answer = "ANSWER: " + last_user
+        try:
+            turn = scripted_turn(messages, request.parameters)
+        except ProtocolError as error:
+            raise _ApiError(400, "InvalidParameter", str(error)) from None
+        if turn is None:
+            last_user = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
+            turn = Turn(text="ANSWER: " + last_user)
         input_tokens = sum(_words(m["content"]) for m in messages)
         as_message = request.parameters.get("result_format") == "message"
-        return self._generation_reply(request, answer, input_tokens, as_message=as_message, as_list=False)
+        if turn.tool_calls:
+            if not as_message:
+                raise _ApiError(400, "InvalidParameter", "Tool calls need result_format 'message'.")
+            return self._tool_call_reply(request, turn.tool_calls, input_tokens)
+        return self._generation_reply(request, turn.text, input_tokens, as_message=as_message, as_list=False)
+
+    def _tool_call_reply(self, request: RecordedRequest, calls: list[dict[str, str]], input_tokens: int) -> _Reply:
+        """An answer that calls tools: whole, or streamed as pieces of each call's arguments."""
+        request_id = self._request_id()
+        finish_reason = "tool_calls"
+        with self._lock:
+            if self._tool_arguments:
+                arguments, finish_reason = self._tool_arguments.popleft()
+                calls = [{**calls[0], "arguments": arguments}, *calls[1:]]
+        whole = [
+            {"index": i, "id": f"call_{request_id}_{i}", "type": "function",
+             "function": {"name": c["name"], "arguments": c["arguments"]}}
+            for i, c in enumerate(calls)
+        ]
+        output_tokens = sum(_words(c["arguments"]) for c in calls)
+        usage = self._usage(input_tokens, output_tokens)
+        if request.headers.get("x-dashscope-sse", "").lower() != "enable":
+            return _Reply(body={"output": self._tool_call_output(whole, finish_reason), "usage": usage,
+                                "request_id": request_id})
+        if not request.parameters.get("incremental_output"):
+            raise _ApiError(400, "InvalidParameter", "The fake streams tool calls only with incremental_output.")
+        events = []
+        for call in whole:
+            # the first piece names the call, the others extend its arguments (id and name left empty)
+            text = call["function"]["arguments"]
+            cuts = [0, len(text) // 3, 2 * len(text) // 3, len(text)]
+            for number, (begin, end) in enumerate(zip(cuts, cuts[1:])):
+                piece = {"index": call["index"], "id": call["id"] if number == 0 else "", "type": "function",
+                         "function": {"name": call["function"]["name"] if number == 0 else "",
+                                      "arguments": text[begin:end]}}
+                events.append({"output": self._tool_call_output([piece], "null"), "usage": usage,
+                               "request_id": request_id})
+        events.append({"output": self._tool_call_output([], finish_reason), "usage": usage, "request_id": request_id})
+        return _Reply(events=events)
+
+    @staticmethod
+    def _tool_call_output(calls: list[dict[str, Any]], finish_reason: str) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": ""}
+        if calls:
+            message["tool_calls"] = calls
+        return {"choices": [{"finish_reason": finish_reason, "message": message}]}
 
     def _multimodal_generation(self, request: RecordedRequest) -> _Reply:
         messages = self._messages(request)

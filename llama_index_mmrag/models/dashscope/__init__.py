@@ -3,7 +3,8 @@
 Four adapters over the official ``dashscope`` SDK's native ``/api/v1`` API, each with native
 async (the SDK's aiohttp transport, not a thread):
 
-* :class:`DashScopeLLM`: qwen text models (``Generation`` / ``AioGeneration``).
+* :class:`DashScopeLLM`: qwen text models (``Generation`` / ``AioGeneration``), a ``FunctionCallingLLM``
+  that drives LlamaIndex agents with DashScope's native tool calls.
 * :class:`DashScopeMultiModalLLM`: qwen-vl vision models (``MultiModalConversation`` /
   ``AioMultiModalConversation``); chat messages carry ``ImageBlock`` content blocks.
 * :class:`DashScopeEmbedding`: ``text-embedding-v3`` and friends (``TextEmbedding``), batched
@@ -40,7 +41,8 @@ Design notes:
 
 Modules: :mod:`.errors` (:class:`DashScopeError`), :mod:`.calls` (retries, streaming, error mapping),
 :mod:`.sdk` (the SDK's entry points without file upload), :mod:`.images` (inline data URLs),
-:mod:`.connection` (key, base URL, timeouts), :mod:`.llm` and :mod:`.vlm` (the chat models),
+:mod:`.connection` (key, base URL, timeouts), :mod:`.llm` and :mod:`.vlm` (the chat models), :mod:`.tools`
+(the tool-call protocol: tool schemas out, tool calls and stream pieces back),
 :mod:`.embedding` (text and multimodal embeddings) and :mod:`.factory` (the three models from settings).
 """
 

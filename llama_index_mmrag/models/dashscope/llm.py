@@ -1,11 +1,11 @@
 """DashScope's chat models as LlamaIndex LLMs: the shared chat implementation (messages, streaming, tool
-fields, usage) and :class:`DashScopeLLM` for qwen text models."""
+calls, usage) and :class:`DashScopeLLM`, the function-calling LLM for qwen text models."""
 
 from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from dashscope import AioGeneration, Generation
 from llama_index.core.base.llms.types import (
@@ -24,6 +24,8 @@ from llama_index.core.bridge.pydantic import Field
 from llama_index.core.constants import DEFAULT_NUM_OUTPUTS, DEFAULT_TEMPERATURE
 from llama_index.core.llms import CustomLLM
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.llms.llm import ToolSelection
 
 from llama_index_mmrag.models.dashscope.calls import (
     CallContext,
@@ -33,7 +35,19 @@ from llama_index_mmrag.models.dashscope.calls import (
     open_stream_sync,
 )
 from llama_index_mmrag.models.dashscope.connection import DashScopeConnection
+from llama_index_mmrag.models.dashscope.tools import (
+    is_finished,
+    merge_tool_call_deltas,
+    name_tool_results,
+    outgoing_tool_calls,
+    tool_call_blocks,
+    tool_choice_param,
+    tool_selections,
+    tool_spec,
+)
 
+if TYPE_CHECKING:
+    from llama_index.core.tools.types import BaseTool
 
 _ROLE_MAP = {
     MessageRole.SYSTEM: "system",
@@ -68,6 +82,11 @@ def _content_text(content: Any) -> str:
     if isinstance(content, list):
         return "".join(str(item.get("text", "")) for item in content if isinstance(item, dict))
     return str(content)
+
+
+def _finish_reason(response: Any) -> str | None:
+    choices = (getattr(response, "output", None) or {}).get("choices") or []
+    return choices[0].get("finish_reason") if choices else None
 
 
 def _usage_kwargs(response: Any) -> dict[str, int]:
@@ -115,7 +134,7 @@ class DashScopeChatLLM(CustomLLM, DashScopeConnection):
 
     def _to_dashscope_messages(self, messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
         """The ``messages`` list of the request body for a LlamaIndex conversation."""
-        return [self._to_dashscope_message(message) for message in messages]
+        return name_tool_results([self._to_dashscope_message(message) for message in messages])
 
     @abstractmethod
     def _to_dashscope_message(self, message: ChatMessage) -> dict[str, Any]:
@@ -140,6 +159,8 @@ class DashScopeChatLLM(CustomLLM, DashScopeConnection):
             kwargs["max_tokens"] = self.max_tokens
         kwargs.update(self.additional_kwargs)
         kwargs.update(overrides)
+        if kwargs.get("tools"):
+            kwargs["tools"] = [t if isinstance(t, dict) else tool_spec(t) for t in kwargs["tools"]]
         return kwargs
 
     @staticmethod
@@ -156,16 +177,29 @@ class DashScopeChatLLM(CustomLLM, DashScopeConnection):
         raise ctx.unexpected("the answer has no choices", getattr(response, "request_id", None))
 
     def _chat_response(
-        self, ctx: CallContext, response: Any, text: str | None = None, delta: str | None = None
+        self,
+        ctx: CallContext,
+        response: Any,
+        text: str | None = None,
+        delta: str | None = None,
+        tool_calls: list[dict[str, Any]] | None = None,
     ) -> ChatResponse:
+        """A LlamaIndex response for an answer, or for a stream chunk given the text and tool calls so far."""
         message = self._message_of(ctx, response)
         content = _content_text(message.get("content")) if text is None else text
         extra = tool_fields(message)
+        answered_calls = extra.pop("tool_calls", None)
+        calls = answered_calls if tool_calls is None else tool_calls
+        reply = ChatMessage(role=MessageRole.ASSISTANT, content=content, additional_kwargs=extra)
+        if calls:
+            finish_reason = _finish_reason(response)
+            finished = text is None or is_finished(finish_reason)
+            extra["tool_calls"] = [dict(call) for call in calls]
+            blocks: list[Any] = [TextBlock(text=content)] if content else []
+            blocks += tool_call_blocks(ctx, calls, finished=finished, finish_reason=finish_reason)
+            reply = ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks, additional_kwargs=extra)
         return ChatResponse(
-            message=ChatMessage(role=MessageRole.ASSISTANT, content=content, additional_kwargs=extra),
-            delta=delta,
-            raw=dict(response),
-            additional_kwargs=_usage_kwargs(response),
+            message=reply, delta=delta, raw=dict(response), additional_kwargs=_usage_kwargs(response)
         )
 
     @staticmethod
@@ -194,11 +228,13 @@ class DashScopeChatLLM(CustomLLM, DashScopeConnection):
         chunks = open_stream_sync(ctx, lambda: self._sync_api.call(**kwargs))
 
         def generate() -> ChatResponseGen:
-            text = ""
+            text, calls = "", []
             for chunk in chunks:
-                delta = _content_text(self._message_of(ctx, chunk).get("content"))
+                message = self._message_of(ctx, chunk)
+                delta = _content_text(message.get("content"))
                 text += delta
-                yield self._chat_response(ctx, chunk, text=text, delta=delta)
+                merge_tool_call_deltas(calls, message.get("tool_calls") or [])
+                yield self._chat_response(ctx, chunk, text=text, delta=delta, tool_calls=calls)
 
         return generate()
 
@@ -208,11 +244,13 @@ class DashScopeChatLLM(CustomLLM, DashScopeConnection):
         chunks = await open_stream_async(ctx, lambda: self._async_api.call(**kwargs))
 
         async def generate() -> ChatResponseAsyncGen:
-            text = ""
+            text, calls = "", []
             async for chunk in chunks:
-                delta = _content_text(self._message_of(ctx, chunk).get("content"))
+                message = self._message_of(ctx, chunk)
+                delta = _content_text(message.get("content"))
                 text += delta
-                yield self._chat_response(ctx, chunk, text=text, delta=delta)
+                merge_tool_call_deltas(calls, message.get("tool_calls") or [])
+                yield self._chat_response(ctx, chunk, text=text, delta=delta, tool_calls=calls)
 
         return generate()
 
@@ -304,8 +342,12 @@ class DashScopeChatLLM(CustomLLM, DashScopeConnection):
         return generate()
 
 
-class DashScopeLLM(DashScopeChatLLM):
-    """A DashScope qwen text model (qwen-max by default) as a LlamaIndex LLM.
+class DashScopeLLM(FunctionCallingLLM, DashScopeChatLLM):
+    """A DashScope qwen text model (qwen-max by default) as a function-calling LlamaIndex LLM.
+
+    It drives LlamaIndex agents: ``FunctionAgent`` through DashScope's native tool calls (the tools' schemas
+    in the request, ``tool_calls`` in the answer, assembled from the stream's pieces), and ``ReActAgent``
+    through plain chat.
 
     Example:
         >>> import asyncio
@@ -315,6 +357,13 @@ class DashScopeLLM(DashScopeChatLLM):
         'ANSWER: Name the capital of France.'
         >>> asyncio.run(llm.achat([ChatMessage(role="user", content="Hi")])).message.content
         'ANSWER: Hi'
+        >>> from llama_index.core.tools import FunctionTool
+        >>> def search(query: str) -> str:
+        ...     '''Search the docs.'''
+        ...     return "Milvus Lite runs in-process."
+        >>> reply = llm.chat_with_tools([FunctionTool.from_defaults(search)], user_msg="Where does Milvus Lite run?")
+        >>> llm.get_tool_calls_from_response(reply)[0].tool_kwargs  # the test server calls the first tool
+        {'query': 'Where does Milvus Lite run?'}
 
     Args:
         model: Text model name.
@@ -331,6 +380,99 @@ class DashScopeLLM(DashScopeChatLLM):
         """Class name for serialization."""
         return "DashScopeLLM"
 
+    @property
+    def metadata(self) -> LLMMetadata:
+        """Context window, output size and name of the model; a function-calling chat model."""
+        return super().metadata.model_copy(update={"is_function_calling_model": True})
+
+    # -- function calling ---------------------------------------------------------------------
+
+    def _prepare_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        tool_choice: str | dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """The ``chat`` arguments for a conversation with tools: the messages and DashScope's tool parameters.
+
+        Args:
+            tools: The tools the model may call.
+            user_msg: A new user message, appended to the history.
+            chat_history: The conversation so far.
+            verbose: Unused; kept for the LlamaIndex signature.
+            allow_parallel_tool_calls: Let the model call several tools in one answer.
+            tool_required: Make the model call a tool (forced when a single tool is offered).
+            tool_choice: ``"auto"``, ``"none"`` or the name of the tool to force.
+            **kwargs: Per-call generation parameters.
+
+        Returns:
+            ``messages``, ``tools`` (DashScope's schemas) and, when set, ``tool_choice`` and
+            ``parallel_tool_calls``.
+        """
+        messages = list(chat_history or [])
+        if user_msg is not None:
+            messages.append(ChatMessage(role=MessageRole.USER, content=user_msg) if isinstance(user_msg, str) else user_msg)
+        specs = [tool_spec(tool) for tool in tools]
+        prepared: dict[str, Any] = {"messages": messages, **kwargs}
+        if specs:
+            prepared["tools"] = specs
+            choice = tool_choice_param(tool_choice, specs, tool_required)
+            if choice is not None:
+                prepared["tool_choice"] = choice
+            if allow_parallel_tool_calls:
+                prepared["parallel_tool_calls"] = True
+        return prepared
+
+    def _validate_chat_with_tools_response(
+        self,
+        response: ChatResponse,
+        tools: Sequence[BaseTool],
+        allow_parallel_tool_calls: bool = False,
+        **kwargs: Any,
+    ) -> ChatResponse:
+        """Keep only the first tool call unless parallel calls were allowed."""
+        if allow_parallel_tool_calls:
+            return response
+        message = response.message
+        calls = [b for b in message.blocks if getattr(b, "block_type", "") == "tool_call"]
+        if len(calls) > 1:
+            dropped = {id(b) for b in calls[1:]}
+            message.blocks = [b for b in message.blocks if id(b) not in dropped]
+            message.additional_kwargs["tool_calls"] = message.additional_kwargs.get("tool_calls", [])[:1]
+        return response
+
+    def get_tool_calls_from_response(
+        self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
+    ) -> list[ToolSelection]:
+        """The tool calls of a response (a stream's partial arguments completed as far as they go).
+
+        Args:
+            response: A response of :meth:`chat_with_tools` or of its stream.
+            error_on_no_tool_call: Raise when the response calls no tool.
+            **kwargs: Unused; kept for the LlamaIndex signature.
+
+        Returns:
+            One ``ToolSelection`` per call, in the model's order.
+
+        Raises:
+            ValueError: The response calls no tool and ``error_on_no_tool_call`` is set.
+        """
+        selections = [
+            ToolSelection(tool_id=call_id, tool_name=name, tool_kwargs=arguments)
+            for call_id, name, arguments in tool_selections(response.message)
+        ]
+        if not selections and error_on_no_tool_call:
+            raise ValueError(
+                f"{self.model} called no tool; it answered: {(response.message.content or '')[:200]!r}. "
+                "Pass error_on_no_tool_call=False to accept a plain answer."
+            )
+        return selections
+
     def _to_dashscope_message(self, message: ChatMessage) -> dict[str, Any]:
         for block in message.blocks:
             if not isinstance(block, TextBlock) and getattr(block, "block_type", "") in (
@@ -342,4 +484,7 @@ class DashScopeLLM(DashScopeChatLLM):
                 )
         entry: dict[str, Any] = {"role": dashscope_role(message.role), "content": message.content or ""}
         entry.update(tool_fields(message.additional_kwargs))
+        calls = outgoing_tool_calls(message)
+        if calls:
+            entry["tool_calls"] = calls
         return entry
