@@ -645,6 +645,38 @@ def stats(
         console.print(escape(_empty_store_message(folder)), soft_wrap=True, highlight=False)
 
 
+@app.command("confirm-model")
+def confirm_model(store: Optional[Path] = StoreOption) -> None:
+    """Record that the configured embedding model built this store (a store made before stores recorded it).
+
+    Such a store records only the dimension of its vectors at its first open, and every process that opens it
+    warns once until its model is confirmed. Run this with the settings the store was built with
+    (MMRAG_EMBED_MODEL, ...). A store recorded with another model or dimension exits with code 2.
+    """
+    _short_command()
+    folder = _require_store(store)
+    from llama_index_mmrag.index.identity import open_identity
+    from llama_index_mmrag.manifest import StoreIdentity, StoreIdentityError
+    from llama_index_mmrag.settings import MMRAGSettings
+
+    with _loading_frameworks():
+        from llama_index_mmrag.models.embeddings import embedding_name
+        from llama_index_mmrag.models.factory import build_models
+
+    try:
+        settings = MMRAGSettings(storage_dir=folder)
+        models = build_models(settings)
+        name = embedding_name(models.embed_model)
+        open_identity(settings, name, models.embed_dim, warn=False)  # a store never opened since: adopted first
+        identity = StoreIdentity.confirm_model(folder, embed_model=name, embed_dim=models.embed_dim)
+    except (ValueError, StoreIdentityError) as exc:
+        _fail(str(exc), 2)
+    console.print(
+        f"the store {escape(str(folder))} was built with {escape(repr(identity.embed_model))} ({identity.embed_dim}-d): recorded",
+        soft_wrap=True, highlight=False,
+    )
+
+
 def run() -> None:
     """Entry point that keeps library logs quiet unless asked; short commands end without teardown."""
     global _OWN_PROCESS

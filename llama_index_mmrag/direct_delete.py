@@ -121,19 +121,16 @@ def delete_document(settings: MMRAGSettings, doc: str | Path) -> DocRecord | Non
         return None
     from pymilvus import MilvusClient
 
-    from llama_index_mmrag.graph.file_counts import initial_workspace
     from llama_index_mmrag.graph.store import GraphStore
     from llama_index_mmrag.index import DocumentIndex
-    from llama_index_mmrag.manifest import Manifest, StoreIdentity
+    from llama_index_mmrag.index.identity import open_identity
+    from llama_index_mmrag.manifest import Manifest
     from llama_index_mmrag.runtime import engine_loop
     from llama_index_mmrag.stores.connection import milvus_connection
     from llama_index_mmrag.stores.lite_server import hold_lite_store
     from llama_index_mmrag.stores.milvus import CollectionRows, ensure_loaded, quiet_scan_warnings
 
-    workspace, existed = initial_workspace(settings)
-    StoreIdentity.open(
-        settings.storage_dir, embed_model=LOCAL_EMBED_NAME, embed_dim=LOCAL_EMBED_DIM, workspace=workspace, adopted=existed
-    )
+    open_identity(settings, LOCAL_EMBED_NAME, LOCAL_EMBED_DIM)
     quiet_scan_warnings()
     hold = hold_lite_store(settings)
     try:

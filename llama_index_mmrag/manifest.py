@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from llama_index_mmrag.errors import StoreError
 
@@ -272,8 +272,12 @@ class StoreIdentity(BaseModel):
         embed_dim: Its dimension.
         workspace: The graph's LightRAG workspace, a stable id (``<collection>_<8 hex digits>``).
         created_at: When it was recorded (ISO 8601, UTC).
-        adopted: Recorded on the first open of a store made before stores recorded what built them (its
-            model is then the one configured at that open).
+        adopted: Recorded on the first open of a store made before stores recorded what built them.
+        model_verified: Whether ``embed_model`` is known to have built the store. An adopted store records the
+            dimension its Milvus collection has (verified) and the model configured at that first open, which
+            nothing can verify: until it is confirmed (:meth:`confirm_model`, ``mmrag confirm-model``), only the
+            dimension is checked. A descriptor written before this field existed with ``adopted`` set reads as
+            unverified.
 
     Example:
         >>> folder = Path(tempfile.mkdtemp())
@@ -293,6 +297,15 @@ class StoreIdentity(BaseModel):
     workspace: str
     created_at: str | None = None
     adopted: bool = False
+    model_verified: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unverified_if_adopted_before(cls, data: Any) -> Any:
+        """A descriptor from before ``model_verified`` existed: an adopted store's model was never verified."""
+        if isinstance(data, dict) and "model_verified" not in data and data.get("adopted"):
+            return {**data, "model_verified": False}
+        return data
 
     @staticmethod
     def path(storage_dir: Path) -> Path:
@@ -326,7 +339,14 @@ class StoreIdentity(BaseModel):
 
     @classmethod
     def open(
-        cls, storage_dir: Path, *, embed_model: str, embed_dim: int, workspace: str, adopted: bool = False
+        cls,
+        storage_dir: Path,
+        *,
+        embed_model: str,
+        embed_dim: int,
+        workspace: str,
+        adopted: bool = False,
+        stored_dim: int | None = None,
     ) -> StoreIdentity:
         """The store's identity, recorded now if it has none, checked against the configured embedding.
 
@@ -338,7 +358,10 @@ class StoreIdentity(BaseModel):
             embed_model: The configured embedding model's name.
             embed_dim: Its dimension.
             workspace: The workspace to record if the store has no identity yet.
-            adopted: Whether the store existed before (it gets its current workspace, not a new one).
+            adopted: Whether the store existed before (it gets its current workspace, not a new one, and its
+                model is recorded as unverified: nothing tells which model built it).
+            stored_dim: The dimension of the vectors an adopted store already holds (its Milvus collection's),
+                recorded instead of ``embed_dim``; ``None`` if it holds none.
 
         Raises:
             StoreIdentityError: If the store was built with another model or dimension, or ``store.json`` is
@@ -346,7 +369,14 @@ class StoreIdentity(BaseModel):
         """
         recorded = cls.read(storage_dir)
         if recorded is None:
-            new = cls(embed_model=embed_model, embed_dim=embed_dim, workspace=workspace, created_at=utc_now(), adopted=adopted)
+            new = cls(
+                embed_model=embed_model,
+                embed_dim=stored_dim if adopted and stored_dim is not None else embed_dim,
+                workspace=workspace,
+                created_at=utc_now(),
+                adopted=adopted,
+                model_verified=not adopted,
+            )
             recorded = new._create(storage_dir)
         recorded.check(storage_dir, embed_model, embed_dim)
         return recorded
@@ -382,13 +412,56 @@ class StoreIdentity(BaseModel):
             embed_dim: Its dimension.
 
         Raises:
-            StoreIdentityError: If the model or the dimension differs.
+            StoreIdentityError: If the dimension differs, or the model does and the recorded one is verified.
         """
-        if (self.embed_model, self.embed_dim) == (embed_model, embed_dim):
+        if self.embed_dim == embed_dim and (self.embed_model == embed_model or not self.model_verified):
             return
+        if not self.model_verified:
+            raise StoreIdentityError(
+                f"the store {storage_dir} holds {self.embed_dim}-d vectors (made before stores recorded their "
+                f"embedding model), but {embed_model!r} ({embed_dim}-d) is configured: vectors of different models "
+                f"cannot be compared. Open it with the model that built it (MMRAG_EMBED_MODEL / MMRAG_EMBED_DIM, or "
+                f"embed_model= and embed_dim=), or give this model a new store (another storage_dir) and ingest the "
+                f"documents there"
+            )
         raise StoreIdentityError(
             f"the store {storage_dir} was built with the embedding model {self.embed_model!r} ({self.embed_dim}-d), "
             f"but {embed_model!r} ({embed_dim}-d) is configured: vectors of different models cannot be compared. "
             f"Open it with the model that built it (MMRAG_EMBED_MODEL / MMRAG_EMBED_DIM, or embed_model= and "
             f"embed_dim=), or give this model a new store (another storage_dir) and ingest the documents there"
         )
+
+    @classmethod
+    def confirm_model(cls, storage_dir: Path, *, embed_model: str, embed_dim: int) -> StoreIdentity:
+        """Record that ``embed_model`` built the store (for a store whose model is unverified), and check it.
+
+        Args:
+            storage_dir: The store's folder.
+            embed_model: The embedding model's name (:func:`llama_index_mmrag.models.embeddings.embedding_name`).
+            embed_dim: Its dimension.
+
+        Raises:
+            StoreIdentityError: If the store has no descriptor yet (open it once first), its dimension differs, or
+                another model is recorded as verified.
+
+        Example:
+            >>> folder = Path(tempfile.mkdtemp())
+            >>> adopted = StoreIdentity.open(folder, embed_model="m", embed_dim=384, workspace="w", adopted=True)
+            >>> adopted.model_verified
+            False
+            >>> StoreIdentity.confirm_model(folder, embed_model="m", embed_dim=384).model_verified
+            True
+        """
+        recorded = cls.read(storage_dir)
+        if recorded is None:
+            raise StoreIdentityError(
+                f"the store {storage_dir} has no descriptor ({STORE_FILE}) yet: open it once (any `mmrag` command "
+                f"or MultimodalRAG(storage_dir=...)), then confirm its embedding model"
+            )
+        recorded.check(storage_dir, embed_model, embed_dim)
+        if recorded.model_verified and recorded.embed_model == embed_model:
+            return recorded
+        confirmed = recorded.model_copy(update={"embed_model": embed_model, "model_verified": True})
+        data = confirmed.model_dump_json(indent=1).encode("utf-8")
+        write_atomic(cls.path(storage_dir), lambda handle: handle.write(data), ".store-")
+        return confirmed

@@ -27,13 +27,14 @@ Writers are serialised across processes by an exclusive ``flock`` on ``<storage_
 the kernel when its holder dies, so a crashed writer never blocks the next one), and recovery only runs while
 holding it: a journal being written by a live process is never mistaken for a crash.
 
-==============  ================================================================================================
-``writer.py``   :class:`DocumentIndex`: the steps above (write, delete, recover, flush) under the lock
-``journal.py``  :class:`Journal`, :class:`PendingWrite`: the pending record and the graph's copies
-``lock.py``     :class:`StoreLock`, :class:`StoreBusyError`
-``crash.py``    :func:`crash_point`: where the kill -9 tests stop a writer
-``catalog.py``  :class:`DocumentCatalog`: the stored documents read back (records, names, counts)
-==============  ================================================================================================
+===============  ================================================================================================
+``writer.py``    :class:`DocumentIndex`: the steps above (write, delete, recover, flush) under the lock
+``journal.py``   :class:`Journal`, :class:`PendingWrite`: the pending record and the graph's copies
+``lock.py``      :class:`StoreLock`, :class:`StoreBusyError`
+``crash.py``     :func:`crash_point`: where the kill -9 tests stop a writer
+``catalog.py``   :class:`DocumentCatalog`: the stored documents read back (records, names, counts)
+``identity.py``  :func:`open_identity`: what built the store, recorded, adopted (an old store) or checked
+===============  ================================================================================================
 
 Example:
     >>> from pathlib import Path

@@ -12,9 +12,9 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from llama_index_mmrag.graph.file_counts import initial_workspace
 from llama_index_mmrag.graph.store import GraphStore
 from llama_index_mmrag.index.catalog import DocumentCatalog
+from llama_index_mmrag.index.identity import open_identity
 from llama_index_mmrag.index.writer import DocumentIndex
 from llama_index_mmrag.manifest import Manifest, StoreIdentity
 from llama_index_mmrag.models.adapters import lightrag_llm_func
@@ -89,11 +89,7 @@ class OpenStore:
         Raises:
             StoreIdentityError: If the store was built with another embedding model or dimension.
         """
-        workspace, existed = initial_workspace(settings)
-        identity = StoreIdentity.open(
-            settings.storage_dir, embed_model=embedding_name(embed_model), embed_dim=embed_dim, workspace=workspace,
-            adopted=existed,
-        )
+        identity = open_identity(settings, embedding_name(embed_model), embed_dim)
         loop = engine_loop()
         hold = hold_lite_store(settings)
         graph: GraphStore | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -114,7 +115,7 @@ def test_opening_a_store_with_another_embedding_is_refused(
     """Another model (even of the same dimension) or another dimension: a clear error, and nothing changes."""
     store = _copy(legacy, tmp_path / "store")
     workspace = _path_workspace(legacy[0])
-    StoreIdentity.open(store, embed_model=LOCAL_EMBED_NAME, embed_dim=384, workspace=workspace, adopted=True)
+    StoreIdentity.open(store, embed_model=LOCAL_EMBED_NAME, embed_dim=384, workspace=workspace)
     recorded = (store / STORE_FILE).read_bytes()
     with pytest.raises(StoreIdentityError) as refused:
         MultimodalRAG(storage_dir=store, embed_model=embed_model, embed_dim=embed_dim)
@@ -130,9 +131,58 @@ def test_mmrag_delete_refuses_a_store_built_with_another_embedding_and_changes_n
 ) -> None:
     """`mmrag delete` runs without the facade (direct_delete.py) and checks what built the store as the facade does."""
     store = _copy(legacy, tmp_path / "store")
-    StoreIdentity.open(store, embed_model="MockEmbedding", embed_dim=384, workspace=_path_workspace(legacy[0]), adopted=True)
+    StoreIdentity.open(store, embed_model="MockEmbedding", embed_dim=384, workspace=_path_workspace(legacy[0]))
     manifest = (store / "manifest.json").read_bytes()
     result = CliRunner().invoke(app, ["delete", "a.txt", "--store", str(store)])
     assert result.exit_code == 2, result.output
     assert "'MockEmbedding' (384-d)" in result.output and f"'{LOCAL_EMBED_NAME}' (384-d)" in result.output
     assert (store / "manifest.json").read_bytes() == manifest
+
+
+def test_an_old_store_records_its_dimension_and_an_unverified_model_until_it_is_confirmed(
+    legacy: tuple[Path, dict[str, Any]], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An old store first opened with another model of the same dimension: nothing tells which model built it, so
+    it is recorded as unverified (not as the model that built it), with one warning per process naming the store
+    and the command that confirms it; once confirmed, the model is checked like any store's."""
+    store = _copy(legacy, tmp_path / "store")
+    with caplog.at_level(logging.WARNING):
+        with MultimodalRAG(storage_dir=store, embed_model=MockEmbedding(embed_dim=384), embed_dim=384):
+            pass
+        with MultimodalRAG(storage_dir=store, embed_model=MockEmbedding(embed_dim=384), embed_dim=384):
+            pass  # the same process opening it again is not warned twice
+    identity = StoreIdentity.read(store)
+    assert identity is not None
+    assert (identity.embed_dim, identity.model_verified, identity.adopted) == (384, False, True)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and str(store) in r.getMessage()]
+    assert len(warnings) == 1, warnings
+    assert f"mmrag confirm-model --store {store}" in warnings[0] and "'MockEmbedding'" in warnings[0]
+
+    result = CliRunner().invoke(app, ["confirm-model", "--store", str(store)])  # the packaged model built it
+    assert result.exit_code == 0, result.output
+    confirmed = StoreIdentity.read(store)
+    assert confirmed is not None
+    assert (confirmed.embed_model, confirmed.embed_dim, confirmed.model_verified) == (LOCAL_EMBED_NAME, 384, True)
+    assert confirmed.workspace == identity.workspace
+    with pytest.raises(StoreIdentityError) as refused:
+        MultimodalRAG(storage_dir=store, embed_model=MockEmbedding(embed_dim=384), embed_dim=384)
+    assert f"'{LOCAL_EMBED_NAME}' (384-d)" in str(refused.value)
+
+
+def test_an_old_store_opened_with_another_dimension_is_refused_by_its_collections_dimension(
+    legacy: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """The dimension of an old store is read from its Milvus collection, so a model of another dimension is refused
+    at its first open; a descriptor adopted before models were marked unverified reads as unverified."""
+    store = _copy(legacy, tmp_path / "store")
+    with pytest.raises(StoreIdentityError) as refused:
+        MultimodalRAG(storage_dir=store, embed_model=lazy_local_embedding(), embed_dim=768)
+    message = str(refused.value)
+    assert str(store) in message and "384-d" in message and "768-d" in message and "new store" in message
+    identity = StoreIdentity.read(store)
+    assert identity is not None and (identity.embed_dim, identity.model_verified) == (384, False)
+
+    older = identity.model_dump(exclude={"model_verified"}) | {"embed_model": "MockEmbedding"}
+    (store / STORE_FILE).write_text(json.dumps(older))  # adopted by a version that recorded the model as verified
+    reread = StoreIdentity.read(store)
+    assert reread is not None and not reread.model_verified
