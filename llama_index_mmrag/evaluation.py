@@ -46,6 +46,12 @@ class EvalQuestion:
         relevant_pages: ``(doc, page)`` pairs that hold the evidence (0-based pages).
         evidence_sources: Kinds of evidence, e.g. ``Table``, ``Chart``, ``Pure-text (Plain-text)``.
         answerable: ``False`` for questions the document cannot answer (skipped in recall).
+
+    Example:
+        >>> question = EvalQuestion(qid="q1", question="Which region moved the most containers?", doc="report.pdf",
+        ...                         relevant_pages=frozenset({("report.pdf", 2)}), evidence_sources=("Table",))
+        >>> ("report.pdf", 2) in question.relevant_pages, question.answerable
+        (True, True)
     """
 
     qid: str
@@ -64,6 +70,13 @@ class QuestionResult:
         question: The question.
         retrieved: ``(doc, page)`` of each retrieved node, in rank order (page ``-1`` where unknown).
         latency_ms: Retrieval wall time.
+
+    Example:
+        >>> question = EvalQuestion("q1", "Which region moved the most containers?", "report.pdf",
+        ...                         frozenset({("report.pdf", 2)}))
+        >>> result = QuestionResult(question, retrieved=[("report.pdf", 0), ("report.pdf", 2)])
+        >>> result.first_hit_rank, result.hit_at(1), result.hit_at(5), result.recall_at(5)
+        (2, False, True, 1.0)
     """
 
     question: EvalQuestion

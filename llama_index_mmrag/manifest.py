@@ -141,6 +141,12 @@ class DocRecord(BaseModel):
         pages: Number of pages seen (highest page index + 1).
         source_path: Where the file was ingested from.
         ingested_at: When it was recorded (ISO 8601, UTC); ``None`` in manifests written before it was kept.
+
+    Example:
+        >>> record = DocRecord(doc="report.pdf", doc_id="h1", parser="mmrag", node_ids=["chunk-1", "chunk-2"],
+        ...                    modalities={"text": 1, "table": 1}, pages=3)
+        >>> DocRecord.model_validate_json(record.model_dump_json()) == record   # as the manifest stores it
+        True
     """
 
     doc: str
@@ -158,6 +164,14 @@ class Manifest:
 
     Args:
         path: The manifest file.
+
+    Example:
+        >>> manifest = Manifest(Path("manifest.json"))
+        >>> manifest.record(DocRecord(doc="report.pdf", doc_id="h1", parser="mmrag", node_ids=["chunk-1"]))
+        >>> [r.doc for r in Manifest(Path("manifest.json")).docs()]     # written at once, atomically
+        ['report.pdf']
+        >>> manifest.remove("report.pdf").node_ids, manifest.get("report.pdf")
+        (['chunk-1'], None)
     """
 
     def __init__(self, path: Path) -> None:

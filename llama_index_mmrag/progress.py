@@ -31,6 +31,13 @@ class ProgressBar:
         desc: What is counted (e.g. ``"parse report.pdf"``).
         enabled: ``False`` counts without drawing.
         unit: What one step is (``"page"``, ``"vector"``).
+
+    Example:
+        >>> bar = ProgressBar("parse report.pdf", enabled=False)   # counts without drawing
+        >>> bar.update(1, total=4)
+        >>> bar.advance(2)
+        >>> bar.done, bar.total
+        (3, 4)
     """
 
     def __init__(self, desc: str, enabled: bool = True, unit: str = "page") -> None:

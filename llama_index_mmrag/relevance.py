@@ -149,6 +149,11 @@ class Evidence:
     Args:
         chunks: One ``(similarity, coverage)`` pair per chunk: the cosine similarity of the question to the
             chunk, and the share of the question's content words the chunk contains.
+
+    Example:
+        >>> evidence = Evidence(((0.62, 0.25), (0.31, 1.0)))   # (similarity, coverage) per chunk
+        >>> evidence.similarity, evidence.coverage, round(evidence.relevance(0.3), 3)
+        (0.62, 1.0, 0.695)
     """
 
     chunks: tuple[tuple[float, float], ...]

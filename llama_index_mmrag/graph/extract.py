@@ -339,7 +339,13 @@ class _Mention:
 
 @dataclass
 class FoundEntity:
-    """What one text says about one entity: its type, rank score, mentions, first position and sentences."""
+    """What one text says about one entity: its type, rank score, mentions, first position and sentences.
+
+    Example:
+        >>> analysis = analyze_text("Milvus stores vectors. Milvus Lite runs Milvus in one process.")
+        >>> analysis.found["milvus"]
+        FoundEntity(entity_type='PROPER_NOUN', score=3.0, count=2, first=0, sentences=[0, 1])
+    """
 
     entity_type: str
     score: float
@@ -350,7 +356,13 @@ class FoundEntity:
 
 @dataclass
 class TextAnalysis:
-    """The result of :func:`analyze_text`: the text's sentences and its entities by normalised name."""
+    """The result of :func:`analyze_text`: the text's sentences and its entities by normalised name.
+
+    Example:
+        >>> analysis = analyze_text("Milvus stores vectors. Milvus Lite runs Milvus in one process.")
+        >>> len(analysis.sentences), analysis.top(2)
+        (2, ['milvus', 'milvus lite'])
+    """
 
     sentences: list[str]
     found: dict[str, FoundEntity]

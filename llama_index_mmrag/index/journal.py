@@ -39,6 +39,12 @@ class PendingWrite(BaseModel):
         stage: ``"started"`` (roll back on recovery) or ``"graph_done"`` (roll forward).
         started_at: Unix time the write began.
         pid: The writing process.
+
+    Example:
+        >>> record = DocRecord(doc="report.pdf", doc_id="h1", parser="mmrag", node_ids=["chunk-1", "chunk-2"])
+        >>> write = PendingWrite(op="ingest", doc="report.pdf", doc_id="h1", node_ids=record.node_ids, record=record)
+        >>> write.stage, write.replaces is None, write.pid == os.getpid()
+        ('started', True, True)
     """
 
     op: Literal["ingest", "delete"]

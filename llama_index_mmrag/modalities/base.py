@@ -36,6 +36,15 @@ class Modality:
         vision: Whether that processor needs a vision model (it gets the image).
         describe_offline: ``(block, context) -> str``, the offline description of an item; ``None``: the
             generic one (caption, text and the neighbouring text).
+
+    Example:
+        >>> audio = Modality(name="audio", label="recording", entity_type="RECORDING",
+        ...                  intent=r"\b(recordings?|audio)\b", suffixes=frozenset({".wav"}))
+        >>> audio.is_modal, audio.node
+        (True, 'text')
+        >>> Modality(name="Audio", label="recording")
+        Traceback (most recent call last):
+        ValueError: modality name 'Audio': use a lower-case identifier such as 'audio'
     """
 
     name: str

@@ -36,6 +36,12 @@ class ModelSet(NamedTuple):
         vlm: The vision LLM for image descriptions (``None``: offline descriptions).
         embed_model: The embedding of the store's vectors.
         embed_dim: Its dimension.
+
+    Example:
+        >>> from llama_index_mmrag.settings import MMRAGSettings
+        >>> models = build_models(MMRAGSettings(storage_dir="store"))    # offline: no key, no LLM
+        >>> models.llm, models.vlm, models.embed_dim
+        (None, None, 384)
     """
 
     llm: LLM | None

@@ -48,6 +48,12 @@ class Availability:
     Args:
         ready: True when the parser can run offline.
         reason: What was found, or what is missing and how to fix it.
+
+    Example:
+        >>> docling_format_status(".docx")
+        Availability(ready=True, reason='Docling reads .docx files without any model')
+        >>> mineru_status().ready   # MinerU 4 cannot be driven by RAG-Anything 1.4
+        False
     """
 
     ready: bool

@@ -66,6 +66,14 @@ class ContainerKind:
         suffix: The extension such a file has (``".docx"``), or ``""`` when there is none to suggest.
         encrypted: A password-protected Office document.
         damaged: The container's own structure is broken (why is in ``description``).
+
+    Example:
+        >>> import zipfile
+        >>> with zipfile.ZipFile("notes.docx", "w") as archive:      # a plain ZIP named .docx
+        ...     archive.writestr("notes.txt", "hello")
+        >>> kind = zip_kind(Path("notes.docx"))
+        >>> kind.suffix, kind.encrypted, kind.description
+        ('.zip', False, 'a ZIP archive of 1 file(s), not an Office Open XML package (it has no [Content_Types].xml)')
     """
 
     description: str

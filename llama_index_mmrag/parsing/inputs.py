@@ -23,7 +23,6 @@ Example:
     >>> check_input_file(Path("scan.pdf"))
     Traceback (most recent call last):
     llama_index_mmrag.parsing.errors.ParseError: scan.pdf: its content is ..., not a PDF; ...
-    >>> files, failures = expand_inputs(["inbox/", "extra/report.pdf"])                  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -78,6 +77,16 @@ class LoadFailure:
     Args:
         path: The file.
         reason: Why it could not be read and what to do.
+
+    Example:
+        >>> for folder in ("inbox", "extra"):
+        ...     Path(folder).mkdir()
+        ...     _ = Path(folder, "faq.txt").write_text("What is Milvus?")
+        >>> files, failures = expand_inputs(["inbox", "extra/faq.txt"])
+        >>> [f"{f.parent.name}/{f.name}" for f in files], [f"{f.path.parent.name}/{f.path.name}" for f in failures]
+        (['inbox/faq.txt'], ['extra/faq.txt'])
+        >>> print(failures[0].reason)
+        another file of this batch has the same name (.../inbox/faq.txt); documents are keyed by file name, so rename one of them
     """
 
     path: Path

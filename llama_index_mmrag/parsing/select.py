@@ -60,6 +60,11 @@ class ParserChoice(NamedTuple):
     Args:
         name: A name in RAG-Anything's parser registry.
         reason: Why this parser was chosen.
+
+    Example:
+        >>> choice = choose_parser("milvus_faq.txt")
+        >>> choice.name, choice.reason
+        ('mmrag', '.txt: plain text, split into paragraphs')
     """
 
     name: str

@@ -54,6 +54,12 @@ class QuestionReferences:
     Args:
         pages: 0-based page indexes ("page 17" is index 16).
         items: ``(kind, number)`` pairs, ``kind`` being ``figure`` or ``table``.
+
+    Example:
+        >>> find_references("What does Table 2 on page 17 show?")
+        QuestionReferences(pages=(16,), items=(('table', '2'),))
+        >>> find_references("What is Milvus?").empty
+        True
     """
 
     pages: tuple[int, ...] = ()

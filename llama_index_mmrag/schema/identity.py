@@ -39,7 +39,12 @@ def graph_content(text: str, doc: str, page: int | None, modality: str) -> str:
 
 
 class Provenance(NamedTuple):
-    """What a graph content's provenance line says, and the text after it (see :func:`parse_provenance`)."""
+    """What a graph content's provenance line says, and the text after it (see :func:`parse_provenance`).
+
+    Example:
+        >>> parse_provenance(graph_content("Milvus stores vectors.", "milvus_faq.txt", 0, "text"))
+        Provenance(doc='milvus_faq.txt', page=0, modality='text', text='Milvus stores vectors.')
+    """
 
     doc: str
     page: int | None
