@@ -298,6 +298,69 @@ def ingest(
         raise typer.Exit(1)
 
 
+def _sync_folder(folder: Path) -> Path:
+    """The folder ``sync`` and ``watch`` mirror; exit 2, opening no store, when it is not an existing folder."""
+    if not folder.is_dir():
+        what = "does not exist" if not folder.exists() else "is not a folder"
+        _fail(f"{folder} {what}; sync and watch mirror a folder into the store: pass an existing folder", 2)
+    return folder
+
+
+def _print_sync(report: Any, quiet_when_unchanged: bool = False) -> None:
+    """Print a sync's failures and its summary (nothing for a watcher's sync that changed nothing)."""
+    for failure in report.failures:
+        console.print(f"[red]failed:[/red] {escape(printable(failure.path))}: {escape(printable(failure.reason))}", soft_wrap=True)
+    if quiet_when_unchanged and not report.wrote and not report.failures:
+        return
+    for old, new in report.renamed:
+        console.print(f"renamed: {escape(printable(old))} -> {escape(printable(new))}", soft_wrap=True, highlight=False)
+    for name in report.deleted:
+        console.print(f"deleted: {escape(printable(name))}", soft_wrap=True, highlight=False)
+    console.print(escape(report.summary()), highlight=False)
+
+
+@app.command()
+def sync(
+    folder: Path = typer.Argument(..., help="The folder to mirror (its subfolders too)."),
+    store: Optional[Path] = StoreOption,
+) -> None:
+    """Make the store mirror a folder: add new and changed files, delete the documents of files gone from it,
+    move renamed files' documents without parsing them again. Documents from other folders are left alone."""
+    _sync_folder(folder)
+    rag = _open(store)
+    try:
+        report = rag.sync(folder, show_progress=True)
+    finally:
+        rag.close()
+    _print_sync(report)
+    if report.failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+def watch(
+    folder: Path = typer.Argument(..., help="The folder to keep in sync (its subfolders too)."),
+    store: Optional[Path] = StoreOption,
+    debounce_ms: int = typer.Option(300, "--debounce-ms", min=1, help="Group the file events of a burst over this long."),
+    settle: float = typer.Option(0.5, "--settle", min=0.0, help="Seconds a file must stay unchanged before it is read."),
+) -> None:
+    """Sync a folder into the store, then keep it in sync as its files change, until Ctrl-C."""
+    _sync_folder(folder)
+    rag = _open(store)
+    try:
+        from llama_index_mmrag.ingestion.watch import FolderWatcher
+
+        watcher = FolderWatcher(
+            folder, lambda skip: rag.async_(folder, show_progress=False, skip=skip), debounce_ms=debounce_ms,
+            settle_s=settle, on_report=lambda report: _print_sync(report, quiet_when_unchanged=True),
+        )
+        console.print(f"watching {escape(printable(folder))} (Ctrl-C to stop)", soft_wrap=True, highlight=False)
+        watcher.run()
+    finally:
+        rag.close()
+    console.print("stopped watching", highlight=False)
+
+
 def _check_modalities(modalities: Optional[list[str]]) -> None:
     """Exit 2 on a ``--modality`` that is not registered (:data:`llama_index_mmrag.modalities.MODALITIES`),
     before anything is loaded."""

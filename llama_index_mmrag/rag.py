@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from llama_index.core.vector_stores.types import MetadataFilters
 
     from llama_index_mmrag.ingestion import DocumentPipeline, IngestReport
+    from llama_index_mmrag.ingestion.sync import FolderSync, SyncReport
     from llama_index_mmrag.processors.describer import ModalDescriber
     from llama_index_mmrag.readers.rag_anything import RAGAnythingReader
     from llama_index_mmrag.relevance import RelevanceFloor
@@ -89,6 +90,7 @@ class MultimodalRAG:
         self.manifest, self.index, self.catalog, self.vector_mode = store.manifest, store.index, store.catalog, store.vector_mode
         self._pipeline: DocumentPipeline | None = None  # built on first use: opening a store loads no parser
         self._parts_lock = threading.Lock()
+        self._folder_syncs: dict[Path, FolderSync] = {}  # per folder: the files' hashes kept between syncs
 
     @property
     def pipeline(self) -> DocumentPipeline:
@@ -160,6 +162,50 @@ class MultimodalRAG:
         from llama_index_mmrag.direct_delete import adelete_named  # the steps `mmrag delete` runs without the facade
 
         return await adelete_named(self.index, self.manifest, self.settings.storage_dir, doc)
+
+    def sync(
+        self, directory: str | Path, show_progress: bool = True, skip: Iterable[str | Path] = ()
+    ) -> SyncReport:
+        """Make the store mirror a folder: ingest new and changed files, delete the documents of files gone from
+        it, move renamed files' documents to their new name (not parsed again); each write all or nothing. Only
+        documents ingested from this folder are deleted or renamed.
+
+        Args:
+            directory: The folder (its subfolders too, hidden files skipped).
+            show_progress: Show the ingest progress bars.
+            skip: Files to leave as they are this time (still being written).
+
+        Raises:
+            ParseError: If ``directory`` is not an existing folder (nothing is deleted then).
+
+        Example:
+            >>> rag.sync("no-such-folder")
+            Traceback (most recent call last):
+            llama_index_mmrag.parsing.errors.ParseError: no-such-folder: does not exist; sync mirrors a folder ...
+        """
+        return self._loop.run(self._folder_sync(directory).arun(list(skip), show_progress))
+
+    async def async_(
+        self, directory: str | Path, show_progress: bool = True, skip: Iterable[str | Path] = ()
+    ) -> SyncReport:
+        """Native async twin of :meth:`sync` (``a`` + ``sync``; ``async`` is a keyword, hence the underscore).
+
+        Args:
+            directory: The folder.
+            show_progress: Show the ingest progress bars.
+            skip: Files to leave as they are this time.
+        """
+        return await self._loop.arun(self._folder_sync(directory).arun(list(skip), show_progress))
+
+    def _folder_sync(self, directory: str | Path) -> FolderSync:
+        from llama_index_mmrag.ingestion.sync import FolderSync
+
+        folder, pipeline = Path(directory), self.pipeline
+        with self._parts_lock:
+            key = folder.resolve()
+            if key not in self._folder_syncs:
+                self._folder_syncs[key] = FolderSync(pipeline, self.index, folder)
+            return self._folder_syncs[key]
 
     def stats(self, doc: str | Path | None = None) -> StoreStats:
         """Count what the store holds, from Milvus and the graph themselves (not from the manifest).
