@@ -48,6 +48,14 @@ class FigureRegion:
         raster: Whether it contains a raster image.
         labels: Text-layer lines that belong to the figure (taken out of the body text).
         overlay: Text-layer lines printed over the figure that stay body text (a poster, a brochure page).
+
+    Example:
+        >>> label = Line("Throughput", (90.0, 120.0, 150.0, 130.0), 8.0)
+        >>> chart = FigureRegion(bbox=(72.0, 100.0, 300.0, 250.0), raster=False, labels=[label])
+        >>> chart.text_layer_words, chart.needs_ocr
+        ('Throughput', False)
+        >>> FigureRegion(bbox=(72.0, 100.0, 300.0, 250.0), raster=True).needs_ocr   # a photo: its words are pixels
+        True
     """
 
     bbox: Box

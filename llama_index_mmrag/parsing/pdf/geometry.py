@@ -23,6 +23,13 @@ class PageGeometry:
         right: Crop box right edge in PDF user space.
         top: Crop box top edge in PDF user space.
         rotation: Clockwise page rotation in degrees (0, 90, 180 or 270).
+
+    Example:
+        >>> landscape = PageGeometry(left=0, bottom=0, right=612, top=792, rotation=90)   # a portrait page, turned
+        >>> landscape.width, landscape.height
+        (792, 612)
+        >>> PageGeometry(0.0, 0.0, 612.0, 792.0).to_display(72.0, 692.0, 172.0, 742.0)   # to a top-left origin
+        (72.0, 50.0, 172.0, 100.0)
     """
 
     left: float

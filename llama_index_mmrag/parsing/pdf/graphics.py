@@ -41,6 +41,13 @@ class Graphic(HasBox):
         segments: Number of path segments (paths only).
         handle: The pdfium page object (valid while its page is open).
         matrix: Object-to-page matrix of the path's points.
+
+    Example:
+        >>> rule = Graphic(kind="path", bbox=(72.0, 300.0, 400.0, 300.5), segments=1)   # a table's ruling
+        >>> rule.is_rule, rule.is_horizontal_rule, rule.is_vertical_rule
+        (True, True, False)
+        >>> Graphic(kind="image", bbox=(72.0, 100.0, 272.0, 250.0), pixels=(800, 600)).is_rule
+        False
     """
 
     kind: str

@@ -30,6 +30,12 @@ class Paragraph:
 
     Args:
         lines: The member lines, top to bottom.
+
+    Example:
+        >>> paragraph = Paragraph([Line("The terminal grew in the third quar-", (72, 100, 300, 111), 11.0),
+        ...                        Line("ter of the year.", (72, 113, 160, 124), 11.0)])
+        >>> paragraph.text, paragraph.bbox, paragraph.size
+        ('The terminal grew in the third quarter of the year.', (72, 100, 300, 124), 11.0)
     """
 
     lines: list[Line] = field(default_factory=list)

@@ -31,6 +31,16 @@ class TableRegion:
     Args:
         bbox: Displayed box in points, top-left origin.
         rows: Cell texts, row by row; the first row is the header.
+
+    Example:
+        >>> table = TableRegion(bbox=(72, 300, 400, 360), rows=[["Region", "Q3"], ["North", "120"], ["South", "95"]])
+        >>> table.n_rows, table.n_cols
+        (3, 2)
+        >>> print(table.markdown())
+        | Region | Q3 |
+        | --- | --- |
+        | North | 120 |
+        | South | 95 |
     """
 
     bbox: Box

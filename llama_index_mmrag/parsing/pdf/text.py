@@ -51,6 +51,11 @@ class Line(HasBox):
         size: Font size in points (for OCR lines, an estimate from the box height).
         bold: Whether most of the line is set in a bold font.
         math: Whether the line looks like display math rather than prose.
+
+    Example:
+        >>> line = Line(text="1 Introduction", bbox=(72.0, 90.0, 200.0, 108.0), size=18.0, bold=True)
+        >>> line.width, line.height, line.math
+        (128.0, 18.0, False)
     """
 
     text: str

@@ -19,9 +19,11 @@ so workers are forked from :func:`run_in_spawner_thread`'s daemon thread, which 
 Example:
     >>> from concurrent.futures import ProcessPoolExecutor
     >>> import multiprocessing, os
-    >>> pool = ProcessPoolExecutor(2, multiprocessing.get_context("fork"), initializer=init_worker,
-    ...                            initargs=(os.getpid(),))                              # doctest: +SKIP
-    >>> run_in_spawner_thread(lambda: pool.submit(os.getpid).result())                  # doctest: +SKIP
+    >>> pool = ProcessPoolExecutor(1, multiprocessing.get_context("fork"), initializer=init_worker,
+    ...                            initargs=(os.getpid(),))
+    >>> run_in_spawner_thread(lambda: pool.submit(os.getpid).result()) != os.getpid()   # forked by that thread
+    True
+    >>> pool.shutdown()
 """
 
 from __future__ import annotations
