@@ -40,6 +40,11 @@ class StoreStats(TypedDict):
         nodes: Milvus nodes per modality (every modality listed, zeros included).
         entities: Graph entities (for one document: those with a source chunk of that document).
         relations: Graph relations (for one document: those with a source chunk of that document).
+
+    Example:
+        >>> stats = rag.stats()
+        >>> sorted(stats), stats["docs"], stats["nodes"]["image"]
+        (['docs', 'entities', 'nodes', 'relations'], 2, 1)
     """
 
     docs: int
@@ -96,6 +101,12 @@ class StoreReading:
     Args:
         stats: The counts (as :meth:`~llama_index_mmrag.rag.MultimodalRAG.stats` returns them).
         documents: The manifest's records: every document, or the counted one (none if it is not recorded).
+
+    Example:
+        >>> from llama_index_mmrag.settings import MMRAGSettings
+        >>> reading = read_store_stats(MMRAGSettings(storage_dir=rag.settings.storage_dir))   # no LlamaIndex
+        >>> reading.stats["docs"], sorted(record.doc for record in reading.documents)
+        (2, ['milvus_architecture.png', 'milvus_faq.txt'])
     """
 
     stats: StoreStats

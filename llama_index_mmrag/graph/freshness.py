@@ -29,6 +29,15 @@ class GraphFileState:
 
     Args:
         graph_dir: LightRAG's working directory.
+
+    Example:
+        >>> state = GraphFileState(Path("graph"))
+        >>> state.mark_seen(); state.changed()
+        False
+        >>> Path("graph").mkdir()
+        >>> _ = Path("graph", "graph_chunk_entity_relation.graphml").write_text("<graphml/>")  # another process wrote
+        >>> state.changed()
+        True
     """
 
     def __init__(self, graph_dir: Path) -> None:

@@ -92,6 +92,12 @@ class StoredChunks:
         chunks: The graph chunks of the rows found, in the order of the ids asked for.
         ref_doc_ids: The LlamaIndex document ids (``ref_doc_id``) of those rows: LightRAG's document ids when
             an LLM built the graph.
+
+    Example:
+        >>> ids = rag.manifest.get("milvus_faq.txt").node_ids[:2]
+        >>> stored = read_stored_chunks(rag.vector_store, ids)      # the nodes' rows in Milvus, as graph chunks
+        >>> [chunk.chunk_id for chunk in stored.chunks] == ids, {chunk.doc for chunk in stored.chunks}
+        (True, {'milvus_faq.txt'})
     """
 
     chunks: list[GraphChunk]

@@ -25,11 +25,8 @@ The engine is built lazily once per process. Processes that run several OCR jobs
 parser's worker pool) call :func:`set_ocr_threads` with 1 so that the workers do not fight over the cores.
 
 Example:
-    >>> from llama_index_mmrag.parsing.ocr import ocr_image, ocr_text
-    >>> lines = ocr_image("milvus_architecture.png")  # doctest: +SKIP
-    >>> lines[0].text, lines[0].bbox, lines[0].score  # doctest: +SKIP
-    ('Milvus Architecture', (510.8, 29.5, 887.0, 71.1), 0.998)
-    >>> print(ocr_text("milvus_architecture.png"))  # the lines' text, words re-split (one OCR pass per example)
+    >>> from llama_index_mmrag.parsing.ocr import ocr_text
+    >>> print(ocr_text("milvus_architecture.png"))  # the lines' text, words re-split (OcrLine: the lines themselves)
     Milvus Architecture
     Access Layer
     ...
@@ -91,6 +88,12 @@ class OcrLine:
         text: The recognised text.
         bbox: ``(x0, y0, x1, y1)`` in pixels of the input image, top-left origin.
         score: Recognition confidence in ``[0, 1]``.
+
+    Example:
+        >>> title = Image.open("milvus_architecture.png").crop((490, 15, 910, 85))   # the diagram's title
+        >>> [first] = ocr_image(title)
+        >>> first.text, first.score > 0.9, first.bbox[0] < first.bbox[2]
+        ('Milvus Architecture', True, True)
     """
 
     text: str

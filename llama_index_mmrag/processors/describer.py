@@ -76,6 +76,16 @@ class ModalDescription:
         image_path: An image's file path (``None`` for other modalities or inline images).
         error: Why a model description fell back to the offline one (``on_error="offline"``), or why an
             image could not be read by OCR; ``None`` when all went well.
+
+    Example:
+        >>> from llama_index_mmrag.schema import ContentBlock
+        >>> recall = ContentBlock(modality="table", doc="bench.pdf", doc_id="h", parser="mmrag", page=2,
+        ...                       table_body="| index | recall |\\n| --- | --- |\\n| HNSW | 0.98 |", captions=["Table 1: Recall"])
+        >>> [result] = ModalDescriber().describe([recall])                  # offline: no model
+        >>> result.modality, result.model, result.table_headers, result.cached
+        ('table', 'offline', ['index', 'recall'], False)
+        >>> result.node_metadata()["description_model"]
+        'offline'
     """
 
     modality: str
@@ -114,6 +124,15 @@ class DescriberStats:
         cache_hits: Items answered from the cache.
         offline: Items described without a model.
         ocr_runs: Images read by OCR (cache misses).
+
+    Example:
+        >>> from llama_index_mmrag.schema import ContentBlock
+        >>> recall = ContentBlock(modality="table", doc="bench.pdf", doc_id="h", parser="mmrag", page=2,
+        ...                       table_body="| index | recall |\\n| --- | --- |\\n| HNSW | 0.98 |")
+        >>> describer = ModalDescriber()
+        >>> _ = describer.describe([recall])
+        >>> describer.stats.offline, describer.stats.total_calls, describer.stats.cache_hits
+        (1, 0, 0)
     """
 
     model_calls: dict[str, int] = field(default_factory=lambda: {m: 0 for m in MODALITIES.modal_names()})

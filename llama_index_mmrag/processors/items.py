@@ -73,6 +73,18 @@ class ModalItem:
         image_bytes: An image's bytes when the node carried them inline (no file to read).
         node_id: The node's id when the item came from a node.
         order: The item's position in the list of blocks (or nodes) it was read from.
+
+    Example:
+        >>> from llama_index_mmrag.schema import ContentBlock
+        >>> blocks = [ContentBlock(modality="text", text="Recall of each index type:", doc="bench.pdf", doc_id="h",
+        ...                        parser="mmrag", page=2),
+        ...           ContentBlock(modality="table", doc="bench.pdf", doc_id="h", parser="mmrag", page=2, index=1,
+        ...                        table_body="| index | recall |\\n| --- | --- |\\n| HNSW | 0.98 |")]
+        >>> [item] = items_from_blocks(blocks)
+        >>> item.modality, item.label, item.position
+        ('table', 'bench.pdf, page 2, table', 1)
+        >>> item.content["type"], item.item_info
+        ('table', {'page_idx': 2, 'index': 1, 'type': 'table'})
     """
 
     block: ContentBlock

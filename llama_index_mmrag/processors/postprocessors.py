@@ -84,6 +84,11 @@ class ModalPostprocessor(BaseNodePostprocessor, TransformComponent):
         context_window: Surrounding text in the model prompt, in pages (or items) on each side.
         max_context_tokens: Token budget of that surrounding text.
         describer: A :class:`ModalDescriber` to share (its models, cache and concurrency then apply).
+
+    Example:
+        >>> table = TableModalPostprocessor(cache_dir="descriptions", boost=0.2)   # offline: no model
+        >>> isinstance(table, ModalPostprocessor), table.modality, table.describer_model
+        (True, 'table', 'offline')
     """
 
     modality: ClassVar[str] = ""

@@ -24,10 +24,16 @@ naming the item. A model answer that is not JSON is kept the way RAG-Anything ke
 becomes the description, the entity is named ``<modality>_<hash>``).
 
 Example:
-    >>> captioner = RAGAnythingCaptioner(llm=qwen_max, vlm=qwen_vl)                       # doctest: +SKIP
-    >>> description, entity_info = await captioner.adescribe(item)                        # doctest: +SKIP
-    >>> captioner.calls                                                                   # doctest: +SKIP
-    {'image': 1, 'table': 0, 'equation': 0}
+    >>> import asyncio
+    >>> from llama_index_mmrag.models.dashscope import DashScopeLLM
+    >>> from llama_index_mmrag.processors.items import items_from_blocks
+    >>> from llama_index_mmrag.schema import ContentBlock
+    >>> recall = ContentBlock(modality="table", doc="bench.pdf", doc_id="h", parser="mmrag", page=2,
+    ...                       table_body="| index | recall |\\n| --- | --- |\\n| HNSW | 0.98 |")
+    >>> captioner = RAGAnythingCaptioner(llm=DashScopeLLM())     # qwen-max, key from DASHSCOPE_API_KEY
+    >>> description, entity_info = asyncio.run(captioner.adescribe(items_from_blocks([recall])[0]))
+    >>> captioner.calls, captioner.host.attempts                   # one model call, no graph write
+    ({'image': 0, 'table': 1, 'equation': 0}, [])
 """
 
 from __future__ import annotations
@@ -83,7 +89,18 @@ class ModalDescriptionError(ModelError, RuntimeError):
 
 
 class GraphAccessError(StoreError, RuntimeError):
-    """A modal processor tried to use LightRAG storage while only describing (never expected)."""
+    """A modal processor tried to use LightRAG storage while only describing (never expected).
+
+    Example:
+        >>> host = DescriptionOnlyHost()       # what RAG-Anything's processors get instead of LightRAG
+        >>> try:
+        ...     host.chunks_vdb.upsert({"chunk-1": {"content": "..."}})
+        ... except GraphAccessError as exc:
+        ...     print(exc)
+        RAG-Anything tried to use LightRAG storage 'chunks_vdb.upsert' while only describing an item
+        >>> host.attempts
+        ['chunks_vdb.upsert']
+    """
 
 
 class _StorageGuard:

@@ -57,6 +57,13 @@ class ParsedDocument:
         parser: The parser that ran.
         reason: Why that parser was chosen.
         blocks: The content blocks in reading order.
+
+    Example:
+        >>> parsed = RAGAnythingReader().parse("milvus_faq.txt")
+        >>> parsed.doc, parsed.parser, len(parsed.doc_id)
+        ('milvus_faq.txt', 'mmrag', 64)
+        >>> parsed.content_list()[0]["type"]                 # for RAGAnything.insert_content_list
+        'text'
     """
 
     path: Path

@@ -78,6 +78,18 @@ class ContentBlock(BaseModel):
         description: A modal processor's description of an image, table or equation.
         text_read: Whether an image's text has been read already (by the parser's OCR, or from a PDF's text
             layer; ``text`` may then be empty). An image not read yet is read once, by the describer.
+
+    Example:
+        >>> block = ContentBlock(modality="table", doc="report.pdf", doc_id="h1", parser="mmrag", page=2,
+        ...                      table_body="| Region | Q3 |\\n| --- | --- |\\n| North | 120 |", captions=["Table 1: Volumes"])
+        >>> item = block.to_content_item()                  # RAG-Anything's content-list item
+        >>> item["type"], item["page_idx"], item["table_caption"]
+        ('table', 2, ['Table 1: Volumes'])
+        >>> ContentBlock(modality="video", doc="talk.mp4", doc_id="h2", parser="mmrag")
+        Traceback (most recent call last):
+        pydantic_core._pydantic_core.ValidationError: 1 validation error for ContentBlock
+        modality
+          ...unknown modality 'video'...
     """
 
     modality: str
