@@ -24,7 +24,9 @@ from llama_index_mmrag.parsing.pdf.figures import FIGURE_CAPTION, MIN_IMAGE_PIXE
 from llama_index_mmrag.parsing.pdf.geometry import Box, PageGeometry, box_area, center_inside, horizontal_overlap, rounded
 from llama_index_mmrag.parsing.pdf.graphics import Graphic, collect_graphics
 from llama_index_mmrag.parsing.pdf.layout import Paragraph, group_paragraphs, reading_order
-from llama_index_mmrag.parsing.pdf.tables import TABLE_CAPTION, TableRegion, find_tables
+from llama_index_mmrag.parsing.pdf.layout_model import FIGURE, Region, detect_regions
+from llama_index_mmrag.parsing.pdf.regions import RegionContent, arrange_scan
+from llama_index_mmrag.parsing.pdf.tables import TABLE_CAPTION, TableRegion, find_tables, rows_to_markdown
 from llama_index_mmrag.parsing.pdf.text import Line, TextLayer, has_latex, looks_like_math, page_geometry
 
 MIN_TEXT_CHARS = 20
@@ -319,8 +321,42 @@ def _ocr_blocks(page: pdfium.PdfPage, geometry: PageGeometry, graphics: list[Gra
         )
         for line in ocr_image(pixels)
     ]
-    paragraphs = group_paragraphs(lines, size_tolerance=0.3)
-    return [_paragraph_block(p, job.page_idx, ocr=True) for p in paragraphs]
+    regions = [r for r in detect_regions(pixels, scale) if r.label != FIGURE or _pictured(pixels, r, scale)]
+    scan = arrange_scan(lines, regions, (0.0, 0.0, geometry.width, geometry.height))
+    paragraphs = group_paragraphs(scan.text, size_tolerance=0.3)
+    untitled = [figure for figure in scan.figures if not figure.caption]
+    for figure, caption in zip(untitled, _take_captions([f.region.bbox for f in untitled], paragraphs, FIGURE_CAPTION)):
+        figure.caption = caption
+    blocks = [_paragraph_block(p, job.page_idx, ocr=True) for p in paragraphs]
+    blocks += [_scan_table_block(table, job.page_idx) for table in scan.tables if table.lines]
+    for index, figure in enumerate(scan.figures):
+        crop = _crop(pixels, figure.region.bbox, scale)
+        path = _save_png(crop, job, index)
+        blocks.append(_image_block(path, figure.caption, figure.text, figure.region.bbox, job.page_idx, crop))
+    return blocks
+
+
+def _pictured(pixels: np.ndarray, region: Region, scale: float) -> bool:
+    """Whether a detected figure region holds a picture: big enough in pixels, not blank."""
+    crop = _crop(pixels, region.bbox, scale)
+    return min(crop.shape[:2]) >= MIN_IMAGE_PIXELS and float(crop.std()) >= _BLANK_STD
+
+
+def _scan_table_block(table: RegionContent, page_idx: int) -> Block:
+    """A table found on a scan: its OCR lines as markdown rows (the first row as the header)."""
+    rows = table.rows()
+    item = {
+        "type": "table",
+        "table_body": rows_to_markdown(rows),
+        "table_caption": table.caption,
+        "table_footnote": [],
+        "page_idx": page_idx,
+        "bbox": rounded(table.region.bbox),
+        "n_rows": len(rows),
+        "n_cols": max((len(row) for row in rows), default=0),
+        "ocr": True,
+    }
+    return Block(item, n_lines=len(rows))
 
 
 def _ocr_scale(graphics: list[Graphic], geometry: PageGeometry) -> float:

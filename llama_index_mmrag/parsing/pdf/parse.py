@@ -49,6 +49,7 @@ from llama_index_mmrag.forking import FORK_GUARD
 from llama_index_mmrag.parsing.errors import ParseError
 from llama_index_mmrag.parsing.ocr import set_ocr_threads
 from llama_index_mmrag.parsing.pdf.document import finalize
+from llama_index_mmrag.parsing.pdf.layout_model import set_layout_threads
 from llama_index_mmrag.parsing.pdf.page import PageJob, PageResult, image_prefix, parse_page
 from llama_index_mmrag.parsing.pdf.workers import init_worker, run_in_spawner_thread
 from llama_index_mmrag.progress import report_progress
@@ -418,6 +419,7 @@ def _start_context() -> multiprocessing.context.BaseContext:
 def _init_worker(ocr_threads: int, parent_pid: int) -> None:
     init_worker(parent_pid)
     set_ocr_threads(ocr_threads)
+    set_layout_threads(ocr_threads)
 
 
 def _parse_in_worker(job: PageJob) -> PageResult:
