@@ -1,9 +1,8 @@
-"""Shared fixtures of the tests: a store with the demo's files, per test module."""
+"""Shared fixtures of the tests: a store with the demo's files, one for the session."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,13 +10,8 @@ import pytest
 # stores after each test are set up in the top-level conftest.py, for the docstring examples too.
 
 
-@pytest.fixture(scope="module")
-def demo_rag(tmp_path_factory: pytest.TempPathFactory, sample_faq: Path, sample_diagram: Path) -> Iterator["object"]:
-    """A store with the demo's FAQ and diagram ingested, offline (shared by a test module)."""
-    from llama_index_mmrag import MultimodalRAG
-
-    rag = MultimodalRAG(storage_dir=tmp_path_factory.mktemp("store"), top_k=5)
-    report = rag.ingest([sample_faq, sample_diagram], show_progress=False)
-    assert report.ok, report.failures
-    yield rag
-    rag.close()
+@pytest.fixture(scope="session")
+def demo_rag(doctest_rag: Any) -> Any:
+    """A store with the demo's FAQ and diagram ingested, offline: the one the docstring examples query, built once
+    for the session (tests only read it; one that changes a setting restores it)."""
+    return doctest_rag
