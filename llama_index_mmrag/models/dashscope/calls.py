@@ -32,7 +32,20 @@ _T = TypeVar("_T")
 
 @dataclass(frozen=True)
 class CallContext:
-    """Who is calling what, and how often to retry."""
+    """Who is calling what, and how often to retry.
+
+    Example:
+        >>> from dashscope import Generation
+        >>> ctx = CallContext(model="qwen-max", operation="chat", endpoint="https://dashscope.aliyuncs.com/api/v1",
+        ...                   max_retries=2, retry_backoff=0.5)
+        >>> [ctx.delay(attempt) for attempt in range(3)]           # seconds before each retry of a 429 or 5xx
+        [0.5, 1.0, 2.0]
+        >>> try:                                                    # DashScope's API refuses the key: no retry
+        ...     call_sync(ctx, lambda: Generation.call(model="qwen-max", prompt="hi", api_key="sk-wrong"))
+        ... except DashScopeError as exc:
+        ...     print(str(exc))
+        DashScope chat with model 'qwen-max' failed: HTTP 401 InvalidApiKey: Invalid API-key provided. ...
+    """
 
     model: str
     operation: str

@@ -24,6 +24,16 @@ class DashScopeConnection(BaseModel):
         timeout: Seconds per HTTP request.
         max_retries: Retries for 429, 5xx and connection failures.
         retry_backoff: Seconds before the first retry, doubling after.
+
+    Example:
+        >>> connection = DashScopeConnection(base_url="http://127.0.0.1:8080/api/v1", max_retries=0)  # DASHSCOPE_API_KEY
+        >>> connection.max_retries, connection.timeout, "api_key" in connection.model_dump()   # the key is never dumped
+        (0, 120.0, False)
+        >>> DashScopeConnection(api_key="sk-test", base_url="dashscope.aliyuncs.com")
+        Traceback (most recent call last):
+        pydantic_core._pydantic_core.ValidationError: 1 validation error for DashScopeConnection
+        base_url
+          Value error, base_url 'dashscope.aliyuncs.com' is not an http(s) URL: use e.g. https://dashscope.aliyuncs.com/api/v1...
     """
 
     api_key: str | None = Field(

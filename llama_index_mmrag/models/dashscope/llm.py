@@ -107,6 +107,14 @@ class DashScopeChatLLM(CustomLLM, DashScopeConnection):
         additional_kwargs: Extra generation parameters sent with every call.
         **connection: ``api_key``, ``base_url``, ``timeout``, ``max_retries``, ``retry_backoff``: see
             :class:`~llama_index_mmrag.models.dashscope.connection.DashScopeConnection`.
+
+    Example:
+        >>> from llama_index_mmrag.models.dashscope import DashScopeMultiModalLLM
+        >>> llm, vlm = DashScopeLLM(max_tokens=512), DashScopeMultiModalLLM()   # key from DASHSCOPE_API_KEY
+        >>> isinstance(llm, DashScopeChatLLM), isinstance(vlm, DashScopeChatLLM)
+        (True, True)
+        >>> llm.metadata.model_name, llm.metadata.num_output, vlm.metadata.model_name
+        ('qwen-max', 512, 'qwen-vl-max')
     """
 
     model: str = Field(min_length=1, description="DashScope model name.")

@@ -22,19 +22,65 @@ class _InlineFiles:
 
 
 class InlineMultiModalConversation(_InlineFiles, MultiModalConversation):
-    """``MultiModalConversation`` that never uploads local files: images arrive as data URLs."""
+    """``MultiModalConversation`` that never uploads local files: images arrive as data URLs.
+
+    Example:
+        >>> import os
+        >>> from pathlib import Path
+        >>> from llama_index_mmrag.models.dashscope.images import image_input_to_dashscope
+        >>> image = image_input_to_dashscope(Path("milvus_architecture.png"))   # inline, never uploaded
+        >>> image[:22]
+        'data:image/png;base64,'
+        >>> messages = [{"role": "user", "content": [{"image": image}, {"text": "Describe it"}]}]
+        >>> response = InlineMultiModalConversation.call(model="qwen-vl-max", messages=messages,
+        ...                                              api_key=os.environ["DASHSCOPE_API_KEY"])   # DashScope's API
+        >>> int(response.status_code), response.output.choices[0].message.content[0]["text"]  # the test server echoes
+        (200, 'ANSWER: Describe it | IMAGES: png 1400x1000 ...')
+    """
 
 
 class InlineAioMultiModalConversation(_InlineFiles, AioMultiModalConversation):
-    """Async twin of :class:`InlineMultiModalConversation`."""
+    """Async twin of :class:`InlineMultiModalConversation`.
+
+    Example:
+        >>> import asyncio, os
+        >>> from pathlib import Path
+        >>> from llama_index_mmrag.models.dashscope.images import image_input_to_dashscope
+        >>> content = [{"image": image_input_to_dashscope(Path("milvus_architecture.png"))}, {"text": "Describe it"}]
+        >>> response = asyncio.run(InlineAioMultiModalConversation.call(
+        ...     model="qwen-vl-max", messages=[{"role": "user", "content": content}],
+        ...     api_key=os.environ["DASHSCOPE_API_KEY"]))                         # DashScope's API
+        >>> int(response.status_code), response.output.choices[0].message.content[0]["text"]
+        (200, 'ANSWER: Describe it | IMAGES: png 1400x1000 ...')
+    """
 
 
 class InlineMultiModalEmbedding(_InlineFiles, SdkMultiModalEmbedding):
-    """``MultiModalEmbedding`` that never uploads local files: images arrive as data URLs."""
+    """``MultiModalEmbedding`` that never uploads local files: images arrive as data URLs.
+
+    Example:
+        >>> import os
+        >>> from pathlib import Path
+        >>> from llama_index_mmrag.models.dashscope.images import image_input_to_dashscope
+        >>> response = InlineMultiModalEmbedding.call(
+        ...     model="multimodal-embedding-v1", input=[{"image": image_input_to_dashscope(Path("milvus_architecture.png"))}],
+        ...     api_key=os.environ["DASHSCOPE_API_KEY"])                          # DashScope's API
+        >>> int(response.status_code), len(response.output["embeddings"][0]["embedding"])
+        (200, 1024)
+    """
 
 
 class InlineAioMultiModalEmbedding(_InlineFiles, AioMultiModalEmbedding):
-    """Async twin of :class:`InlineMultiModalEmbedding`."""
+    """Async twin of :class:`InlineMultiModalEmbedding`.
+
+    Example:
+        >>> import asyncio, os
+        >>> response = asyncio.run(InlineAioMultiModalEmbedding.call(
+        ...     model="multimodal-embedding-v1", input=[{"text": "a diagram of the Milvus architecture"}],
+        ...     api_key=os.environ["DASHSCOPE_API_KEY"]))                         # DashScope's API
+        >>> int(response.status_code), len(response.output["embeddings"][0]["embedding"])
+        (200, 1024)
+    """
 
 
 class AioTextEmbedding(BaseAioApi):
@@ -42,6 +88,14 @@ class AioTextEmbedding(BaseAioApi):
 
     Same endpoint and body as the sync class, sent through the SDK's own aiohttp transport
     (``BaseAioApi``, the base of every ``Aio*`` class in the SDK).
+
+    Example:
+        >>> import asyncio, os
+        >>> response = asyncio.run(AioTextEmbedding.call(
+        ...     model="text-embedding-v3", input=["first chunk", "second chunk"], dimension=512,
+        ...     api_key=os.environ["DASHSCOPE_API_KEY"]))                         # DashScope's API
+        >>> int(response.status_code), [len(item["embedding"]) for item in response.output["embeddings"]]
+        (200, [512, 512])
     """
 
     @classmethod
