@@ -155,8 +155,17 @@ def _check_evaluation(namespace: dict[str, Any], out: str) -> None:
     assert "hit@5" in out and "'n': 3" in out
 
 
+def _check_folder_sync(namespace: dict[str, Any], out: str) -> None:
+    assert "added 1, changed 0, deleted 0, renamed 0" in out
+    assert (namespace["report"].renamed, namespace["report"].ingested) == ([("milvus.txt", "lite.txt")], [])
+    assert "['lite.txt']" in out  # the third sync deleted it
+    stored = json.loads(Path("mmrag_storage/manifest.json").read_text(encoding="utf-8"))["docs"]
+    assert not {"milvus.txt", "lite.txt"} & set(stored)
+
+
 CHECKS = {
     "Python quickstart": _check_quickstart,
+    "Keep a folder in sync": _check_folder_sync,
     "The building blocks, composed by hand": _check_building_blocks,
     "Measuring retrieval quality on your own documents": _check_evaluation,
 }

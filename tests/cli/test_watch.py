@@ -11,8 +11,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from llama_index_mmrag import MultimodalRAG
 from llama_index_mmrag.ingestion.watch import still_being_written
+from tests.cli.conftest import invoke
 from tests.support.processes import start_mmrag
 
 GENEROUS_S = 300  # a wait for the watcher, not a timing claim (RESULTS.md has the measured figures)
@@ -79,3 +82,12 @@ def test_a_file_still_being_written_is_told_from_a_finished_one(tmp_path: Path) 
     assert busy == {growing}
     time.sleep(0.35)
     assert asyncio.run(still_being_written([growing, finished], settle_s=0.3)) == set()
+
+
+@pytest.mark.parametrize("command", ["sync", "watch"])
+def test_sync_and_watch_refuse_a_missing_folder_before_opening_a_store(command: str, tmp_path: Path) -> None:
+    result = invoke(command, str(tmp_path / "unmounted"), "--store", str(tmp_path / "store"))
+
+    assert result.exit_code == 2
+    assert "unmounted does not exist" in result.stderr and "pass an existing folder" in result.stderr
+    assert not (tmp_path / "store").exists()  # nothing was created, nothing deleted
