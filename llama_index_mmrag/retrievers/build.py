@@ -3,8 +3,8 @@
 Example:
     >>> retriever = build_composite(rag.settings, rag.vector_store, rag.graph, rag.embed_model, top_k=3,
     ...                             modalities=["image"])
-    >>> [type(b).__name__ for b in retriever.retrievers], retriever.retriever_weights
-    (['MilvusModalRetriever', 'LightRAGRetriever', 'ReferenceRetriever'], [1.0, 0.25, 1.0])
+    >>> [type(b).__name__ for b in retriever.retrievers], retriever.retriever_weights, retriever.anchor_retrievers
+    (['MilvusModalRetriever', 'LightRAGRetriever', 'ReferenceRetriever'], [1.0, 0.25, 1.0], [0, 2])
     >>> {n.metadata["modality"] for n in retriever.retrieve("What does the architecture diagram show?")}
     {'image'}
 """
@@ -42,7 +42,8 @@ def build_composite(
     **scope: Any,
 ) -> MultimodalCompositeRetriever:
     """The filtered hybrid Milvus search, the graph (unless ``graph_mode`` is ``"off"``) and the reference search
-    (unless its weight is 0), weighted by the settings and fused inside one scope.
+    (unless its weight is 0), weighted by the settings and fused inside one scope; every branch but the graph
+    is an anchor, so the graph re-orders pages but never displaces their best one.
 
     Args:
         settings: Weights, ``top_k``, ``graph_mode``, candidate factor and page collapse.
@@ -70,6 +71,15 @@ def build_composite(
     if settings.reference_weight > 0:
         branches.append(ReferenceRetriever(vector_store, embed_model, similarity_top_k=candidates, mode=mode))
         weights.append(settings.reference_weight)
+    # The graph adds pages and re-orders them, but the best page of the other branches stays first: it
+    # cost 0.04 of page hit@1 when the graph could displace it (benchmarks/RESULTS.md, issue 13).
+    anchors = [i for i, branch in enumerate(branches) if not isinstance(branch, LightRAGRetriever)]
     return MultimodalCompositeRetriever(
-        branches, weights, top_k=k, page_aggregation=settings.page_aggregation, page_support=settings.page_support, **scope
+        branches,
+        weights,
+        top_k=k,
+        page_aggregation=settings.page_aggregation,
+        page_support=settings.page_support,
+        anchor_retrievers=anchors,
+        **scope,
     )

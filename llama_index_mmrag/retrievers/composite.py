@@ -29,7 +29,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.types import MetadataFilters
 
 from llama_index_mmrag.retrievers.arguments import ScopeArgumentError, check_top_k
-from llama_index_mmrag.retrievers.fusion import aggregate_pages, weighted_rrf
+from llama_index_mmrag.retrievers.fusion import aggregate_pages, lead_first, weighted_rrf
 from llama_index_mmrag.retrievers.question import checked_query
 from llama_index_mmrag.retrievers.scope import ScopedRetriever, scope_expression
 from llama_index_mmrag.settings import MMRAGSettings
@@ -64,6 +64,17 @@ def _checked_weights(weights: Sequence[float] | None, count: int) -> list[float]
     return [float(w) for w in values]
 
 
+def _checked_anchors(anchors: Sequence[int] | None, count: int) -> list[int] | None:
+    if anchors is None:
+        return None
+    values = list(anchors)
+    if not values or any(isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < count for i in values):
+        raise ScopeArgumentError(
+            f"anchor_retrievers must be a non-empty list of branch positions 0..{count - 1}, got {values}"
+        )
+    return sorted(set(values))
+
+
 class MultimodalCompositeRetriever(BaseRetriever):
     """Fuses any number of retrievers into one ranked, de-duplicated list, every branch inside one scope.
 
@@ -93,6 +104,11 @@ class MultimodalCompositeRetriever(BaseRetriever):
             fetch more candidates than ``top_k``. ``False`` returns chunks, several per page.
         page_support: With page aggregation, the weight of a page's other chunks next to its best one
             (0: a page ranks by its best chunk).
+        anchor_retrievers: Positions of the branches that choose the first result: the best result of their
+            own fusion comes first, and the other branches add results and re-order the rest. Reciprocal
+            ranks are flat at the top (1/61 against 1/62), so without an anchor a weak branch that also finds
+            the second result puts it above the first. ``None`` (the default): every branch counts alike.
+            The facade anchors on every branch but the graph (measured in benchmarks/RESULTS.md).
         callback_manager: LlamaIndex callback manager.
 
     Raises:
@@ -121,10 +137,12 @@ class MultimodalCompositeRetriever(BaseRetriever):
         modality_quotas: Mapping[str, int] | None = None,
         page_aggregation: bool = DEFAULT_PAGE_AGGREGATION,
         page_support: float = DEFAULT_PAGE_SUPPORT,
+        anchor_retrievers: Sequence[int] | None = None,
         callback_manager: CallbackManager | None = None,
     ) -> None:
         branches = _checked_branches(retrievers)
         self.retriever_weights = _checked_weights(retriever_weights, len(branches))
+        self.anchor_retrievers = _checked_anchors(anchor_retrievers, len(branches))
         self.top_k = check_top_k(top_k)
         self._expr = scope_expression(modalities, doc, page_range, filters)
         self.retrievers = [self._scoped(index, branch) for index, branch in enumerate(branches)]
@@ -150,9 +168,17 @@ class MultimodalCompositeRetriever(BaseRetriever):
         return self._expr
 
     def _fuse(self, ranked: Sequence[list[NodeWithScore]]) -> list[NodeWithScore]:
+        fused = self._fused(ranked, self.retriever_weights)
+        anchors = self.anchor_retrievers
+        if anchors is None or len(anchors) == len(ranked):
+            return fused
+        lead = self._fused([ranked[i] for i in anchors], [self.retriever_weights[i] for i in anchors])
+        return lead_first(fused, lead[0] if lead else None, by_page=self.page_aggregation)
+
+    def _fused(self, ranked: Sequence[list[NodeWithScore]], weights: Sequence[float]) -> list[NodeWithScore]:
         fused = weighted_rrf(
             ranked,
-            self.retriever_weights,
+            weights,
             k=self.rrf_k,
             top_k=None if self.page_aggregation else self.top_k,
             quotas=self.modality_quotas,

@@ -126,6 +126,53 @@ def _with(keys: Sequence[str], more: Sequence[str]) -> list[str]:
     return [*keys, *(k for k in more if k not in keys)]
 
 
+def result_key(nws: NodeWithScore, by_page: bool) -> tuple[str, ...]:
+    """What makes two results the same one: their ``(doc, page)`` when ranking pages, else their node id.
+
+    A node without a page is always itself.
+
+    Example:
+        >>> from llama_index.core.schema import TextNode
+        >>> hit = NodeWithScore(node=TextNode(id_="c1", text="", metadata={"doc": "a.pdf", "page": 3}))
+        >>> result_key(hit, by_page=True), result_key(hit, by_page=False)
+        (('a.pdf', '3'), ('node', 'c1'))
+    """
+    page = nws.node.metadata.get("page")
+    if by_page and page is not None:
+        return str(nws.node.metadata.get("doc")), str(page)
+    return "node", nws.node.node_id
+
+
+def lead_first(fused: Sequence[NodeWithScore], lead: NodeWithScore | None, by_page: bool) -> list[NodeWithScore]:
+    """Put ``lead`` first in ``fused``, the rest in their order; the list keeps its length.
+
+    Where ``fused`` holds the same result (see :func:`result_key`), that entry moves up (it carries the
+    evidence of every branch); otherwise ``lead`` takes the first place and the last entry drops out. The
+    lead's score is raised to the best score, so the scores stay in order.
+
+    Args:
+        fused: The fused results, best first.
+        lead: The result that must come first (``None``: ``fused`` unchanged).
+        by_page: Whether results are pages (compared by ``(doc, page)``) or chunks (by node id).
+
+    Example:
+        >>> from llama_index.core.schema import TextNode
+        >>> def hit(i, score):
+        ...     return NodeWithScore(node=TextNode(id_=i, text=""), score=score)
+        >>> [(n.node.node_id, n.score) for n in lead_first([hit("b", 0.3), hit("a", 0.2), hit("c", 0.1)], hit("a", 0.9), by_page=False)]
+        [('a', 0.3), ('b', 0.3), ('c', 0.1)]
+    """
+    if lead is None or not fused:
+        return list(fused)
+    key = result_key(lead, by_page)
+    same = next((nws for nws in fused if result_key(nws, by_page) == key), None)
+    rest = [nws for nws in fused if nws is not same]
+    if same is None:
+        same, rest = lead, rest[:-1]
+    best = max(float(nws.score or 0.0) for nws in fused)
+    return [NodeWithScore(node=same.node, score=max(best, float(same.score or 0.0))), *rest]
+
+
 def aggregate_pages(nodes: Sequence[NodeWithScore], top_k: int | None = None, support: float = 0.0) -> list[NodeWithScore]:
     """Collapse ranked nodes to one per ``(doc, page)``, scored by the page's evidence, carrying all of it.
 
@@ -144,9 +191,7 @@ def aggregate_pages(nodes: Sequence[NodeWithScore], top_k: int | None = None, su
     groups: dict[tuple[str, ...], list[NodeWithScore]] = {}
     totals: dict[tuple[str, ...], float] = {}
     for nws in nodes:
-        meta = nws.node.metadata
-        page = meta.get("page")
-        key = (str(meta.get("doc")), str(page)) if page is not None else ("node", nws.node.node_id)
+        key = result_key(nws, by_page=True)
         score = float(nws.score or 0.0)
         if key not in groups:
             groups[key] = [nws]

@@ -78,7 +78,8 @@ def test_a_hand_built_composite_ranks_like_as_retriever(rag: MultimodalRAG, scop
         LightRAGRetriever(rag.graph, rag.vector_store, mode=s.graph_mode, top_k=k),
         ReferenceRetriever(rag.vector_store, rag.embed_model, similarity_top_k=candidates, mode=rag.vector_mode),
     ]
-    by_hand = MultimodalCompositeRetriever(branches, [s.vector_weight, s.graph_weight, s.reference_weight], top_k=k, **scope)
+    weights = [s.vector_weight, s.graph_weight, s.reference_weight]
+    by_hand = MultimodalCompositeRetriever(branches, weights, top_k=k, anchor_retrievers=[0, 2], **scope)
     facade = rag.as_retriever(top_k=k, **scope)
     for question in [*QUESTIONS[:3], "What is on page 2 and in Table 2?"]:
         expected = [(n.node.node_id, n.node.metadata["chunk_ids"], n.score) for n in facade.retrieve(question)]
@@ -142,6 +143,9 @@ def test_a_scope_needs_branches_that_can_honour_it(rag: MultimodalRAG) -> None:
         MultimodalCompositeRetriever([vector, vector], [1.0])
     with pytest.raises(ScopeArgumentError, match="not all 0"):
         MultimodalCompositeRetriever([vector], [0.0])
+    for anchors in ([], [2], [-1], [True]):
+        with pytest.raises(ScopeArgumentError, match="anchor_retrievers must be"):
+            MultimodalCompositeRetriever([vector, vector], anchor_retrievers=anchors)
     with pytest.raises(ValueError, match="needs the vector store"):
         MultimodalCompositeRetriever([vector, LightRAGRetriever(rag.graph)], doc=FAQ)
 
@@ -170,3 +174,37 @@ async def test_a_composite_hands_any_branch_the_checked_question(call: str) -> N
     with pytest.raises(EmptyQuestionError):
         composite.retrieve(" \x00\t ")
     assert len(branch.seen) == 1  # the empty question reached no branch
+
+
+class _RankedRetriever(BaseRetriever):
+    """A branch of the user's own returning fixed pages of a.pdf, best first."""
+
+    def __init__(self, pages: list[int]) -> None:
+        super().__init__()
+        self.pages = pages
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return [NodeWithScore(node=TextNode(id_=f"p{p}", text="x", metadata={"doc": "a.pdf", "page": p}), score=1.0)
+                for p in self.pages]
+
+
+@pytest.mark.parametrize("call", ["retrieve", "aretrieve"])
+async def test_a_weak_branch_reorders_below_the_anchors_best_page_but_never_displaces_it(call: str) -> None:
+    vector, graph = _RankedRetriever([1, 2, 3, 4]), _RankedRetriever([3, 9])
+
+    async def pages(composite: MultimodalCompositeRetriever) -> list[int]:
+        result = getattr(composite, call)("Which page?")
+        nodes = await result if call == "aretrieve" else result
+        return [n.metadata["page"] for n in nodes]
+
+    assert await pages(MultimodalCompositeRetriever([vector, graph], [1.0, 0.25], top_k=3)) == [3, 1, 2]
+    anchored = MultimodalCompositeRetriever([vector, graph], [1.0, 0.25], top_k=3, anchor_retrievers=[0])
+    assert await pages(anchored) == [1, 3, 2]  # the graph still lifts page 3 above page 2
+    assert await pages(MultimodalCompositeRetriever([vector, graph], top_k=3, anchor_retrievers=[0, 1])) == [3, 1, 2]
+
+
+def test_the_facade_anchors_on_every_branch_but_the_graph(rag: MultimodalRAG) -> None:
+    composite = rag.as_retriever(top_k=3)
+    assert [type(composite.retrievers[i]).__name__ for i in composite.anchor_retrievers or []] == [
+        "MilvusModalRetriever", "ReferenceRetriever"
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from llama_index.core.schema import MetadataMode, NodeWithScore, TextNode
 
-from llama_index_mmrag.retrievers.fusion import aggregate_pages, weighted_rrf
+from llama_index_mmrag.retrievers.fusion import aggregate_pages, lead_first, weighted_rrf
 
 
 def _n(node_id: str, page: int | None = 0, doc: str = "a.pdf", modality: str = "text", score: float = 1.0) -> NodeWithScore:
@@ -84,3 +84,19 @@ def test_a_table_described_in_prose_brings_its_markdown_body_to_the_page() -> No
     )
     page = aggregate_pages([_n("p", page=0, score=0.3), NodeWithScore(node=described, score=0.2)])[0].node
     assert "| West | 8,150 |" in page.get_content()
+
+
+def test_the_lead_moves_up_with_the_fused_evidence_of_its_page() -> None:
+    fused = aggregate_pages([_n("p2-a", page=2, score=0.3), _n("p1-a", page=1, score=0.2), _n("p1-b", page=1, score=0.1)])
+    lead = aggregate_pages([_n("p1-b", page=1, score=0.9)])[0]  # the anchors' best chunk of page 1 is another one
+    ranked = lead_first(fused, lead, by_page=True)
+    assert [(n.metadata["page"], n.node.metadata["chunk_ids"]) for n in ranked] == [(1, ["p1-a", "p1-b"]), (2, ["p2-a"])]
+    assert [n.score for n in ranked] == [0.3, 0.3]  # raised to the best score, so scores stay in order
+
+
+def test_a_lead_missing_from_the_fused_list_takes_the_first_place_and_the_last_drops() -> None:
+    fused = [_n("a", score=0.3), _n("b", score=0.2)]
+    ranked = lead_first(fused, _n("z", score=0.1), by_page=False)
+    assert [(n.node.node_id, n.score) for n in ranked] == [("z", 0.3), ("a", 0.3)]
+    assert lead_first(fused, None, by_page=False) == fused
+    assert lead_first([], _n("z"), by_page=False) == []
