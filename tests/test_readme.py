@@ -2,7 +2,8 @@
 
 - ```python blocks run top to bottom, in a fresh working folder holding what they name (the demo's
   ``sample/`` files, a generated ``report.pdf``, a ``my_eval/questions.jsonl`` about it); where a block
-  names ``my_llm`` (the reader's own LLM) a deterministic fake LLM stands in for it.
+  names ``my_llm`` (the reader's own LLM) a deterministic fake LLM stands in for it, and where it names
+  DashScope, a loopback server that speaks DashScope's API answers (tests/support/dashscope_server.py).
 - The command-line usage block: every command it lists exists and takes every option it shows.
 - ```bash blocks: the test-suite command is exactly what ``.ci/run`` runs; the other two (the demo set-up,
   which CI's own install and ``tests/test_cli.py``'s demo test cover, and the Milvus-server example, which
@@ -17,6 +18,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,6 +130,23 @@ def _run_python(block: Block) -> dict[str, Any]:
     return namespace
 
 
+@contextmanager
+def _dashscope_for(block: Block, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A loopback DashScope API with a key in the environment, when the block names DashScope."""
+    if "DashScope" not in block.code:
+        yield
+        return
+    import dashscope
+
+    from tests.support.dashscope_server import FAKE_API_KEY, DashScopeFakeServer
+
+    with DashScopeFakeServer() as server:
+        monkeypatch.setenv("DASHSCOPE_API_KEY", FAKE_API_KEY)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+        monkeypatch.setattr(dashscope, "base_http_api_url", server.base_url)
+        yield
+
+
 def _check_quickstart(namespace: dict[str, Any], out: str) -> None:
     response = namespace["response"]
     assert "simultaneous insertion and search" in str(response)
@@ -151,6 +170,13 @@ def _check_building_blocks(namespace: dict[str, Any], out: str) -> None:
     assert quoted in evidence  # ... from the retrieved, post-processed evidence
 
 
+def _check_agent(namespace: dict[str, Any], out: str) -> None:
+    # the loopback qwen-max calls the tool, then answers from the tool's result alone (here written by the
+    # store's own loopback qwen-max, from the FAQ page it retrieved)
+    assert "According to the milvus_docs tool:" in out, out
+    assert "doc: milvus_faq.txt" in out and "Milvus supports simultaneous insertion and search" in out
+
+
 def _check_evaluation(namespace: dict[str, Any], out: str) -> None:
     assert "hit@5" in out and "'n': 3" in out
 
@@ -166,6 +192,7 @@ def _check_folder_sync(namespace: dict[str, Any], out: str) -> None:
 CHECKS = {
     "Python quickstart": _check_quickstart,
     "Keep a folder in sync": _check_folder_sync,
+    "An agent on qwen-max": _check_agent,
     "The building blocks, composed by hand": _check_building_blocks,
     "Measuring retrieval quality on your own documents": _check_evaluation,
 }
@@ -176,8 +203,11 @@ def test_every_python_block_has_its_claims_checked() -> None:
 
 
 @pytest.mark.parametrize("block", PYTHON, ids=[b.section for b in PYTHON])
-def test_python_block_runs_as_written(block: Block, in_workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    namespace = _run_python(block)
+def test_python_block_runs_as_written(
+    block: Block, in_workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with _dashscope_for(block, monkeypatch):
+        namespace = _run_python(block)
 
     CHECKS[block.section](namespace, capsys.readouterr().out)
 

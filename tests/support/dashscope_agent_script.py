@@ -5,7 +5,8 @@ Two kinds of conversation get a scripted turn instead of the server's plain echo
 * **function calling** (the request carries ``parameters.tools``): while the last user question has no tool
   result after it, the model calls a tool (the one ``tool_choice`` forces, else the first offered) with the
   question as the tool's first string argument; once a ``tool`` message answers that call, it answers in
-  text from the tool's output alone (:func:`~tests.support.fake_agent_llm.answer_from_evidence`);
+  text from the tool's output alone (:func:`~tests.support.fake_agent_llm.answer_from_evidence`: the cited
+  pieces that match the question; an output without citations, e.g. an LLM-written one, is quoted whole);
 * **ReAct** (the system message lists ``> Tool Name:`` lines, as ``ReActAgent``'s header does): the same two
   turns in the ReAct text format (``Thought`` / ``Action`` / ``Action Input``, then ``Answer`` after an
   ``Observation``).
@@ -22,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.support.fake_agent_llm import answer_from_evidence
+from tests.support.fake_agent_llm import ANSWER_PREFIX, answer_from_evidence, cited_evidence
 
 _REACT_TOOL = re.compile(r"^> Tool Name: (?P<name>\S+)\s*$", re.M)
 _OBSERVATION = "Observation:"
@@ -118,6 +119,8 @@ def _function_calling_turn(messages: list[dict[str, Any]], schemas: dict[str, di
     results = _checked_tool_results(messages, start)
     if results:
         name, output = results[-1]
+        if not cited_evidence(output):
+            return Turn(text=f"{ANSWER_PREFIX.format(tool=name)} {output}")
         return Turn(text=answer_from_evidence(question, name, output))
     if choice == "none":
         return Turn(text="ANSWER: " + question)
