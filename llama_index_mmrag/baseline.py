@@ -2,11 +2,6 @@
 
 ``SimpleDirectoryReader`` (pypdf page text) -> ``SentenceSplitter`` -> the same embedding ->
 ``MilvusVectorStore`` dense search, in its own Milvus Lite store.
-
-Example:
-    >>> baseline = BaselinePipeline(embed_model, storage_dir="./baseline_store")  # doctest: +SKIP
-    >>> seconds, pages = baseline.ingest(Path("eval/docs"))                       # doctest: +SKIP
-    >>> baseline.retriever(top_k=10, doc="report.pdf").retrieve("revenue 2020")  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -29,6 +24,18 @@ class BaselinePipeline:
         embed_model: The embedding (the same one the package uses, for a fair comparison).
         storage_dir: Folder for its own Milvus Lite store.
         dim: The embedding's dimension.
+
+    Example:
+        >>> from llama_index_mmrag.models.embeddings import local_embedding
+        >>> Path("docs").mkdir()
+        >>> Path("docs", "report.pdf").symlink_to(Path("report.pdf").resolve())
+        >>> baseline = BaselinePipeline(local_embedding(), storage_dir="baseline_store", dim=384)
+        >>> seconds, pages = baseline.ingest(Path("docs"))             # every PDF of the folder, page by page
+        >>> pages
+        4
+        >>> hits = baseline.retriever(top_k=3, doc="report.pdf").retrieve("containers moved per region")
+        >>> len(hits), {hit.node.metadata["doc"] for hit in hits}
+        (3, {'report.pdf'})
     """
 
     def __init__(self, embed_model: BaseEmbedding, storage_dir: str | Path, dim: int) -> None:

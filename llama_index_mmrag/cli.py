@@ -150,7 +150,16 @@ def _exit_code(exc: Exception) -> int:
 
 class GuardedGroup(TyperGroup):
     """The ``mmrag`` group: an error escaping a command becomes one line on stderr and an exit code, never a
-    traceback (``-v`` adds the traceback)."""
+    traceback (``-v`` adds the traceback).
+
+    Example:
+        >>> from pathlib import Path
+        >>> from typer.testing import CliRunner
+        >>> _ = Path("scan.pdf").write_bytes(Path("milvus_architecture.png").read_bytes())   # a picture named .pdf
+        >>> result = CliRunner().invoke(app, ["parse", "scan.pdf"])                        # `mmrag parse scan.pdf`
+        >>> result.exit_code, result.output.strip()                                       # one line, no traceback
+        (1, 'error: scan.pdf: its content is a PNG image, not a PDF; rename it to .png')
+    """
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:

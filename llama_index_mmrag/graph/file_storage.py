@@ -236,7 +236,24 @@ def _journal_dir(global_config: dict[str, Any]) -> str | None:
 @dataclass
 class MMRAGNetworkXStorage(NetworkXStorage):  # type: ignore[misc]  # upstream marks it @final for typing only
     """``NetworkXStorage`` that saves its GraphML atomically, raises when a save fails and repairs a damaged file
-    on load (see the module docstring)."""
+    on load (see the module docstring).
+
+    Example:
+        >>> from lightrag.kg.shared_storage import initialize_share_data
+        >>> from llama_index_mmrag.runtime import engine_loop
+        >>> initialize_share_data()                      # LightRAG does this when it opens its storages
+        >>> graph = MMRAGNetworkXStorage(namespace="chunk_entity_relation", workspace="example_graph",
+        ...                              global_config={"working_dir": "lightrag"}, embedding_func=None)
+        >>> async def save() -> None:
+        ...     await graph.initialize()
+        ...     await graph.upsert_node("Milvus", {"entity_id": "Milvus", "entity_type": "PRODUCT",
+        ...                                        "description": "a vector database\\x1b"})   # an escape character
+        ...     await graph.index_done_callback()
+        >>> engine_loop().run(save())
+        >>> graphml = Path("lightrag/example_graph/graph_chunk_entity_relation.graphml").read_text()
+        >>> "a vector database\u241b" in graphml          # saved whole, with a visible stand-in XML can hold
+        True
+    """
 
     def __post_init__(self) -> None:
         try:
@@ -334,12 +351,45 @@ class _AtomicJsonMixin:
 
 @dataclass
 class MMRAGJsonKVStorage(_AtomicJsonMixin, JsonKVStorage):  # type: ignore[misc]
-    """``JsonKVStorage`` with atomic saves and repair on load (see the module docstring)."""
+    """``JsonKVStorage`` with atomic saves and repair on load (see the module docstring).
+
+    Example:
+        >>> import json
+        >>> from lightrag.kg.shared_storage import initialize_share_data
+        >>> from llama_index_mmrag.runtime import engine_loop
+        >>> initialize_share_data()                      # LightRAG does this when it opens its storages
+        >>> kv = MMRAGJsonKVStorage(namespace="text_chunks", workspace="example_kv",
+        ...                         global_config={"working_dir": "lightrag"}, embedding_func=None)
+        >>> async def save() -> None:
+        ...     await kv.initialize()
+        ...     await kv.upsert({"chunk-1": {"content": "Milvus Lite runs in one process."}})
+        ...     await kv.index_done_callback()           # a temporary file, renamed over the old one
+        >>> engine_loop().run(save())
+        >>> json.loads(Path("lightrag/example_kv/kv_store_text_chunks.json").read_text())["chunk-1"]["content"]
+        'Milvus Lite runs in one process.'
+    """
 
 
 @dataclass
 class MMRAGJsonDocStatusStorage(_AtomicJsonMixin, JsonDocStatusStorage):  # type: ignore[misc]
-    """``JsonDocStatusStorage`` with atomic saves and repair on load (see the module docstring)."""
+    """``JsonDocStatusStorage`` with atomic saves and repair on load (see the module docstring).
+
+    Example:
+        >>> from lightrag.kg.shared_storage import initialize_share_data
+        >>> from llama_index_mmrag.runtime import engine_loop
+        >>> initialize_share_data()                      # LightRAG does this when it opens its storages
+        >>> status = MMRAGJsonDocStatusStorage(namespace="doc_status", workspace="example_status",
+        ...                                    global_config={"working_dir": "lightrag"}, embedding_func=None)
+        >>> async def record() -> dict:
+        ...     await status.initialize()
+        ...     await status.upsert({"doc-1": {"status": "processed", "file_path": "milvus_faq.txt"}})
+        ...     await status.index_done_callback()
+        ...     return await status.get_by_id("doc-1")
+        >>> engine_loop().run(record())["status"]
+        'processed'
+        >>> Path("lightrag/example_status/kv_store_doc_status.json").is_file()
+        True
+    """
 
 
 _REGISTRY = {

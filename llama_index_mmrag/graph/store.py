@@ -66,7 +66,22 @@ CHUNK_SEPARATOR = "\n\u241e\u241e\u241e\n"  # between our chunks in a document h
 
 
 class GraphBuildError(StoreError, RuntimeError):
-    """LightRAG could not build the graph of a document (it reports failures in doc status, not as exceptions)."""
+    """LightRAG could not build the graph of a document (it reports failures in doc status, not as exceptions).
+
+    Example:
+        >>> from llama_index_mmrag.models.embeddings import local_embedding
+        >>> from llama_index_mmrag.schema import ContentBlock, blocks_to_nodes
+        >>> async def unreachable_llm(prompt: str, system_prompt: str | None = None, **kwargs: object) -> str:
+        ...     raise ConnectionError("the model service is down")
+        >>> graph = GraphStore(MMRAGSettings(storage_dir="store"), local_embedding(), dim=384, llm_func=unreachable_llm)
+        >>> nodes = blocks_to_nodes([ContentBlock(modality="text", text="Milvus Lite runs in one process.",
+        ...                                       doc="milvus_faq.txt", doc_id="h1", parser="mmrag", page=0)])
+        >>> try:
+        ...     graph.run(graph.ainsert_nodes(nodes))
+        ... except GraphBuildError as exc:
+        ...     print(exc)
+        milvus_faq.txt: graph extraction failed: ...the model service is down
+    """
 
 
 def split_on_chunk_separator(

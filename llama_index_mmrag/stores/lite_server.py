@@ -72,7 +72,19 @@ DEFAULT_START_TIMEOUT_S = 120.0
 
 
 class LiteServerError(StoreError, RuntimeError):
-    """The local Milvus Lite server for a store could not be started or reached."""
+    """The local Milvus Lite server for a store could not be started or reached.
+
+    Example:
+        >>> Path("store").mkdir()
+        >>> os.environ[START_TIMEOUT_ENV] = "0.001"           # a server that cannot start in time (a busy machine)
+        >>> try:
+        ...     served_uri(Path("store") / "milvus.db")
+        ... except LiteServerError as exc:
+        ...     print(exc)
+        ... finally:
+        ...     del os.environ[START_TIMEOUT_ENV]
+        the local Milvus Lite server for .../store/milvus.db did not start listening in time; see .../store/milvus.db.serve.log, or raise MMRAG_LITE_START_TIMEOUT_S
+    """
 
 
 def serving_enabled() -> bool:
