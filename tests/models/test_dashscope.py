@@ -269,7 +269,8 @@ def test_chat_with_tools_round_trip(server: DashScopeFakeServer) -> None:
     assert [t["function"]["name"] for t in first.parameters["tools"]] == ["search_docs", "lookup_page"]
     assert "tool_choice" not in first.parameters and "parallel_tool_calls" not in first.parameters
 
-    answer = llm.chat_with_tools([SEARCH_TOOL], chat_history=[question, reply.message, tool_result(reply.message, TOOL_OUTPUT)])
+    history = [question, reply.message, tool_result(reply.message, TOOL_OUTPUT)]
+    answer = llm.chat_with_tools([SEARCH_TOOL], chat_history=history)
 
     assert answer.message.content == f"According to the search_docs tool: {TOOL_OUTPUT}"
     assert llm.get_tool_calls_from_response(answer, error_on_no_tool_call=False) == []
@@ -294,9 +295,8 @@ def test_tool_calls_from_another_llm_are_sent_in_dashscope_format(server: DashSc
 
     assert answer.message.content.endswith(TOOL_OUTPUT)
     sent = server.requests[0].input["messages"]
-    assert sent[1]["tool_calls"] == [
-        {"index": 0, "id": "other-1", "type": "function", "function": {"name": "search_docs", "arguments": '{"query": "q"}'}}
-    ]
+    function = {"name": "search_docs", "arguments": '{"query": "q"}'}
+    assert sent[1]["tool_calls"] == [{"index": 0, "id": "other-1", "type": "function", "function": function}]
     assert sent[2]["name"] == "search_docs"
 
 
@@ -318,6 +318,8 @@ async def test_streamed_tool_call_pieces_are_assembled(server: DashScopeFakeServ
         assert partial[-1][0].tool_id == partial[0][0].tool_id != ""
         [block] = [b for b in chunks[-1].message.blocks if isinstance(b, ToolCallBlock)]
         assert block.tool_kwargs == expected
+        sent = [c.message.additional_kwargs["tool_calls"][0]["function"]["arguments"] for c in chunks]
+        assert sent[-1] == json.dumps(expected) and sent[0] != sent[-1]  # each chunk keeps the text it had
     for request in server.requests:
         assert request.headers["x-dashscope-sse"] == "enable" and request.parameters["incremental_output"] is True
         assert request.parameters["tools"][0]["function"]["name"] == "search_docs"

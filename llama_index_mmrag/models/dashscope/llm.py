@@ -3,6 +3,7 @@ calls, usage) and :class:`DashScopeLLM`, the function-calling LLM for qwen text 
 
 from __future__ import annotations
 
+import copy
 from abc import abstractmethod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -202,7 +203,7 @@ class DashScopeChatLLM(CustomLLM, DashScopeConnection):
         if calls:
             finish_reason = _finish_reason(response)
             finished = text is None or is_finished(finish_reason)
-            extra["tool_calls"] = [dict(call) for call in calls]
+            extra["tool_calls"] = copy.deepcopy(list(calls))  # a stream keeps growing its own
             blocks: list[Any] = [TextBlock(text=content)] if content else []
             blocks += tool_call_blocks(ctx, calls, finished=finished, finish_reason=finish_reason)
             reply = ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks, additional_kwargs=extra)
@@ -423,8 +424,10 @@ class DashScopeLLM(FunctionCallingLLM, DashScopeChatLLM):
             ``parallel_tool_calls``.
         """
         messages = list(chat_history or [])
+        if isinstance(user_msg, str):
+            user_msg = ChatMessage(role=MessageRole.USER, content=user_msg)
         if user_msg is not None:
-            messages.append(ChatMessage(role=MessageRole.USER, content=user_msg) if isinstance(user_msg, str) else user_msg)
+            messages.append(user_msg)
         specs = [tool_spec(tool) for tool in tools]
         prepared: dict[str, Any] = {"messages": messages, **kwargs}
         if specs:

@@ -110,8 +110,9 @@ def merge_tool_call_deltas(calls: list[dict[str, Any]], deltas: Iterable[dict[st
     return calls
 
 
-def tool_call_blocks(ctx: CallContext, calls: Sequence[dict[str, Any]], *, finished: bool, finish_reason: str | None = None
-                     ) -> list[ToolCallBlock]:
+def tool_call_blocks(
+    ctx: CallContext, calls: Sequence[dict[str, Any]], *, finished: bool, finish_reason: str | None = None
+) -> list[ToolCallBlock]:
     """LlamaIndex blocks for DashScope tool calls.
 
     Args:
