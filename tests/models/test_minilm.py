@@ -1,10 +1,12 @@
-"""The packaged MiniLM computed by this package (numpy for a question, torch for batches) gives
-sentence-transformers' vectors, for every kind of text a store holds or a person asks, and embeds a question
-without importing torch, sentence-transformers, transformers or huggingface_hub."""
+"""The packaged MiniLM computed by this package (numpy for a question; ONNX Runtime, or torch by setting, for
+batches) gives sentence-transformers' vectors, for every kind of text a store holds or a person asks, and embeds
+a question and an ingest's batches without importing torch, sentence-transformers, transformers or
+huggingface_hub."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -38,13 +40,30 @@ def reference() -> list[list[float]]:
     return model.encode(TEXTS, batch_size=64, normalize_embeddings=True).tolist()
 
 
-@pytest.mark.parametrize("batch_size", [1, 5, 64])
-def test_vectors_equal_sentence_transformers_for_every_kind_of_text(reference: list[list[float]], batch_size: int) -> None:
-    embed = PackagedMiniLMEmbedding(embed_batch_size=batch_size)
+@pytest.mark.parametrize(("backend", "batch_size"), [("onnx", 1), ("onnx", 5), ("onnx", 64), ("torch", 64)])
+def test_vectors_equal_sentence_transformers_for_every_kind_of_text(
+    reference: list[list[float]], backend: str, batch_size: int
+) -> None:
+    embed = PackagedMiniLMEmbedding(embed_batch_size=batch_size, backend=backend)
     ours = np.array(embed.get_text_embedding_batch(TEXTS))
     assert ours.shape == (len(TEXTS), LOCAL_EMBED_DIM)
     assert np.abs(ours - np.array(reference)).max() < 1e-5
+    assert (ours * np.array(reference)).sum(axis=1).min() >= 0.9999  # cosine: both are normalised
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+def test_the_backend_is_a_setting_and_a_wrong_name_says_what_to_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    from llama_index_mmrag.models.minilm import BACKEND_ENV
+
+    assert local_embedding()._encoder.backend == "onnx"  # the default
+    monkeypatch.setenv(BACKEND_ENV, " Torch ")
+    assert PackagedMiniLMEmbedding()._encoder.backend == "torch"
+    assert PackagedMiniLMEmbedding(backend="numpy")._encoder.backend == "numpy"  # an argument wins
+    monkeypatch.setenv(BACKEND_ENV, "tensorflow")
+    with pytest.raises(ValueError, match=r"MMRAG_EMBED_BACKEND='tensorflow' .* use one of onnx, torch, numpy"):
+        PackagedMiniLMEmbedding()
+    with pytest.raises(ValueError, match=r"backend='cuda' .* use one of onnx, torch, numpy"):
+        PackagedMiniLMEmbedding(backend="cuda")
 
 
 def test_a_question_is_embedded_as_a_text_is(reference: list[list[float]]) -> None:
@@ -60,25 +79,34 @@ async def test_the_async_calls_give_the_same_vectors(reference: list[list[float]
     assert np.abs(np.array(batch) - np.array(reference[:4])).max() < 1e-5
 
 
-def test_a_question_is_embedded_without_torch_sentence_transformers_transformers_or_hub() -> None:
+def test_a_question_and_an_ingest_batch_are_embedded_without_torch_sentence_transformers_transformers_or_hub() -> None:
     code = (
         "import json, sys\n"
         "from llama_index_mmrag.models.embeddings import local_embedding\n"
+        "heavy = lambda: sorted(m for m in ('torch', 'sentence_transformers', 'transformers', 'huggingface_hub') if m in sys.modules)\n"
         "vector = local_embedding().get_query_embedding('Does Milvus support simultaneous insertion and search?')\n"
-        "heavy = sorted(m for m in ('torch', 'sentence_transformers', 'transformers', 'huggingface_hub') if m in sys.modules)\n"
-        "print(json.dumps({'dim': len(vector), 'heavy': heavy}))\n"
+        "after_question = heavy()\n"
+        "batch = local_embedding().get_text_embedding_batch(['a chunk of an ingested page ' * 40] * 16)\n"
+        "print(json.dumps({'dim': len(vector), 'batch': [len(batch), len(batch[0])], 'heavy': [after_question, heavy()]}))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"dim": LOCAL_EMBED_DIM, "heavy": []}
+    env = {k: v for k, v in os.environ.items() if k != "MMRAG_EMBED_BACKEND"}  # the default backend
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True, env=env)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {
+        "dim": LOCAL_EMBED_DIM, "batch": [16, LOCAL_EMBED_DIM], "heavy": [[], []]
+    }
 
 
-def test_small_batches_run_in_numpy_and_large_ones_on_torch_with_the_same_vectors(reference: list[list[float]]) -> None:
+def test_small_batches_run_in_numpy_and_large_ones_on_the_backend_with_the_same_vectors(
+    reference: list[list[float]],
+) -> None:
     from llama_index_mmrag.models.minilm import SMALL_BATCH_TOKENS
 
     encoder = local_embedding()._encoder
     ids, mask = encoder._tokenize(TEXTS)
-    assert ids.size > SMALL_BATCH_TOKENS  # the whole list takes the torch path, each text alone the numpy one
+    assert ids.size > SMALL_BATCH_TOKENS  # the whole list takes the backend's path, each text alone the numpy one
     by_numpy = np.array(encoder._forward_numpy(ids, mask))
     by_torch = encoder._forward(ids, mask).numpy()
+    by_onnx = encoder._onnx_session().run(ids, mask)
     assert np.abs(by_numpy - by_torch).max() < 1e-5
+    assert np.abs(by_onnx - by_torch).max() < 1e-5
     assert np.abs(by_numpy - np.array(reference)).max() < 1e-5
