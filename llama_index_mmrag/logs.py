@@ -13,8 +13,14 @@ Two libraries under the package talk on their own:
   ``logging.getLogger("lightrag").setLevel(logging.INFO)`` brings LightRAG's lines back.
 
 Example:
-    >>> import logging, llama_index_mmrag                  # quiet: warnings only  # doctest: +SKIP
-    >>> logging.basicConfig(level=logging.INFO)            # now LightRAG's and our INFO lines show  # doctest: +SKIP
+    >>> import logging
+    >>> quiet_lightrag_logs()                              # done when the package first opens a graph
+    >>> lightrag_logger = logging.getLogger("lightrag")
+    >>> lightrag_logger.propagate                          # its records go through standard logging
+    True
+    >>> level = lightrag_logger.level
+    >>> lightrag_logger.setLevel(logging.INFO)             # LightRAG's INFO lines show again
+    >>> lightrag_logger.setLevel(level)
 """
 
 from __future__ import annotations

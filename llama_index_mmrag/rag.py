@@ -55,10 +55,11 @@ class MultimodalRAG:
         **overrides: Any :class:`~llama_index_mmrag.settings.MMRAGSettings` field.
 
     Example:
-        ``rag`` here holds the demo's two files, ingested as in the first two lines:
+        ``rag`` here holds the demo's two files, ingested with::
 
-        >>> rag = MultimodalRAG(storage_dir="./store", top_k=5)                          # doctest: +SKIP
-        >>> report = rag.ingest(["milvus_faq.txt", "milvus_architecture.png"])          # doctest: +SKIP
+            rag = MultimodalRAG(storage_dir="./store", top_k=5)
+            report = rag.ingest(["milvus_faq.txt", "milvus_architecture.png"])
+
         >>> [d.doc for d in rag.documents()]
         ['milvus_architecture.png', 'milvus_faq.txt']
         >>> rag.as_query_engine().query("Does Milvus support simultaneous insertion and search?").response

@@ -31,7 +31,8 @@ class MMRAGSettings(BaseSettings):
         >>> settings = MMRAGSettings(storage_dir="./store", top_k=8)
         >>> settings.top_k, settings.storage_dir.name, settings.use_dashscope
         (8, 'store', False)
-        >>> rag = MultimodalRAG(settings=settings)  # doctest: +SKIP
+
+        ``MultimodalRAG(settings=settings)`` opens a store with them.
 
     Args:
         storage_dir: Folder holding Milvus Lite, the LightRAG graph, parsed images and the manifest.

@@ -28,7 +28,9 @@ Example:
     ...                                                       "summary": "Recall by index"})
     >>> sorted(kg), kg["entities"][0]["entity_name"]
     (['chunks', 'entities', 'relationships'], 'recall table')
-    >>> await rag.ainsert_custom_kg(kg)                          # doctest: +SKIP
+    >>> merged = merge_kg_fragments([kg, kg])                  # fragments and kgs, merged for one insert
+    >>> len(merged["entities"]) == len(kg["entities"]), len(merged["chunks"])
+    (True, 1)
 """
 
 from __future__ import annotations

@@ -42,6 +42,23 @@ class MMRAGMilvusVectorStorage(MilvusVectorDBStorage):  # type: ignore[misc]  # 
     It also checks that its collection exists and is loaded once, not before every call: upstream asks
     Milvus ``has_collection`` and ``load_collection`` before each search, two round trips that cost 5 to 10
     ms of every graph query. A search that fails re-checks and retries once.
+
+    Example:
+        >>> from lightrag.kg.shared_storage import initialize_share_data
+        >>> from llama_index_mmrag.models.adapters import lightrag_embedding_func
+        >>> from llama_index_mmrag.runtime import engine_loop
+        >>> initialize_share_data()                            # LightRAG does this when it opens its storages
+        >>> config = {"embedding_batch_num": 64, "working_dir": str(rag.settings.graph_dir),
+        ...           "vector_db_storage_cls_kwargs": {"cosine_better_than_threshold": 0.2,
+        ...                                            URI_KEY: rag.settings.effective_milvus_uri, TOKEN_KEY: None}}
+        >>> entities = MMRAGMilvusVectorStorage(namespace="entities", workspace=rag.graph.workspace, global_config=config,
+        ...                                     embedding_func=lightrag_embedding_func(rag.embed_model, 384),
+        ...                                     meta_fields={"entity_name"})   # the graph's entity vectors
+        >>> async def search() -> list:
+        ...     await entities.initialize()
+        ...     return await entities.query("Milvus Lite", top_k=3)
+        >>> "milvus lite" in [hit["entity_name"] for hit in engine_loop().run(search())]
+        True
     """
 
     def _ensure_collection_loaded(self) -> None:

@@ -7,8 +7,15 @@ here evaluates formulas, so :func:`uncached_formula_cells` finds those cells, st
 from the package (bounded memory on any sheet size), so that the parser can warn naming the file and cells.
 
 Example:
-    >>> uncached_formula_cells(Path("budget.xlsx"))                   # doctest: +SKIP
-    {'Budget': ['C2', 'C3', 'C4', 'C5']}
+    >>> from openpyxl import Workbook
+    >>> book = Workbook()
+    >>> sheet = book.active
+    >>> sheet.title = "Budget"
+    >>> for row in (["item", "monthly", "yearly"], ["rent", 10, "=B2*12"], ["power", 3, "=B3*12"]):
+    ...     sheet.append(row)
+    >>> book.save("budget.xlsx")                  # openpyxl stores formulas without their results
+    >>> uncached_formula_cells(Path("budget.xlsx"))
+    {'Budget': ['C2', 'C3']}
 """
 
 from __future__ import annotations
