@@ -102,6 +102,17 @@ class SyncPlan:
             that no longer exists), each with its file now: only the record's ``source_path`` changes.
         unchanged: Names of files stored at their content.
         failures: Files that cannot be synced, each with the reason.
+
+    Example:
+        >>> folder = Path("inbox")
+        >>> folder.mkdir()
+        >>> for name, text in (("faq.txt", "Milvus stores vectors."), ("notes.txt", "Lite runs in one process.")):
+        ...     _ = (folder / name).write_text(text)
+        >>> stored = DocRecord(doc="faq.txt", doc_id=file_content_hash(folder / "faq.txt"), parser="mmrag",
+        ...                    source_path=str((folder / "faq.txt").resolve()))
+        >>> plan = plan_sync(folder.resolve(), sorted(folder.resolve().iterdir()), [stored], FileHashes())
+        >>> [path.name for path in plan.add], plan.unchanged, plan.delete, plan.failures
+        (['notes.txt'], ['faq.txt'], [], [])
     """
 
     add: list[Path] = field(default_factory=list)
