@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKER = r"""
 import json, resource, sys, time
 import numpy as np
-spec = json.loads(sys.argv[1])
+spec = json.loads(open(sys.argv[1], encoding="utf-8").read())
 started, started_cpu = time.perf_counter(), time.process_time()
 from llama_index_mmrag.models.embeddings import PackagedMiniLMEmbedding
 model = PackagedMiniLMEmbedding(embed_batch_size=64, backend=spec["backend"])
@@ -71,9 +71,10 @@ def run_backend(backend: str, texts: dict[str, list[str]], out: str, threads: in
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)  # torch's intra-op threads
-    spec = {"backend": backend, "workloads": texts, "out": out}
+    spec = Path(out + ".json")
+    spec.write_text(json.dumps({"backend": backend, "workloads": texts, "out": out}), encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, "-c", WORKER, json.dumps(spec)], capture_output=True, text=True, env=env, check=False
+        [sys.executable, "-c", WORKER, str(spec)], capture_output=True, text=True, env=env, check=False
     )
     if done.returncode != 0:
         raise RuntimeError(f"backend {backend} failed:\n{done.stderr[-3000:]}")
