@@ -36,7 +36,22 @@ SyncCall = Callable[[frozenset[Path]], Awaitable["SyncReport"]]
 
 
 class StopSignal(Protocol):
-    """Anything with ``is_set()`` (a :class:`threading.Event`): the watcher stops once it is set."""
+    """Anything with ``is_set()`` (a :class:`threading.Event`): the watcher stops once it is set.
+
+    Example:
+        >>> import threading
+        >>> from llama_index_mmrag.ingestion.sync import SyncReport
+        >>> Path("notes").mkdir()
+        >>> syncs = []
+        >>> async def sync(skip: frozenset[Path]) -> SyncReport:     # in real use, the facade's folder sync
+        ...     syncs.append(sorted(skip))
+        ...     return SyncReport()
+        >>> stop = threading.Event()
+        >>> stop.set()                                 # set before it starts: one sync, then the watcher returns
+        >>> asyncio.run(FolderWatcher("notes", sync).arun(stop))
+        >>> syncs
+        [[]]
+    """
 
     def is_set(self) -> bool:
         """Whether to stop."""
@@ -82,18 +97,22 @@ async def still_being_written(paths: Iterable[Path], settle_s: float) -> set[Pat
     return busy
 
 
-def _visible(folder: Path) -> Callable[[Any, str], bool]:
-    """watchfiles' default filter (editor swap files, ``.git``, caches), and no hidden file or folder: a folder
-    is read without them, so their changes need no sync."""
+def _visible(folder: Path, ignore: Collection[Path]) -> Callable[[Any, str], bool]:
+    """watchfiles' default filter (editor swap files, ``.git``, caches), no hidden file or folder (a folder is
+    read without them, so their changes need no sync) and nothing under ``ignore`` (the store itself, when it is
+    kept inside the watched folder: its own writes must not trigger syncs)."""
     from watchfiles import DefaultFilter
 
     default = DefaultFilter()
 
     def keep(change: Any, path: str) -> bool:
+        where = Path(path)
+        if any(where.is_relative_to(folder) for folder in ignore):
+            return False
         try:
-            parts = Path(path).relative_to(folder).parts
+            parts = where.relative_to(folder).parts
         except ValueError:
-            parts = Path(path).parts
+            parts = where.parts
         return default(change, path) and not any(part.startswith(".") for part in parts)
 
     return keep
@@ -108,6 +127,7 @@ class FolderWatcher:
         debounce_ms: The longest a batch of events is grouped before a sync (a burst is one sync, or a few).
         settle_s: How long a file's size and modification time must stay unchanged before it is ingested.
         on_report: Called with each sync's report (the command line prints the ones that changed the store).
+        ignore: Folders whose changes are not events (the store, when it lives inside the watched folder).
 
     Example:
         >>> FolderWatcher("notes", sync=lambda skip: rag.async_("notes", skip=skip), debounce_ms=0)
@@ -123,6 +143,7 @@ class FolderWatcher:
         debounce_ms: int = 300,
         settle_s: float = 0.5,
         on_report: Callable[[SyncReport], None] | None = None,
+        ignore: Iterable[str | Path] = (),
     ) -> None:
         if debounce_ms < 1:
             raise ValueError(
@@ -136,6 +157,7 @@ class FolderWatcher:
         self.debounce_ms = debounce_ms
         self.settle_s = settle_s
         self.on_report = on_report
+        self.ignore = [Path(p).resolve() for p in ignore]
         self._waiting: set[Path] = set()
 
     async def arun(self, stop: StopSignal | None = None) -> None:
@@ -152,7 +174,7 @@ class FolderWatcher:
         await self._async_once(set(), first=True)
         folder = self.folder.resolve()
         async for changes in awatch(
-            folder, watch_filter=_visible(folder), debounce=self.debounce_ms, step=50, stop_event=stop,
+            folder, watch_filter=_visible(folder, self.ignore), debounce=self.debounce_ms, step=50, stop_event=stop,
             rust_timeout=1000, yield_on_timeout=True, recursive=True,
         ):
             touched = {Path(path) for _, path in changes}
