@@ -12,8 +12,13 @@ Two container formats hide several document types behind one magic number:
 
 Example:
     >>> from pathlib import Path
-    >>> ole_kind(Path("locked.docx")).encrypted                     # doctest: +SKIP
-    True
+    >>> import docx
+    >>> from msoffcrypto.format.ooxml import OOXMLFile
+    >>> docx.Document().save("plain.docx")
+    >>> with open("plain.docx", "rb") as plain, open("locked.docx", "wb") as locked:
+    ...     OOXMLFile(plain).encrypt("Secret-1", locked)          # as Word saves it with a password
+    >>> ole_kind(Path("locked.docx"))
+    ContainerKind(description='a password-protected Office document', suffix='', encrypted=True, damaged=False)
     >>> import zipfile
     >>> with zipfile.ZipFile("sheet.docx", "w") as package:  # a workbook saved under a Word name
     ...     package.writestr("[Content_Types].xml", "<Types/>")
@@ -144,8 +149,7 @@ def ole_kind(path: Path) -> ContainerKind:
         path: A file starting with :data:`OLE_MAGIC`.
 
     Example:
-        >>> ole_kind(Path("report.doc"))                                    # doctest: +SKIP
-        ContainerKind(description='a legacy Word 97-2003 document', suffix='.doc', encrypted=False, damaged=False)
+        See the module docstring (a password-protected DOCX, an OLE2 file that passes for a ``.doc``).
     """
     try:
         names = {name.lower() for name in _ole_stream_names(path)}
