@@ -57,6 +57,13 @@ class PageJob:
         image_dir: Folder the page's PNG crops are written to.
         image_prefix: File-name prefix of those PNGs (unique per document).
         ocr: Whether pages without a text layer and raster figures are read by OCR.
+
+    Example:
+        >>> job = PageJob(pdf_path=str(Path("report.pdf").resolve()), page_idx=0, image_dir=".", image_prefix="report",
+        ...               ocr=False)
+        >>> result = parse_page(pdfium.PdfDocument(job.pdf_path), job)
+        >>> result.page_idx, result.ocr, result.error
+        (0, False, None)
     """
 
     pdf_path: str
@@ -77,6 +84,14 @@ class Block:
         n_lines: Number of text lines.
         margin: ``"top"`` or ``"bottom"`` when the block sits in the page's header or footer band.
         signature: A fingerprint of an image's pixels and place, to spot logos repeated on every page.
+
+    Example:
+        >>> job = PageJob(str(Path("report.pdf").resolve()), 0, image_dir=".", image_prefix="report", ocr=False)
+        >>> header, title = parse_page(pdfium.PdfDocument(job.pdf_path), job).blocks[:2]
+        >>> header.margin, header.item["text"]                  # the running header, dropped if on every page
+        ('top', 'ACME Corporation Annual Report 2024')
+        >>> title.size, title.bold, title.n_lines, title.item["text"]
+        (18.0, True, 1, '1 Introduction')
     """
 
     item: dict[str, Any]
@@ -98,6 +113,12 @@ class PageResult:
         seconds: Wall time spent on the page.
         cpu_seconds: CPU time of the parsing process spent on the page (all its threads).
         error: Why the page could not be parsed (``None`` when it was).
+
+    Example:
+        >>> job = PageJob(str(Path("report.pdf").resolve()), 0, image_dir=".", image_prefix="report", ocr=False)
+        >>> result = parse_page(pdfium.PdfDocument(job.pdf_path), job)
+        >>> [block.item["type"] for block in result.blocks]      # in reading order
+        ['text', 'text', 'text', 'text', 'table', 'text']
     """
 
     page_idx: int

@@ -92,6 +92,11 @@ class PdfParseStats:
         wall_seconds: Wall-clock time of the whole parse.
         workers: Worker processes used (1: parsed in the calling process).
         max_pages_in_flight: Most pages handed to the workers and not yet read back at any one time.
+
+    Example:
+        >>> items, stats = parse_pdf_with_stats("report.pdf", "parsed", ocr=False, workers=1)
+        >>> stats.pages, stats.workers, stats.ocr_pages, len(stats.page_seconds)
+        (4, 1, [], 4)
     """
 
     pdf_path: str
@@ -189,8 +194,10 @@ def keep_workers() -> Iterator[None]:
     when no parse uses them, and started again for the next long document).
 
     Example:
-        >>> with keep_workers():                                             # doctest: +SKIP
-        ...     contents = [parse_pdf(path, "parsed/") for path in paths]
+        >>> with keep_workers():                       # one pool of workers for both parses
+        ...     contents = [parse_pdf("report.pdf", "parsed", ocr=False, workers=2) for _ in range(2)]
+        >>> contents[0] == contents[1]
+        True
     """
     global _POOL_USERS
     with _POOL_LOCK:
