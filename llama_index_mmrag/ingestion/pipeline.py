@@ -47,7 +47,13 @@ logger = logging.getLogger(__name__)
 
 
 class DocumentWriter(Protocol):
-    """What the write stage needs from the store (:class:`llama_index_mmrag.index.DocumentIndex` is one)."""
+    """What the write stage needs from the store (:class:`llama_index_mmrag.index.DocumentIndex` is one).
+
+    Example:
+        >>> writer = rag.pipeline.writer          # the store's DocumentIndex
+        >>> writer.manifest.get("milvus_faq.txt").parser
+        'mmrag'
+    """
 
     manifest: Manifest
 
@@ -70,6 +76,14 @@ class PreparedFile:
         parsed: Its blocks and the parser that read them.
         nodes: Its nodes, described and fitted to a Milvus row.
         show_progress: Draw the embed and graph bars while it is committed.
+
+    Example:
+        >>> from llama_index_mmrag.runtime import engine_loop
+        >>> _ = Path("notes.txt").write_text("Milvus Lite keeps a whole vector database in one folder.")
+        >>> parsed = engine_loop().run(rag.pipeline.aparse(Path("notes.txt")))
+        >>> prepared = engine_loop().run(rag.pipeline.aprepare_parsed(parsed))   # described and cut, not written
+        >>> prepared.path.name, [node.metadata["modality"] for node in prepared.nodes]
+        ('notes.txt', ['text'])
     """
 
     path: Path

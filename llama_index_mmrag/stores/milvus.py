@@ -39,7 +39,12 @@ logger = logging.getLogger(__name__)
 
 class Rows(Protocol):
     """What the row helpers read and delete in: a ``MilvusClient`` and the nodes' collection (a LlamaIndex
-    ``MilvusVectorStore`` is one, and so is :class:`CollectionRows`)."""
+    ``MilvusVectorStore`` is one, and so is :class:`CollectionRows`).
+
+    Example:
+        >>> count_rows(rag.vector_store) == sum(rag.stats()["nodes"].values())   # a MilvusVectorStore is Rows
+        True
+    """
 
     client: Any
     collection_name: str
@@ -47,7 +52,13 @@ class Rows(Protocol):
 
 @dataclass(frozen=True)
 class CollectionRows:
-    """A bare client and collection name, for the paths that read or delete rows without LlamaIndex."""
+    """A bare client and collection name, for the paths that read or delete rows without LlamaIndex.
+
+    Example:
+        >>> rows = CollectionRows(rag.vector_store.client, rag.vector_store.collection_name)
+        >>> count_rows(rows, 'doc == "milvus_architecture.png"')
+        1
+    """
 
     client: Any
     collection_name: str
