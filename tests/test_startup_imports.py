@@ -128,18 +128,16 @@ def test_the_graph_files_are_named_and_keyed_as_lightrag_names_and_keys_them(dem
     assert GraphFiles.of(demo_rag.settings).graphml.is_file()
 
 
-def test_delete_in_a_fresh_process_loads_no_llamaindex_parser_raganything_or_model(tmp_path: Path, sample_faq: Path) -> None:
-    from llama_index_mmrag import MultimodalRAG
-
-    with MultimodalRAG(storage_dir=tmp_path / "store") as rag:
-        assert rag.ingest([sample_faq], show_progress=False).ok
-        assert rag.stats()["entities"] > 0
-    result = _fresh_cli("delete", "Milvus_FAQ", "--store", str(tmp_path / "store"))
+def test_delete_in_a_fresh_process_loads_no_llamaindex_parser_raganything_or_model(faq_store_copy: Path) -> None:
+    store = faq_store_copy  # the FAQ, ingested
+    reading = read_store_stats(MMRAGSettings(storage_dir=store))
+    assert reading is not None and reading.stats["entities"] > 0
+    result = _fresh_cli("delete", "Milvus_FAQ", "--store", str(store))
     assert result["code"] == 0, result["output"]
     assert "deleted milvus_faq.txt" in result["output"]
     assert not set(result["heavy"]) & set(DELETE_NEVER), result["heavy"]
     assert result["encodings"] == []  # LightRAG's tokenizer counts no token to delete: its ranks stay unloaded
-    counted = _fresh_cli("stats", "--store", str(tmp_path / "store"), "--json")
+    counted = _fresh_cli("stats", "--store", str(store), "--json")
     counts = json.loads(counted["stdout"].strip().splitlines()[-1])
     assert (counts["docs"], counts["entities"], counts["relations"]) == (0, 0, 0)  # the graph went with it
 

@@ -82,10 +82,10 @@ def test_an_unknown_document_is_an_error_naming_the_closest(cli_store: Path, com
     assert "Traceback" not in result.output
 
 
-def test_the_python_api_resolves_names_the_same_way(tmp_path: Path, sample_faq: Path) -> None:
+def test_the_python_api_resolves_names_the_same_way(tmp_path: Path, faq_store_copy: Path, sample_faq: Path) -> None:
     notes = tmp_path / "Notes.md"
     notes.write_text("# Notes\n\nThe Proxy routes every request to the Query Node.\n")
-    with MultimodalRAG(storage_dir=tmp_path / "store", top_k=3) as rag:
+    with MultimodalRAG(storage_dir=faq_store_copy, top_k=3) as rag:  # the FAQ is in already
         assert rag.ingest([sample_faq, notes], show_progress=False).ok
         nodes = rag.as_retriever(doc="MILVUS_FAQ").retrieve("How does Milvus search?")
         assert nodes and {n.node.metadata["doc"] for n in nodes} == {"milvus_faq.txt"}

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-import llama_index_mmrag.rag as rag_module
 import llama_index_mmrag.stats as stats_module
 from llama_index_mmrag.models import embeddings
 from tests.cli.conftest import MARKUP_NAME, invoke, last_json
@@ -72,9 +71,8 @@ def test_an_unexpected_failure_below_the_cli_is_a_message_not_a_traceback(
     assert "segment 42" in result.output and "Traceback" not in result.output
 
 
-def test_stats_and_delete_never_load_the_embedding_model(tmp_path: Path, sample_faq: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with rag_module.MultimodalRAG(storage_dir=tmp_path / "store") as rag:
-        assert rag.ingest([sample_faq], show_progress=False).ok
+def test_stats_and_delete_never_load_the_embedding_model(faq_store_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = faq_store_copy  # the FAQ, ingested
     loads: list[str] = []
 
     def counted() -> object:
@@ -82,8 +80,8 @@ def test_stats_and_delete_never_load_the_embedding_model(tmp_path: Path, sample_
         raise AssertionError("the embedding model was loaded")
 
     monkeypatch.setattr(embeddings, "local_embedding", counted)
-    assert invoke("stats", "--store", str(tmp_path / "store"), "--json").exit_code == 0
-    result = invoke("delete", "milvus_faq", "--store", str(tmp_path / "store"))
+    assert invoke("stats", "--store", str(store), "--json").exit_code == 0
+    result = invoke("delete", "milvus_faq", "--store", str(store))
     assert result.exit_code == 0, result.output
     assert loads == []
 

@@ -26,6 +26,7 @@ from llama_index_mmrag.settings import MMRAGSettings
 from llama_index_mmrag.stores.milvus import delete_ids
 from tests.lifecycle.conftest import C_TEXT
 from tests.lifecycle.store_state import diff, store_state
+from tests.support.store_copies import copy_store
 
 
 def _expected_stats(state: dict[str, Any]) -> dict[str, Any]:
@@ -38,20 +39,17 @@ def _expected_stats(state: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def full_store(tmp_path_factory: pytest.TempPathFactory, corpus: list[Path]) -> Path:
-    """A store with the whole corpus, for tests that leave it as they found it."""
-    store = tmp_path_factory.mktemp("full") / "store"
-    with MultimodalRAG(storage_dir=store) as rag:
-        assert rag.ingest(corpus, show_progress=False).ok
-    return store
+def full_store(tmp_path_factory: pytest.TempPathFactory, reference: tuple[Path, list[dict[str, Any]]]) -> Path:
+    """A store with the whole corpus (a copy of the clean reference store), for tests that leave it as they found it."""
+    return copy_store(reference[0], tmp_path_factory.mktemp("full") / "store")
 
 
 def test_deleting_document_after_document_retraces_the_ingest_exactly(
-    tmp_path: Path, corpus: list[Path], reference_states: list[dict[str, Any]]
+    full_store_copy: Path, corpus: list[Path], reference_states: list[dict[str, Any]]
 ) -> None:
-    store = tmp_path / "store"
+    store = full_store_copy  # the whole corpus, ingested
     with MultimodalRAG(storage_dir=store) as rag:
-        assert rag.ingest(corpus, show_progress=False).ok
+        assert diff(store_state(rag), reference_states[-1]) == []
         removed = rag.delete("c.txt")
         assert removed.doc == "c.txt" and removed.node_ids
         state = store_state(rag)

@@ -98,15 +98,14 @@ def test_a_death_half_way_through_the_graph_files_is_rolled_back(
 
 
 def test_a_death_after_the_graph_part_of_a_delete_is_rolled_forward(
-    tmp_path: Path,
+    full_store_copy: Path,
     corpus: list[Path],
     reference_states: list[dict[str, Any]],
     die_at: Callable[[str], None],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    store = tmp_path / "store"
+    store = full_store_copy  # the whole corpus, ingested
     rag = MultimodalRAG(storage_dir=store)
-    assert rag.ingest(corpus, show_progress=False).ok
     die_at("delete_after_graph")
     with pytest.raises(SimulatedDeath):
         rag.delete(corpus[-1].name)
@@ -165,7 +164,7 @@ def test_a_milvus_write_that_raises_after_writing_leaves_no_rows(
 
 def test_a_replacement_that_dies_or_fails_half_way_leaves_the_old_version_intact(
     tmp_path: Path,
-    corpus: list[Path],
+    full_store_copy: Path,
     reference_states: list[dict[str, Any]],
     die_at: Callable[[str], None],
     monkeypatch: pytest.MonkeyPatch,
@@ -173,9 +172,8 @@ def test_a_replacement_that_dies_or_fails_half_way_leaves_the_old_version_intact
     changed = tmp_path / "v2" / "c.txt"
     changed.parent.mkdir()
     changed.write_text(C_TEXT.replace("Data Coordinator", "Root Coordinator"))
-    store = tmp_path / "store"
+    store = full_store_copy  # the whole corpus, ingested
     rag = MultimodalRAG(storage_dir=store)
-    assert rag.ingest(corpus, show_progress=False).ok
     die_at("after_graph")  # the new version's graph is written, the old one's is gone: then the process dies
     with pytest.raises(SimulatedDeath):
         rag.ingest([changed], show_progress=False)
