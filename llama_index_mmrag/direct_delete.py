@@ -142,9 +142,7 @@ def delete_document(settings: MMRAGSettings, doc: str | Path) -> DocRecord | Non
             loop = engine_loop()
             graph = GraphStore(settings, _PackagedEmbeddingOnDemand(), LOCAL_EMBED_DIM, loop=loop)  # type: ignore[arg-type]
             manifest = Manifest(settings.storage_dir / "manifest.json")
-            index = DocumentIndex(
-                settings.storage_dir, settings.parsed_dir, rows, graph, manifest, settings.graph_dir  # type: ignore[arg-type]
-            )
+            index = DocumentIndex(settings.storage_dir, settings.parsed_dir, rows, graph, manifest, settings.graph_dir)
             try:
                 return loop.run(adelete_named(index, manifest, settings.storage_dir, doc))
             finally:

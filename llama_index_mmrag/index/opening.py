@@ -64,7 +64,7 @@ class OpenStore:
     graph: GraphStore
     vector_store: MilvusVectorStore
     manifest: Manifest
-    index: DocumentIndex
+    index: DocumentIndex[MilvusVectorStore]
     catalog: DocumentCatalog
     lite_hold: LiteStoreHold | None
 

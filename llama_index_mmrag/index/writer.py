@@ -14,32 +14,52 @@ import logging
 import shutil
 from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from llama_index_mmrag.index.crash import crash_point
 from llama_index_mmrag.index.journal import Journal, PendingWrite
 from llama_index_mmrag.index.lock import StoreLock
 from llama_index_mmrag.manifest import DocRecord, Manifest
 from llama_index_mmrag.stats import doc_node_ids
-from llama_index_mmrag.stores.milvus import delete_ids, flush_collections
+from llama_index_mmrag.stores.milvus import Rows, delete_ids, flush_collections
 
 if TYPE_CHECKING:
     from llama_index.core.schema import BaseNode
-    from llama_index.vector_stores.milvus import MilvusVectorStore
+    from llama_index.core.vector_stores.types import MetadataFilters
 
     from llama_index_mmrag.graph.store import GraphStore
 
 logger = logging.getLogger(__name__)
 
 
-class DocumentIndex:
+class NodeRows(Rows, Protocol):
+    """Rows that documents are written to: the nodes' collection, which also adds nodes and reads them back (a
+    LlamaIndex ``MilvusVectorStore`` is one)."""
+
+    def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
+        """Write embedded nodes (upserts)."""
+
+    def get_nodes(
+        self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None, **kwargs: Any
+    ) -> list[BaseNode]:
+        """Read stored nodes back by id."""
+
+
+StoreT = TypeVar("StoreT", bound=Rows)
+"""What a :class:`DocumentIndex` holds the nodes' rows in: any :class:`~llama_index_mmrag.stores.milvus.Rows` to
+delete documents, :class:`NodeRows` to write them too."""
+WritableT = TypeVar("WritableT", bound=NodeRows)
+
+
+class DocumentIndex(Generic[StoreT]):
     """Where documents are written: Milvus rows, the graph and the manifest, one document at a time, each write
     all or nothing (the journal), one writer per store (the lock). Its coroutines run on the engine loop.
 
     Args:
         storage_dir: The store.
         parsed_dir: Where the parser's output of each document is kept (removed with its last record).
-        vector_store: The Milvus store of the nodes.
+        vector_store: The nodes' collection: the LlamaIndex Milvus store (:class:`NodeRows`) to write and delete
+            documents; a bare client and collection name (``stores.milvus.CollectionRows``) suffices to delete.
         graph: The knowledge graph.
         manifest: The records of the stored documents (the commit point of a write).
         graph_dir: LightRAG's working dir (its files are copied aside by the journal).
@@ -57,7 +77,7 @@ class DocumentIndex:
         self,
         storage_dir: Path,
         parsed_dir: Path,
-        vector_store: MilvusVectorStore,
+        vector_store: StoreT,
         graph: GraphStore,
         manifest: Manifest,
         graph_dir: Path,
@@ -106,7 +126,7 @@ class DocumentIndex:
 
     # ---------------------------------------------------------------------------------------------- writes
     async def awrite_document(
-        self, record: DocRecord, nodes: Sequence[BaseNode], replaces: DocRecord | None = None
+        self: DocumentIndex[WritableT], record: DocRecord, nodes: Sequence[BaseNode], replaces: DocRecord | None = None
     ) -> None:
         """Write one document (replacing ``replaces``, its stored version) under the journal: Milvus rows, then
         the graph (the old version's contribution out, the new one's in), then the old-only rows out and the
@@ -177,7 +197,7 @@ class DocumentIndex:
         await asyncio.to_thread(flush_collections, self.vector_store.client, names)
 
     # ---------------------------------------------------------------------------------------------- steps
-    def _store_vectors(self, nodes: Sequence[BaseNode]) -> None:
+    def _store_vectors(self: DocumentIndex[WritableT], nodes: Sequence[BaseNode]) -> None:
         half = (len(nodes) + 1) // 2
         for part in (nodes[:half], nodes[half:]):
             if part:

@@ -101,6 +101,8 @@ class DocumentPipeline:
         reader: Builds the reader that parses files (on first parse: opening a store loads no parser).
         describer: Builds the describer of images, tables and equations (on first use).
         overflow_dir: Where text that does not fit a Milvus row is kept.
+        images_dir: The store's folder of parser output: images from elsewhere (an ingested picture, one a
+            web page links to) are copied into it (``None``: images stay where they are).
         chunk_size: Text chunk size in tokens.
         chunk_overlap: Overlap of consecutive text chunks in tokens.
 
@@ -118,6 +120,7 @@ class DocumentPipeline:
         reader: Callable[[], RAGAnythingReader],
         describer: Callable[[], ModalDescriber],
         overflow_dir: Path,
+        images_dir: Path | None = None,
         chunk_size: int = 256,
         chunk_overlap: int = 32,
     ) -> None:
@@ -127,6 +130,7 @@ class DocumentPipeline:
         self._parts: dict[str, Any] = {}
         self._parts_lock = threading.Lock()
         self.overflow_dir = overflow_dir
+        self.images_dir = images_dir
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
 
@@ -167,6 +171,7 @@ class DocumentPipeline:
             reader=reader,
             describer=describer,
             overflow_dir=settings.storage_dir / "overflow",
+            images_dir=settings.parsed_dir,
             chunk_size=settings.chunk_size,
             chunk_overlap=settings.chunk_overlap,
         )
@@ -228,12 +233,16 @@ class DocumentPipeline:
         return fit_nodes(nodes, self.overflow_dir)
 
     async def aprepare_parsed(self, parsed: ParsedDocument, show_progress: bool = False) -> PreparedFile:
-        """Describe a parsed file and cut its nodes (describe -> nodes -> fit).
+        """Keep its images in the store, describe a parsed file and cut its nodes (describe -> nodes -> fit).
 
         Args:
             parsed: The file's blocks (from the reader, or built by the caller).
             show_progress: Draw bars while it is committed.
         """
+        if self.images_dir is not None:
+            from llama_index_mmrag.ingestion.images import keep_images_in_store
+
+            await asyncio.to_thread(keep_images_in_store, parsed.blocks, self.images_dir)
         descriptions = await adescribe_blocks(self.describer, parsed.blocks)  # LLM/VLM when configured
         nodes = await asyncio.to_thread(self.nodes, parsed, descriptions)
         return PreparedFile(parsed.path, parsed, nodes, show_progress)

@@ -46,8 +46,13 @@ class Rows(Protocol):
         True
     """
 
-    client: Any
-    collection_name: str
+    @property
+    def client(self) -> Any:
+        """A ``MilvusClient`` (only read, so a read-only property or a frozen field fits)."""
+
+    @property
+    def collection_name(self) -> str:
+        """The nodes' collection."""
 
 
 @dataclass(frozen=True)
@@ -154,8 +159,9 @@ def _server_facts(settings: MMRAGSettings) -> tuple[str | None, list[str] | None
 
 
 def _open_store(settings: MMRAGSettings, dim: int, hybrid: bool) -> MilvusVectorStore:
-    from llama_index.vector_stores.milvus import MilvusVectorStore
     from llama_index.vector_stores.milvus.utils import BM25BuiltInFunction
+
+    from llama_index_mmrag.stores.node_store import MMRAGMilvusVectorStore
 
     extra: dict[str, Any] = (
         {
@@ -167,7 +173,8 @@ def _open_store(settings: MMRAGSettings, dim: int, hybrid: bool) -> MilvusVector
         if hybrid
         else {"enable_sparse": False}
     )
-    return MilvusVectorStore(
+    return MMRAGMilvusVectorStore(
+        settings.storage_dir,  # nodes name their files relative to it: the store folder can be moved
         **milvus_connection(settings.effective_milvus_uri, settings.milvus_token),
         collection_name=settings.milvus_collection,
         dim=dim,

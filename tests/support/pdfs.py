@@ -98,6 +98,23 @@ def make_sample_pdf(path: str | Path) -> dict[str, Any]:
     }
 
 
+def make_figure_pdf(path: str | Path) -> dict[str, Any]:
+    """Write a one-page report: a paragraph, a captioned PNG with words drawn in its pixels, two formulas
+    (``make_sample_pdf``'s second page alone, for tests that need a figure the parser extracts, cheaply).
+
+    Args:
+        path: Where to write the PDF.
+
+    Returns:
+        The figure's caption and words, with its 0-based page.
+    """
+    canvas = Canvas(str(path), pagesize=letter)
+    _draw_page_two(canvas)
+    canvas.showPage()
+    canvas.save()
+    return {"path": Path(path), "image": {"page": 0, "caption": "Figure 1: Sales dashboard of the terminal", "words": IMAGE_WORDS}}
+
+
 def make_text_pdf(path: str | Path, pages: int) -> list[str]:
     """Write a text-only PDF with one numbered paragraph per page (for the multi-process path).
 

@@ -1,0 +1,72 @@
+"""The images of a document kept inside the store, so the store is self-contained and can be moved.
+
+A parser writes the pictures it extracts (a PDF's figures, an Office file's images) under the store's
+``parsed/<content hash>/``. An image that is itself the ingested file (``diagram.png``), or that a Markdown or
+HTML file links to, is where the user keeps it: it is copied beside them, to
+``parsed/<content hash>/images/<digest>/<its name>`` (the name is kept: the offline description reads it), so a
+store moved, copied, or whose source folder is gone still has every picture it cites. The copies go with the
+document's other parsed files when the document is deleted.
+
+Example:
+    >>> from llama_index_mmrag.schema import ContentBlock
+    >>> from PIL import Image
+    >>> Image.new("RGB", (4, 4)).save("chart.png")
+    >>> block = ContentBlock(modality="image", img_path=str(Path("chart.png").resolve()), doc="chart.png",
+    ...                      doc_id="0123456789abcdef0123", parser="mmrag", page=0)
+    >>> keep_images_in_store([block], Path("store/parsed"))
+    1
+    >>> Path(block.img_path).relative_to(Path("store/parsed").resolve()).parts[:2]
+    ('0123456789abcdef', 'images')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from llama_index_mmrag.schema import ContentBlock
+
+__all__ = ["keep_images_in_store"]
+
+_DIGEST_CHARS = 12
+
+
+def _digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(chunk)
+    return sha.hexdigest()[:_DIGEST_CHARS]
+
+
+def keep_images_in_store(blocks: Sequence[ContentBlock], parsed_dir: Path) -> int:
+    """Copy every image file the blocks name from outside ``parsed_dir`` into it, and point the blocks at the
+    copies (in place). Images already inside, inline images and missing files are left as they are (the
+    describer says which file is missing).
+
+    Args:
+        blocks: A document's blocks (all of one ``doc_id``).
+        parsed_dir: The store's folder of parser output (``<store>/parsed``).
+
+    Returns:
+        How many images were copied in.
+    """
+    root = parsed_dir.resolve()
+    copied = 0
+    for block in blocks:
+        if block.modality != "image" or not block.img_path:
+            continue
+        source = Path(block.img_path)
+        if not source.is_file() or source.resolve().is_relative_to(root):
+            continue
+        target = root / block.doc_id[:16] / "images" / _digest(source) / source.name
+        if not target.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".{target.name}.part")
+            shutil.copyfile(source, partial)  # owned: a file of this document's own folder in the store
+            partial.replace(target)
+        block.img_path = str(target)
+        copied += 1
+    return copied
