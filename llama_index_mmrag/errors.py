@@ -29,9 +29,12 @@ class MMRAGError(Exception):
     """The base of every error raised by llama-index-mmrag: ``except MMRAGError`` catches them all.
 
     Example:
-        >>> from llama_index_mmrag import MMRAGError, UnknownDocumentError
-        >>> issubclass(UnknownDocumentError, MMRAGError), issubclass(UnknownDocumentError, LookupError)
-        (True, True)
+        >>> from llama_index_mmrag.modalities import MODALITIES
+        >>> try:
+        ...     MODALITIES.get("video")
+        ... except MMRAGError as exc:                     # any error of the package
+        ...     print(type(exc).__name__, "|", exc)
+        UnknownModalityError | unknown modality 'video'...
     """
 
 
@@ -39,9 +42,12 @@ class InputError(MMRAGError):
     """Something the caller passed is wrong: a file, a document name, an argument, a question or a filter.
 
     Example:
-        >>> from llama_index_mmrag import EmptyQuestionError, InputError, ScopeArgumentError
-        >>> issubclass(EmptyQuestionError, InputError), issubclass(ScopeArgumentError, ValueError)
-        (True, True)
+        >>> from llama_index_mmrag.parsing.select import choose_parser
+        >>> try:
+        ...     choose_parser("notes.xyz")
+        ... except InputError as exc:                     # a file, name, argument, question or filter
+        ...     print(type(exc).__name__, "|", exc)
+        ParseError | notes.xyz: unsupported file type .xyz; supported: .bmp, .csv, .docx, ...
     """
 
 
@@ -49,9 +55,18 @@ class StoreError(MMRAGError):
     """The store failed: its lock, its files, its Milvus server or its knowledge graph.
 
     Example:
-        >>> from llama_index_mmrag import StoreBusyError, StoreError
-        >>> issubclass(StoreBusyError, StoreError), issubclass(StoreBusyError, RuntimeError)
-        (True, True)
+        >>> import asyncio
+        >>> from pathlib import Path
+        >>> from llama_index_mmrag.index.lock import StoreLock
+        >>> writer = StoreLock(Path("write.lock"))      # another writer holds the store
+        >>> writer.try_acquire()
+        True
+        >>> try:
+        ...     asyncio.run(StoreLock(Path("write.lock")).acquire(timeout=0.1))
+        ... except StoreError as exc:
+        ...     print(type(exc).__name__, isinstance(exc, RuntimeError))
+        StoreBusyError True
+        >>> writer.release()
     """
 
 
@@ -59,7 +74,11 @@ class ModelError(MMRAGError):
     """A model or model service failed, or a path that needs an LLM ran with none configured.
 
     Example:
-        >>> from llama_index_mmrag import DashScopeError, ModelError
-        >>> issubclass(DashScopeError, ModelError), issubclass(DashScopeError, RuntimeError)
-        (True, True)
+        >>> import asyncio
+        >>> from llama_index_mmrag.models.adapters import no_llm_func
+        >>> try:
+        ...     asyncio.run(no_llm_func("Summarise this"))     # what LightRAG gets as its LLM offline
+        ... except ModelError as exc:
+        ...     print(type(exc).__name__, "|", str(exc).split(".")[0])
+        NoLLMConfiguredError | No LLM is configured, and this step needs one
     """
