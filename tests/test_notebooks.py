@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +51,26 @@ def _comparable(text: str) -> str:
     return re.sub(r"0x[0-9a-f]+", "0x…", _FLOAT.sub("#.#", text))
 
 
-@pytest.fixture(scope="module", params=NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def executed(request: pytest.FixtureRequest) -> tuple[Any, Any]:
+def _execute(path: Path) -> tuple[Any, Any]:
     """(the notebook as saved, the same notebook executed now on a fresh kernel)."""
-    path: Path = request.param
     saved = nbformat.read(path, as_version=4)
     fresh = nbformat.read(path, as_version=4)
     NotebookClient(fresh, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
     return saved, fresh
+
+
+@pytest.fixture(scope="module")
+def executions() -> Iterator[dict[Path, Future[tuple[Any, Any]]]]:
+    """Every notebook executing at once, each on its own kernel (a kernel is a process: they share nothing, and
+    each builds its own store in a temporary folder)."""
+    with ThreadPoolExecutor(max_workers=len(NOTEBOOKS)) as pool:
+        yield {path: pool.submit(_execute, path) for path in NOTEBOOKS}
+
+
+@pytest.fixture(scope="module", params=NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def executed(request: pytest.FixtureRequest, executions: dict[Path, Future[tuple[Any, Any]]]) -> tuple[Any, Any]:
+    """(the notebook as saved, the same notebook executed now on a fresh kernel)."""
+    return executions[request.param].result()
 
 
 def test_notebook_runs_without_errors(executed: tuple[Any, Any]) -> None:
