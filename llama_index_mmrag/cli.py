@@ -362,6 +362,7 @@ def watch(
         watcher = FolderWatcher(
             folder, lambda skip: rag.async_(folder, show_progress=False, skip=skip), debounce_ms=debounce_ms,
             settle_s=settle, on_report=lambda report: _print_sync(report, quiet_when_unchanged=True),
+            ignore=[rag.settings.storage_dir],
         )
         console.print(f"watching {escape(printable(folder))} (Ctrl-C to stop)", soft_wrap=True, highlight=False)
         watcher.run()

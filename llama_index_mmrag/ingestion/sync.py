@@ -150,6 +150,10 @@ class FolderSync:
             raise ParseError(self.folder, f"{what}; sync mirrors a folder into the store: pass an existing folder")
         folder = self.folder.resolve()
         files, skipped = await asyncio.to_thread(expand_inputs, folder)
+        store = self.index.storage_dir.resolve()
+        # a store kept inside the folder is not a document
+        files = [p for p in files if not p.is_relative_to(store)]
+        skipped = [f for f in skipped if not f.path.resolve().is_relative_to(store)]
         waiting = [p for p in files if p in skip]
         async with self.index.writing():
             pass  # a write another process left unfinished is resolved, and the manifest re-read, before planning

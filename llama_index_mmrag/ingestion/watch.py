@@ -107,7 +107,7 @@ def _visible(folder: Path, ignore: Collection[Path]) -> Callable[[Any, str], boo
 
     def keep(change: Any, path: str) -> bool:
         where = Path(path)
-        if any(where.is_relative_to(folder) for folder in ignore):
+        if any(where.is_relative_to(skipped) for skipped in ignore):
             return False
         try:
             parts = where.relative_to(folder).parts
@@ -173,13 +173,17 @@ class FolderWatcher:
 
         await self._async_once(set(), first=True)
         folder = self.folder.resolve()
+        watching = False
         async for changes in awatch(
             folder, watch_filter=_visible(folder, self.ignore), debounce=self.debounce_ms, step=50, stop_event=stop,
             rust_timeout=1000, yield_on_timeout=True, recursive=True,
         ):
             touched = {Path(path) for _, path in changes}
-            if touched or self._waiting:
+            if touched or self._waiting or not watching:
+                # the first batch (at the latest a timeout of 1 s) comes once the watcher runs: syncing then catches
+                # what changed between the first sync's listing and the start of the watch, which no event reports
                 await self._async_once(touched | self._waiting)
+            watching = True
 
     async def _async_once(self, touched: Collection[Path], first: bool = False) -> None:
         """One sync, leaving out the touched files that are still being written."""
@@ -191,7 +195,7 @@ class FolderWatcher:
                 raise
             # the store is unchanged for the file in flight (each write is all or nothing): try again next time
             logger.warning("syncing %s failed (%s); it is tried again on the next change", self.folder, exc)
-            self._waiting = set(touched)
+            self._waiting = set(touched) or {self.folder.resolve()}  # a folder entry: the next tick syncs again
             return
         self._waiting = busy
         if self.on_report is not None:
