@@ -34,7 +34,13 @@ logger = logging.getLogger(__name__)
 
 class NodeRows(Rows, Protocol):
     """Rows that documents are written to: the nodes' collection, which also adds nodes and reads them back (a
-    LlamaIndex ``MilvusVectorStore`` is one)."""
+    LlamaIndex ``MilvusVectorStore`` is one).
+
+    Example:
+        >>> ids = rag.manifest.get("milvus_faq.txt").node_ids[:1]
+        >>> [node.metadata["doc"] for node in rag.vector_store.get_nodes(node_ids=ids)]   # the facade's rows are one
+        ['milvus_faq.txt']
+    """
 
     def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
         """Write embedded nodes (upserts)."""

@@ -37,6 +37,11 @@ class MMRAGMilvusVectorStore(MilvusVectorStore):
     Args:
         files_root: The store's folder (the one holding ``parsed/`` and ``overflow/``), where it is now.
         **kwargs: ``MilvusVectorStore``'s arguments.
+
+    Example:
+        >>> store = rag.vector_store                            # the facade's node store
+        >>> isinstance(store, MMRAGMilvusVectorStore), store.files_root == rag.settings.storage_dir.absolute()
+        (True, True)
     """
 
     _files_root: Path = PrivateAttr()
