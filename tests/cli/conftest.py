@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from llama_index_mmrag.cli import app
+from tests.support.store_copies import copy_store
 
 MARKUP_NAME = "[bold]notes[red].txt"
 MARKUP_TEXT = (
@@ -20,16 +21,19 @@ MARKUP_TEXT = (
 
 
 @pytest.fixture(scope="package")
-def cli_store(tmp_path_factory: pytest.TempPathFactory, sample_faq: Path, sample_diagram: Path) -> Path:
-    """A store holding milvus_faq.txt, milvus_architecture.png and a text file named and written in markup."""
+def cli_store(
+    tmp_path_factory: pytest.TempPathFactory, faq_store: Path, sample_faq: Path, sample_diagram: Path
+) -> Path:
+    """A store holding milvus_faq.txt, milvus_architecture.png and a text file named and written in markup (a copy
+    of the FAQ's store, the other two ingested into it)."""
     from llama_index_mmrag import MultimodalRAG
 
     folder = tmp_path_factory.mktemp("cli")
     markup = folder / MARKUP_NAME
     markup.write_text(MARKUP_TEXT, encoding="utf-8")
-    with MultimodalRAG(storage_dir=folder / "store", top_k=5) as rag:
+    with MultimodalRAG(storage_dir=copy_store(faq_store, folder / "store"), top_k=5) as rag:
         report = rag.ingest([sample_faq, sample_diagram, markup], show_progress=False)
-        assert report.ok, report.failures
+        assert report.ok and report.unchanged == [sample_faq.name], report.failures
     return folder / "store"
 
 
