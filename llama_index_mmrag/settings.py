@@ -10,7 +10,7 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -69,6 +69,12 @@ class MMRAGSettings(BaseSettings):
             the question: its cosine similarity plus 0.3 x the share of the question's words it contains (0
             turns the floor off). Suited to the packaged MiniLM embedding; re-measure it with
             ``benchmarks/offtopic.py`` for another embedding model.
+        dense_index: Index type of a new collection's dense field: ``auto`` (``IVF_FLAT`` of 128 lists on
+            Milvus Lite, ``AUTOINDEX`` on a server) or a Milvus index type (``HNSW``, ``IVF_SQ8``, ...).
+        dense_index_params: That index's build parameters, e.g. ``{"M": 16, "efConstruction": 200}``.
+        dense_search_params: Dense search parameters, e.g. ``{"ef": 64}``; empty: an ``IVF`` index is probed
+            in every list (exact) up to ``exact_search_max_rows`` rows, in a quarter of them beyond.
+        exact_search_max_rows: Largest collection searched exactly (counted when the store opens).
     """
 
     model_config = SettingsConfigDict(
@@ -118,6 +124,19 @@ class MMRAGSettings(BaseSettings):
     relevance_floor: float = Field(
         0.40, validation_alias=_env("relevance_floor", "MMRAG_RELEVANCE_FLOOR"), ge=0.0, le=1.0
     )
+    dense_index: str = Field(
+        "auto", validation_alias=_env("dense_index", "MMRAG_DENSE_INDEX"), pattern=r"^(auto|[A-Z][A-Z0-9_]*)$"
+    )
+    dense_index_params: dict[str, Any] = Field(
+        default_factory=dict, validation_alias=_env("dense_index_params", "MMRAG_DENSE_INDEX_PARAMS")
+    )
+    dense_search_params: dict[str, Any] = Field(
+        default_factory=dict, validation_alias=_env("dense_search_params", "MMRAG_DENSE_SEARCH_PARAMS")
+    )
+    exact_search_max_rows: int = Field(
+        200_000, validation_alias=_env("exact_search_max_rows", "MMRAG_EXACT_SEARCH_MAX_ROWS"), ge=0
+    )
+
 
     @field_validator(
         "milvus_uri", "milvus_token", "dashscope_api_key", "dashscope_base_url", "embed_in_process", mode="before"

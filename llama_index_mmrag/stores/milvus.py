@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from llama_index_mmrag.settings import MMRAGSettings
 from llama_index_mmrag.stores.connection import milvus_connection
 from llama_index_mmrag.stores.creation import creating_collections
+from llama_index_mmrag.stores.dense_index import dense_index_config, tune_dense_search
 from llama_index_mmrag.stores.lite_server import serving_enabled
 
 if TYPE_CHECKING:
@@ -179,7 +180,7 @@ def _open_store(settings: MMRAGSettings, dim: int, hybrid: bool) -> MilvusVector
         collection_name=settings.milvus_collection,
         dim=dim,
         similarity_metric="COSINE",
-        index_config={"index_type": "AUTOINDEX", "metric_type": "COSINE"},
+        index_config=dense_index_config(settings),
         overwrite=False,
         use_async=False,
         upsert_mode=True,
@@ -258,7 +259,7 @@ def build_vector_store(settings: MMRAGSettings, dim: int) -> MilvusVectorStore:
             )
     try:
         with creating_collections(settings.storage_dir):
-            return ensure_loaded(_open_store(settings, dim, hybrid))
+            return tune_dense_search(ensure_loaded(_open_store(settings, dim, hybrid)), settings)
     except Exception as exc:
         if hybrid and settings.milvus_uri is not None:
             logger.warning(
@@ -268,7 +269,7 @@ def build_vector_store(settings: MMRAGSettings, dim: int) -> MilvusVectorStore:
             try:
                 _drop_if_empty(settings)
                 with creating_collections(settings.storage_dir):
-                    return ensure_loaded(_open_store(settings, dim, hybrid=False))
+                    return tune_dense_search(ensure_loaded(_open_store(settings, dim, hybrid=False)), settings)
             except Exception as retry_exc:
                 exc = retry_exc
         raise RuntimeError(f"cannot open Milvus collection {settings.milvus_collection!r} ({where}): {exc}; {hint}") from exc
