@@ -140,7 +140,7 @@ def delete_document(settings: MMRAGSettings, doc: str | Path) -> DocRecord | Non
                 return None
             rows = ensure_loaded(CollectionRows(client, settings.milvus_collection))
             loop = engine_loop()
-            graph = GraphStore(settings, _PackagedEmbeddingOnDemand(), LOCAL_EMBED_DIM, loop=loop)  # type: ignore[arg-type]
+            graph = GraphStore(settings, _PackagedEmbeddingOnDemand(), LOCAL_EMBED_DIM, loop=loop)
             manifest = Manifest(settings.storage_dir / "manifest.json")
             index = DocumentIndex(settings.storage_dir, settings.parsed_dir, rows, graph, manifest, settings.graph_dir)
             try:

@@ -22,20 +22,38 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 
 from llama_index_mmrag.errors import ModelError
 
 if TYPE_CHECKING:  # LlamaIndex is imported where messages are built: the graph's embedding wrapper needs none of it
-    from llama_index.core.base.embeddings.base import BaseEmbedding
     from llama_index.core.base.llms.types import ChatMessage
     from llama_index.core.llms import LLM
 
 LightRAGLLMFunc = Callable[..., Awaitable[str]]
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
+
+
+class TextEmbedder(Protocol):
+    """What the graph needs of an embedding model: texts embedded in batches, sync and async. Any LlamaIndex
+    ``BaseEmbedding`` is one; so is the packaged MiniLM that ``mmrag delete`` loads without LlamaIndex.
+
+    Example:
+        >>> from llama_index_mmrag.models.embeddings import local_embedding
+        >>> embedder: TextEmbedder = local_embedding()          # any LlamaIndex BaseEmbedding is one
+        >>> vectors = embedder.get_text_embedding_batch(["Milvus stores vectors.", "Lite runs in one process."])
+        >>> len(vectors), len(vectors[0])
+        (2, 384)
+    """
+
+    def get_text_embedding_batch(self, texts: list[str], **kwargs: Any) -> list[list[float]]:
+        """Embed ``texts``."""
+
+    async def aget_text_embedding_batch(self, texts: list[str], **kwargs: Any) -> list[list[float]]:
+        """Async twin of :meth:`get_text_embedding_batch`."""
 
 
 class NoLLMConfiguredError(ModelError, RuntimeError):
@@ -160,7 +178,7 @@ class EmbeddingCallPolicy:
     backoff: float = REMOTE_BACKOFF_S
 
 
-def is_remote_embedding(embed_model: BaseEmbedding) -> bool:
+def is_remote_embedding(embed_model: TextEmbedder) -> bool:
     """Whether an embedding model calls a service rather than computing in this process.
 
     DashScope's embeddings are remote, and so is any model configured with an endpoint or a key
@@ -192,7 +210,7 @@ def _env_number(name: str, default: float, what: str) -> float:
     return value
 
 
-def embedding_call_policy(embed_model: BaseEmbedding, in_process: bool | None = None) -> EmbeddingCallPolicy:
+def embedding_call_policy(embed_model: TextEmbedder, in_process: bool | None = None) -> EmbeddingCallPolicy:
     """Decide how the graph calls ``embed_model``: no timeout in process, timeout and retries for a service.
 
     A remote attempt may take ``EMBEDDING_TIMEOUT`` seconds (30 by default, LightRAG's variable), or the
@@ -275,7 +293,7 @@ async def acall_with_policy(call: Callable[[], Awaitable[T]], policy: EmbeddingC
 
 
 def lightrag_embedding_func(
-    embed_model: BaseEmbedding, dim: int, max_token_size: int = 512, policy: EmbeddingCallPolicy | None = None
+    embed_model: TextEmbedder, dim: int, max_token_size: int = 512, policy: EmbeddingCallPolicy | None = None
 ) -> Any:
     """Wrap a LlamaIndex embedding as LightRAG's ``EmbeddingFunc``, called as ``policy`` says.
 
