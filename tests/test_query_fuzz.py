@@ -26,6 +26,7 @@ from llama_index_mmrag.graph.store import GRAPH_MODES
 from llama_index_mmrag.models.adapters import NoLLMConfiguredError
 from llama_index_mmrag.retrievers.question import EmptyQuestionError
 from tests.support.questions import Question, make_questions
+from tests.support.store_copies import copy_store
 
 CORPUS = make_questions()
 NO_EVIDENCE = "No evidence was found for this question."
@@ -54,10 +55,15 @@ def llm_calls() -> Iterator[LLMCallCounter]:
 
 @pytest.fixture(scope="module")
 def store(
-    llm_calls: LLMCallCounter, tmp_path_factory: pytest.TempPathFactory, sample_faq: Path, sample_diagram: Path
+    llm_calls: LLMCallCounter,
+    tmp_path_factory: pytest.TempPathFactory,
+    faq_store: Path,
+    sample_faq: Path,
+    sample_diagram: Path,
 ) -> Iterator[MultimodalRAG]:
-    """One small real store for the module: the demo's FAQ and architecture diagram, ingested offline."""
-    rag = MultimodalRAG(storage_dir=tmp_path_factory.mktemp("fuzz") / "store", top_k=3)
+    """One small real store for the module: the demo's FAQ and architecture diagram, ingested offline (a copy of
+    the session's FAQ store, the diagram ingested into it)."""
+    rag = MultimodalRAG(storage_dir=copy_store(faq_store, tmp_path_factory.mktemp("fuzz") / "store"), top_k=3)
     report = rag.ingest([sample_faq, sample_diagram], show_progress=False)
     assert report.ok, report.failures
     assert rag.graph.llm_func is None  # offline
