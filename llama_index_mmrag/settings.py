@@ -52,6 +52,9 @@ class MMRAGSettings(BaseSettings):
             ``hybrid``, ``mix``, ``naive``), or ``off`` for vector retrieval only.
         graph_chunk_pick: How LightRAG picks the chunks of matched entities and relations: ``WEIGHT`` (by
             how many of them cite a chunk; no extra vector search) or ``VECTOR`` (re-ranked by similarity).
+        graph_llm_keywords: With an LLM, let LightRAG ask it for each question's keywords (one more LLM call per
+            retrieval in the ``local``, ``global``, ``hybrid`` and ``mix`` modes); off, the keywords are computed
+            locally on every path, so retrieval makes no LLM call.
         parser: Parser name: ``auto`` or any RAG-Anything parser name.
         chunk_size: Target chunk size in tokens for text.
         chunk_overlap: Overlap between consecutive text chunks, in tokens.
@@ -107,6 +110,9 @@ class MMRAGSettings(BaseSettings):
     graph_chunk_pick: Literal["WEIGHT", "VECTOR"] = Field(
         "WEIGHT", validation_alias=_env("graph_chunk_pick", "MMRAG_GRAPH_CHUNK_PICK")
     )
+    graph_llm_keywords: bool = Field(
+        False, validation_alias=_env("graph_llm_keywords", "MMRAG_GRAPH_LLM_KEYWORDS")
+    )
     parser: str = Field("auto", validation_alias=_env("parser", "MMRAG_PARSER"))
     chunk_size: int = Field(256, validation_alias=_env("chunk_size", "MMRAG_CHUNK_SIZE"), ge=32, le=8192)
     chunk_overlap: int = Field(32, validation_alias=_env("chunk_overlap", "MMRAG_CHUNK_OVERLAP"), ge=0)
@@ -136,7 +142,6 @@ class MMRAGSettings(BaseSettings):
     exact_search_max_rows: int = Field(
         200_000, validation_alias=_env("exact_search_max_rows", "MMRAG_EXACT_SEARCH_MAX_ROWS"), ge=0
     )
-
 
     @field_validator(
         "milvus_uri", "milvus_token", "dashscope_api_key", "dashscope_base_url", "embed_in_process", mode="before"

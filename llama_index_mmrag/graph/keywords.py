@@ -5,7 +5,9 @@ is given: *low-level* keywords (specific entities; matched against the entity ve
 ``mix`` modes) and *high-level* keywords (themes; matched against relationship vectors in ``global``/``hybrid``/
 ``mix`` modes). This module computes both with the same rules the LLM-free graph extractor
 (:mod:`llama_index_mmrag.graph.extract`) names entities with, so a question's keywords look like the graph's
-node names.
+node names. They serve on every path, a graph built by an LLM included (keywords are matched to entity and
+relation vectors by similarity), so retrieval calls no LLM; the ``graph_llm_keywords`` setting hands them to
+LightRAG's LLM instead.
 """
 
 from __future__ import annotations

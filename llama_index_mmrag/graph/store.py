@@ -36,6 +36,7 @@ from llama_index_mmrag.graph.workspaces import claim_workspace, release_workspac
 from llama_index_mmrag.logs import quiet_lightrag_logs
 from llama_index_mmrag.models.adapters import (
     LightRAGLLMFunc,
+    TextEmbedder,
     embedding_call_policy,
     lightrag_embedding_func,
     no_llm_func,
@@ -47,7 +48,6 @@ from llama_index_mmrag.stores.creation import creating_collections
 
 if TYPE_CHECKING:  # LlamaIndex is not imported by the graph itself: deleting a document never loads it
     from lightrag import LightRAG
-    from llama_index.core.base.embeddings.base import BaseEmbedding
     from llama_index.core.schema import BaseNode
 
 logger = logging.getLogger(__name__)
@@ -131,7 +131,8 @@ class GraphStore:
 
     Args:
         settings: Storage dir, graph storage class and collection (the workspace).
-        embed_model: The embedding LightRAG's vector storages use.
+        embed_model: The embedding LightRAG's vector storages use (any LlamaIndex embedding, or another
+            :class:`~llama_index_mmrag.models.adapters.TextEmbedder`).
         dim: The embedding's dimension.
         llm_func: LightRAG's LLM function; ``None`` builds the graph without an LLM.
         loop: The loop to run on; the process-wide engine loop when ``None``.
@@ -151,7 +152,7 @@ class GraphStore:
     def __init__(
         self,
         settings: MMRAGSettings,
-        embed_model: BaseEmbedding,
+        embed_model: TextEmbedder,
         dim: int,
         llm_func: LightRAGLLMFunc | None = None,
         loop: BackgroundLoop | None = None,
@@ -184,7 +185,7 @@ class GraphStore:
 
     @property
     def has_llm(self) -> bool:
-        """Whether graph building and query keywords use an LLM."""
+        """Whether graph building uses an LLM (query keywords do only with the ``graph_llm_keywords`` setting)."""
         return self.llm_func is not None
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -379,9 +380,11 @@ class GraphStore:
     ) -> dict[str, Any]:
         """Return LightRAG's structured retrieval (entities, relationships, chunks) for a question.
 
-        Offline the query keywords are computed locally, so no LLM is called: a question with no content word
-        (stop words, punctuation, symbols) has no keywords, and LightRAG, given none, would ask its LLM for
-        them, so the graph modes return nothing for it (``naive`` needs no keywords and searches as usual).
+        The query keywords are computed locally (:func:`~llama_index_mmrag.graph.keywords.query_keywords`), with
+        an LLM too, so retrieval calls no LLM; with the ``graph_llm_keywords`` setting and an LLM, LightRAG asks the
+        LLM for them instead (one call per new question). A question with no content word (stop words,
+        punctuation, symbols) has no local keywords, and LightRAG, given none, would ask its LLM for them, so
+        the graph modes return nothing for it (``naive`` needs no keywords and searches as usual).
 
         Args:
             question: The question.
@@ -395,14 +398,15 @@ class GraphStore:
             raise ValueError(f"unknown graph mode {mode!r}; choose one of {', '.join(GRAPH_MODES)}")
         rag = await self._rag_instance()
         param = QueryParam(mode=mode, top_k=top_k, chunk_top_k=chunk_top_k or top_k, enable_rerank=False)
-        if not self.has_llm:
+        llm_keywords = self.has_llm and self.settings.graph_llm_keywords
+        if not llm_keywords:
             param.hl_keywords, param.ll_keywords = query_keywords(question)
             if mode != "naive" and not (param.hl_keywords or param.ll_keywords):
                 return {}
         try:
             result = await rag.aquery_data(question, param)
         except (AttributeError, TypeError, ValueError) as exc:
-            if not self.has_llm:
+            if not llm_keywords:
                 raise
             # LightRAG parses the LLM's keyword JSON without checking its shape; a malformed answer must
             # not take retrieval down: the local keywords serve instead.

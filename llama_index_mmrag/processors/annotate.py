@@ -27,22 +27,25 @@ from collections.abc import Callable, Iterable, Sequence
 
 from llama_index.core.schema import BaseNode
 
-from llama_index_mmrag.schema import hide_metadata, owns_chunk_id, resync_chunk_id
+from llama_index_mmrag.schema import block_from_node, hide_metadata, owns_chunk_id, resync_chunk_id, with_raw_content
 from llama_index_mmrag.processors.describer import ModalDescriber, ModalDescription
 from llama_index_mmrag.processors.items import items_from_nodes
 
 def apply_description(node: BaseNode, description: ModalDescription, *, set_text: bool = True) -> BaseNode:
     """Write a description onto a node, in place.
 
-    The node's text becomes the description (``set_text``), the metadata gets ``entity_name``,
-    ``entity_type``, ``entity_summary``, ``description_model`` (and ``table_headers`` for tables), hidden from
-    embeddings and LLM prompts where they would only add noise; a ``blocks_to_nodes`` node's id follows
-    its new text (:func:`~llama_index_mmrag.schema.resync_chunk_id`).
+    The node's text becomes the description followed by whatever of the item's own content (captions, a table's
+    body, an equation's LaTeX, the text read in an image, footnotes) the description does not already hold
+    (``set_text``; :func:`~llama_index_mmrag.schema.with_raw_content`), so that content stays searchable by BM25
+    whatever a model wrote. The metadata gets ``entity_name``, ``entity_type``, ``entity_summary``,
+    ``description_model`` (and ``table_headers`` for tables), hidden from embeddings and LLM prompts where they
+    would only add noise; a ``blocks_to_nodes`` node's id follows its new text
+    (:func:`~llama_index_mmrag.schema.resync_chunk_id`).
 
     Args:
         node: The node of the described item.
         description: Its description.
-        set_text: Replace the node's text with the description.
+        set_text: Replace the node's text with the description (and the content it does not hold).
 
     Returns:
         The node.
@@ -56,8 +59,12 @@ def apply_description(node: BaseNode, description: ModalDescription, *, set_text
     if description.modality == "image" and description.image_path and not meta.get("image_path"):
         meta["image_path"] = description.image_path
     hide_metadata(node)
-    if set_text and node.get_content() != description.description:
-        node.set_content(description.description)
+    if not set_text:
+        return node
+    block, _ = block_from_node(node)  # read after the update above: the item's body, captions, footnotes, OCR text
+    text = with_raw_content(description.description, block.raw_parts)
+    if node.get_content() != text:
+        node.set_content(text)
         if owns_chunk_id(node):
             resync_chunk_id(node)
     return node

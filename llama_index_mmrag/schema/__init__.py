@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from llama_index_mmrag.schema.block import ContentBlock, clean_text, file_content_hash
+from llama_index_mmrag.schema.block import ContentBlock, clean_text, file_content_hash, with_raw_content
 from llama_index_mmrag.schema.identity import (
     Provenance,
     chunk_id,
@@ -57,4 +57,5 @@ __all__ = [
     "parse_provenance",
     "resync_chunk_id",
     "strip_provenance",
+    "with_raw_content",
 ]

@@ -56,6 +56,40 @@ def _join(parts: Iterable[str | None]) -> str:
     return "\n".join(p.strip() for p in parts if p and p.strip())
 
 
+def _folded(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def with_raw_content(description: str, raw_parts: Iterable[str]) -> str:
+    """A modal item's searchable text: its description, then each part of its own content the description does
+    not already hold (compared case- and spacing-blind), so a table's cells, an equation's LaTeX and the words
+    read in an image stay searchable (BM25 reads this text) whatever a model chose to repeat.
+
+    Args:
+        description: The item's description (a model's, or the offline one, which already holds its content).
+        raw_parts: The item's own content, part by part (:attr:`ContentBlock.raw_parts`).
+
+    Example:
+        >>> print(with_raw_content("A table of quarterly volumes.", ["Table 1: Volume", "| Q1 | 117 |"]))
+        A table of quarterly volumes.
+        <BLANKLINE>
+        Table 1: Volume
+        | Q1 | 117 |
+        >>> with_raw_content("Table: Table 1: Volume | Q1 | 117 |", ["Table 1: Volume", "| Q1 | 117 |"])  # held
+        'Table: Table 1: Volume | Q1 | 117 |'
+    """
+    held = _folded(description)
+    missing: list[str] = []
+    for part in raw_parts:
+        folded = _folded(part)
+        if folded and folded not in held:
+            missing.append(part.strip())
+            held += " " + folded  # a part said once, even if it occurs twice
+    if not missing:
+        return description
+    return "\n\n".join(p for p in (description.strip(), "\n".join(missing)) if p)
+
+
 class ContentBlock(BaseModel):
     """One parsed piece of a document with its provenance.
 
@@ -189,12 +223,33 @@ class ContentBlock(BaseModel):
         return item
 
     @property
+    def raw_parts(self) -> list[str]:
+        """The item's own content from the document, part by part: its captions, then a table's body, an
+        equation's LaTeX (else its text form) or the text read in an image (another modality: its text), then
+        its footnotes. Empty for a text block.
+
+        Example:
+            >>> ContentBlock(modality="equation", latex="E = mc^2", doc="p.pdf", doc_id="h", parser="mmrag").raw_parts
+            ['E = mc^2']
+        """
+        if self.modality == "text":
+            return []
+        if self.modality == "table":
+            body = self.table_body
+        elif self.modality == "equation":
+            body = self.latex or self.text
+        else:
+            body = self.text
+        return [p.strip() for p in (*self.captions, body, *self.footnotes) if p and p.strip()]
+
+    @property
     def searchable_text(self) -> str:
-        """The text that represents this block in search: its description when one exists."""
+        """The text that represents this block in search: its description when one exists, followed by the
+        parts of its own content the description does not hold (:func:`with_raw_content`)."""
         if self.modality == "text":
             return self.text
         if self.description:
-            return self.description
+            return with_raw_content(self.description, self.raw_parts)
         if self.modality == "image":
             return _join([*self.captions, self.text, *self.footnotes])
         if self.modality == "table":
