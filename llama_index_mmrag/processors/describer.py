@@ -63,7 +63,8 @@ class ModalDescription:
 
     Args:
         modality: ``image``, ``table`` or ``equation``.
-        description: The text that stands for the item (its node text, what gets embedded).
+        description: The text that stands for the item (its node text begins with it, followed by whatever of the
+            item's own content it does not hold: :func:`~llama_index_mmrag.schema.with_raw_content`).
         entity_info: ``{"entity_name", "entity_type", "summary"}`` (RAG-Anything's shape).
         model: Who described it: a model id (``DashScopeMultiModalLLM:qwen-vl-max``) or ``"offline"``.
         cached: Whether it came from the cache (no model call).

@@ -115,6 +115,32 @@ def make_figure_pdf(path: str | Path) -> dict[str, Any]:
     return {"path": Path(path), "image": {"page": 0, "caption": "Figure 1: Sales dashboard of the terminal", "words": IMAGE_WORDS}}
 
 
+def make_modal_pdf(path: str | Path) -> dict[str, Any]:
+    """Write a two-page report with one item of each modal kind: ``make_sample_pdf``'s first two pages (a captioned
+    table; a captioned PNG with words drawn in its pixels, a display equation and a LaTeX line), without the
+    scanned page and the columns, for tests that need every modality through the parser, cheaply.
+
+    Args:
+        path: Where to write the PDF.
+
+    Returns:
+        What the PDF contains, by modality, with 0-based page indices.
+    """
+    canvas = Canvas(str(path), pagesize=letter)
+    _draw_page_one(canvas)
+    canvas.showPage()
+    _draw_page_two(canvas)
+    canvas.showPage()
+    canvas.save()
+    return {
+        "path": Path(path),
+        "table": {"page": 0, "rows": TABLE_ROWS, "caption": "Table 1: Quarterly volume by region"},
+        "image": {"page": 1, "caption": "Figure 1: Sales dashboard of the terminal", "words": IMAGE_WORDS},
+        "equation": {"page": 1, "text": EQUATION_TEXT},
+        "latex": {"page": 1, "text": LATEX_TEXT},
+    }
+
+
 def make_text_pdf(path: str | Path, pages: int) -> list[str]:
     """Write a text-only PDF with one numbered paragraph per page (for the multi-process path).
 
