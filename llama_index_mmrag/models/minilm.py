@@ -214,7 +214,8 @@ class MiniLMEncoder:
                 if self._onnx is None:
                     from llama_index_mmrag.models.minilm_onnx import OnnxMiniLM
 
-                    self._onnx = OnnxMiniLM(self.arrays, self.layers, self.heads, self.eps, self.normalize)
+                    with FORK_GUARD:  # no page worker forked while ONNX Runtime's global state is being set up
+                        self._onnx = OnnxMiniLM(self.arrays, self.layers, self.heads, self.eps, self.normalize)
         return self._onnx
 
     def _forward(self, ids: Any, mask: Any) -> Any:
