@@ -6,10 +6,12 @@ own writes (:class:`~llama_index_mmrag.index.DocumentIndex`, under its lock and 
 - a file moved inside the folder (same name, same content) only gets its record's ``source_path`` updated;
 - a renamed file (a new name, the content of a document of the folder whose file is gone) is a move of the
   stored document: its nodes are read back from Milvus, get the new name (and so new chunk ids) and their
-  vectors again, and are written under the new name, then the old name is deleted. Nothing is parsed or
-  described again. (With an LLM building the graph, LightRAG keys documents by content hash, so the old name is
-  deleted first and the file ingested again.) A crash between the two writes leaves both names, and the next
-  sync deletes the old one;
+  vectors again, and are written under the new name; the old name is deleted first (its entities are then
+  embedded once), or after, when its nodes name files the store keeps for that content (images, overflowed
+  text), which the delete of the last document of a content removes. Nothing is parsed or described again.
+  (With an LLM building the graph, LightRAG keys documents by content hash, so the old name is deleted and the
+  file ingested again.) A crash between the two writes leaves the old name gone and the file new (the next sync
+  ingests it), or both names (the next sync deletes the old one);
 - the documents of files gone from the folder are deleted (the journalled delete of ``mmrag delete``);
 - new and changed files go through the ingestion pipeline, one file ahead.
 
@@ -102,6 +104,12 @@ def _renamed_node(node: BaseNode, doc: str) -> BaseNode:
         resync_chunk_id(moved)
     moved.embedding = None
     return moved
+
+
+def _names_store_files(nodes: Sequence[BaseNode]) -> bool:
+    """Whether nodes name files the store keeps for their content (an image, text that overflowed a row): the
+    store deletes those with the last document of that content."""
+    return any(key.endswith("_path") and value for node in nodes for key, value in node.metadata.items())
 
 
 class FolderSync:
@@ -210,8 +218,12 @@ class FolderSync:
             current = self.index.manifest.get(record.doc)
             if current is None or current.doc_id != record.doc_id or self.index.manifest.get(path.name) is not None:
                 return False  # another writer changed either name meanwhile: the file is ingested as it is
-            await self.index.awrite_document(renamed, nodes, None)
-            await self.index.adelete_document(current)
+            if _names_store_files(nodes):  # written first, so the delete keeps the files its content still has
+                await self.index.awrite_document(renamed, nodes, None)
+                await self.index.adelete_document(current)
+            else:  # deleted first: its entities are embedded once, not again when the old name leaves them
+                await self.index.adelete_document(current)
+                await self.index.awrite_document(renamed, nodes, None)
         return True
 
     async def _adelete(self, records: Sequence[DocRecord], report: SyncReport) -> None:

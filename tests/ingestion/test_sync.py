@@ -118,7 +118,7 @@ def test_a_kill_during_a_sync_leaves_a_store_the_next_sync_completes(
     (folder / "gamma.txt").write_text("Gamma ray bursts outshine whole galaxies for seconds.")
     (folder / "delta.txt").write_text("The Mississippi delta grows with every flood.")
 
-    # the child dies in the middle of the rename: the new name is written, the old one half deleted
+    # the child dies in the middle of the rename: the old name half deleted, the new one not written yet
     monkeypatch.setenv(CRASH_ENV, "delete_after_graph:1")
     child = start_mmrag("sync", str(folder), "--store", str(rag.settings.storage_dir))
     _, stderr = child.communicate(timeout=600)
@@ -127,7 +127,24 @@ def test_a_kill_during_a_sync_leaves_a_store_the_next_sync_completes(
 
     report = rag.sync(folder, show_progress=False)  # recovers the interrupted delete, then does the rest
     assert report.ok, report.failures
-    assert (sorted(report.added), report.changed, report.deleted) == (["delta.txt"], ["gamma.txt"], ["beta.txt"])
-    assert "centauri.txt" in report.unchanged  # written under its new name before the kill
+    # the old name's delete is completed when the store is next written; the file under its new name is then new
+    assert (sorted(report.added), report.changed, report.deleted) == (["centauri.txt", "delta.txt"], ["gamma.txt"], ["beta.txt"])
     _assert_mirrors(rag, folder)
     assert "centauri.txt" in _docs_found(rag, "closest star system to the Sun")
+
+
+def test_a_renamed_image_keeps_its_stored_image_file(rag: MultimodalRAG, tmp_path: Path) -> None:
+    from tests.readers.documents import make_png
+
+    folder = tmp_path / "figures"
+    folder.mkdir()
+    make_png(folder / "diagram.png", ("PROXY", "QUERY"))
+    assert rag.sync(folder, show_progress=False).added == ["diagram.png"]
+    (folder / "diagram.png").rename(folder / "architecture.png")
+
+    report = rag.sync(folder, show_progress=False)
+
+    assert report.renamed == [("diagram.png", "architecture.png")] and report.ingested == []
+    [image] = [hit.node for hit in rag.as_retriever(top_k=3, modalities=["image"], doc="architecture.png").retrieve("proxy query")]
+    assert image.metadata["doc"] == "architecture.png" and Path(image.metadata["image_path"]).is_file()
+    _assert_mirrors(rag, folder)
