@@ -85,7 +85,7 @@ def dense_search_config(
     return {"nprobe": max(1, nlist // APPROXIMATE_SHARE)}
 
 
-def tune_dense_search(store: MilvusVectorStore, settings: MMRAGSettings) -> MilvusVectorStore:
+def tune_dense_search(store: MilvusVectorStore, settings: MMRAGSettings, rows: int) -> MilvusVectorStore:
     """Set the store's dense search parameters from its collection's index and size, read once at opening.
 
     A store that grows past ``exact_search_max_rows`` in a long-lived process keeps searching exactly until
@@ -94,11 +94,10 @@ def tune_dense_search(store: MilvusVectorStore, settings: MMRAGSettings) -> Milv
     Args:
         store: The opened (loaded) store.
         settings: The search settings.
+        rows: How many rows its collection holds.
     """
-    from llama_index_mmrag.stores.milvus import count_rows
-
     index_type, params = _dense_index_of(store)
-    store.search_config = dense_search_config(settings, index_type, params, count_rows(store))
+    store.search_config = dense_search_config(settings, index_type, params, rows)
     return store
 
 

@@ -259,7 +259,7 @@ def build_vector_store(settings: MMRAGSettings, dim: int) -> MilvusVectorStore:
             )
     try:
         with creating_collections(settings.storage_dir):
-            return tune_dense_search(ensure_loaded(_open_store(settings, dim, hybrid)), settings)
+            return _opened(settings, dim, hybrid)
     except Exception as exc:
         if hybrid and settings.milvus_uri is not None:
             logger.warning(
@@ -269,10 +269,15 @@ def build_vector_store(settings: MMRAGSettings, dim: int) -> MilvusVectorStore:
             try:
                 _drop_if_empty(settings)
                 with creating_collections(settings.storage_dir):
-                    return tune_dense_search(ensure_loaded(_open_store(settings, dim, hybrid=False)), settings)
+                    return _opened(settings, dim, hybrid=False)
             except Exception as retry_exc:
                 exc = retry_exc
         raise RuntimeError(f"cannot open Milvus collection {settings.milvus_collection!r} ({where}): {exc}; {hint}") from exc
+
+
+def _opened(settings: MMRAGSettings, dim: int, hybrid: bool) -> MilvusVectorStore:
+    store = ensure_loaded(_open_store(settings, dim, hybrid))
+    return tune_dense_search(store, settings, rows=count_rows(store))
 
 
 def ensure_loaded(store: LoadableRows) -> LoadableRows:
