@@ -119,36 +119,24 @@ def delete_document(settings: MMRAGSettings, doc: str | Path) -> DocRecord | Non
     """
     if settings.use_dashscope:
         return None
-    from pymilvus import MilvusClient
-
     from llama_index_mmrag.graph.store import GraphStore
     from llama_index_mmrag.index import DocumentIndex
     from llama_index_mmrag.index.identity import open_identity
     from llama_index_mmrag.manifest import Manifest
     from llama_index_mmrag.runtime import engine_loop
-    from llama_index_mmrag.stores.connection import milvus_connection
-    from llama_index_mmrag.stores.lite_server import hold_lite_store
-    from llama_index_mmrag.stores.milvus import CollectionRows, ensure_loaded, quiet_scan_warnings
+    from llama_index_mmrag.stores.milvus import bare_collection, ensure_loaded, quiet_scan_warnings
 
     open_identity(settings, LOCAL_EMBED_NAME, LOCAL_EMBED_DIM)
     quiet_scan_warnings()
-    hold = hold_lite_store(settings)
-    try:
-        client = MilvusClient(**milvus_connection(settings.effective_milvus_uri, settings.milvus_token))
+    with bare_collection(settings) as bare:
+        if bare is None:
+            return None
+        rows = ensure_loaded(bare)
+        loop = engine_loop()
+        graph = GraphStore(settings, _PackagedEmbeddingOnDemand(), LOCAL_EMBED_DIM, loop=loop)
+        manifest = Manifest(settings.storage_dir / "manifest.json")
+        index = DocumentIndex(settings.storage_dir, settings.parsed_dir, rows, graph, manifest, settings.graph_dir)
         try:
-            if not client.has_collection(settings.milvus_collection):
-                return None
-            rows = ensure_loaded(CollectionRows(client, settings.milvus_collection))
-            loop = engine_loop()
-            graph = GraphStore(settings, _PackagedEmbeddingOnDemand(), LOCAL_EMBED_DIM, loop=loop)
-            manifest = Manifest(settings.storage_dir / "manifest.json")
-            index = DocumentIndex(settings.storage_dir, settings.parsed_dir, rows, graph, manifest, settings.graph_dir)
-            try:
-                return loop.run(adelete_named(index, manifest, settings.storage_dir, doc))
-            finally:
-                graph.close()
+            return loop.run(adelete_named(index, manifest, settings.storage_dir, doc))
         finally:
-            client.close()
-    finally:
-        if hold is not None:
-            hold.release()
+            graph.close()

@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from llama_index_mmrag.graph.file_counts import initial_workspace
 from llama_index_mmrag.manifest import StoreIdentity
-from llama_index_mmrag.stores.connection import milvus_connection
-from llama_index_mmrag.stores.lite_server import hold_lite_store
+from llama_index_mmrag.stores.milvus import bare_collection
 
 if TYPE_CHECKING:
     from llama_index_mmrag.settings import MMRAGSettings
@@ -89,20 +88,8 @@ def collection_dimension(settings: MMRAGSettings) -> int | None:
     Args:
         settings: The store's settings (Milvus Lite under ``storage_dir``, or a server).
     """
-    from pymilvus import MilvusClient
-
-    hold = hold_lite_store(settings)
-    try:
-        client = MilvusClient(**milvus_connection(settings.effective_milvus_uri, settings.milvus_token))
-        try:
-            if not client.has_collection(settings.milvus_collection):
-                return None
-            return _dense_dim(client.describe_collection(settings.milvus_collection))
-        finally:
-            client.close()
-    finally:
-        if hold is not None:
-            hold.release()
+    with bare_collection(settings) as rows:
+        return None if rows is None else _dense_dim(rows.client.describe_collection(rows.collection_name))
 
 
 def _dense_dim(description: dict[str, Any]) -> int | None:

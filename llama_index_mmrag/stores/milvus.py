@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -28,7 +29,7 @@ from llama_index_mmrag.settings import MMRAGSettings
 from llama_index_mmrag.stores.connection import milvus_connection
 from llama_index_mmrag.stores.creation import creating_collections
 from llama_index_mmrag.stores.dense_index import dense_index_config, tune_dense_search
-from llama_index_mmrag.stores.lite_server import serving_enabled
+from llama_index_mmrag.stores.lite_server import hold_lite_store, serving_enabled
 
 if TYPE_CHECKING:
     from llama_index.vector_stores.milvus import MilvusVectorStore
@@ -68,6 +69,36 @@ class CollectionRows:
 
     client: Any
     collection_name: str
+
+
+@contextmanager
+def bare_collection(settings: MMRAGSettings) -> Iterator[CollectionRows | None]:
+    """The store's node collection over a bare ``MilvusClient`` (no LlamaIndex), ``None`` if it has none yet.
+
+    A Milvus Lite store's local server is held meanwhile; the client is closed on leaving. The collection is
+    not loaded: :func:`ensure_loaded` it before reading rows.
+
+    Args:
+        settings: Where the store is (Milvus Lite under ``storage_dir``, or a server).
+
+    Example:
+        >>> with bare_collection(rag.settings) as rows:
+        ...     count_rows(ensure_loaded(rows)) == count_rows(rag.vector_store)
+        True
+    """
+    from pymilvus import MilvusClient
+
+    hold = hold_lite_store(settings)
+    try:
+        client = MilvusClient(**milvus_connection(settings.effective_milvus_uri, settings.milvus_token))
+        try:
+            has = client.has_collection(settings.milvus_collection)
+            yield CollectionRows(client, settings.milvus_collection) if has else None
+        finally:
+            client.close()
+    finally:
+        if hold is not None:
+            hold.release()
 
 
 LoadableRows = TypeVar("LoadableRows", bound=Rows)
