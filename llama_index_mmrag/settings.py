@@ -140,7 +140,7 @@ class MMRAGSettings(BaseSettings):
         default_factory=dict, validation_alias=_env("dense_search_params", "MMRAG_DENSE_SEARCH_PARAMS")
     )
     exact_search_max_rows: int = Field(
-        200_000, validation_alias=_env("exact_search_max_rows", "MMRAG_EXACT_SEARCH_MAX_ROWS"), ge=0
+        100_000, validation_alias=_env("exact_search_max_rows", "MMRAG_EXACT_SEARCH_MAX_ROWS"), ge=0
     )
 
     @field_validator(
