@@ -186,6 +186,8 @@ def test_build_vector_store_falls_back_to_dense_with_a_warning(
     monkeypatch.setattr(milvus_store, "_server_facts", lambda settings: facts)
     monkeypatch.setattr(milvus_store, "_open_store", _fake_open(seen, fail_hybrid))
     monkeypatch.setattr(milvus_store, "ensure_loaded", lambda store: store)
+    monkeypatch.setattr(milvus_store, "count_rows", lambda store, expr="": 0)
+    monkeypatch.setattr(milvus_store, "tune_dense_search", lambda store, settings, rows: store)
     monkeypatch.setattr(milvus_store, "_drop_if_empty", lambda settings: dropped.append(settings.milvus_collection))
     settings = MMRAGSettings(storage_dir=tmp_path, milvus_uri="http://milvus.invalid:19530")
     with caplog.at_level(logging.WARNING, logger="llama_index_mmrag.stores.milvus"):
