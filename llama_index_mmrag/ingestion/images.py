@@ -22,7 +22,9 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -39,6 +41,20 @@ def _digest(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             sha.update(chunk)
     return sha.hexdigest()[:_DIGEST_CHARS]
+
+
+def _copy_whole(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` so that ``target`` is never seen half-written, also when another ingest of
+    the same picture copies it at the same moment (each copy goes through a partial file of its own)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    os.close(handle)
+    try:
+        shutil.copyfile(source, partial)  # owned: a file of this document's own folder in the store
+        os.replace(partial, target)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
 
 
 def keep_images_in_store(blocks: Sequence[ContentBlock], parsed_dir: Path) -> int:
@@ -63,10 +79,7 @@ def keep_images_in_store(blocks: Sequence[ContentBlock], parsed_dir: Path) -> in
             continue
         target = root / block.doc_id[:16] / "images" / _digest(source) / source.name
         if not target.is_file():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_name(f".{target.name}.part")
-            shutil.copyfile(source, partial)  # owned: a file of this document's own folder in the store
-            partial.replace(target)
+            _copy_whole(source, target)
         block.img_path = str(target)
         copied += 1
     return copied
