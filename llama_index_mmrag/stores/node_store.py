@@ -65,6 +65,11 @@ class MMRAGMilvusVectorStore(MilvusVectorStore):
     def _resolved(self, nodes: Sequence[BaseNode] | None) -> list[BaseNode]:
         return [resolved_node(node, self._files_root) for node in nodes or []]
 
+    def _search_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """A dense search gets a copy of the store's search parameters: pymilvus writes a ``params`` key into the
+        ones it is given, and with that key in the store's own, every hybrid search after it is refused."""
+        return {"milvus_search_config": dict(self.search_config or {}), **kwargs}
+
     def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
         """Write nodes (their paths into the store made relative to it; the nodes given are left alone).
 
@@ -90,7 +95,7 @@ class MMRAGMilvusVectorStore(MilvusVectorStore):
             query: The query.
             **kwargs: ``MilvusVectorStore.query``'s options.
         """
-        result = super().query(query, **kwargs)
+        result = super().query(query, **self._search_kwargs(kwargs))
         result.nodes = self._resolved(result.nodes)
         return result
 
@@ -101,7 +106,7 @@ class MMRAGMilvusVectorStore(MilvusVectorStore):
             query: The query.
             **kwargs: ``MilvusVectorStore.aquery``'s options.
         """
-        result = await super().aquery(query, **kwargs)
+        result = await super().aquery(query, **self._search_kwargs(kwargs))
         result.nodes = self._resolved(result.nodes)
         return result
 

@@ -45,6 +45,10 @@ def test_a_new_lite_store_searches_every_list_so_its_dense_results_are_exact(dem
     dense = MilvusModalRetriever(demo_rag.vector_store, demo_rag.embed_model, similarity_top_k=5, mode="dense")
     for question in QUESTIONS:
         assert [n.node.node_id for n in dense.retrieve(question)] == _exact_top(demo_rag, question, 5), question
+    # pymilvus writes into the search parameters it is given: the store's own stay as they were, so the
+    # hybrid searches after a dense one still run
+    assert demo_rag.vector_store.search_config == {"nprobe": LITE_NLIST}
+    assert demo_rag.as_retriever(top_k=3).retrieve(QUESTIONS[0])
 
 
 def _reopened(store: Path, **settings: Any) -> MultimodalRAG:
