@@ -88,16 +88,21 @@ def _check_tool_round_trip(events: list[Any]) -> ToolCallResult:
     return result
 
 
+def _answered_from_the_tool(agent: Any) -> tuple[list[Any], ToolCallResult, str]:
+    """Ask the agent QUESTION; check that it called the tool once and answered from the tool's result."""
+    events, output = asyncio.run(_run_agent(agent, QUESTION))
+    result = _check_tool_round_trip(events)
+    answer = str(output)
+    assert answer.startswith(ANSWER_PREFIX.format(tool=TOOL_NAME)), answer
+    assert EVIDENCE in answer and CITATION in answer
+    return events, result, answer
+
+
 def test_function_agent_answers_from_the_tool(milvus_tool: QueryEngineTool) -> None:
     llm = FakeFunctionCallingLLM(tool_name=TOOL_NAME)
     agent = FunctionAgent(tools=[milvus_tool], llm=llm, system_prompt="Answer from the Milvus docs, with citations.")
 
-    events, output = asyncio.run(_run_agent(agent, QUESTION))
-
-    result = _check_tool_round_trip(events)
-    answer = str(output)
-    assert answer.startswith(ANSWER_PREFIX.format(tool=TOOL_NAME))
-    assert EVIDENCE in answer and CITATION in answer
+    _, result, answer = _answered_from_the_tool(agent)
     # The quoted evidence is the tool's, citation attached, not something the LLM knew on its own.
     quoted = answer.removeprefix(ANSWER_PREFIX.format(tool=TOOL_NAME)).strip()
     assert all(piece in result.tool_output.content for piece in cited_evidence(quoted))
@@ -114,12 +119,7 @@ def test_react_agent_answers_from_the_tool(milvus_tool: QueryEngineTool) -> None
     llm = FakeReActLLM()
     agent = ReActAgent(tools=[milvus_tool], llm=llm)
 
-    events, output = asyncio.run(_run_agent(agent, QUESTION))
-
-    result = _check_tool_round_trip(events)
-    answer = str(output)
-    assert answer.startswith(ANSWER_PREFIX.format(tool=TOOL_NAME)), answer
-    assert EVIDENCE in answer and CITATION in answer
+    _, result, answer = _answered_from_the_tool(agent)
     assert len(llm.turns) == 2
     assert llm.turns[0].tool_names == (TOOL_NAME,)  # read from the ReAct header the agent wrote
     observations = [m.content or "" for m in llm.turns[1].messages if (m.content or "").startswith("Observation:")]
@@ -133,12 +133,7 @@ def test_function_agent_on_qwen_max_answers_from_the_tool(
     llm = DashScopeLLM(model="qwen-max", api_key=FAKE_API_KEY, base_url=dashscope_server.base_url)
     agent = FunctionAgent(tools=[milvus_tool], llm=llm, streaming=streaming)
 
-    events, output = asyncio.run(_run_agent(agent, QUESTION))
-
-    result = _check_tool_round_trip(events)
-    answer = str(output)
-    assert answer.startswith(ANSWER_PREFIX.format(tool=TOOL_NAME)), answer
-    assert EVIDENCE in answer and CITATION in answer
+    events, result, answer = _answered_from_the_tool(agent)
     quoted = answer.removeprefix(ANSWER_PREFIX.format(tool=TOOL_NAME)).strip()
     assert all(piece in result.tool_output.content for piece in cited_evidence(quoted))
     # Two qwen-max calls per question: the tool call, then the answer from the tool's result.
@@ -160,12 +155,7 @@ def test_react_agent_on_qwen_max_answers_from_the_tool(
     llm = DashScopeLLM(model="qwen-max", api_key=FAKE_API_KEY, base_url=dashscope_server.base_url)
     agent = ReActAgent(tools=[milvus_tool], llm=llm)
 
-    events, output = asyncio.run(_run_agent(agent, QUESTION))
-
-    result = _check_tool_round_trip(events)
-    answer = str(output)
-    assert answer.startswith(ANSWER_PREFIX.format(tool=TOOL_NAME)), answer
-    assert EVIDENCE in answer and CITATION in answer
+    _, result, answer = _answered_from_the_tool(agent)
     first, second = dashscope_server.requests_to(TEXT_GENERATION_PATH)
     assert len(dashscope_server.requests) == 2
     assert "tools" not in first.parameters  # ReAct: the tools are described in the prompt
