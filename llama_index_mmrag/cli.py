@@ -481,7 +481,10 @@ def demo(
         images = [n for n in response.source_nodes if n.node.metadata.get("modality") == "image"]
         if not images:
             _fail("no image among the sources", 1)
-        _out(f"Image hit: {source_record(images[0])['image_path']}")
+        hit = source_record(images[0])["image_path"]
+        if temporary and images[0].node.metadata.get("doc") == diagram.name:
+            hit = str(diagram)  # the store's copy of the picture goes with the temporary store: name the picture
+        _out(f"Image hit: {hit}")
     finally:
         if temporary:
             shutil.rmtree(workdir, ignore_errors=True)  # owned: mkdtemp made this folder for this run

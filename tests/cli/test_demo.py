@@ -3,6 +3,7 @@ untouched; a new folder becomes a demo store that a rerun reuses, files added to
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,13 @@ def test_demo_builds_a_new_store_and_a_rerun_reuses_it_keeping_what_was_added(tm
     assert second.exit_code == 0, second.output
     assert "2 unchanged" in second.output  # the same store, reused: nothing rebuilt, nothing removed
     assert (store / "my-notes.txt").read_text() == "written into the demo store by its user"
+
+
+def test_a_temporary_demo_store_is_removed_and_the_image_hit_names_a_picture_that_exists() -> None:
+    temporary = Path(tempfile.gettempdir())
+    before = set(temporary.glob("mmrag-demo-*"))
+    result = invoke("demo")
+    assert result.exit_code == 0, result.output
+    assert set(temporary.glob("mmrag-demo-*")) <= before  # the temporary store went with the run ...
+    [hit] = [line.removeprefix("Image hit: ") for line in result.stdout.splitlines() if line.startswith("Image hit: ")]
+    assert Path(hit).is_file() and Path(hit).name == "milvus_architecture.png"  # ... and the hit is still there
