@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,18 @@ def demo_rag(doctest_rag: Any) -> Any:
     """A store with the demo's FAQ and diagram ingested, offline: the one the docstring examples query, built once
     for the session (tests only read it; one that changes a setting restores it)."""
     return doctest_rag
+
+
+@pytest.fixture
+def dashscope_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A fresh loopback DashScope API on 127.0.0.1 (tests/support/dashscope_server.py), bypassing any proxy
+    from the environment."""
+    from tests.support.dashscope_server import DashScopeFakeServer
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    with DashScopeFakeServer() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ tool-call protocol (tests/support/dashscope_server.py).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import dashscope
@@ -52,15 +51,6 @@ async def _run_agent(agent: FunctionAgent | ReActAgent, question: str) -> tuple[
     output = await handler
     await dashscope.close_shared_aio_session()  # the SDK's session of this event loop, if it opened one
     return events, output
-
-
-@pytest.fixture
-def dashscope_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[DashScopeFakeServer]:
-    """A loopback DashScope API (bypassing any proxy from the environment)."""
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    with DashScopeFakeServer() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

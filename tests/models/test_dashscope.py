@@ -6,7 +6,7 @@ import asyncio
 import base64
 import json
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
 from pathlib import Path
@@ -47,12 +47,9 @@ from tests.support.dashscope_server import (
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[DashScopeFakeServer]:
-    """A fresh fake DashScope on 127.0.0.1 (bypassing any proxy from the environment)."""
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    with DashScopeFakeServer() as fake:
-        yield fake
+def server(dashscope_server: DashScopeFakeServer) -> DashScopeFakeServer:
+    """The shared loopback DashScope (tests/conftest.py)."""
+    return dashscope_server
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import dashscope
@@ -21,11 +21,9 @@ from tests.support.dashscope_server import (
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[DashScopeFakeServer]:
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    with DashScopeFakeServer() as fake:
-        yield fake
+def server(dashscope_server: DashScopeFakeServer) -> DashScopeFakeServer:
+    """The shared loopback DashScope (tests/conftest.py)."""
+    return dashscope_server
 
 
 @pytest.fixture
