@@ -43,6 +43,12 @@ class MMRAGSettings(BaseSettings):
         dashscope_base_url: Override of the DashScope HTTP API base URL.
         llm_model: DashScope text model.
         vlm_model: DashScope vision model.
+        llm_timeout: Seconds one request to a DashScope model may take (LLM, VLM and embeddings).
+        llm_max_retries: Retries of a DashScope call after a rate limit (429), a server error (5xx), a timeout, a
+            dropped connection or a garbled answer; other errors (a bad key, a bad request) are never retried.
+        llm_retry_backoff: Seconds before the first retry, doubling after each (with jitter); a ``Retry-After``
+            the server sends is honoured.
+        llm_retry_max_wait: Seconds the waits between retries of one call may add up to.
         embed_model: ``"local"`` (packaged all-MiniLM-L6-v2) or a DashScope embedding model name.
         embed_dim: Dimension of DashScope embeddings (the local model is always 384).
         embed_in_process: Whether the embedding model computes in this process (no timeout, one call at a
@@ -98,6 +104,12 @@ class MMRAGSettings(BaseSettings):
     )
     llm_model: str = Field("qwen-max", validation_alias=_env("llm_model", "MMRAG_LLM_MODEL"))
     vlm_model: str = Field("qwen-vl-max", validation_alias=_env("vlm_model", "MMRAG_VLM_MODEL"))
+    llm_timeout: float = Field(120.0, validation_alias=_env("llm_timeout", "MMRAG_LLM_TIMEOUT"), gt=0)
+    llm_max_retries: int = Field(3, validation_alias=_env("llm_max_retries", "MMRAG_LLM_MAX_RETRIES"), ge=0, le=20)
+    llm_retry_backoff: float = Field(1.0, validation_alias=_env("llm_retry_backoff", "MMRAG_LLM_RETRY_BACKOFF"), ge=0)
+    llm_retry_max_wait: float = Field(
+        60.0, validation_alias=_env("llm_retry_max_wait", "MMRAG_LLM_RETRY_MAX_WAIT"), ge=0
+    )
     embed_model: str = Field("local", validation_alias=_env("embed_model", "MMRAG_EMBED_MODEL"))
     embed_dim: int = Field(1024, validation_alias=_env("embed_dim", "MMRAG_EMBED_DIM"), gt=0)
     embed_in_process: bool | None = Field(None, validation_alias=_env("embed_in_process", "MMRAG_EMBED_IN_PROCESS"))

@@ -78,6 +78,10 @@ def build_models(
             vlm_model=s.vlm_model,
             embed_model=s.embed_model if s.embed_model != "local" else DASHSCOPE_DEFAULT_EMBEDDING,
             embed_dim=s.embed_dim,
+            timeout=s.llm_timeout,
+            max_retries=s.llm_max_retries,
+            retry_backoff=s.llm_retry_backoff,
+            max_retry_wait=s.llm_retry_max_wait,
         )
         llm = llm or ds_llm
         vlm = vlm or ds_vlm

@@ -18,8 +18,9 @@ endpoints), deterministically:
 It enforces the API's limits (texts per embedding request, one content per modality for
 ``multimodal-embedding-v1``, allowed dimensions, well-formed images, the bearer key), records
 every request (path, headers, JSON body) and can be told to fail the next N calls
-(401 ``InvalidApiKey``, 429 ``Throttling`` ...). It listens on 127.0.0.1 only, on a free port,
-and stops when its ``with`` block ends.
+(401 ``InvalidApiKey``, 429 ``Throttling`` with a ``Retry-After`` ...) or to misbehave on them
+(:meth:`DashScopeFakeServer.inject`: answer too late, send truncated JSON, drop the connection, cut a
+stream mid-way). It listens on 127.0.0.1 only, on a free port, and stops when its ``with`` block ends.
 
 Example:
     >>> from llama_index_mmrag.models.dashscope import DashScopeLLM
@@ -40,6 +41,7 @@ import math
 import random
 import re
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -115,29 +117,41 @@ class RecordedRequest:
         return (self.body or {}).get("input") or {}
 
 
+FAULT_KINDS = ("status", "slow", "truncated_json", "cut")
+"""What :meth:`DashScopeFakeServer.inject` can do to a request: answer with an error status, answer only after a
+sleep, send a 200 whose JSON body is cut short, or drop the connection (before any answer; a stream after half
+of its events)."""
+
+
 @dataclass(frozen=True)
 class _Failure:
     status: int
     code: str
     message: str
+    kind: str = "status"
+    retry_after: str | None = None
+    seconds: float = 0.0
+    path: str | None = None
 
 
 class _ApiError(Exception):
     """Raised inside a handler to answer with a DashScope error body."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers or {}
 
 
 @dataclass
 class _Reply:
-    """A JSON reply, or an SSE stream when ``events`` is set."""
+    """A JSON reply, or an SSE stream when ``events`` is set; ``fault`` spoils how it is sent."""
 
     body: dict[str, Any] | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
+    fault: str | None = None
 
 
 def expected_text_embedding(text: str, dimension: int) -> list[float]:
@@ -244,6 +258,7 @@ class DashScopeFakeServer:
         self.reverse_embedding_order = reverse_embedding_order
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
+        self._usage_sent: list[tuple[str, dict[str, Any]]] = []
         self._failures: deque[_Failure] = deque()
         self._tool_arguments: deque[tuple[str, str]] = deque()
         self._ids = itertools.count(1)
@@ -298,6 +313,15 @@ class DashScopeFakeServer:
         with self._lock:
             return list(self._requests)
 
+    def usage_returned(self, path: str) -> list[dict[str, Any]]:
+        """The ``usage`` of every answer sent whole on one endpoint (a stream's last), in order.
+
+        Args:
+            path: One of the ``*_PATH`` constants of this module.
+        """
+        with self._lock:
+            return [dict(usage) for p, usage in self._usage_sent if p == path]
+
     def requests_to(self, path: str) -> list[RecordedRequest]:
         """Requests received on one endpoint path.
 
@@ -310,7 +334,13 @@ class DashScopeFakeServer:
         return [r for r in self.requests if r.path == path]
 
     def fail_next(
-        self, count: int = 1, *, status: int = 401, code: str | None = None, message: str | None = None
+        self,
+        count: int = 1,
+        *,
+        status: int = 401,
+        code: str | None = None,
+        message: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         """Answer the next ``count`` requests (any endpoint) with an error.
 
@@ -320,9 +350,49 @@ class DashScopeFakeServer:
             code: DashScope error code; defaults to the usual one for the status
                 (401 ``InvalidApiKey``, 429 ``Throttling`` ...).
             message: Error message; defaults to DashScope's usual wording.
+            retry_after: Seconds sent in a ``Retry-After`` header (none when ``None``).
         """
+        self.inject("status", count, status=status, code=code, message=message, retry_after=retry_after)
+
+    def inject(
+        self,
+        kind: str,
+        count: int = 1,
+        *,
+        path: str | None = None,
+        status: int = 500,
+        code: str | None = None,
+        message: str | None = None,
+        retry_after: float | None = None,
+        seconds: float = 1.0,
+    ) -> None:
+        """Make the next ``count`` requests (to ``path``, or to any endpoint) meet a fault, in arrival order.
+
+        Args:
+            kind: One of :data:`FAULT_KINDS`: ``"status"`` (an error answer), ``"slow"`` (answer after
+                ``seconds``, past a short client timeout), ``"truncated_json"`` (a 200 whose body is half of
+                its JSON), ``"cut"`` (the connection dropped: before any answer, or a stream after half of
+                its events).
+            count: How many requests meet it.
+            path: Only requests to this endpoint (a ``*_PATH`` constant) meet it.
+            status: For ``"status"``: the HTTP status, e.g. 429, 500, 503.
+            code: For ``"status"``: the DashScope error code (the usual one for the status by default).
+            message: For ``"status"``: the error message.
+            retry_after: For ``"status"``: seconds sent in a ``Retry-After`` header.
+            seconds: For ``"slow"``: how long the answer waits.
+        """
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; use one of {FAULT_KINDS}")
         default_code, default_message = _DEFAULT_ERRORS.get(status, ("Unknown", "Error."))
-        failure = _Failure(status, code or default_code, message or default_message)
+        failure = _Failure(
+            status,
+            code or default_code,
+            message or default_message,
+            kind=kind,
+            retry_after=None if retry_after is None else f"{retry_after:g}",
+            seconds=seconds,
+            path=path,
+        )
         with self._lock:
             self._failures.extend([failure] * count)
 
@@ -356,6 +426,7 @@ class DashScopeFakeServer:
         """Forget recorded requests, pending failures and concurrency expectations."""
         with self._lock:
             self._requests.clear()
+            self._usage_sent.clear()
             self._failures.clear()
             self._tool_arguments.clear()
             self._barrier, self._barrier_left = None, 0
@@ -365,7 +436,11 @@ class DashScopeFakeServer:
     def _record(self, request: RecordedRequest) -> _Failure | None:
         with self._lock:
             self._requests.append(request)
-            return self._failures.popleft() if self._failures else None
+            for failure in self._failures:
+                if failure.path is None or failure.path == request.path:
+                    self._failures.remove(failure)
+                    return failure
+            return None
 
     def _wait_for_peers(self) -> None:
         with self._lock:
@@ -389,8 +464,21 @@ class DashScopeFakeServer:
 
     def _dispatch(self, request: RecordedRequest) -> _Reply:
         failure = self._record(request)
-        if failure is not None:
-            raise _ApiError(failure.status, failure.code, failure.message)
+        if failure is not None and failure.kind == "status":
+            headers = {"Retry-After": failure.retry_after} if failure.retry_after is not None else {}
+            raise _ApiError(failure.status, failure.code, failure.message, headers)
+        if failure is not None and failure.kind == "slow":
+            time.sleep(failure.seconds)
+        reply = self._answer(request)
+        if failure is not None and failure.kind in ("truncated_json", "cut"):
+            reply.fault = failure.kind
+        usage = (reply.events[-1] if reply.events else reply.body or {}).get("usage")
+        if reply.fault is None and usage is not None and failure is None:
+            with self._lock:
+                self._usage_sent.append((request.path, usage))
+        return reply
+
+    def _answer(self, request: RecordedRequest) -> _Reply:
         self._wait_for_peers()
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             raise _ApiError(401, "InvalidApiKey", "Invalid API-key provided.")
@@ -636,18 +724,30 @@ class _Handler(BaseHTTPRequestHandler):
             reply = self.fake._dispatch(request)
         except _ApiError as error:
             error_body = {"code": error.code, "message": error.message, "request_id": self.fake._request_id()}
-            self._write_json(error.status, error_body)
+            self._write_json(error.status, error_body, headers=error.headers)
             return
-        if reply.events:
-            self._write_events(reply.events)
-        else:
-            self._write_json(HTTPStatus.OK, reply.body or {})
+        try:
+            if reply.fault == "cut" and not reply.events:
+                self.close_connection = True  # dropped before any answer
+            elif reply.events:
+                events = reply.events[: max(1, len(reply.events) // 2)] if reply.fault == "cut" else reply.events
+                self._write_events(events)
+            else:
+                self._write_json(HTTPStatus.OK, reply.body or {}, truncate=reply.fault == "truncated_json")
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting ("slow")
+            self.close_connection = True
 
-    def _write_json(self, status: int, body: dict[str, Any]) -> None:
+    def _write_json(
+        self, status: int, body: dict[str, Any], *, headers: dict[str, str] | None = None, truncate: bool = False
+    ) -> None:
         payload = json.dumps(body).encode("utf-8")
+        if truncate:
+            payload = payload[: len(payload) // 2]
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(payload)
 

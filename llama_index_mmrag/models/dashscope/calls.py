@@ -1,10 +1,20 @@
-"""Calling the DashScope SDK: retries with backoff on 429, 5xx and transport failures, and every failure raised
-as a :class:`~llama_index_mmrag.models.dashscope.errors.DashScopeError` (plain and streamed calls, sync and
-async)."""
+"""Calling the DashScope SDK: retries with exponential backoff and jitter on 429, 5xx, timeouts, dropped
+connections and garbled answers (a ``Retry-After`` the server sends is honoured), bounded in attempts and in
+total waiting time, and every failure raised as a :class:`~llama_index_mmrag.models.dashscope.errors.DashScopeError`
+(plain and streamed calls, sync and async). A stream that ends before the model finished raises too, instead of
+passing for a short answer.
+
+Each retry is logged at ``INFO`` on this module's logger (what failed, which retry, how long the wait); the
+failure that ends the call is raised, never logged and dropped.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
+import json
+import logging
+import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -16,8 +26,9 @@ import requests
 from dashscope.api_entities.dashscope_response import DashScopeAPIResponse
 from dashscope.common.error import DashScopeException
 
-from llama_index_mmrag.models.dashscope.errors import DashScopeError
+from llama_index_mmrag.models.dashscope.errors import MALFORMED_RESPONSE, STREAM_CUT, DashScopeError
 
+logger = logging.getLogger(__name__)
 
 _TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
     requests.exceptions.RequestException,
@@ -32,14 +43,24 @@ _T = TypeVar("_T")
 
 @dataclass(frozen=True)
 class CallContext:
-    """Who is calling what, and how often to retry.
+    """Who is calling what, and how often and how long to retry.
+
+    Args:
+        model: The model called.
+        operation: What is attempted, e.g. ``"chat"``.
+        endpoint: The base URL called.
+        max_retries: Retries after the first attempt, at most.
+        retry_backoff: Seconds before the first retry (before jitter); doubles for each next one.
+        max_retry_wait: Seconds all the waits of one call may add up to; a retry that would pass it is not made.
 
     Example:
         >>> from dashscope import Generation
         >>> ctx = CallContext(model="qwen-max", operation="chat", endpoint="https://dashscope.aliyuncs.com/api/v1",
         ...                   max_retries=2, retry_backoff=0.5)
-        >>> [ctx.delay(attempt) for attempt in range(3)]           # seconds before each retry of a 429 or 5xx
-        [0.5, 1.0, 2.0]
+        >>> [0.5 * 2**a / 2 <= ctx.delay(a) <= 0.5 * 2**a for a in range(3)]  # backoff with jitter before each retry
+        [True, True, True]
+        >>> ctx.delay(0, retry_after=3.0)                          # the server's Retry-After is honoured
+        3.0
         >>> try:                                                    # DashScope's API refuses the key: no retry
         ...     call_sync(ctx, lambda: Generation.call(model="qwen-max", prompt="hi", api_key="sk-wrong"))
         ... except DashScopeError as exc:
@@ -52,10 +73,13 @@ class CallContext:
     endpoint: str
     max_retries: int
     retry_backoff: float
+    max_retry_wait: float = 60.0
 
-    def delay(self, attempt: int) -> float:
-        """Backoff before retry number ``attempt + 1``."""
-        return self.retry_backoff * (2**attempt)
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds before retry number ``attempt + 1``: between half and all of ``retry_backoff * 2**attempt``
+        (random, so clients that failed together do not retry together), and never less than ``retry_after``."""
+        base = self.retry_backoff * (2**attempt)
+        return max(base / 2 + random.uniform(0.0, base / 2), retry_after or 0.0)
 
     def error_from_response(self, response: DashScopeAPIResponse) -> DashScopeError:
         """A :class:`DashScopeError` for a non-200 SDK response."""
@@ -67,10 +91,15 @@ class CallContext:
             server_message=str(response.message or "no message"),
             request_id=response.request_id or None,
             endpoint=self.endpoint,
+            retry_after=retry_after_seconds(getattr(response, "headers", None)),
         )
 
     def error_from_exception(self, exc: BaseException) -> DashScopeError:
-        """A :class:`DashScopeError` for a transport failure or an SDK-side exception."""
+        """A :class:`DashScopeError` for a transport failure, a garbled answer or an SDK-side exception."""
+        if isinstance(exc, json.JSONDecodeError):  # requests' own is a RequestException too: checked first
+            error = self.unexpected(f"the answer is not valid JSON (cut short?): {exc}", code=MALFORMED_RESPONSE)
+            error.__cause__ = exc
+            return error
         transport = isinstance(exc, _TRANSPORT_ERRORS)
         error = DashScopeError(
             model=self.model,
@@ -84,24 +113,55 @@ class CallContext:
         error.__cause__ = exc
         return error
 
-    def unexpected(self, message: str, request_id: str | None = None) -> DashScopeError:
+    def unexpected(
+        self, message: str, request_id: str | None = None, code: str = "UnexpectedResponse"
+    ) -> DashScopeError:
         """A :class:`DashScopeError` for a 200 answer with an unusable body."""
         return DashScopeError(
             model=self.model,
             operation=self.operation,
             status_code=HTTPStatus.OK,
-            code="UnexpectedResponse",
+            code=code,
             server_message=message,
             request_id=request_id,
             endpoint=self.endpoint,
         )
 
 
+def retry_after_seconds(headers: Any) -> float | None:
+    """Seconds a ``Retry-After`` header asks to wait (a number of seconds or an HTTP date), or ``None``.
+
+    Args:
+        headers: Response headers (any mapping; the name is matched in any case).
+
+    Example:
+        >>> retry_after_seconds({"retry-after": "2"}), retry_after_seconds({}), retry_after_seconds({"Retry-After": "soon"})
+        (2.0, None, None)
+    """
+    value = next((str(v) for k, v in dict(headers or {}).items() if str(k).lower() == "retry-after"), None)
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
 def _is_ok(response: Any) -> bool:
     return getattr(response, "status_code", None) == HTTPStatus.OK
 
 
-_FAILURES: tuple[type[BaseException], ...] = (DashScopeError, DashScopeException, *_TRANSPORT_ERRORS)
+_FAILURES: tuple[type[BaseException], ...] = (
+    DashScopeError,
+    DashScopeException,
+    json.JSONDecodeError,
+    *_TRANSPORT_ERRORS,
+)
 
 
 class _Retries:
@@ -110,6 +170,7 @@ class _Retries:
     def __init__(self, ctx: CallContext) -> None:
         self._ctx = ctx
         self._attempt = 0
+        self._waited = 0.0
 
     def accepted(self, response: _T) -> _T:
         """The response when it is a 200; raises its :class:`DashScopeError` otherwise."""
@@ -118,12 +179,24 @@ class _Retries:
         return response
 
     def delay_after(self, failure: BaseException) -> float:
-        """Seconds to wait before the next try; raises the failure's :class:`DashScopeError` when none is left."""
-        error = failure if isinstance(failure, DashScopeError) else self._ctx.error_from_exception(failure)
-        if not error.retryable or self._attempt >= self._ctx.max_retries:
+        """Seconds to wait before the next try; raises the failure's :class:`DashScopeError` when none is left
+        (not retryable, no retry left, or the wait would pass ``max_retry_wait``)."""
+        ctx = self._ctx
+        error = failure if isinstance(failure, DashScopeError) else ctx.error_from_exception(failure)
+        if not error.retryable:
             raise error
+        if self._attempt >= ctx.max_retries:
+            raise error.after_retries(self._attempt)
+        delay = ctx.delay(self._attempt, error.retry_after)
+        if self._waited + delay > ctx.max_retry_wait:
+            raise error.after_retries(self._attempt, f"the next wait ({delay:.1f} s) would pass max_retry_wait")
         self._attempt += 1
-        return self._ctx.delay(self._attempt - 1)
+        self._waited += delay
+        logger.info(
+            "DashScope %s with model %r failed (%s); retry %d of %d in %.3f s",
+            ctx.operation, ctx.model, error.code, self._attempt, ctx.max_retries, delay,
+        )
+        return delay
 
 
 def call_sync(ctx: CallContext, send: Callable[[], _T]) -> _T:
@@ -184,7 +257,7 @@ def open_stream_sync(ctx: CallContext, send: Callable[[], Iterable[Any]]) -> Ite
         chunks = iter(send())
         first = next(chunks, None)
         if first is None:
-            raise ctx.unexpected("the stream ended before any chunk")
+            raise ctx.unexpected("the stream ended before any chunk", code=STREAM_CUT)
         if _is_ok(first):
             return _OpenedStream(first, chunks)
         getattr(chunks, "close", lambda: None)()
@@ -194,15 +267,38 @@ def open_stream_sync(ctx: CallContext, send: Callable[[], Iterable[Any]]) -> Ite
     return _checked_chunks(ctx, opened.first, opened.rest)
 
 
+_FINISHED = frozenset({"stop", "length", "tool_calls", "function_call", "content_filter"})
+
+
+def _finished(chunk: Any) -> bool:
+    """Whether a stream chunk is the model's last (it carries a ``finish_reason``)."""
+    output = getattr(chunk, "output", None) or {}
+    choices = output.get("choices") or []
+    reason = choices[0].get("finish_reason") if choices else output.get("finish_reason")
+    return reason in _FINISHED
+
+
+def _stream_cut(ctx: CallContext, last: Any) -> DashScopeError:
+    return ctx.unexpected(
+        "the stream ended before the model finished its answer (the connection dropped mid-stream)",
+        getattr(last, "request_id", None),
+        code=STREAM_CUT,
+    )
+
+
 def _checked_chunks(ctx: CallContext, first: Any, chunks: Iterator[Any]) -> Iterator[Any]:
     yield first
+    last = first
     try:
         for chunk in chunks:
             if not _is_ok(chunk):
                 raise ctx.error_from_response(chunk)
+            last = chunk
             yield chunk
-    except (DashScopeException, *_TRANSPORT_ERRORS) as exc:
+    except (DashScopeException, json.JSONDecodeError, *_TRANSPORT_ERRORS) as exc:
         raise ctx.error_from_exception(exc) from exc
+    if not _finished(last):
+        raise _stream_cut(ctx, last)
 
 
 async def open_stream_async(
@@ -223,7 +319,7 @@ async def open_stream_async(
         try:
             first = await chunks.__anext__()
         except StopAsyncIteration:
-            raise ctx.unexpected("the stream ended before any chunk") from None
+            raise ctx.unexpected("the stream ended before any chunk", code=STREAM_CUT) from None
         if _is_ok(first):
             return _OpenedStream(first, chunks)
         aclose = getattr(chunks, "aclose", None)
@@ -237,10 +333,14 @@ async def open_stream_async(
 
 async def _checked_achunks(ctx: CallContext, first: Any, chunks: AsyncIterator[Any]) -> AsyncIterator[Any]:
     yield first
+    last = first
     try:
         async for chunk in chunks:
             if not _is_ok(chunk):
                 raise ctx.error_from_response(chunk)
+            last = chunk
             yield chunk
-    except (DashScopeException, *_TRANSPORT_ERRORS) as exc:
+    except (DashScopeException, json.JSONDecodeError, *_TRANSPORT_ERRORS) as exc:
         raise ctx.error_from_exception(exc) from exc
+    if not _finished(last):
+        raise _stream_cut(ctx, last)

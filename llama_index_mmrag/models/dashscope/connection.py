@@ -22,8 +22,10 @@ class DashScopeConnection(BaseModel):
         api_key: DashScope API key; defaults to ``DASHSCOPE_API_KEY``.
         base_url: Native API base URL (``.../api/v1``); None keeps the SDK default.
         timeout: Seconds per HTTP request.
-        max_retries: Retries for 429, 5xx and connection failures.
-        retry_backoff: Seconds before the first retry, doubling after.
+        max_retries: Retries for 429, 5xx, timeouts, dropped connections and garbled answers.
+        retry_backoff: Seconds before the first retry (with jitter), doubling after; a ``Retry-After`` from the
+            server is honoured.
+        max_retry_wait: Seconds the waits between retries of one call may add up to.
 
     Example:
         >>> connection = DashScopeConnection(base_url="http://127.0.0.1:8080/api/v1", max_retries=0)  # DASHSCOPE_API_KEY
@@ -47,8 +49,13 @@ class DashScopeConnection(BaseModel):
         description="Native API base URL, e.g. http://127.0.0.1:8080/api/v1; None keeps the SDK default.",
     )
     timeout: float = Field(default=120.0, gt=0, description="Seconds per HTTP request.")
-    max_retries: int = Field(default=2, ge=0, description="Retries for 429, 5xx and connection failures.")
+    max_retries: int = Field(
+        default=3, ge=0, description="Retries for 429, 5xx, timeouts, dropped connections and garbled answers."
+    )
     retry_backoff: float = Field(default=1.0, ge=0, description="Seconds before the first retry; doubles after.")
+    max_retry_wait: float = Field(
+        default=60.0, ge=0, description="Seconds the waits between retries of one call may add up to."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -83,6 +90,7 @@ class DashScopeConnection(BaseModel):
             endpoint=self._endpoint(),
             max_retries=self.max_retries,
             retry_backoff=self.retry_backoff,
+            max_retry_wait=self.max_retry_wait,
         )
 
     def _transport_kwargs(self) -> dict[str, Any]:

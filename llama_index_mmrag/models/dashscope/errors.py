@@ -7,6 +7,11 @@ from http import HTTPStatus
 from llama_index_mmrag.errors import ModelError
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+MALFORMED_RESPONSE = "MalformedResponse"
+"""The code of a 200 answer whose JSON body is cut short or garbled."""
+STREAM_CUT = "IncompleteStream"
+"""The code of a stream that ended before the model finished (the connection dropped)."""
+RETRYABLE_CODES = frozenset({MALFORMED_RESPONSE, STREAM_CUT})
 
 
 class DashScopeError(ModelError, RuntimeError):
@@ -34,6 +39,8 @@ class DashScopeError(ModelError, RuntimeError):
         request_id: DashScope request id, when the server gave one.
         endpoint: The base URL that was called.
         transport_failure: True when the endpoint could not be reached (no HTTP answer).
+        retry_after: Seconds the server's ``Retry-After`` header asked to wait, if it sent one.
+        retries: Retries made before giving up (set by :meth:`after_retries`).
     """
 
     def __init__(
@@ -47,6 +54,8 @@ class DashScopeError(ModelError, RuntimeError):
         request_id: str | None = None,
         endpoint: str | None = None,
         transport_failure: bool = False,
+        retry_after: float | None = None,
+        retries: int = 0,
     ) -> None:
         self.model = model
         self.operation = operation
@@ -56,22 +65,45 @@ class DashScopeError(ModelError, RuntimeError):
         self.request_id = request_id
         self.endpoint = endpoint
         self.transport_failure = transport_failure
+        self.retry_after = retry_after
+        self.retries = retries
+        self.gave_up = ""
         super().__init__(self._compose())
 
     @property
     def retryable(self) -> bool:
-        """Whether trying again later may succeed (429, 5xx, unreachable endpoint)."""
-        return self.transport_failure or self.status_code in RETRYABLE_STATUS
+        """Whether trying again later may succeed (429, 5xx, unreachable endpoint or timeout, an answer cut short)."""
+        return self.transport_failure or self.status_code in RETRYABLE_STATUS or self.code in RETRYABLE_CODES
+
+    def after_retries(self, retries: int, why: str = "") -> DashScopeError:
+        """This error, its message saying how many retries were made before giving up (and why, if not the count).
+
+        Args:
+            retries: Retries made.
+            why: Why no more were made, when it was not the retry count.
+        """
+        self.retries, self.gave_up = retries, why
+        self.args = (self._compose(),)
+        return self
 
     @property
     def hint(self) -> str:
         """What the user should do about this error."""
+        if self.code in RETRYABLE_CODES:
+            return (
+                "The answer arrived cut short or garbled: retry later, or allow more retries "
+                "(MMRAG_LLM_MAX_RETRIES); if it persists, check the network path to the endpoint."
+            )
         if self.transport_failure:
             return f"Check network access to {self.endpoint} and the base_url / DASHSCOPE_HTTP_BASE_URL setting."
         return _error_hint(self.status_code, self.code)
 
     def _compose(self) -> str:
         head = f"DashScope {self.operation} with model '{self.model}' failed"
+        if self.retries:
+            head += f" after {self.retries} retr{'y' if self.retries == 1 else 'ies'}"
+        if self.gave_up:
+            head += f" ({self.gave_up})"
         if self.transport_failure:
             detail = f"could not reach {self.endpoint} ({self.code}: {self.server_message})"
         elif self.status_code is None:

@@ -15,6 +15,7 @@ def dashscope_models_from_settings(
     vlm_model: str,
     embed_model: str,
     embed_dim: int,
+    **retries: float,
 ) -> tuple[DashScopeLLM, DashScopeMultiModalLLM, DashScopeEmbedding]:
     """Build the text LLM, the vision LLM and the text embedding from settings values.
 
@@ -29,6 +30,8 @@ def dashscope_models_from_settings(
         vlm_model: Vision model, e.g. ``qwen-vl-max``.
         embed_model: Text embedding model, e.g. ``text-embedding-v3``.
         embed_dim: Embedding dimension.
+        **retries: ``timeout``, ``max_retries``, ``retry_backoff``, ``max_retry_wait`` of every model (see
+            :class:`~llama_index_mmrag.models.dashscope.connection.DashScopeConnection`).
 
     Returns:
         ``(llm, vlm, embedding)``, all pointed at the same key and endpoint.
@@ -38,7 +41,7 @@ def dashscope_models_from_settings(
     """
     if not api_key:
         raise ValueError(f"DashScope models need an API key: set {DASHSCOPE_API_KEY_ENV} or pass api_key.")
-    connection = {"api_key": api_key, "base_url": base_url}
+    connection = {"api_key": api_key, "base_url": base_url, **retries}
     return (
         DashScopeLLM(model=llm_model, **connection),
         DashScopeMultiModalLLM(model=vlm_model, **connection),
