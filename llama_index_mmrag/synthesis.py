@@ -272,16 +272,17 @@ def answer_synthesizer(llm: Any = None, vlm: Any = None, multimodal: bool = Fals
     Args:
         llm: A LlamaIndex LLM, or ``None``.
         vlm: A multimodal LlamaIndex LLM, or ``None``.
-        multimodal: Hand retrieved images to the ``vlm`` when there is one.
+        multimodal: Hand retrieved images to the ``vlm`` when there is one, in one call per answer (the pictures
+            the image postprocessor attached, at most its ``max_images``; the text cut to the model's window).
 
     Example:
         >>> type(answer_synthesizer()).__name__, answer_synthesizer()._empty_response == NO_EVIDENCE
         ('ExtractiveSynthesizer', True)
     """
-    from llama_index.core.response_synthesizers import get_response_synthesizer
+    from llama_index.core.response_synthesizers import ResponseMode, get_response_synthesizer
 
-    if multimodal and vlm is not None:
-        synthesizer: Any = get_response_synthesizer(llm=vlm, multimodal=True)
+    if multimodal and vlm is not None:  # one call per answer: every node's text and pictures in one message list
+        synthesizer: Any = get_response_synthesizer(llm=vlm, multimodal=True, response_mode=ResponseMode.SIMPLE_SUMMARIZE)
     elif llm is not None:
         synthesizer = get_response_synthesizer(llm=llm)
     else:

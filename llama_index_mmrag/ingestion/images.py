@@ -59,8 +59,9 @@ def _copy_whole(source: Path, target: Path) -> None:
 
 def keep_images_in_store(blocks: Sequence[ContentBlock], parsed_dir: Path) -> int:
     """Copy every image file the blocks name from outside ``parsed_dir`` into it, and point the blocks at the
-    copies (in place). Images already inside, inline images and missing files are left as they are (the
-    describer says which file is missing).
+    copies (in place): an image block's picture, and the page image (``page_image``) any block names. Images
+    already inside, inline images and missing files are left as they are (the describer says which file is
+    missing).
 
     Args:
         blocks: A document's blocks (all of one ``doc_id``).
@@ -70,16 +71,25 @@ def keep_images_in_store(blocks: Sequence[ContentBlock], parsed_dir: Path) -> in
         How many images were copied in.
     """
     root = parsed_dir.resolve()
-    copied = 0
+    copies: dict[str, str] = {}
     for block in blocks:
-        if block.modality != "image" or not block.img_path:
-            continue
-        source = Path(block.img_path)
-        if not source.is_file() or source.resolve().is_relative_to(root):
-            continue
-        target = root / block.doc_id[:16] / "images" / _digest(source) / source.name
-        if not target.is_file():
-            _copy_whole(source, target)
-        block.img_path = str(target)
-        copied += 1
-    return copied
+        if block.modality == "image" and block.img_path:
+            block.img_path = _kept(block.img_path, block.doc_id, root, copies)
+        if block.page_image:
+            block.page_image = _kept(block.page_image, block.doc_id, root, copies)
+    return len(copies)
+
+
+def _kept(path: str, doc_id: str, root: Path, copies: dict[str, str]) -> str:
+    """The path of the picture inside ``root``: copied there the first time (``copies`` remembers it) unless it is
+    there already or missing."""
+    if path in copies:
+        return copies[path]
+    source = Path(path)
+    if not source.is_file() or source.resolve().is_relative_to(root):
+        return path
+    target = root / doc_id[:16] / "images" / _digest(source) / source.name
+    if not target.is_file():
+        _copy_whole(source, target)
+    copies[path] = str(target)
+    return str(target)

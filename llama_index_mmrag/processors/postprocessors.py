@@ -5,7 +5,8 @@ Each class is both:
 - a ``BaseNodePostprocessor`` (query time): the retrieved nodes of its modality come back as enriched
   copies (``description``, ``entity_name`` / ``entity_type`` / ``entity_summary``, the table's markdown,
   the equation's LaTeX; for images an ``ImageNode`` with the picture's path, and its bytes when
-  ``multimodal=True``), and when the question targets its modality ("which figure", "in the table",
+  ``multimodal=True``: then the image postprocessor also hands over the page image of every other retrieved
+  page that has one, at most ``max_images`` pictures in all), and when the question targets its modality ("which figure", "in the table",
   "the formula" ...) those nodes are lifted by a bounded boost (:mod:`~llama_index_mmrag.processors.intent`).
   Nothing is written back: stored nodes, the vector store and the graph are left alone.
 - a ``TransformComponent`` (ingestion time, e.g. in an ``IngestionPipeline``): each node of its modality is
@@ -45,7 +46,15 @@ from typing import Any, ClassVar, Literal
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.llms import LLM
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
-from llama_index.core.schema import BaseNode, ImageNode, NodeWithScore, QueryBundle, TransformComponent
+from llama_index.core.schema import (
+    BaseNode,
+    ImageNode,
+    MediaResource,
+    Node,
+    NodeWithScore,
+    QueryBundle,
+    TransformComponent,
+)
 from pydantic import computed_field
 
 from llama_index_mmrag.processors.annotate import adescribe_nodes
@@ -57,6 +66,8 @@ from llama_index_mmrag.schema import HIDDEN_FROM_LLM, block_from_node, node_imag
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_IMAGE_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_IMAGES = 6
+"""Pictures handed to a multimodal answering LLM per answer, at most (``ImageModalPostprocessor.max_images``)."""
 
 
 def _run_sync(coro: Any) -> Any:
@@ -303,11 +314,18 @@ class ImageModalPostprocessor(ModalPostprocessor):
 
     At query time the copy is an ``ImageNode`` with the picture's ``image_path``; with ``multimodal=True``
     it also carries the picture's bytes (base64, only on the returned copy, never stored) and shows its
-    description as metadata, because an ``ImageNode``'s content blocks carry no text: hand the nodes to a
-    multimodal synthesizer (``get_response_synthesizer(llm=vlm, multimodal=True)``).
+    description as metadata, because an ``ImageNode``'s content blocks carry no text. With ``multimodal=True``
+    the pages are handed over as well: a retrieved node of any other modality whose page has a page image
+    (``page_image_path``, a slide or a scanned or chart-heavy page rendered at ingestion) comes back as a
+    LlamaIndex ``Node`` carrying its text and that picture. Pictures go best node first, a page image once (a
+    page retrieved twice, or as its page image, brings its picture once), at most ``max_images`` in all; the
+    nodes past that keep their path only. Hand the nodes to a multimodal synthesizer: the facade's
+    (``rag.as_query_engine(multimodal=True)``) sends them all to the VLM in one call per answer.
 
     Args:
-        multimodal: Attach the picture for a multimodal answering LLM.
+        multimodal: Attach the pictures (the images retrieved, the page images of the pages retrieved) for a
+            multimodal answering LLM.
+        max_images: Most pictures attached per call (per answer), best node first; 0 attaches none.
         max_image_bytes: Larger pictures keep only their path.
         **kwargs: See :class:`ModalPostprocessor`.
 
@@ -321,11 +339,43 @@ class ImageModalPostprocessor(ModalPostprocessor):
 
     modality: ClassVar[str] = "image"
     multimodal: bool = Field(default=False, description="Attach the picture's bytes for a multimodal LLM.")
+    max_images: int = Field(default=DEFAULT_MAX_IMAGES, ge=0, description="Most pictures attached per answer.")
     max_image_bytes: int = Field(default=DEFAULT_MAX_IMAGE_BYTES, gt=0, description="Largest picture attached.")
 
     @classmethod
     def class_name(cls) -> str:
         return "ImageModalPostprocessor"
+
+    def _finish(
+        self, nodes: Sequence[NodeWithScore], described: dict[str, ModalDescription], query_bundle: QueryBundle | None
+    ) -> list[NodeWithScore]:
+        finished = super()._finish(nodes, described, query_bundle)
+        return self._hand_pictures(finished) if self.multimodal else finished
+
+    def _hand_pictures(self, nodes: list[NodeWithScore]) -> list[NodeWithScore]:
+        """Attach each node's picture, best node first, at most :attr:`max_images` in all: an image its own
+        picture, any other node the page image of its page unless that picture was attached already."""
+        handed: set[str] = set()
+        count = 0
+        out: list[NodeWithScore] = []
+        for nws in nodes:
+            node = nws.node
+            own = node_is(nws, self.modality)
+            path, data = node_image(node) if own else (_page_image(node), None)
+            fresh = own or (path is not None and path not in handed)
+            wanted = (path is not None or data is not None) and fresh and count < self.max_images
+            if wanted and data is None and path:
+                data = _read_small(Path(path), self.max_image_bytes)
+            if not wanted or data is None or len(data) > self.max_image_bytes:
+                if own and isinstance(node, ImageNode) and node.image:  # past the budget, or handed: the path only
+                    nws = NodeWithScore(node=node.model_copy(update={"image": None}), score=nws.score)
+                out.append(nws)
+                continue
+            count += 1
+            if path:
+                handed.add(path)
+            out.append(NodeWithScore(node=_with_picture(node, data, own), score=nws.score))
+        return out
 
     def _attach(self, copy: BaseNode, node: BaseNode, text: str) -> BaseNode:
         path, data = node_image(node)
@@ -342,15 +392,36 @@ class ImageModalPostprocessor(ModalPostprocessor):
         elif path and not copy.image_path:
             copy.image_path = path
         if self.multimodal:
-            if data is None and path:
-                data = _read_small(Path(path), self.max_image_bytes)
-            if data is not None and len(data) <= self.max_image_bytes:
-                from raganything.image_signature import SIGNATURE_BYTES, image_mime_type
-
-                copy.image = base64.b64encode(data).decode("ascii")
-                copy.image_mimetype = image_mime_type(data[:SIGNATURE_BYTES]) or copy.image_mimetype
-            self._show(copy, "description")
+            self._show(copy, "description")  # the picture itself is attached by _hand_pictures
         return copy
+
+
+def _page_image(node: BaseNode) -> str | None:
+    """The page image of a node's page (``page_image_path`` metadata), if it has one."""
+    path = node.metadata.get("page_image_path")
+    return str(path) if path else None
+
+
+def _with_picture(node: BaseNode, data: bytes, own: bool) -> BaseNode:
+    """A copy of ``node`` carrying picture bytes for a multimodal LLM: an image node's own ``image``; any other node
+    becomes a ``Node`` with its text and the picture (its id, metadata and relationships kept)."""
+    from raganything.image_signature import SIGNATURE_BYTES, image_mime_type
+
+    mimetype = image_mime_type(data[:SIGNATURE_BYTES])
+    if own and isinstance(node, ImageNode):
+        copy = node.model_copy()
+        copy.image = base64.b64encode(data).decode("ascii")
+        copy.image_mimetype = mimetype or copy.image_mimetype
+        return copy
+    return Node(
+        id_=node.node_id,
+        text_resource=MediaResource(text=node.get_content()),
+        image_resource=MediaResource(data=data, mimetype=mimetype, path=Path(str(_page_image(node)))),
+        metadata=dict(node.metadata),
+        excluded_embed_metadata_keys=list(node.excluded_embed_metadata_keys),
+        excluded_llm_metadata_keys=list(node.excluded_llm_metadata_keys),
+        relationships=dict(node.relationships),
+    )
 
 
 def _read_small(path: Path, limit: int) -> bytes | None:
@@ -441,7 +512,8 @@ def default_postprocessors(
         vlm: Multimodal LLM for images (``None``: offline).
         cache_dir: Folder of the persistent description cache (``None``: in memory).
         concurrency: Descriptions made at once, over all three.
-        multimodal: Attach pictures to image nodes for a multimodal answering LLM.
+        multimodal: Attach pictures (retrieved images, page images of retrieved pages) for a multimodal
+            answering LLM.
         boost: Bounded lift for nodes of a modality the question targets.
         describe_missing: Describe never-described nodes at query time (with a model; cached).
         on_error: ``"raise"`` or ``"offline"`` when a model call fails.

@@ -80,7 +80,9 @@ def page_node(chunks: Sequence[NodeWithScore]) -> BaseNode:
     The node is a copy of the best chunk (same id, class, ``doc``, ``page``, ``modality``, image path), whose
     text is the texts of all the chunks, each whole, separated by blank lines; a table described in prose
     also brings its markdown body. ``chunk_ids``, ``modalities`` and ``chunk_spans`` (``[start, end]`` of
-    each chunk in the text) say what it carries; they are hidden from embeddings and LLM prompts.
+    each chunk in the text) say what it carries; they are hidden from embeddings and LLM prompts. A page image
+    (``image_kind: page``) holds a summary of the page's own text: next to other chunks of its page it adds its
+    id, not its text again.
 
     Args:
         chunks: Nodes of one ``(doc, page)``, best first (at least one).
@@ -99,7 +101,11 @@ def page_node(chunks: Sequence[NodeWithScore]) -> BaseNode:
     texts: list[str] = []
     spans: list[list[int]] = []
     offset = 0
+    alone = len(chunks) == 1
     for nws in chunks:
+        if not alone and nws.node.metadata.get("image_kind") == "page":
+            spans.append([offset, offset])  # its text is the page's own: the other chunks say it
+            continue
         text = nws.node.get_content(metadata_mode=MetadataMode.NONE)
         body = nws.node.metadata.get("table_body")
         if isinstance(body, str) and body.strip() and body.strip() not in text:

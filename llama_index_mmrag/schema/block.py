@@ -112,6 +112,9 @@ class ContentBlock(BaseModel):
         description: A modal processor's description of an image, table or equation.
         text_read: Whether an image's text has been read already (by the parser's OCR, or from a PDF's text
             layer; ``text`` may then be empty). An image not read yet is read once, by the describer.
+        image_kind: What an image is when it is not a figure: ``"page"`` for a page image (the whole page
+            rendered, see :mod:`llama_index_mmrag.parsing.pdf.page_image`).
+        page_image: Absolute path of the page image of the block's page, where the page has one.
 
     Example:
         >>> block = ContentBlock(modality="table", doc="report.pdf", doc_id="h1", parser="mmrag", page=2,
@@ -142,6 +145,8 @@ class ContentBlock(BaseModel):
     footnotes: list[str] = Field(default_factory=list)
     description: str | None = None
     text_read: bool = False
+    image_kind: str | None = None
+    page_image: str | None = None
 
     @field_validator("modality")
     @classmethod
@@ -182,6 +187,7 @@ class ContentBlock(BaseModel):
             "bbox": [float(v) for v in bbox] if bbox else None,
             "parser": parser,
             "index": index,
+            "page_image": item.get("page_image") or None,
         }
         def text(key: str) -> str:
             return clean_text(str(item.get(key) or ""))
@@ -196,6 +202,7 @@ class ContentBlock(BaseModel):
                 img_path=item.get("img_path"),
                 text=text("ocr_text"),
                 text_read="ocr_text" in item,
+                image_kind=item.get("image_kind") or None,
                 captions=texts("image_caption"),
                 footnotes=texts("image_footnote"),
                 **common,
@@ -214,12 +221,16 @@ class ContentBlock(BaseModel):
             item.update(text=self.text, text_level=self.text_level)
         elif self.modality == "image":
             item.update(img_path=self.img_path, image_caption=self.captions, image_footnote=self.footnotes)
+            if self.image_kind:
+                item["image_kind"] = self.image_kind
         elif self.modality == "table":
             item.update(table_body=self.table_body, table_caption=self.captions, table_footnote=self.footnotes)
         elif self.modality == "equation":
             item.update(latex=self.latex, text=self.text)
         else:
             item.update({"text": self.text, f"{self.modality}_caption": self.captions, f"{self.modality}_footnote": self.footnotes})
+        if self.page_image:
+            item["page_image"] = self.page_image
         return item
 
     @property
@@ -259,8 +270,8 @@ class ContentBlock(BaseModel):
         return _join([*self.captions, self.text, *self.footnotes])
 
     def provenance(self) -> dict[str, Any]:
-        """Metadata every node made from this block carries."""
-        return {
+        """Metadata every node made from this block carries (``page_image_path`` where its page has a page image)."""
+        provenance: dict[str, Any] = {
             "doc": self.doc,
             "doc_id": self.doc_id,
             "page": self.page,
@@ -269,3 +280,6 @@ class ContentBlock(BaseModel):
             "parser": self.parser,
             "block_index": self.index,
         }
+        if self.page_image:
+            provenance["page_image_path"] = self.page_image
+        return provenance

@@ -40,6 +40,8 @@ HIDDEN_FROM_EMBEDDING: tuple[str, ...] = (
     "description_model",
     "entity_type",
     "entity_summary",
+    "image_kind",
+    "page_image_path",
 )
 """Metadata keys that help a reader (or the store) but would only add noise to an embedding."""
 HIDDEN_FROM_LLM: tuple[str, ...] = (
@@ -52,8 +54,10 @@ HIDDEN_FROM_LLM: tuple[str, ...] = (
     "table_headers",
     "description_model",
     "entity_type",
+    "page_image_path",
 )
-"""Metadata keys an answering LLM does not need (``image_path`` stays: a multimodal LLM may open it)."""
+"""Metadata keys an answering LLM does not need (``image_path`` stays: a multimodal LLM may open it; a page image
+is handed to it as a picture by the image postprocessor)."""
 
 
 def _with(keys: Sequence[str], extra: Sequence[str]) -> list[str]:
@@ -97,6 +101,8 @@ def block_metadata(block: ContentBlock) -> dict[str, Any]:
     modality = MODALITIES.get(block.modality)
     if modality.node == "image":
         metadata["image_path"] = block.img_path
+        if block.image_kind:
+            metadata["image_kind"] = block.image_kind
     elif modality.body_key is not None:
         metadata[modality.body_key] = getattr(block, modality.body_key, None)
     return metadata
@@ -272,13 +278,16 @@ def block_from_node(node: BaseNode) -> tuple[ContentBlock, bytes | None]:
         "index": int(meta.get("block_index") or 0),
         "captions": _captions(meta),
         "footnotes": _captions(meta, "footnote"),
+        "page_image": str(meta["page_image_path"]) if meta.get("page_image_path") else None,
     }
     text = node.get_content()
     kind = MODALITIES.get(modality)
     if kind.node == "image":
         path, data = node_image(node)
         read = "ocr_text" in meta  # the parser read the image's text (it may have found none)
-        return ContentBlock(img_path=path, text=str(meta.get("ocr_text") or ""), text_read=read, **common), data
+        kind_of_image = str(meta["image_kind"]) if meta.get("image_kind") else None
+        block = ContentBlock(img_path=path, text=str(meta.get("ocr_text") or ""), text_read=read, image_kind=kind_of_image, **common)
+        return block, data
     if kind.body_key is not None:  # a table's markdown, an equation's LaTeX: its metadata, else its text
         return ContentBlock(**{kind.body_key: str(meta.get(kind.body_key) or text)}, **common), None
     return ContentBlock(text=text, **common), None

@@ -25,6 +25,14 @@ from llama_index_mmrag.parsing.pdf.geometry import Box, PageGeometry, box_area, 
 from llama_index_mmrag.parsing.pdf.graphics import Graphic, collect_graphics
 from llama_index_mmrag.parsing.pdf.layout import Paragraph, group_paragraphs, reading_order
 from llama_index_mmrag.parsing.pdf.layout_model import FIGURE, Region, detect_regions, scan_layout_enabled
+from llama_index_mmrag.parsing.pdf.page_image import (
+    PAGE_IMAGE_KIND,
+    PAGE_IMAGE_MAX_SIDE,
+    PageRenders,
+    is_visually_rich,
+    page_image_item,
+    page_summary,
+)
 from llama_index_mmrag.parsing.pdf.regions import RegionContent, arrange_scan
 from llama_index_mmrag.parsing.pdf.tables import TABLE_CAPTION, TableRegion, find_tables, rows_to_markdown
 from llama_index_mmrag.parsing.pdf.text import Line, TextLayer, has_latex, looks_like_math, page_geometry
@@ -158,21 +166,49 @@ def parse_page(document: pdfium.PdfDocument, job: PageJob) -> PageResult:
 def _page_blocks(page: pdfium.PdfPage, job: PageJob) -> tuple[list[Block], bool]:
     geometry = page_geometry(page)
     layer = TextLayer(page, geometry)
+    renders = PageRenders(lambda scale: _render(page, scale))  # each scale rendered once, the page image reuses them
     try:
         graphics = collect_graphics(page, geometry)
         scanned = _is_scanned(layer.readable_chars(), graphics, geometry)
         if scanned and job.ocr:
-            blocks = _ocr_blocks(page, geometry, graphics, job) or _text_layer_blocks(layer, job)
+            blocks = _ocr_blocks(renders, geometry, graphics, job) or _text_layer_blocks(layer, job)
         elif scanned:
-            blocks = _text_layer_blocks(layer, job) + _page_image_block(page, geometry, job)
+            blocks = _text_layer_blocks(layer, job) + _page_image_block(renders, geometry, job)
         else:
-            blocks = _digital_blocks(page, geometry, layer, graphics, job)
+            blocks = _digital_blocks(renders, geometry, layer, graphics, job)
         if not blocks:
-            blocks = _page_image_block(page, geometry, job)
+            blocks = _page_image_block(renders, geometry, job)
         _flag_margins(blocks, geometry)
-        return _in_reading_order(blocks), scanned and job.ocr
+        ordered = _in_reading_order(blocks)
+        return ordered + _page_picture(ordered, renders, geometry, scanned, job), scanned and job.ocr
     finally:
         layer.close()
+
+
+def _page_picture(
+    blocks: list[Block], renders: PageRenders, geometry: PageGeometry, scanned: bool, job: PageJob
+) -> list[Block]:
+    """The page image of a visually rich page (see :mod:`.page_image`), after the page's blocks, each of which
+    then names it in ``page_image``; none when the page is already one whole-page picture, or blank."""
+    pictures = [b.item for b in blocks if b.item["type"] == "image"]
+    whole = next((item for item in pictures if item.get("image_kind") == PAGE_IMAGE_KIND), None)
+    if whole is None:
+        figures = [tuple(item["bbox"]) for item in pictures]
+        if not is_visually_rich(geometry.width, geometry.height, scanned=scanned, figure_boxes=figures):  # type: ignore[arg-type]
+            return []
+        pixels = renders.fitting(geometry.width, geometry.height, PAGE_IMAGE_MAX_SIDE)
+        path = Path(job.image_dir) / f"{job.image_prefix}_p{job.page_idx:04d}_page.jpg"
+        text = page_summary([b.item for b in blocks])
+        whole = page_image_item(pixels, path, page_idx=job.page_idx, size=(geometry.width, geometry.height), text=text)
+        if whole is None:
+            return []
+        added = [Block(whole)]
+    else:
+        added = []
+    for block in blocks:
+        if block.item is not whole:
+            block.item["page_image"] = whole["img_path"]
+    return added
 
 
 def _is_scanned(chars: int, graphics: list[Graphic], geometry: PageGeometry) -> bool:
@@ -188,7 +224,7 @@ def _is_scanned(chars: int, graphics: list[Graphic], geometry: PageGeometry) -> 
 
 
 def _digital_blocks(
-    page: pdfium.PdfPage, geometry: PageGeometry, layer: TextLayer, graphics: list[Graphic], job: PageJob
+    renders: PageRenders, geometry: PageGeometry, layer: TextLayer, graphics: list[Graphic], job: PageJob
 ) -> list[Block]:
     page_box = (0.0, 0.0, geometry.width, geometry.height)
     lines = layer.lines()
@@ -201,7 +237,7 @@ def _digital_blocks(
     figure_captions = _take_captions([f.bbox for f in figures], paragraphs, FIGURE_CAPTION)
     blocks = [_paragraph_block(p, job.page_idx, ocr=False) for p in paragraphs]
     blocks += [_table_block(t, c, job.page_idx) for t, c in zip(tables, table_captions)]
-    blocks += _figure_blocks(page, geometry, figures, figure_captions, job)
+    blocks += _figure_blocks(renders, geometry, figures, figure_captions, job)
     return blocks
 
 
@@ -281,7 +317,7 @@ def _table_block(table: TableRegion, caption: list[str], page_idx: int) -> Block
 
 
 def _figure_blocks(
-    page: pdfium.PdfPage,
+    renders: PageRenders,
     geometry: PageGeometry,
     figures: list[FigureRegion],
     captions: list[list[str]],
@@ -290,7 +326,7 @@ def _figure_blocks(
     if not figures:
         return []
     scale = min(FIGURE_SCALE, _MAX_RENDER_SIDE / max(geometry.width, geometry.height))
-    rendered = _render(page, scale)
+    rendered = renders.at(scale)
     blocks = []
     for index, (figure, caption) in enumerate(zip(figures, captions)):
         crop = _crop(rendered, figure.bbox, scale)
@@ -330,9 +366,9 @@ def _signature(pixels: np.ndarray, bbox: Box) -> str:
 # --- scanned pages ------------------------------------------------------------------------------------
 
 
-def _ocr_blocks(page: pdfium.PdfPage, geometry: PageGeometry, graphics: list[Graphic], job: PageJob) -> list[Block]:
+def _ocr_blocks(renders: PageRenders, geometry: PageGeometry, graphics: list[Graphic], job: PageJob) -> list[Block]:
     scale = _ocr_scale(graphics, geometry)
-    pixels = _render(page, scale)
+    pixels = renders.at(scale)
     lines = [
         Line(
             line.text,
@@ -390,15 +426,18 @@ def _ocr_scale(graphics: list[Graphic], geometry: PageGeometry) -> float:
     return min(scale, _OCR_MAX_SIDE / max(geometry.width, geometry.height))
 
 
-def _page_image_block(page: pdfium.PdfPage, geometry: PageGeometry, job: PageJob) -> list[Block]:
-    """The whole page as one picture, for a page that yields no text (a photo, a scan with OCR off)."""
+def _page_image_block(renders: PageRenders, geometry: PageGeometry, job: PageJob) -> list[Block]:
+    """The whole page as one picture, for a page that yields no text (a photo, a scan with OCR off): it is the
+    page's page image as well."""
     scale = min(FIGURE_SCALE, _MAX_RENDER_SIDE / max(geometry.width, geometry.height))
-    pixels = _render(page, scale)
+    pixels = renders.at(scale)
     if float(pixels.std()) < _BLANK_STD:
         return []
     path = _save_png(pixels, job, 0, kind="page")
     bbox = (0.0, 0.0, geometry.width, geometry.height)
-    return [_image_block(path, [], "", bbox, job.page_idx, pixels)]
+    block = _image_block(path, [], "", bbox, job.page_idx, pixels)
+    block.item["image_kind"] = PAGE_IMAGE_KIND
+    return [block]
 
 
 # --- shared helpers -----------------------------------------------------------------------------------

@@ -117,7 +117,8 @@ def test_image_only_page_is_read_by_ocr(sample: tuple[dict[str, Any], Items, Pat
     words = " ".join(item["text"] for item in texts)
     for expected in ("DELIVERY", "Invoice", "48213", "Rotterdam"):
         assert expected in words
-    assert not _of(items, "image", page=page)
+    [page_image] = _of(items, "image", page=page)  # no figure: the page's own picture only
+    assert page_image["image_kind"] == "page" and page_image["ocr_text"].split()[:3] == words.split()[:3]
 
 
 def test_two_columns_are_read_column_by_column(sample: tuple[dict[str, Any], Items, Path]) -> None:

@@ -42,6 +42,8 @@ def test_without_the_setting_a_scan_is_read_by_ocr_alone(tmp_path: Path, monkeyp
 
 
 def _on(items: Items, page: int, kind: str | None = None) -> Items:
+    """The page's items of a kind, without its page image (every scanned page has one: tests/parsing/pdf/test_page_images.py)."""
+    items = [i for i in items if i.get("image_kind") != "page"]
     return [i for i in items if i["page_idx"] == page and (kind is None or i["type"] == kind)]
 
 
