@@ -98,7 +98,12 @@ def page_number(page: object) -> int | None:
     return page + 1
 
 
-def _shown_page(page: object) -> str:
+def _shown_page(page: object, start_s: object = None) -> str:
+    """A page from 1, a recording's time (``12:31``), or ``-``."""
+    if isinstance(start_s, (int, float)) and not isinstance(start_s, bool):
+        from llama_index_mmrag.schema.identity import format_timestamp
+
+        return format_timestamp(start_s)
     number = page_number(page)
     return "-" if number is None else str(number)
 
@@ -243,14 +248,14 @@ def _empty_store_message(folder: Path) -> str:
 # ----------------------------------------------------------------------------------------------- output
 def source_record(nws: NodeWithScore) -> dict[str, Any]:
     """The JSON form of one source: ``doc``, ``page`` (0-based), ``page_number`` (1-based), ``modality``,
-    ``score``, ``text``, ``image_path``.
+    ``score``, ``text``, ``image_path``; and ``start_s``, ``end_s`` (seconds) for a node of an audio or video file.
 
     Args:
         nws: A retrieved node.
     """
     meta = nws.node.metadata
     image_path = meta.get("image_path") or getattr(nws.node, "image_path", None)
-    return {
+    record = {
         "doc": meta.get("doc"),
         "page": meta.get("page"),
         "page_number": page_number(meta.get("page")),
@@ -259,6 +264,9 @@ def source_record(nws: NodeWithScore) -> dict[str, Any]:
         "text": nws.node.get_content()[:TEXT_PREVIEW * 4],
         "image_path": image_path,
     }
+    if meta.get("start_s") is not None:  # a recording's node: where it is in time
+        record.update(start_s=meta.get("start_s"), end_s=meta.get("end_s"))
+    return record
 
 
 def _print_answer(question: str, response: Response) -> None:
@@ -272,7 +280,7 @@ def _print_answer(question: str, response: Response) -> None:
         rec = source_record(nws)
         score = f"{rec['score']:.4f}" if rec["score"] is not None else "-"
         table.add_row(
-            str(i), _cell(rec["doc"], 40), _shown_page(rec["page"]), _cell(rec["modality"]), score,
+            str(i), _cell(rec["doc"], 40), _shown_page(rec["page"], rec.get("start_s")), _cell(rec["modality"]), score,
             _cell(rec["image_path"] or rec["text"]),
         )
     console.print(table)
@@ -532,6 +540,7 @@ def parse(
                 "bbox": block.bbox,
                 "text": block.searchable_text,
                 "image_path": block.img_path if block.modality == "image" else None,
+                **({"start_s": block.start_s, "end_s": block.end_s} if block.start_s is not None else {}),
             }
             for block in parsed.blocks
         ]
@@ -544,7 +553,7 @@ def parse(
     for i, block in enumerate(parsed.blocks, start=1):
         text = block.searchable_text.replace("\n", " ").strip()
         shown = text if block.modality != "image" or text else str(block.img_path)
-        table.add_row(str(i), block.modality, _shown_page(block.page), _cell(shown or "-"))
+        table.add_row(str(i), block.modality, _shown_page(block.page, block.start_s), _cell(shown or "-"))
     Console().print(table)
     console.print(printable(f"parser {parsed.parser}: {parsed.reason}"), soft_wrap=True, highlight=False, markup=False)
 

@@ -23,6 +23,7 @@ from llama_index.core.response_synthesizers.base import BaseSynthesizer
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
 from llama_index.core.settings import Settings
 
+from llama_index_mmrag.schema.identity import shown_location
 from llama_index_mmrag.schema.tables import table_rows
 
 NO_EVIDENCE = "No evidence was found for this question."
@@ -50,7 +51,8 @@ def content_terms(text: str) -> list[str]:
 
 def citation(node_with_score: NodeWithScore) -> str:
     """Return ``[doc, p.N, modality]`` for a node, with the page counted from 1 as people count pages (stored
-    ``page`` 35 is ``p.36``, the 36th page); ``p.?`` where the page is unknown.
+    ``page`` 35 is ``p.36``, the 36th page); ``p.?`` where the page is unknown. A node of an audio or video file
+    names its time instead: ``[talk.mp4, 12:31, image]``.
 
     Args:
         node_with_score: A retrieved node.
@@ -59,11 +61,13 @@ def citation(node_with_score: NodeWithScore) -> str:
         >>> from llama_index.core.schema import TextNode
         >>> citation(NodeWithScore(node=TextNode(text="x", metadata={"doc": "r.pdf", "page": 35, "modality": "table"})))
         '[r.pdf, p.36, table]'
+        >>> citation(NodeWithScore(node=TextNode(text="x", metadata={"doc": "talk.mp4", "page": None, "start_s": 751.4,
+        ...                                                           "end_s": 790.0, "modality": "text"})))
+        '[talk.mp4, 12:31, text]'
     """
     meta = node_with_score.node.metadata
-    page = meta.get("page")
-    shown = page + 1 if isinstance(page, int) and not isinstance(page, bool) and page >= 0 else "?"
-    return f"[{meta.get('doc', '?')}, p.{shown}, {meta.get('modality', 'text')}]"
+    where = shown_location(meta.get("page"), meta.get("start_s"))
+    return f"[{meta.get('doc', '?')}, {where}, {meta.get('modality', 'text')}]"
 
 
 def _sentences(text: str) -> list[str]:

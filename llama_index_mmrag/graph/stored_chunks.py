@@ -53,7 +53,10 @@ def graph_chunk(chunk_id: str, text: str, metadata: Mapping[str, Any]) -> GraphC
     caption = metadata.get("caption")
     return GraphChunk(
         chunk_id=chunk_id,
-        content=graph_content(text, metadata["doc"], metadata.get("page"), modality),
+        content=graph_content(
+            text, metadata["doc"], metadata.get("page"), modality,
+            start_s=metadata.get("start_s"), end_s=metadata.get("end_s"),
+        ),
         doc=metadata["doc"],
         page=metadata.get("page"),
         modality=modality,

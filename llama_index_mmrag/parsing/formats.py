@@ -9,6 +9,9 @@ Example:
 
 from __future__ import annotations
 
+from llama_index_mmrag.modalities.audio import AUDIO_SUFFIXES as _AUDIO_SUFFIXES
+from llama_index_mmrag.modalities.video import VIDEO_SUFFIXES as _VIDEO_SUFFIXES
+
 PDF_SUFFIXES = frozenset({".pdf"})
 """Read as PDF (the offline PDF parser, or MinerU / Docling where they can run)."""
 OFFICE_SUFFIXES = frozenset({".docx", ".pptx", ".xlsx"})
@@ -21,6 +24,12 @@ MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 """Markdown (Docling, offline)."""
 TEXT_SUFFIXES = frozenset({".txt", ".text", ".log", ".rst", ".csv", ".tsv"})
 """Plain text, split into paragraphs."""
+AUDIO_SUFFIXES = _AUDIO_SUFFIXES
+"""Audio recordings (PyAV): a transcript beside the file becomes time-stamped passages."""
+VIDEO_SUFFIXES = _VIDEO_SUFFIXES
+"""Video recordings (PyAV): keyframes with OCR, subtitle tracks and transcripts, all time-stamped."""
+MEDIA_SUFFIXES = AUDIO_SUFFIXES | VIDEO_SUFFIXES
+"""Audio and video files (:mod:`llama_index_mmrag.parsing.media`)."""
 TEXT_LIKE_SUFFIXES: dict[str, str] = {
     **dict.fromkeys(sorted(HTML_SUFFIXES), "a web page (HTML)"),
     **dict.fromkeys(sorted(MARKDOWN_SUFFIXES), "Markdown text"),

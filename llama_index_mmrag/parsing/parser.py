@@ -28,6 +28,7 @@ from llama_index_mmrag.parsing.errors import ParseError
 from llama_index_mmrag.parsing.formats import (
     HTML_SUFFIXES,
     MARKDOWN_SUFFIXES,
+    MEDIA_SUFFIXES,
     OFFICE_SUFFIXES,
     PDF_SUFFIXES,
     TEXT_SUFFIXES,
@@ -81,6 +82,7 @@ class OfflineParser(Parser):
 
     SUPPORTED_SUFFIXES = (
         TEXT_SUFFIXES | PDF_SUFFIXES | OFFICE_SUFFIXES | HTML_SUFFIXES | MARKDOWN_SUFFIXES | MODALITY_SUFFIXES
+        | MEDIA_SUFFIXES
     )
     HTML_FORMATS = set(HTML_SUFFIXES)  # RAG-Anything's batch parser discovers HTML files by this attribute
 
@@ -124,6 +126,13 @@ class OfflineParser(Parser):
             return self.parse_image(path, output_dir=output_dir)
         raise ParseError(path, f"no offline parser hookup reads {modality} files; add one in parse_modality_file")
 
+    def parse_media(self, media_path: str | Path, output_dir: str | None = None, **kwargs: Any) -> list[dict[str, Any]]:
+        """Parse an audio or video file: keyframes with OCR and time-stamped passages of what is said
+        (:func:`~llama_index_mmrag.parsing.media.parse_media_file`)."""
+        from llama_index_mmrag.parsing.media import parse_media_file
+
+        return parse_media_file(media_path, output_dir=output_dir)
+
     def parse_office_doc(
         self, doc_path: str | Path, output_dir: str | None = None, lang: str | None = None, **kwargs: Any
     ) -> list[dict[str, Any]]:
@@ -151,6 +160,8 @@ class OfflineParser(Parser):
         modality = MODALITIES.by_suffix(suffix)
         if modality is not None:
             return self.parse_modality_file(modality.name, path, output_dir=output_dir)
+        if suffix in MEDIA_SUFFIXES:
+            return self.parse_media(path, output_dir=output_dir)
         if suffix in TEXT_SUFFIXES:
             return parse_text_file(path)
         if suffix in OFFICE_SUFFIXES | HTML_SUFFIXES | MARKDOWN_SUFFIXES:

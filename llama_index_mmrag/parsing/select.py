@@ -40,9 +40,11 @@ from llama_index_mmrag.parsing.formats import (
     HTML_SUFFIXES,
     LEGACY_OFFICE_SUFFIXES,
     MARKDOWN_SUFFIXES,
+    MEDIA_SUFFIXES,
     OFFICE_SUFFIXES,
     PDF_SUFFIXES,
     TEXT_SUFFIXES,
+    VIDEO_SUFFIXES,
 )
 from llama_index_mmrag.parsing.parser import MODALITY_SUFFIXES, OFFLINE_PARSER_NAME
 
@@ -51,7 +53,7 @@ logger = logging.getLogger(__name__)
 DOCLING_SUFFIXES = OFFICE_SUFFIXES | HTML_SUFFIXES | MARKDOWN_SUFFIXES
 """Formats ``auto`` gives to Docling."""
 
-SUPPORTED_SUFFIXES = frozenset(DOCLING_SUFFIXES | TEXT_SUFFIXES | MODALITY_SUFFIXES | PDF_SUFFIXES)
+SUPPORTED_SUFFIXES = frozenset(DOCLING_SUFFIXES | TEXT_SUFFIXES | MODALITY_SUFFIXES | PDF_SUFFIXES | MEDIA_SUFFIXES)
 """Every extension ``auto`` has a parser for."""
 
 class ParserChoice(NamedTuple):
@@ -153,4 +155,7 @@ def choose_parser(path: str | Path, requested: str = "auto") -> ParserChoice:
         return ParserChoice(OFFLINE_PARSER_NAME, f"{modality.name}: one {modality.label} per file, offline parser")
     if suffix in TEXT_SUFFIXES:
         return ParserChoice(OFFLINE_PARSER_NAME, f"{suffix}: plain text, split into paragraphs")
+    if suffix in MEDIA_SUFFIXES:
+        what = "keyframes read with offline OCR, subtitles and transcripts" if suffix in VIDEO_SUFFIXES else "its transcript"
+        return ParserChoice(OFFLINE_PARSER_NAME, f"{suffix}: a recording decoded with PyAV: {what}, time-stamped")
     raise _unsupported(path, suffix)

@@ -115,6 +115,9 @@ class ContentBlock(BaseModel):
         image_kind: What an image is when it is not a figure: ``"page"`` for a page image (the whole page
             rendered, see :mod:`llama_index_mmrag.parsing.pdf.page_image`).
         page_image: Absolute path of the page image of the block's page, where the page has one.
+        start_s: Where the block starts in an audio or video file, in seconds (a recording has no pages:
+            ``page`` is ``None`` and the time span is its provenance).
+        end_s: Where it ends, in seconds.
 
     Example:
         >>> block = ContentBlock(modality="table", doc="report.pdf", doc_id="h1", parser="mmrag", page=2,
@@ -147,6 +150,8 @@ class ContentBlock(BaseModel):
     text_read: bool = False
     image_kind: str | None = None
     page_image: str | None = None
+    start_s: float | None = None
+    end_s: float | None = None
 
     @field_validator("modality")
     @classmethod
@@ -183,11 +188,13 @@ class ContentBlock(BaseModel):
             "modality": kind,
             "doc": doc,
             "doc_id": doc_id,
-            "page": int(page) if page is not None else None,
+            "page": int(page) if page is not None and item.get("start_s") is None else None,  # a recording: no page
             "bbox": [float(v) for v in bbox] if bbox else None,
             "parser": parser,
             "index": index,
             "page_image": item.get("page_image") or None,
+            "start_s": float(item["start_s"]) if item.get("start_s") is not None else None,
+            "end_s": float(item["end_s"]) if item.get("end_s") is not None else None,
         }
         def text(key: str) -> str:
             return clean_text(str(item.get(key) or ""))
@@ -231,6 +238,8 @@ class ContentBlock(BaseModel):
             item.update({"text": self.text, f"{self.modality}_caption": self.captions, f"{self.modality}_footnote": self.footnotes})
         if self.page_image:
             item["page_image"] = self.page_image
+        if self.start_s is not None:
+            item.update(start_s=self.start_s, end_s=self.end_s)
         return item
 
     @property
@@ -282,4 +291,6 @@ class ContentBlock(BaseModel):
         }
         if self.page_image:
             provenance["page_image_path"] = self.page_image
+        if self.start_s is not None:  # a recording's block: its time span instead of a page
+            provenance.update(start_s=self.start_s, end_s=self.end_s)
         return provenance

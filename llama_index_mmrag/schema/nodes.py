@@ -79,7 +79,7 @@ def hide_metadata(node: BaseNode) -> BaseNode:
 
 
 def _chunk_id(text: str, block: ContentBlock) -> str:
-    return chunk_id(text, block.doc, block.page, block.modality)
+    return chunk_id(text, block.doc, block.page, block.modality, start_s=block.start_s, end_s=block.end_s)
 
 
 def block_metadata(block: ContentBlock) -> dict[str, Any]:
@@ -119,10 +119,17 @@ def _modal_node(block: ContentBlock) -> BaseNode:
 
 
 def _text_runs(blocks: Sequence[ContentBlock]) -> list[list[ContentBlock]]:
-    """Group consecutive text blocks of one page, so chunks never straddle pages."""
+    """Group consecutive text blocks of one page (of one time span, in a recording), so chunks never straddle
+    pages or time spans."""
     runs: list[list[ContentBlock]] = []
     for block in blocks:
-        if runs and runs[-1][-1].modality == "text" and block.modality == "text" and runs[-1][-1].page == block.page:
+        last = runs[-1][-1] if runs else None
+        if (
+            last is not None
+            and last.modality == "text"
+            and block.modality == "text"
+            and (last.page, last.start_s, last.end_s) == (block.page, block.start_s, block.end_s)
+        ):
             runs[-1].append(block)
         else:
             runs.append([block])
@@ -278,6 +285,8 @@ def block_from_node(node: BaseNode) -> tuple[ContentBlock, bytes | None]:
         "index": int(meta.get("block_index") or 0),
         "captions": _captions(meta),
         "footnotes": _captions(meta, "footnote"),
+        "start_s": meta.get("start_s") if isinstance(meta.get("start_s"), (int, float)) else None,
+        "end_s": meta.get("end_s") if isinstance(meta.get("end_s"), (int, float)) else None,
         "page_image": str(meta["page_image_path"]) if meta.get("page_image_path") else None,
     }
     text = node.get_content()

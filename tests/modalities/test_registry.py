@@ -129,11 +129,11 @@ def test_a_registered_modality_with_its_own_file_type_is_routed_to_the_parser_ho
     from llama_index_mmrag.parsing.parser import OfflineParser
     from llama_index_mmrag.parsing.select import choose_parser
 
-    recording = tmp_path / "interview.wav"
-    recording.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt ")
-    with pytest.raises(ParseError, match="unsupported file type .wav"):
+    recording = tmp_path / "interview.amr"  # a suffix no parser reads
+    recording.write_bytes(b"#!AMR\n")
+    with pytest.raises(ParseError, match="unsupported file type .amr"):
         choose_parser(recording)
-    MODALITIES.register(Modality(name="audio", label="recording", entity_type="RECORDING", suffixes=frozenset({".wav"})))
+    MODALITIES.register(Modality(name="audio", label="recording", entity_type="RECORDING", suffixes=frozenset({".amr"})))
     try:
         choice = choose_parser(recording)
         assert choice.name == "mmrag" and choice.reason.startswith("audio: one recording per file")

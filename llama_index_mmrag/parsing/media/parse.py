@@ -1,0 +1,132 @@
+r"""A recording as a RAG-Anything content list: keyframes (image items with the text OCR reads in them) and
+passages of what is said (text items), each with its time span (``start_s``, ``end_s``) and no page.
+
+What is said comes from, in this order: a transcript beside the file (:mod:`.transcripts`), or the first
+subtitle track with text inside it. No speech recognizer that runs offline ships its model inside a package,
+so there is no offline transcription. An audio file with neither is refused with what to provide; a video without them keeps
+its keyframes (a warning says what would add its speech).
+
+Example:
+    >>> import wave
+    >>> with wave.open("standup.wav", "wb") as out:                       # 75 s of silence
+    ...     out.setnchannels(1); out.setsampwidth(2); out.setframerate(8000); out.writeframes(bytes(2 * 8000 * 75))
+    >>> _ = Path("standup.srt").write_text("1\n00:00:05,000 --> 00:00:09,000\nThe budget stays flat.\n\n"
+    ...                                    "2\n00:01:05,000 --> 00:01:10,500\nWe hire two engineers.\n")
+    >>> [(item["type"], item["start_s"], item["end_s"]) for item in parse_media_file("standup.wav")]
+    [('text', 5.0, 9.0), ('text', 65.0, 70.5)]
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from llama_index_mmrag.modalities.audio import Cue, group_cues
+from llama_index_mmrag.modalities.video import THUMBNAIL_SIZE, KeyframePicker, KeyframePolicy
+from llama_index_mmrag.parsing.errors import ParseError
+from llama_index_mmrag.parsing.media.decode import MediaInfo, frame_image, probe, sample_frames, subtitle_cues
+from llama_index_mmrag.parsing.media.transcripts import find_transcript, read_transcript
+from llama_index_mmrag.schema.identity import format_timestamp
+
+logger = logging.getLogger(__name__)
+
+
+def keyframe_items(path: Path, output_dir: Path, duration_s: float, policy: KeyframePolicy | None = None) -> list[dict[str, Any]]:
+    """The keyframes of a video as image items: saved as PNG under ``output_dir/keyframes``, read by OCR.
+
+    Args:
+        path: The video.
+        output_dir: Where the keyframe pictures go (the store's parsed folder of the document).
+        duration_s: The video's length (the last keyframe's end).
+        policy: How keyframes are chosen (:class:`~llama_index_mmrag.modalities.video.KeyframePolicy`).
+    """
+    import numpy as np
+
+    from llama_index_mmrag.parsing.ocr import ocr_text
+
+    picker = KeyframePicker(policy)
+    folder = output_dir / "keyframes"
+    folder.mkdir(parents=True, exist_ok=True)
+    items: list[dict[str, Any]] = []
+    last_s = 0.0
+    for time_s, frame in sample_frames(path, picker.policy.sample_fps):
+        last_s = time_s
+        width, height = THUMBNAIL_SIZE
+        thumbnail = frame.reformat(width=width, height=height, format="gray").to_ndarray()
+        if not picker.offer(time_s, np.asarray(thumbnail)):
+            continue
+        image = frame_image(frame)
+        target = folder / f"{path.stem[:80]}_{len(items):04d}_{int(time_s)}s.png"
+        image.save(target)
+        items.append({
+            "type": "image",
+            "img_path": str(target.resolve()),
+            "image_caption": [],
+            "image_footnote": [],
+            "bbox": [0.0, 0.0, float(image.width), float(image.height)],
+            "ocr_text": ocr_text(image),
+            "start_s": round(time_s, 3),
+        })
+    ends = [item["start_s"] for item in items[1:]] + [round(max(duration_s, last_s), 3)]
+    for item, end in zip(items, ends):
+        item["end_s"] = end
+    return items
+
+
+def speech_cues(path: Path, info: MediaInfo) -> tuple[list[Cue], str]:
+    """What is said in a recording, and where it was read from (``""`` when nowhere).
+
+    Args:
+        path: The recording.
+        info: Its :func:`~.decode.probe`.
+    """
+    transcript = find_transcript(path)
+    if transcript is not None:
+        return read_transcript(transcript, info.duration_s), transcript.name
+    if info.subtitles:
+        cues = subtitle_cues(path)
+        if cues:
+            return cues, "its subtitle track"
+    return [], ""
+
+
+def _what_to_provide(path: Path) -> str:
+    return f"put a transcript beside it ({path.stem}.srt, {path.stem}.vtt or {path.stem}.txt) and ingest it again"
+
+
+def parse_media_file(path: str | Path, output_dir: str | Path | None = None) -> list[dict[str, Any]]:
+    """Parse an audio or video file into content items in time order (see the module's docstring).
+
+    Args:
+        path: The recording.
+        output_dir: Where keyframe pictures are written (a temporary folder when ``None``).
+
+    Raises:
+        ParseError: When the file cannot be decoded, holds no audio or video, or is an audio file with no
+            transcript and no subtitles (the message says what to provide).
+    """
+    path = Path(path).resolve()
+    info = probe(path)
+    if not info.video and not info.audio:
+        raise ParseError(path, "the file holds no audio or video stream; check that it is a recording")
+    out = Path(output_dir) if output_dir is not None else Path(tempfile.mkdtemp(prefix="mmrag-media-"))
+    items = keyframe_items(path, out, info.duration_s) if info.video else []
+    cues, source = speech_cues(path, info)
+    if not cues:
+        if not info.video:
+            raise ParseError(path, f"nothing to read in this recording: {_what_to_provide(path)}")
+        logger.warning(
+            "%s: only its keyframes are searchable (no transcript or subtitles); to add what "
+            "is said, %s", path.name, _what_to_provide(path),
+        )
+    else:
+        logger.info("%s: speech from %s, %d cues", path.name, source, len(cues))
+    for passage in group_cues(cues):
+        items.append(
+            {"type": "text", "text": passage.text, "text_level": 0, "start_s": round(passage.start_s, 3), "end_s": round(passage.end_s, 3)}
+        )
+    items.sort(key=lambda item: (item["start_s"], item["type"] != "image"))
+    logger.debug("%s: %d items up to %s", path.name, len(items), format_timestamp(info.duration_s))
+    return items
