@@ -292,6 +292,9 @@ class StoreIdentity(BaseModel):
             nothing can verify: until it is confirmed (:meth:`confirm_model`, ``mmrag confirm-model``), only the
             dimension is checked. A descriptor written before this field existed with ``adopted`` set reads as
             unverified.
+        image_embed_model: The multimodal embedding that fills the collection's image field; ``None``: the store
+            has no image field (every store made before image fields existed).
+        image_embed_dim: Its dimension.
 
     Example:
         >>> folder = Path(tempfile.mkdtemp())
@@ -312,6 +315,8 @@ class StoreIdentity(BaseModel):
     created_at: str | None = None
     adopted: bool = False
     model_verified: bool = True
+    image_embed_model: str | None = None
+    image_embed_dim: int | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -361,6 +366,8 @@ class StoreIdentity(BaseModel):
         workspace: str,
         adopted: bool = False,
         stored_dim: int | None = None,
+        image_embed_model: str | None = None,
+        image_embed_dim: int | None = None,
     ) -> StoreIdentity:
         """The store's identity, recorded now if it has none, checked against the configured embedding.
 
@@ -376,6 +383,10 @@ class StoreIdentity(BaseModel):
                 model is recorded as unverified: nothing tells which model built it).
             stored_dim: The dimension of the vectors an adopted store already holds (its Milvus collection's),
                 recorded instead of ``embed_dim``; ``None`` if it holds none.
+            image_embed_model: The configured image embedding's name, recorded if the store has no identity yet
+                (an adopted store records none: it was made without an image field); checked by
+                :meth:`check_image`.
+            image_embed_dim: Its dimension.
 
         Raises:
             StoreIdentityError: If the store was built with another model or dimension, or ``store.json`` is
@@ -390,6 +401,8 @@ class StoreIdentity(BaseModel):
                 created_at=utc_now(),
                 adopted=adopted,
                 model_verified=not adopted,
+                image_embed_model=None if adopted else image_embed_model,
+                image_embed_dim=None if adopted or image_embed_model is None else image_embed_dim,
             )
             recorded = new._create(storage_dir)
         recorded.check(storage_dir, embed_model, embed_dim)
@@ -443,6 +456,47 @@ class StoreIdentity(BaseModel):
             f"but {embed_model!r} ({embed_dim}-d) is configured: vectors of different models cannot be compared. "
             f"Open it with the model that built it (MMRAG_EMBED_MODEL / MMRAG_EMBED_DIM, or embed_model= and "
             f"embed_dim=), or give this model a new store (another storage_dir) and ingest the documents there"
+        )
+
+    def check_image(self, storage_dir: Path, image_embed_model: str | None, image_embed_dim: int | None) -> None:
+        """Raise unless the configured image embedding (or its absence) is the one the store was built with.
+
+        Args:
+            storage_dir: The store's folder (named in the error).
+            image_embed_model: The configured image embedding's name (``None``: none configured).
+            image_embed_dim: Its dimension.
+
+        Raises:
+            StoreIdentityError: If the store has an image field and another (or no) image model is configured, or
+                it has none and one is configured.
+
+        Example:
+            >>> folder = Path(tempfile.mkdtemp())
+            >>> built = StoreIdentity.open(folder, embed_model="m", embed_dim=384, workspace="w",
+            ...                            image_embed_model="colour-histogram", image_embed_dim=11)
+            >>> try:
+            ...     built.check_image(folder, "tongyi-embedding-vision-plus", 1152)
+            ... except StoreIdentityError as exc:
+            ...     print(str(exc).split(":")[0])
+            the store ... was built with the image embedding 'colour-histogram' (11-d), but 'tongyi-embedding-vision-plus' (1152-d) is configured
+        """
+        if (self.image_embed_model, self.image_embed_dim) == (
+            image_embed_model, image_embed_dim if image_embed_model else None
+        ):
+            return
+        if self.image_embed_model is None:
+            raise StoreIdentityError(
+                f"the store {storage_dir} was built without an image embedding (its collection has no image field), "
+                f"but {image_embed_model!r} is configured: open it with MMRAG_IMAGE_EMBED_MODEL=none (no "
+                f"image_embed_model=), or give the image model a new store (another storage_dir) and ingest the "
+                f"documents there"
+            )
+        configured = "none" if image_embed_model is None else f"{image_embed_model!r} ({image_embed_dim}-d)"
+        raise StoreIdentityError(
+            f"the store {storage_dir} was built with the image embedding {self.image_embed_model!r} "
+            f"({self.image_embed_dim}-d), but {configured} is configured: image vectors of different models cannot "
+            f"be compared. Open it with MMRAG_IMAGE_EMBED_MODEL={self.image_embed_model} (or that model as "
+            f"image_embed_model=), or give the new model a new store and ingest the documents there"
         )
 
     @classmethod

@@ -14,14 +14,17 @@ from typing import TYPE_CHECKING, Any
 from llama_index_mmrag.index.opening import OpenStore
 from llama_index_mmrag.manifest import DocRecord
 from llama_index_mmrag.models.factory import build_models
+from llama_index_mmrag.models.image_embedding import build_image_embedding
 from llama_index_mmrag.retrievers.arguments import check_docs
 from llama_index_mmrag.settings import MMRAGSettings
 from llama_index_mmrag.stats import StoreStats
+from llama_index_mmrag.stores.image_field import ImageField
 
 # What only ingestion or only retrieval needs is imported where it is used: opening a store to count, delete or
 # query loads neither the parsers nor RAG-Anything.
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
+    from llama_index.core.embeddings import MultiModalEmbedding
     from llama_index.core.llms import LLM
     from llama_index.core.postprocessor.types import BaseNodePostprocessor
     from llama_index.core.query_engine import RetrieverQueryEngine
@@ -51,6 +54,10 @@ class MultimodalRAG:
         vlm: A multimodal LlamaIndex LLM for image descriptions; DashScope's when a key is set.
         embed_model: Any LlamaIndex embedding, with ``embed_dim``; the packaged MiniLM by default.
         embed_dim: Dimension of ``embed_model``.
+        image_embed_model: Any LlamaIndex ``MultiModalEmbedding``: image nodes get their pixels embedded into a
+            second vector field, searched by the question's text in the same hybrid request (``MMRAG_IMAGE_EMBED_MODEL``
+            by default; none: no image field). Fixed when the store is created.
+        image_embed_dim: Dimension of ``image_embed_model`` (probed when not given).
         settings: A full settings object (``storage_dir`` and ``overrides`` are applied on top).
         **overrides: Any :class:`~llama_index_mmrag.settings.MMRAGSettings` field.
 
@@ -77,6 +84,8 @@ class MultimodalRAG:
         vlm: LLM | None = None,
         embed_model: BaseEmbedding | None = None,
         embed_dim: int | None = None,
+        image_embed_model: MultiModalEmbedding | None = None,
+        image_embed_dim: int | None = None,
         settings: MMRAGSettings | None = None,
         **overrides: Any,
     ) -> None:
@@ -85,8 +94,12 @@ class MultimodalRAG:
         base = settings.model_dump() if settings is not None else {}
         self.settings = MMRAGSettings(**(base | overrides))
         self.llm, self.vlm, self.embed_model, self.embed_dim = build_models(self.settings, llm, vlm, embed_model, embed_dim)
+        self.image_embed_model, self.image_embed_dim = build_image_embedding(
+            self.settings, image_embed_model, image_embed_dim
+        )  # pictures searched by their pixels: a second vector field (none by default)
+        image_field = ImageField(self.image_embed_model, self.image_embed_dim or 0) if self.image_embed_model else None
         # identity check (model, dimension, graph workspace), graph, Milvus, manifest; a pending write finished
-        store = self._store = OpenStore.open(self.settings, self.embed_model, self.embed_dim, self.llm)
+        store = self._store = OpenStore.open(self.settings, self.embed_model, self.embed_dim, self.llm, image_field)
         self.identity, self._loop, self.graph, self.vector_store = store.identity, store.loop, store.graph, store.vector_store
         self.manifest, self.index, self.catalog, self.vector_mode = store.manifest, store.index, store.catalog, store.vector_mode
         self._pipeline: DocumentPipeline | None = None  # built on first use: opening a store loads no parser
@@ -101,7 +114,9 @@ class MultimodalRAG:
                 if self._pipeline is None:
                     from llama_index_mmrag.ingestion import DocumentPipeline
 
-                    self._pipeline = DocumentPipeline.for_store(self.settings, self.index, self.embed_model, self.llm, self.vlm)
+                    self._pipeline = DocumentPipeline.for_store(
+                        self.settings, self.index, self.embed_model, self.llm, self.vlm, self.image_embed_model
+                    )
         return self._pipeline
 
     @property

@@ -51,6 +51,11 @@ class MMRAGSettings(BaseSettings):
         llm_retry_max_wait: Seconds the waits between retries of one call may add up to.
         embed_model: ``"local"`` (packaged all-MiniLM-L6-v2) or a DashScope embedding model name.
         embed_dim: Dimension of DashScope embeddings (the local model is always 384).
+        image_embed_model: The multimodal embedding that searches images by their pixels, in a second vector field
+            of the collection: ``none`` (no image field), a DashScope multimodal model (``tongyi-embedding-vision-plus``,
+            ``multimodal-embedding-v1``, ...) or ``colour-histogram`` (offline, colours only). Fixed when a store
+            is created.
+        image_embed_dim: Its dimension (the model's default when not set).
         embed_in_process: Whether the embedding model computes in this process (no timeout, one call at a
             time) or calls a service (a timeout per attempt, retries); ``None`` detects it from the model.
         graph_storage: LightRAG graph storage class (``NetworkXStorage`` or ``Neo4JStorage``).
@@ -113,6 +118,8 @@ class MMRAGSettings(BaseSettings):
     embed_model: str = Field("local", validation_alias=_env("embed_model", "MMRAG_EMBED_MODEL"))
     embed_dim: int = Field(1024, validation_alias=_env("embed_dim", "MMRAG_EMBED_DIM"), gt=0)
     embed_in_process: bool | None = Field(None, validation_alias=_env("embed_in_process", "MMRAG_EMBED_IN_PROCESS"))
+    image_embed_model: str = Field("none", validation_alias=_env("image_embed_model", "MMRAG_IMAGE_EMBED_MODEL"))
+    image_embed_dim: int | None = Field(None, validation_alias=_env("image_embed_dim", "MMRAG_IMAGE_EMBED_DIM"), gt=0)
     graph_storage: Literal["NetworkXStorage", "Neo4JStorage"] = Field(
         "NetworkXStorage", validation_alias=_env("graph_storage", "MMRAG_GRAPH_STORAGE")
     )
@@ -156,7 +163,8 @@ class MMRAGSettings(BaseSettings):
     )
 
     @field_validator(
-        "milvus_uri", "milvus_token", "dashscope_api_key", "dashscope_base_url", "embed_in_process", mode="before"
+        "milvus_uri", "milvus_token", "dashscope_api_key", "dashscope_base_url", "embed_in_process", "image_embed_dim",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:

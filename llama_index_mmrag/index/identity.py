@@ -34,7 +34,14 @@ _warned: set[str] = set()
 _warned_lock = threading.Lock()
 
 
-def open_identity(settings: MMRAGSettings, embed_model: str, embed_dim: int, *, warn: bool = True) -> StoreIdentity:
+def open_identity(
+    settings: MMRAGSettings,
+    embed_model: str,
+    embed_dim: int,
+    *,
+    warn: bool = True,
+    image: tuple[str | None, int | None] | None = None,
+) -> StoreIdentity:
     """The store's identity, recorded if it has none (adopting an old store), checked against the embedding.
 
     Args:
@@ -43,9 +50,12 @@ def open_identity(settings: MMRAGSettings, embed_model: str, embed_dim: int, *, 
             (:func:`~llama_index_mmrag.models.embeddings.embedding_name`).
         embed_dim: Its dimension.
         warn: Whether to warn (once per store and process) if the store's model is unverified.
+        image: The configured image embedding's name and dimension (``(None, None)``: none), recorded for a new
+            store and checked against the store's; ``None``: not checked (a caller that writes no vectors).
 
     Raises:
-        StoreIdentityError: If the store was built with another embedding model (a verified one) or dimension.
+        StoreIdentityError: If the store was built with another embedding model (a verified one) or dimension, or
+            with another image embedding (or none).
     """
     workspace, existed = initial_workspace(settings)
     stored_dim = None
@@ -54,7 +64,11 @@ def open_identity(settings: MMRAGSettings, embed_model: str, embed_dim: int, *, 
     identity = StoreIdentity.open(
         settings.storage_dir, embed_model=embed_model, embed_dim=embed_dim, workspace=workspace, adopted=existed,
         stored_dim=stored_dim,
+        image_embed_model=image[0] if image else None,
+        image_embed_dim=image[1] if image else None,
     )
+    if image is not None:
+        identity.check_image(settings.storage_dir, *image)
     if warn and not identity.model_verified:
         key = str(settings.storage_dir.resolve())
         with _warned_lock:

@@ -22,6 +22,7 @@ from llama_index_mmrag.models.embeddings import embedding_name
 from llama_index_mmrag.runtime import BackgroundLoop, engine_loop
 from llama_index_mmrag.settings import MMRAGSettings
 from llama_index_mmrag.stores.lite_server import LiteStoreHold, hold_lite_store
+from llama_index_mmrag.stores.image_field import ImageField
 from llama_index_mmrag.stores.milvus import build_vector_store
 
 if TYPE_CHECKING:
@@ -75,7 +76,12 @@ class OpenStore:
 
     @classmethod
     def open(
-        cls, settings: MMRAGSettings, embed_model: BaseEmbedding, embed_dim: int, llm: LLM | None = None
+        cls,
+        settings: MMRAGSettings,
+        embed_model: BaseEmbedding,
+        embed_dim: int,
+        llm: LLM | None = None,
+        image_field: ImageField | None = None,
     ) -> OpenStore:
         """Check the store's identity, open the graph first (a copy of this store open in this process is refused
         before Milvus is opened), then Milvus and the manifest, and finish a write a crash left pending.
@@ -85,18 +91,22 @@ class OpenStore:
             embed_model: The embedding the store is (or will be) built with; recorded on first open, checked after.
             embed_dim: Its dimension.
             llm: The LLM the graph is built with (none: LLM-free extraction).
+            image_field: The image embedding and its field (``None``: the store has none); recorded on first open,
+                checked after.
 
         Raises:
-            StoreIdentityError: If the store was built with another embedding model or dimension.
+            StoreIdentityError: If the store was built with another embedding model or dimension, or another image
+                embedding (or none).
         """
-        identity = open_identity(settings, embedding_name(embed_model), embed_dim)
+        image = (embedding_name(image_field.embed_model), image_field.dim) if image_field else (None, None)
+        identity = open_identity(settings, embedding_name(embed_model), embed_dim, image=image)
         loop = engine_loop()
         hold = hold_lite_store(settings)
         graph: GraphStore | None = None
         try:  # a store that fails to open (a bad manifest, an unreachable graph) is let go again
             llm_func = lightrag_llm_func(llm) if llm is not None else None
             graph = GraphStore(settings, embed_model, embed_dim, llm_func=llm_func, loop=loop)
-            vector_store = build_vector_store(settings, embed_dim)
+            vector_store = build_vector_store(settings, embed_dim, image_field)
             manifest = Manifest(settings.storage_dir / "manifest.json")
             index = DocumentIndex(
                 settings.storage_dir, settings.parsed_dir, vector_store, graph, manifest, settings.graph_dir

@@ -36,6 +36,7 @@ from llama_index_mmrag.schema import blocks_to_nodes, file_content_hash
 
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
+    from llama_index.core.embeddings import MultiModalEmbedding
     from llama_index.core.llms import LLM
     from llama_index.core.schema import BaseNode
 
@@ -105,6 +106,7 @@ class DocumentPipeline:
             web page links to) are copied into it (``None``: images stay where they are).
         chunk_size: Text chunk size in tokens.
         chunk_overlap: Overlap of consecutive text chunks in tokens.
+        image_embed_model: Embeds image nodes' pixels into the store's image field (``None``: it has none).
 
     Example:
         >>> pipeline = rag.pipeline                 # DocumentPipeline.for_store(settings, index, embed_model)
@@ -123,9 +125,11 @@ class DocumentPipeline:
         images_dir: Path | None = None,
         chunk_size: int = 256,
         chunk_overlap: int = 32,
+        image_embed_model: MultiModalEmbedding | None = None,
     ) -> None:
         self.writer = writer
         self.embed_model = embed_model
+        self.image_embed_model = image_embed_model
         self._build = {"reader": reader, "describer": describer}
         self._parts: dict[str, Any] = {}
         self._parts_lock = threading.Lock()
@@ -142,6 +146,7 @@ class DocumentPipeline:
         embed_model: BaseEmbedding,
         llm: LLM | None = None,
         vlm: LLM | None = None,
+        image_embed_model: MultiModalEmbedding | None = None,
     ) -> DocumentPipeline:
         """The pipeline into a store, as its settings say (parser, chunking, description cache and concurrency).
 
@@ -151,6 +156,7 @@ class DocumentPipeline:
             embed_model: The store's embedding.
             llm: Describes tables and equations (``None``: the ``vlm``, else offline).
             vlm: Describes images (``None``: offline).
+            image_embed_model: The store's image embedding (``None``: its collection has no image field).
         """
 
         def reader() -> RAGAnythingReader:
@@ -174,6 +180,7 @@ class DocumentPipeline:
             images_dir=settings.parsed_dir,
             chunk_size=settings.chunk_size,
             chunk_overlap=settings.chunk_overlap,
+            image_embed_model=image_embed_model,
         )
 
     def _part(self, name: str) -> Any:
@@ -280,7 +287,7 @@ class DocumentPipeline:
         """
         path, parsed, nodes = prepared.path, prepared.parsed, prepared.nodes
         with progress_bar(f"embed {path.name}", enabled=prepared.show_progress):
-            await asyncio.to_thread(embed_nodes, self.embed_model, nodes)
+            await asyncio.to_thread(embed_nodes, self.embed_model, nodes, self.image_embed_model)
         modalities = Counter(str(n.metadata["modality"]) for n in nodes)
         pages = max((b.page for b in parsed.blocks if b.page is not None), default=-1) + 1
         record = DocRecord(

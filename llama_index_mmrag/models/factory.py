@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 from llama_index_mmrag.models.embeddings import LOCAL_EMBED_DIM, lazy_local_embedding
+from llama_index_mmrag.models.image_embedding import check_text_embedding_setting
 
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -67,6 +68,8 @@ def build_models(
         embed_dim: Its dimension (probed with one embedding call when not given).
     """
     s = settings
+    if embed_model is None:
+        check_text_embedding_setting(s)  # a multimodal model as the text embedding fails now, saying what to set
     remote_embedding = embed_model is None and s.embed_model != "local"
     if s.use_dashscope and (llm is None or vlm is None or remote_embedding):
         from llama_index_mmrag.models.dashscope import dashscope_models_from_settings

@@ -1,4 +1,5 @@
-"""MilvusModalRetriever: dense + BM25 hybrid search in Milvus, filtered safely by modality, doc, page and metadata.
+"""MilvusModalRetriever: dense + BM25 hybrid search in Milvus, filtered safely by modality, doc, page and metadata;
+in a store with an image field, the question also searches the pictures' pixel vectors, in the same request.
 
 Example:
     >>> retriever = MilvusModalRetriever(rag.vector_store, rag.embed_model, modalities=["text"], doc="milvus_faq.txt")
@@ -30,6 +31,10 @@ class MilvusModalRetriever(ScopedRetriever):
     Filters go through our own compiler (allow-listed keys, typed and escaped values, ``NOT`` honoured,
     ``None`` rejected), never through the store's own translation.
 
+    In a store with an image field (a multimodal embedding configured), the question is also embedded by that
+    model's text side and searched against the pictures' pixel vectors: one more request in the same Milvus hybrid
+    search, fused by the same RRF, under the same filter; ``mode="image"`` searches the image field alone.
+
     Args:
         vector_store: The Milvus store holding the nodes.
         embed_model: The embedding that indexed them.
@@ -38,7 +43,8 @@ class MilvusModalRetriever(ScopedRetriever):
         doc: Keep only this document (or these documents).
         page_range: Keep pages ``first..last`` (0-based, inclusive).
         filters: Further LlamaIndex metadata filters.
-        mode: ``"hybrid"`` (dense + BM25, fused by RRF in Milvus) or ``"dense"``.
+        mode: ``"hybrid"`` (dense + BM25, fused by RRF in Milvus), ``"dense"``, or ``"image"`` (the image field
+            alone; needs a store with one).
         callback_manager: LlamaIndex callback manager.
 
     Example:
@@ -56,12 +62,18 @@ class MilvusModalRetriever(ScopedRetriever):
         doc: str | Sequence[str] | None = None,
         page_range: tuple[int, int] | None = None,
         filters: MetadataFilters | None = None,
-        mode: Literal["hybrid", "dense"] = "hybrid",
+        mode: Literal["hybrid", "dense", "image"] = "hybrid",
         callback_manager: CallbackManager | None = None,
     ) -> None:
         check_top_k(similarity_top_k, "similarity_top_k", limit=MAX_CANDIDATES)
-        if mode not in ("hybrid", "dense"):
-            raise ValueError(f"mode must be 'hybrid' or 'dense', got {mode!r}")
+        if mode not in ("hybrid", "dense", "image"):
+            raise ValueError(f"mode must be 'hybrid', 'dense' or 'image', got {mode!r}")
+        self._image_field = getattr(vector_store, "image_field", None)
+        if mode == "image" and self._image_field is None:
+            raise ValueError(
+                "mode='image' searches the store's image field, and this store has none: configure a multimodal "
+                "embedding (MMRAG_IMAGE_EMBED_MODEL, or image_embed_model=) when the store is created"
+            )
         self._store = vector_store
         self._embed_model = embed_model
         self.similarity_top_k = similarity_top_k
@@ -69,7 +81,9 @@ class MilvusModalRetriever(ScopedRetriever):
         skip_scipy_probe_before_import()  # pymilvus would import SciPy on the first search to rule it out
         super().__init__(scope_expression(modalities, doc, page_range, filters), callback_manager=callback_manager)
 
-    def _query(self, query_bundle: QueryBundle, embedding: list[float], top_k: int | None = None) -> VectorStoreQuery:
+    def _query(
+        self, query_bundle: QueryBundle, embedding: list[float] | None, top_k: int | None = None
+    ) -> VectorStoreQuery:
         top_k = top_k or self.similarity_top_k
         return VectorStoreQuery(
             query_embedding=embedding,
@@ -80,20 +94,32 @@ class MilvusModalRetriever(ScopedRetriever):
             mode=VectorStoreQueryMode.HYBRID if self.mode == "hybrid" else VectorStoreQueryMode.DEFAULT,
         )
 
-    def _search(self, query: VectorStoreQuery, expr: str | None = None) -> list[NodeWithScore]:
+    def _search(
+        self, query: VectorStoreQuery, expr: str | None = None, image_embedding: list[float] | None = None
+    ) -> list[NodeWithScore]:
         expr = self._expr if expr is None else expr
         kwargs: dict[str, Any] = {"string_expr": expr} if expr else {}
+        if image_embedding is not None:
+            kwargs.update(image_query_embedding=image_embedding, image_only=self.mode == "image")
         result = self._store.query(query, **kwargs)
         scores = result.similarities or [0.0] * len(result.nodes or [])
         return [NodeWithScore(node=node, score=float(score)) for node, score in zip(result.nodes or [], scores)]
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         query_bundle = checked_query(query_bundle)
-        embedding = query_bundle.embedding or self._embed_model.get_query_embedding(query_bundle.query_str)
-        return self._search(self._query(query_bundle, embedding))
+        question = query_bundle.query_str
+        image = self._image_field.embed_model.get_query_embedding(question) if self._image_field else None
+        embedding = None
+        if self.mode != "image":
+            embedding = query_bundle.embedding or self._embed_model.get_query_embedding(question)
+        return self._search(self._query(query_bundle, embedding), image_embedding=image)
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         query_bundle = checked_query(query_bundle)
-        embedding = query_bundle.embedding or await self._embed_model.aget_query_embedding(query_bundle.query_str)
+        question = query_bundle.query_str
+        image = await self._image_field.embed_model.aget_query_embedding(question) if self._image_field else None
+        embedding = None
+        if self.mode != "image":
+            embedding = query_bundle.embedding or await self._embed_model.aget_query_embedding(question)
         # The Milvus client of a Lite store is synchronous; keep the caller's loop free meanwhile.
-        return await asyncio.to_thread(self._search, self._query(query_bundle, embedding))
+        return await asyncio.to_thread(self._search, self._query(query_bundle, embedding), None, image)

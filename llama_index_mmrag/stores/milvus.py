@@ -29,6 +29,7 @@ from llama_index_mmrag.settings import MMRAGSettings
 from llama_index_mmrag.stores.connection import milvus_connection
 from llama_index_mmrag.stores.creation import creating_collections
 from llama_index_mmrag.stores.dense_index import dense_index_config, tune_dense_search
+from llama_index_mmrag.stores.image_field import ImageField
 from llama_index_mmrag.stores.lite_server import hold_lite_store, serving_enabled
 
 if TYPE_CHECKING:
@@ -190,7 +191,7 @@ def _server_facts(settings: MMRAGSettings) -> tuple[str | None, list[str] | None
         client.close()
 
 
-def _open_store(settings: MMRAGSettings, dim: int, hybrid: bool) -> MilvusVectorStore:
+def _open_store(settings: MMRAGSettings, dim: int, hybrid: bool, image_field: ImageField | None) -> MilvusVectorStore:
     from llama_index.vector_stores.milvus.utils import BM25BuiltInFunction
 
     from llama_index_mmrag.stores.node_store import MMRAGMilvusVectorStore
@@ -207,6 +208,7 @@ def _open_store(settings: MMRAGSettings, dim: int, hybrid: bool) -> MilvusVector
     )
     return MMRAGMilvusVectorStore(
         settings.storage_dir,  # nodes name their files relative to it: the store folder can be moved
+        image_field,
         **milvus_connection(settings.effective_milvus_uri, settings.milvus_token),
         collection_name=settings.milvus_collection,
         dim=dim,
@@ -233,7 +235,7 @@ def _drop_if_empty(settings: MMRAGSettings) -> None:
         client.close()
 
 
-def build_vector_store(settings: MMRAGSettings, dim: int) -> MilvusVectorStore:
+def build_vector_store(settings: MMRAGSettings, dim: int, image_field: ImageField | None = None) -> MilvusVectorStore:
     """Open (or create) the hybrid dense + BM25 collection described by the settings.
 
     Milvus Lite and servers from 2.5 on get the hybrid collection. A server older than 2.5, or an existing
@@ -243,6 +245,7 @@ def build_vector_store(settings: MMRAGSettings, dim: int) -> MilvusVectorStore:
     Args:
         settings: Where Milvus is and which collection to use.
         dim: Dimension of the dense embedding.
+        image_field: The image vector field a new collection gets, and an existing one must have (``None``: none).
 
     Raises:
         RuntimeError: If Milvus cannot be reached or opened, with the URI and what to check.
@@ -290,7 +293,7 @@ def build_vector_store(settings: MMRAGSettings, dim: int) -> MilvusVectorStore:
             )
     try:
         with creating_collections(settings.storage_dir):
-            return _opened(settings, dim, hybrid)
+            return _opened(settings, dim, hybrid, image_field)
     except Exception as exc:
         if hybrid and settings.milvus_uri is not None:
             logger.warning(
@@ -300,14 +303,14 @@ def build_vector_store(settings: MMRAGSettings, dim: int) -> MilvusVectorStore:
             try:
                 _drop_if_empty(settings)
                 with creating_collections(settings.storage_dir):
-                    return _opened(settings, dim, hybrid=False)
+                    return _opened(settings, dim, False, image_field)
             except Exception as retry_exc:
                 exc = retry_exc
         raise RuntimeError(f"cannot open Milvus collection {settings.milvus_collection!r} ({where}): {exc}; {hint}") from exc
 
 
-def _opened(settings: MMRAGSettings, dim: int, hybrid: bool) -> MilvusVectorStore:
-    store = ensure_loaded(_open_store(settings, dim, hybrid))
+def _opened(settings: MMRAGSettings, dim: int, hybrid: bool, image_field: ImageField | None) -> MilvusVectorStore:
+    store = ensure_loaded(_open_store(settings, dim, hybrid, image_field))
     return tune_dense_search(store, settings, rows=count_rows(store))
 
 

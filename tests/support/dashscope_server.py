@@ -72,6 +72,13 @@ TEXT_EMBEDDING_DIMENSIONS = {
     "text-embedding-v4": (2048, 1536, 1024, 768, 512, 256, 128, 64),
 }
 MULTIMODAL_EMBEDDING_DIMENSION = 1024
+# Output dimensions of the multimodal-embedding models, the default first (as documented); multimodal-embedding-v1
+# takes one content per modality per request, the tongyi-embedding-vision models several.
+MULTIMODAL_EMBEDDING_DIMENSIONS = {
+    "multimodal-embedding-v1": (1024,),
+    "tongyi-embedding-vision-plus": (1152, 1024, 512, 256, 128, 64),
+    "tongyi-embedding-vision-flash": (768, 512, 256, 128, 64),
+}
 
 _DEFAULT_ERRORS = {
     400: ("InvalidParameter", "The request is invalid."),
@@ -666,8 +673,13 @@ class DashScopeFakeServer:
         contents = request.input.get("contents")
         if not isinstance(contents, list) or not contents:
             raise _ApiError(400, "InvalidParameter", "input.contents must be a non-empty list.")
-        if request.parameters.get("dimension", MULTIMODAL_EMBEDDING_DIMENSION) != MULTIMODAL_EMBEDDING_DIMENSION:
-            raise _ApiError(400, "InvalidParameter", f"{request.model} only supports dimension 1024.")
+        allowed = MULTIMODAL_EMBEDDING_DIMENSIONS.get(str(request.model))
+        if allowed is None:
+            raise _ApiError(404, "ModelNotFound", f"Model {request.model} does not exist on the multimodal endpoint.")
+        dimension = request.parameters.get("dimension", allowed[0])
+        if dimension not in allowed:
+            raise _ApiError(400, "InvalidParameter", f"{request.model} supports dimensions {list(allowed)}.")
+        one_per_kind = request.model == "multimodal-embedding-v1"
         seen: set[str] = set()
         embeddings, image_count, tokens = [], 0, 0
         for index, item in enumerate(contents):
@@ -675,7 +687,7 @@ class DashScopeFakeServer:
             if len(kinds) != 1:
                 raise _ApiError(400, "InvalidParameter", "Each content must hold exactly one of text/image/video.")
             kind = kinds[0]
-            if kind in seen:
+            if kind in seen and one_per_kind:
                 raise _ApiError(
                     400, "InvalidParameter", f"Only one {kind} per request is supported by {request.model}."
                 )
@@ -684,9 +696,9 @@ class DashScopeFakeServer:
                 text = item["text"]
                 if not isinstance(text, str) or not text.strip():
                     raise _ApiError(400, "InvalidParameter", "The text content must be a non-empty string.")
-                vector, tokens = expected_text_embedding(text, MULTIMODAL_EMBEDDING_DIMENSION), tokens + _words(text)
+                vector, tokens = expected_text_embedding(text, dimension), tokens + _words(text)
             elif kind == "image":
-                vector, image_count = expected_image_embedding(_decode_image(item["image"])), image_count + 1
+                vector, image_count = expected_image_embedding(_decode_image(item["image"]), dimension), image_count + 1
             else:
                 raise _ApiError(400, "InvalidParameter", f"The fake server does not embed {kind}.")
             embeddings.append({"index": index, "embedding": vector, "type": kind})

@@ -16,6 +16,7 @@ from llama_index.core.schema import ImageType
 from llama_index_mmrag.models.dashscope.calls import CallContext, call_async, call_sync
 from llama_index_mmrag.models.dashscope.connection import DashScopeConnection
 from llama_index_mmrag.models.dashscope.images import image_input_to_dashscope
+from llama_index_mmrag.models.dashscope.multimodal_models import MULTIMODAL_EMBEDDING_DIMENSIONS, takes_dimension
 from llama_index_mmrag.models.dashscope.sdk import (
     AioTextEmbedding,
     InlineAioMultiModalEmbedding,
@@ -45,8 +46,7 @@ TEXT_EMBEDDING_DIMENSIONS: dict[str, tuple[int, ...]] = {
 
 #: Multimodal embedding models with a fixed dimension (no ``dimension`` parameter).
 MULTIMODAL_EMBEDDING_FIXED_DIMENSIONS: dict[str, int] = {
-    "multimodal-embedding-v1": 1024,
-    "multimodal-embedding-one-peace-v1": 1536,
+    model: dims[0] for model, dims in MULTIMODAL_EMBEDDING_DIMENSIONS.items() if len(dims) == 1
 }
 
 
@@ -173,7 +173,8 @@ class DashScopeEmbedding(BaseEmbedding, DashScopeConnection):
 
 
 class DashScopeMultiModalEmbedding(MultiModalEmbedding, DashScopeConnection):
-    """DashScope multimodal embeddings (multimodal-embedding-v1): texts and images, one space.
+    """DashScope multimodal embeddings (``multimodal-embedding-v1``, 1024-d; ``tongyi-embedding-vision-plus``, 1152-d
+    by default, or 1024, 512, 256, 128, 64; ``tongyi-embedding-vision-flash``): texts and images, one space.
 
     The API embeds one text or one image per request, so batches become several requests
     (concurrent in async, at most ``max_concurrency`` at a time).
@@ -188,7 +189,8 @@ class DashScopeMultiModalEmbedding(MultiModalEmbedding, DashScopeConnection):
 
     Args:
         model_name: Multimodal embedding model name.
-        dimension: Output dimension (fixed 1024 for multimodal-embedding-v1).
+        dimension: Output dimension (fixed 1024 for multimodal-embedding-v1; sent as ``dimension`` to models
+            that offer several).
         max_concurrency: Requests in flight at once in the async batch methods.
         **connection: ``api_key``, ``base_url``, ``timeout``, ``max_retries``, ``retry_backoff``: see
             :class:`~llama_index_mmrag.models.dashscope.connection.DashScopeConnection`.
@@ -203,6 +205,11 @@ class DashScopeMultiModalEmbedding(MultiModalEmbedding, DashScopeConnection):
         fixed = MULTIMODAL_EMBEDDING_FIXED_DIMENSIONS.get(self.model_name)
         if fixed is not None and self.dimension != fixed:
             raise ValueError(f"{self.model_name} only produces {fixed}-d vectors: set dimension={fixed}.")
+        allowed = MULTIMODAL_EMBEDDING_DIMENSIONS.get(self.model_name)
+        if allowed is not None and self.dimension not in allowed:
+            raise ValueError(
+                f"{self.model_name} does not produce {self.dimension}-d vectors: use one of {list(allowed)}."
+            )
         return self
 
     @classmethod
@@ -212,7 +219,7 @@ class DashScopeMultiModalEmbedding(MultiModalEmbedding, DashScopeConnection):
 
     def _parameters(self) -> dict[str, Any]:
         parameters = self._transport_kwargs()
-        if self.model_name not in MULTIMODAL_EMBEDDING_FIXED_DIMENSIONS:
+        if takes_dimension(self.model_name):
             parameters["dimension"] = self.dimension
         return parameters
 
