@@ -310,6 +310,8 @@ def ingest(
         rag.close()
     for failure in report.failures:
         console.print(f"[red]failed:[/red] {escape(printable(failure.path))}: {escape(printable(failure.reason))}", soft_wrap=True)
+    for line in report.usage_lines():  # model calls and tokens per document, when a model was called
+        console.print(f"  {escape(printable(line))}", highlight=False, soft_wrap=True)
     console.print(escape(report.summary()), highlight=False)
     if report.failures:
         raise typer.Exit(1)

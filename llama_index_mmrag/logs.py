@@ -11,6 +11,9 @@ Two libraries under the package talk on their own:
   LightRAG's handler goes, records propagate, and its level follows the root logger's (``WARNING`` unless
   configured). ``logging.basicConfig(level=logging.INFO)`` or
   ``logging.getLogger("lightrag").setLevel(logging.INFO)`` brings LightRAG's lines back.
+  RAG-Anything's modal processors log on that logger too: their ``Error generating <kind> description`` line is
+  dropped (:class:`DescriptionErrorFilter`), because the describer reports the same failure itself, naming the file
+  and the item, once.
 
 Example:
     >>> import logging
@@ -72,6 +75,21 @@ class _UnconfiguredHandler(logging.Handler):
             pass
 
 
+class DescriptionErrorFilter(logging.Filter):
+    """Drops RAG-Anything's ``Error generating <kind> description: ...`` records (the describer reports each itself).
+
+    Example:
+        >>> record = logging.makeLogRecord({"msg": "Error generating image description: HTTP 503", "levelno": 40})
+        >>> DescriptionErrorFilter().filter(record), DescriptionErrorFilter().filter(logging.makeLogRecord({"msg": "x"}))
+        (False, True)
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for RAG-Anything's description-failure record."""
+        message = str(record.msg)
+        return not (message.startswith("Error generating ") and " description: " in message)
+
+
 def remember_lightrag_level() -> None:
     """Note the ``lightrag`` logger's level as the user left it, before LightRAG's import resets it to INFO."""
     global _user_lightrag_level
@@ -101,6 +119,8 @@ def quiet_lightrag_logs() -> None:
     lightrag_logger.propagate = True
     if not any(isinstance(h, _UnconfiguredHandler) for h in lightrag_logger.handlers):
         lightrag_logger.addHandler(_UnconfiguredHandler())
+    if not any(isinstance(f, DescriptionErrorFilter) for f in lightrag_logger.filters):
+        lightrag_logger.addFilter(DescriptionErrorFilter())
     _lightrag_quieted = True
 
 

@@ -23,7 +23,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -31,6 +31,7 @@ from llama_index_mmrag.ingestion.describe import adescribe_blocks
 from llama_index_mmrag.ingestion.embed import embed_nodes
 from llama_index_mmrag.ingestion.report import IngestReport
 from llama_index_mmrag.manifest import DocRecord, Manifest
+from llama_index_mmrag.models.usage import ModelUsage, loop_usage, usage_scope
 from llama_index_mmrag.progress import progress_bar
 from llama_index_mmrag.schema import blocks_to_nodes, file_content_hash
 
@@ -77,6 +78,7 @@ class PreparedFile:
         parsed: Its blocks and the parser that read them.
         nodes: Its nodes, described and fitted to a Milvus row.
         show_progress: Draw the embed and graph bars while it is committed.
+        usage: The model calls and tokens spent on it so far (its descriptions; its graph extraction adds to it).
 
     Example:
         >>> from llama_index_mmrag.runtime import engine_loop
@@ -91,6 +93,7 @@ class PreparedFile:
     parsed: ParsedDocument
     nodes: list[BaseNode]
     show_progress: bool = False
+    usage: ModelUsage = field(default_factory=ModelUsage)
 
 
 class DocumentPipeline:
@@ -165,10 +168,18 @@ class DocumentPipeline:
             return RAGAnythingReader(parser=settings.parser, output_dir=str(settings.parsed_dir))
 
         def describer() -> ModalDescriber:
+            from llama_index_mmrag.logs import quiet_lightrag_logs
             from llama_index_mmrag.processors.describer import ModalDescriber
 
+            quiet_lightrag_logs()  # RAG-Anything's processors log on LightRAG's logger: standard logging, no repeats
+            # a model that fails on an item (after its retries) leaves that item its offline description, with a
+            # warning naming the file and the item: a document is never lost because a model failed
             return ModalDescriber(
-                llm, vlm, cache_dir=settings.storage_dir / "descriptions", concurrency=settings.describe_concurrency
+                llm,
+                vlm,
+                cache_dir=settings.storage_dir / "descriptions",
+                concurrency=settings.describe_concurrency,
+                on_error="offline",
             )
 
         return cls(
@@ -250,9 +261,10 @@ class DocumentPipeline:
             from llama_index_mmrag.ingestion.images import keep_images_in_store
 
             await asyncio.to_thread(keep_images_in_store, parsed.blocks, self.images_dir)
-        descriptions = await adescribe_blocks(self.describer, parsed.blocks)  # LLM/VLM when configured
+        with usage_scope(ModelUsage()) as usage:  # the calls made describing this file count to it
+            descriptions = await adescribe_blocks(self.describer, parsed.blocks)  # LLM/VLM when configured
         nodes = await asyncio.to_thread(self.nodes, parsed, descriptions)
-        return PreparedFile(parsed.path, parsed, nodes, show_progress)
+        return PreparedFile(parsed.path, parsed, nodes, show_progress, usage)
 
     async def aprepare(self, path: Path, report: IngestReport, show_progress: bool = False) -> PreparedFile | None:
         """Check, parse, describe and cut a file into nodes (no store write); ``None`` if it is unchanged.
@@ -286,6 +298,7 @@ class DocumentPipeline:
             The nodes written, per modality.
         """
         path, parsed, nodes = prepared.path, prepared.parsed, prepared.nodes
+        report.usage[parsed.doc] = prepared.usage  # what it cost, whether or not it is written
         with progress_bar(f"embed {path.name}", enabled=prepared.show_progress):
             await asyncio.to_thread(embed_nodes, self.embed_model, nodes, self.image_embed_model)
         modalities = Counter(str(n.metadata["modality"]) for n in nodes)
@@ -308,7 +321,8 @@ class DocumentPipeline:
                 logger.warning(
                     "%s replaces the stored document of the same name (from %s)", record.source_path, existing.source_path
                 )
-            with progress_bar(f"graph {path.name}", enabled=prepared.show_progress, unit="vector"):
+            # LightRAG extracts from its own worker tasks: the calls on this loop count to this file (one write at a time)
+            with progress_bar(f"graph {path.name}", enabled=prepared.show_progress, unit="vector"), loop_usage(prepared.usage):
                 await asyncio.shield(self.writer.awrite_document(record, nodes, existing))
         report.ingested.append(parsed.doc)
         return modalities

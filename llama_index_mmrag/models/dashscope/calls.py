@@ -5,7 +5,8 @@ total waiting time, and every failure raised as a :class:`~llama_index_mmrag.mod
 passing for a short answer.
 
 Each retry is logged at ``INFO`` on this module's logger (what failed, which retry, how long the wait); the
-failure that ends the call is raised, never logged and dropped.
+failure that ends the call is raised, never logged and dropped. The SDK's own ``Request failed`` record (an
+``ERROR`` with a traceback, for every failed attempt) is dropped: the attempt is retried or raised here.
 """
 
 from __future__ import annotations
@@ -29,6 +30,24 @@ from dashscope.common.error import DashScopeException
 from llama_index_mmrag.models.dashscope.errors import MALFORMED_RESPONSE, STREAM_CUT, DashScopeError
 
 logger = logging.getLogger(__name__)
+
+
+class SdkFailureFilter(logging.Filter):
+    """Drops the SDK's ``Request failed`` record: each failed attempt is retried or raised by this module.
+
+    Example:
+        >>> SdkFailureFilter().filter(logging.makeLogRecord({"msg": "Request failed"}))
+        False
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for the SDK's ``Request failed`` record."""
+        return record.msg != "Request failed"
+
+
+_SDK_LOGGER = logging.getLogger("dashscope")
+if not any(isinstance(f, SdkFailureFilter) for f in _SDK_LOGGER.filters):
+    _SDK_LOGGER.addFilter(SdkFailureFilter())
 
 _TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
     requests.exceptions.RequestException,
