@@ -459,6 +459,19 @@ def _demo_dir(store: Optional[Path]) -> tuple[Path, bool]:
     return workdir, False
 
 
+def _image_field_hits(rag: MultimodalRAG, question: str) -> tuple[str, NodeWithScore] | None:
+    """The best picture for ``question`` in the store's image field alone (``None`` without an image model)."""
+    if rag.image_embed_model is None:
+        return None
+    from llama_index_mmrag.models.embeddings import embedding_name
+    from llama_index_mmrag.retrievers.milvus_modal import MilvusModalRetriever
+
+    hits = MilvusModalRetriever(rag.vector_store, rag.embed_model, similarity_top_k=1, mode="image").retrieve(question)
+    if not hits:
+        _fail("no picture in the image field", 1)
+    return embedding_name(rag.image_embed_model), hits[0]
+
+
 @app.command()
 def demo(
     store: Optional[Path] = typer.Option(
@@ -467,6 +480,8 @@ def demo(
 ) -> None:
     """Ingest a Milvus FAQ and an architecture diagram into a fresh store, then ask a text and an image question.
 
+    The image question is answered offline through the diagram's OCR text; with a multimodal embedding configured
+    (``MMRAG_IMAGE_EMBED_MODEL``) it is asked again of the image field alone, which finds the diagram by its pixels.
     With ``--store``, the folder must be new, empty, or a store an earlier ``mmrag demo`` made; anything else
     exits with code 2 and is left untouched.
     """
@@ -486,6 +501,7 @@ def demo(
             image_q = "What are the key components of the Milvus architecture?"
             response = rag.as_query_engine(top_k=3).query(image_q)
             _print_answer(image_q, response)
+            by_pixels = _image_field_hits(rag, image_q)
         finally:
             rag.close()
         images = [n for n in response.source_nodes if n.node.metadata.get("modality") == "image"]
@@ -495,6 +511,10 @@ def demo(
         if temporary and images[0].node.metadata.get("doc") == diagram.name:
             hit = str(diagram)  # the store's copy of the picture goes with the temporary store: name the picture
         _out(f"Image hit: {hit}")
+        if by_pixels is not None:
+            model, node = by_pixels
+            pixel_hit = str(diagram) if temporary and node.node.metadata.get("doc") == diagram.name else None
+            _out(f"Image hit by its pixels ({model}): {pixel_hit or source_record(node)['image_path']}")
     finally:
         if temporary:
             shutil.rmtree(workdir, ignore_errors=True)  # owned: mkdtemp made this folder for this run

@@ -189,8 +189,14 @@ def _check_folder_sync(namespace: dict[str, Any], out: str) -> None:
     assert not {"milvus.txt", "lite.txt"} & set(stored)
 
 
+def _check_pixels(namespace: dict[str, Any], out: str) -> None:
+    assert out.strip().splitlines()[-1] == "slide-2.png"
+    assert {h.node.metadata["doc"] for h in namespace["hits"]} == {"slide-1.png", "slide-2.png"}
+
+
 CHECKS = {
     "Python quickstart": _check_quickstart,
+    "Search images by their pixels": _check_pixels,
     "Keep a folder in sync": _check_folder_sync,
     "An agent on qwen-max": _check_agent,
     "The building blocks, composed by hand": _check_building_blocks,

@@ -57,7 +57,10 @@ def test_demo_builds_a_new_store_and_a_rerun_reuses_it_keeping_what_was_added(tm
     assert (store / "my-notes.txt").read_text() == "written into the demo store by its user"
 
 
-def test_a_temporary_demo_store_is_removed_and_the_image_hit_names_a_picture_that_exists() -> None:
+def test_a_temporary_demo_store_is_removed_and_the_image_hit_names_a_picture_that_exists(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MMRAG_IMAGE_EMBED_MODEL", "colour-histogram")  # the image question is also asked by pixels
     temporary = Path(tempfile.gettempdir())
     before = set(temporary.glob("mmrag-demo-*"))
     result = invoke("demo")
@@ -65,3 +68,6 @@ def test_a_temporary_demo_store_is_removed_and_the_image_hit_names_a_picture_tha
     assert set(temporary.glob("mmrag-demo-*")) <= before  # the temporary store went with the run ...
     [hit] = [line.removeprefix("Image hit: ") for line in result.stdout.splitlines() if line.startswith("Image hit: ")]
     assert Path(hit).is_file() and Path(hit).name == "milvus_architecture.png"  # ... and the hit is still there
+    pixels = "Image hit by its pixels (colour-histogram): "
+    [by_pixels] = [line.removeprefix(pixels) for line in result.stdout.splitlines() if line.startswith(pixels)]
+    assert Path(by_pixels) == Path(hit)  # the image field alone finds the same picture
