@@ -189,6 +189,10 @@ def _check_folder_sync(namespace: dict[str, Any], out: str) -> None:
     assert not {"milvus.txt", "lite.txt"} & set(stored)
 
 
+def _check_recordings(namespace: dict[str, Any], out: str) -> None:
+    assert "[standup.wav, 1:05, text]" in out and "65.0 70.5" in out
+
+
 def _check_pixels(namespace: dict[str, Any], out: str) -> None:
     assert out.strip().splitlines()[-1] == "slide-2.png"
     assert {h.node.metadata["doc"] for h in namespace["hits"]} == {"slide-1.png", "slide-2.png"}
@@ -198,6 +202,7 @@ CHECKS = {
     "Python quickstart": _check_quickstart,
     "Search images by their pixels": _check_pixels,
     "Keep a folder in sync": _check_folder_sync,
+    "Audio and video": _check_recordings,
     "An agent on qwen-max": _check_agent,
     "The building blocks, composed by hand": _check_building_blocks,
     "Measuring retrieval quality on your own documents": _check_evaluation,

@@ -8,9 +8,10 @@ a low rate; decoding is :mod:`llama_index_mmrag.parsing.media`'s.
 
 A sampled frame is a keyframe when it differs from the last keyframe by :attr:`KeyframePolicy.threshold`
 (the share of the pixels of small grayscale thumbnails whose brightness changed by more than
-:data:`PIXEL_CHANGE`: a slide's new title changes about 5% of them, compression noise none), and no sooner than
-``60 / max_per_minute`` seconds after it: a change inside that gap is taken at the first sample after it,
-so a slide is never lost, only a flicker is.
+:data:`PIXEL_CHANGE`: one changed word in a slide's title changes about 1% of them, compression noise none),
+and no sooner than ``60 / max_per_minute`` seconds after it: a change inside that gap is taken at the first
+sample after it, so a slide is never lost, only a flicker is (a moving picture, a webcam inset, gives at most
+``max_per_minute`` keyframes a minute).
 
 Example:
     >>> import numpy as np
@@ -30,7 +31,7 @@ import numpy as np
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".flv", ".mpg", ".mpeg", ".ts"})
 """Video files the package ingests (decoded by PyAV, which ships FFmpeg inside its wheel)."""
-THUMBNAIL_SIZE = (64, 36)
+THUMBNAIL_SIZE = (128, 72)
 """Width and height of the grayscale thumbnails frames are compared on."""
 PIXEL_CHANGE = 0.1
 """A thumbnail pixel has changed when its brightness (0 to 1) moved by more than this."""
@@ -56,7 +57,7 @@ class KeyframePolicy:
     """
 
     sample_fps: float = 1.0
-    threshold: float = 0.02
+    threshold: float = 0.005
     max_per_minute: float = 6.0
 
     def __post_init__(self) -> None:

@@ -84,3 +84,21 @@ def test_mmrag_parse_shows_a_videos_keyframes_and_subtitles_with_their_times(rec
     assert shown == [("image", 0.0), ("text", 1.0), ("image", 12.0), ("image", 24.0)]
     assert all(b["page"] is None for b in blocks)
     assert [b["text"].splitlines()[0] for b in blocks if b["modality"] == "image"] == [s.title for s in TALK_SLIDES]
+
+
+def test_with_a_vision_model_each_keyframe_is_described_like_an_image_in_one_call(recordings: Path, tmp_path: Path) -> None:
+    from llama_index_mmrag.parsing.media import parse_media_file
+    from llama_index_mmrag.processors import ModalDescriber
+    from llama_index_mmrag.schema import ContentBlock, blocks_to_nodes
+    from tests.support.fake_mm_llm import FakeMultiModalLLM
+
+    items = parse_media_file(recordings / "talk.mp4", tmp_path)
+    blocks = [ContentBlock.from_content_item(item, doc="talk.mp4", doc_id="h", parser="mmrag", index=i) for i, item in enumerate(items)]
+    vlm = FakeMultiModalLLM()
+    ModalDescriber(vlm=vlm).describe(blocks)
+    keyframes = [b for b in blocks if b.modality == "image"]
+    assert len(vlm.calls) == len(keyframes) == len(TALK_SLIDES)
+    nodes = [n for n in blocks_to_nodes(blocks) if n.metadata["modality"] == "image"]
+    for node, slide in zip(nodes, TALK_SLIDES):
+        assert node.get_content().startswith(next(b.description for b in keyframes if b.start_s == slide.start_s) or "?")
+        assert slide.title in node.get_content() and node.metadata["start_s"] == slide.start_s  # OCR words stay
