@@ -1,9 +1,10 @@
 r"""A recording as a RAG-Anything content list: keyframes (image items with the text OCR reads in them) and
 passages of what is said (text items), each with its time span (``start_s``, ``end_s``) and no page.
 
-What is said comes from, in this order: a transcript beside the file (:mod:`.transcripts`), or the first
-subtitle track with text inside it. No speech recognizer that runs offline ships its model inside a package,
-so there is no offline transcription. An audio file with neither is refused with what to provide; a video without them keeps
+What is said comes from, in this order: a transcript beside the file (:mod:`.transcripts`), the first
+subtitle track with text inside it, or speech recognition with DashScope where ``DASHSCOPE_API_KEY`` is set
+(:mod:`.asr`; no speech recognizer that runs offline ships its model inside a package). An audio file with
+none is refused with what to provide; a video without them keeps
 its keyframes (a warning says what would add its speech).
 
 Example:
@@ -26,6 +27,7 @@ from typing import Any
 from llama_index_mmrag.modalities.audio import Cue, group_cues
 from llama_index_mmrag.modalities.video import THUMBNAIL_SIZE, KeyframePicker, KeyframePolicy
 from llama_index_mmrag.parsing.errors import ParseError
+from llama_index_mmrag.parsing.media import asr
 from llama_index_mmrag.parsing.media.decode import MediaInfo, frame_image, probe, sample_frames, subtitle_cues
 from llama_index_mmrag.parsing.media.transcripts import find_transcript, read_transcript
 from llama_index_mmrag.schema.identity import format_timestamp
@@ -89,11 +91,16 @@ def speech_cues(path: Path, info: MediaInfo) -> tuple[list[Cue], str]:
         cues = subtitle_cues(path)
         if cues:
             return cues, "its subtitle track"
+    if info.audio and asr.configured():
+        return asr.transcribe(path), "DashScope speech recognition"
     return [], ""
 
 
 def _what_to_provide(path: Path) -> str:
-    return f"put a transcript beside it ({path.stem}.srt, {path.stem}.vtt or {path.stem}.txt) and ingest it again"
+    return (
+        f"put a transcript beside it ({path.stem}.srt, {path.stem}.vtt or {path.stem}.txt), or set "
+        "DASHSCOPE_API_KEY to transcribe it with DashScope's speech recognition, and ingest it again"
+    )
 
 
 def parse_media_file(path: str | Path, output_dir: str | Path | None = None) -> list[dict[str, Any]]:
@@ -105,7 +112,7 @@ def parse_media_file(path: str | Path, output_dir: str | Path | None = None) -> 
 
     Raises:
         ParseError: When the file cannot be decoded, holds no audio or video, or is an audio file with no
-            transcript and no subtitles (the message says what to provide).
+            transcript, no subtitles and no speech recognition (the message says what to provide).
     """
     path = Path(path).resolve()
     info = probe(path)
@@ -118,7 +125,7 @@ def parse_media_file(path: str | Path, output_dir: str | Path | None = None) -> 
         if not info.video:
             raise ParseError(path, f"nothing to read in this recording: {_what_to_provide(path)}")
         logger.warning(
-            "%s: only its keyframes are searchable (no transcript or subtitles); to add what "
+            "%s: only its keyframes are searchable (no transcript, subtitles or speech recognition); to add what "
             "is said, %s", path.name, _what_to_provide(path),
         )
     else:
