@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     )
     from llama_index_mmrag.processors.items import ModalItemError
     from llama_index_mmrag.processors.rag_anything import GraphAccessError, ModalDescriptionError
+    from llama_index_mmrag.processors.replies import DescriptionReplyError
     from llama_index_mmrag.ingestion.report import IngestReport
     from llama_index_mmrag.rag import MultimodalRAG
     from llama_index_mmrag.readers.rag_anything import BatchLoadError, RAGAnythingReader
@@ -81,6 +82,7 @@ _EXPORTS = {
     "GraphBuildError": "llama_index_mmrag.graph.store",
     "GraphAccessError": "llama_index_mmrag.processors.rag_anything",
     "ModalDescriptionError": "llama_index_mmrag.processors.rag_anything",
+    "DescriptionReplyError": "llama_index_mmrag.processors.replies",
     "NoLLMConfiguredError": "llama_index_mmrag.models.adapters",
     "EmbeddingTimeoutError": "llama_index_mmrag.models.adapters",
     "DashScopeError": "llama_index_mmrag.models.dashscope",
@@ -94,6 +96,7 @@ __all__ = [
     "AmbiguousDocumentError",
     "BatchLoadError",
     "DashScopeError",
+    "DescriptionReplyError",
     "EmbeddingTimeoutError",
     "EmptyQuestionError",
     "EquationModalPostprocessor",

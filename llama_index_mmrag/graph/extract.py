@@ -251,6 +251,9 @@ class GraphChunk:
         modality: ``"text"``, ``"image"``, ``"table"`` or ``"equation"``.
         captions: Caption (and footnote) lines of a modal item.
         headers: Column header cells of a table.
+        entity_name: A modal item's entity as its describer named it (``entity_info``; the LLM path's graph
+            names the item so); empty when it has none.
+        entity_summary: That entity's summary.
 
     Example:
         >>> GraphChunk("report.pdf#3", "| Index | Recall |", doc="report.pdf", page=2, modality="table",
@@ -265,6 +268,8 @@ class GraphChunk:
     modality: str
     captions: tuple[str, ...] = ()
     headers: tuple[str, ...] = ()
+    entity_name: str = ""
+    entity_summary: str = ""
 
     def __post_init__(self) -> None:
         if not self.chunk_id:

@@ -9,7 +9,9 @@ gets a ``belongs_to`` edge **to** the item entity::
     description="Entity <src> belongs to <item>", keywords="belongs_to,part_of,contained_in", weight=10.0,
     source_id=<the item's chunk id>
 
-Upstream extracts those entities with LightRAG's LLM extraction (the calls we save); here they come from the
+Upstream extracts those entities with LightRAG's LLM extraction over the description (two more calls per item,
+extraction and gleaning: the calls we save); on the LLM path an item costs its one description call, which names
+and summarises its entity, and LightRAG's extraction reads only the text chunks. The entities come from the
 package's LLM-free analyser (:func:`~llama_index_mmrag.graph.extract.analyze_text`), with the same name
 normalisation as the rest of the offline graph, so a name found in a description and in a text chunk is one
 node. The fragment is in LightRAG's ``ainsert_custom_kg`` format; its chunk's ``source_id`` is the node id
@@ -36,14 +38,16 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from llama_index.core.schema import BaseNode
 
-from llama_index_mmrag.graph.extract import analyze_text, normalize_entity_name
+from llama_index_mmrag.graph.extract import GraphChunk, _item_name, analyze_text, normalize_entity_name
+from llama_index_mmrag.graph.stored_chunks import graph_chunk
 from llama_index_mmrag.modalities import MODALITIES
 from llama_index_mmrag.processors.offline import offline_entity_info
-from llama_index_mmrag.schema import block_from_node, graph_content, node_modality
+from llama_index_mmrag.schema import block_from_node, node_modality, strip_provenance
 
 BELONGS_TO_KEYWORDS = "belongs_to,part_of,contained_in"
 """RAG-Anything's keywords of the edge from an extracted entity to its modal item."""
@@ -111,21 +115,76 @@ def modal_kg_fragment(
     if not MODALITIES.get(modality).is_modal:
         modal = ", ".join(MODALITIES.modal_names())
         raise ValueError(f"node {node.node_id} is a {modality} node; only modal items ({modal}) have a fragment")
-    if max_entities < 1:
-        raise ValueError(f"max_entities must be at least 1, got {max_entities}")
     meta = node.metadata
     doc = str(meta.get("doc") or node.ref_doc_id or "custom_kg")
-    page = meta.get("page")
-    text = node.get_content() if description is None else description
     info = _entity_info(node, entity_info)
+    chunk = replace(
+        graph_chunk(node.node_id, node.get_content(), {**meta, "doc": doc, "modality": modality}),
+        entity_name=info["entity_name"],
+        entity_summary=info["summary"],
+    )
+    return chunk_kg_fragment(
+        chunk, description, item_name=item_name, max_entities=max_entities, order=int(meta.get("block_index") or 0)
+    )
+
+
+def chunk_kg_fragment(
+    chunk: GraphChunk,
+    description: str | None = None,
+    *,
+    item_name: str | None = None,
+    max_entities: int = 12,
+    order: int = 0,
+) -> dict[str, Any]:
+    """The custom-kg fragment of a modal item's graph chunk: what :func:`modal_kg_fragment` makes of its node.
+
+    The item entity is named and summarised by the chunk's ``entity_name`` / ``entity_summary`` (what its
+    describer returned; without a name, the LLM-free graph's item name); the entities of its text get
+    ``belongs_to`` edges to it. The same chunk always gives the same fragment, so a document's fragments can be
+    rebuilt from its chunks as stored, to remove them
+    (:func:`~llama_index_mmrag.graph.kg_loader.adelete_kg`).
+
+    Args:
+        chunk: The item's graph chunk (:func:`~llama_index_mmrag.graph.stored_chunks.graph_chunk`).
+        description: The text its entities are taken from; the chunk's text when ``None``.
+        item_name: The item entity's name, instead of the chunk's.
+        max_entities: Entities taken from the text, best first.
+        order: The chunk's position in its document (LightRAG's ``chunk_order_index``).
+
+    Returns:
+        ``{"chunks": [1 chunk], "entities": [item entity, *extracted], "relationships": [belongs_to edges]}``.
+
+    Raises:
+        ValueError: For a text chunk, or a non-positive ``max_entities``.
+
+    Example:
+        >>> chunk = GraphChunk("chunk-2", "[r.pdf, page 1, image]\\nA bar chart of Milvus and Zilliz downloads.",
+        ...                    doc="r.pdf", page=1, modality="image", entity_name="Downloads chart (image)",
+        ...                    entity_summary="Downloads per year.")
+        >>> kg = chunk_kg_fragment(chunk)
+        >>> item, *found = kg["entities"]
+        >>> item["entity_name"], item["description"], [r["src_id"] for r in kg["relationships"]]
+        ('downloads chart (image)', 'Downloads per year.', ['milvus', 'zilliz', 'bar chart', 'download'])
+    """
+    modality = chunk.modality
+    if not MODALITIES.get(modality).is_modal:
+        modal = ", ".join(MODALITIES.modal_names())
+        raise ValueError(
+            f"chunk {chunk.chunk_id} is a {modality} chunk; only modal items ({modal}) have a fragment"
+        )
+    if max_entities < 1:
+        raise ValueError(f"max_entities must be at least 1, got {max_entities}")
+    doc, page = chunk.doc, chunk.page
+    text = strip_provenance(chunk.content, doc) if description is None else description
     # Case-folded like every name of the offline graph; outer brackets kept: "revenue table (table)".
-    item = " ".join((item_name or info["entity_name"]).casefold().split()) or f"{modality} {node.node_id}"
-    chunk_id = node.node_id
-    chunk = {
-        "content": graph_content(node.get_content(), doc, page, modality),
+    name = item_name or chunk.entity_name or _item_name(chunk)
+    item = " ".join(name.casefold().split()) or f"{modality} {chunk.chunk_id}"
+    chunk_id = chunk.chunk_id
+    record = {
+        "content": chunk.content,
         "source_id": chunk_id,
         "file_path": doc,
-        "chunk_order_index": int(meta.get("block_index") or 0),
+        "chunk_order_index": order,
         "full_doc_id": doc,
         "page": page,
         "modality": modality,
@@ -133,7 +192,7 @@ def modal_kg_fragment(
     item_entity = {
         "entity_name": item,
         "entity_type": MODALITIES.get(modality).entity_type,  # the offline graph's types: they merge cleanly
-        "description": info["summary"] or _snippet(text) or f"A {modality} in {doc}.",
+        "description": chunk.entity_summary or _snippet(text) or f"A {modality} in {doc}.",
         "source_id": chunk_id,
         "file_path": doc,
         "source_ids": [chunk_id],
@@ -142,12 +201,12 @@ def modal_kg_fragment(
     exclude = frozenset({item, normalize_entity_name(doc), normalize_entity_name(doc.rsplit(".", 1)[0])})
     entities: list[dict[str, Any]] = [item_entity]
     relationships: list[dict[str, Any]] = []
-    for name in analysis.top(max_entities, exclude):
-        found = analysis.found[name]
-        evidence = _snippet(analysis.sentences[found.sentences[0]]) if found.sentences else name
+    for found_name in analysis.top(max_entities, exclude):
+        found = analysis.found[found_name]
+        evidence = _snippet(analysis.sentences[found.sentences[0]]) if found.sentences else found_name
         entities.append(
             {
-                "entity_name": name,
+                "entity_name": found_name,
                 "entity_type": found.entity_type,
                 "description": evidence,
                 "source_id": chunk_id,
@@ -157,9 +216,9 @@ def modal_kg_fragment(
         )
         relationships.append(
             {
-                "src_id": name,
+                "src_id": found_name,
                 "tgt_id": item,
-                "description": f"Entity {name} belongs to {item}",
+                "description": f"Entity {found_name} belongs to {item}",
                 "keywords": BELONGS_TO_KEYWORDS,
                 "weight": BELONGS_TO_WEIGHT,
                 "source_id": chunk_id,
@@ -167,7 +226,7 @@ def modal_kg_fragment(
                 "chunk_weights": {chunk_id: BELONGS_TO_WEIGHT},
             }
         )
-    return {"chunks": [chunk], "entities": entities, "relationships": relationships}
+    return {"chunks": [record], "entities": entities, "relationships": relationships}
 
 
 def _union(first: list[str], second: list[str]) -> list[str]:

@@ -110,11 +110,16 @@ def split_on_chunk_separator(
     ]
 
 
-def _described_by_model(node: BaseNode) -> bool:
-    from llama_index_mmrag.processors import OFFLINE
+def _modal_fragments(chunks: Iterable[GraphChunk], order: dict[str, int] | None = None) -> dict[str, Any]:
+    """The graph of a document's image, table and equation chunks on the LLM path, built without an LLM: each
+    item's entity as its one description call named it, with ``belongs_to`` edges (:mod:`.fragments`)."""
+    from llama_index_mmrag.graph.fragments import chunk_kg_fragment, merge_kg_fragments
+    from llama_index_mmrag.modalities import MODALITIES
 
-    meta = node.metadata
-    return meta.get("modality", "text") != "text" and meta.get("description_model", OFFLINE) != OFFLINE
+    order = order or {}
+    return merge_kg_fragments(
+        chunk_kg_fragment(c, order=order.get(c.chunk_id, 0)) for c in chunks if MODALITIES.get(c.modality).is_modal
+    )
 
 
 def node_to_graph_chunk(node: BaseNode) -> GraphChunk:
@@ -298,8 +303,10 @@ class GraphStore:
     async def ainsert_nodes(self, nodes: Sequence[BaseNode]) -> None:
         """Add nodes to the graph: chunks, entities and relations.
 
-        With an LLM, LightRAG's own extraction runs over exactly these chunks (one LightRAG document per
-        source document); without one, the LLM-free extractor builds the graph and our loader merges it
+        With an LLM, LightRAG's own extraction runs over the text chunks (one LightRAG document per source
+        document) and each image, table or equation goes in with the entity its one description call gave it
+        (:func:`~llama_index_mmrag.graph.fragments.chunk_kg_fragment`: no extraction call over its description);
+        without one, the LLM-free extractor builds the graph and our loader merges it
         into LightRAG's storages, reusing the nodes' embeddings for the graph's chunks (each chunk is embedded
         once), and LightRAG's files are written once at the end of the call. Either way the graph's chunk
         ids are the nodes' ids.
@@ -322,20 +329,22 @@ class GraphStore:
                 await ainsert_kg(rag, build_custom_kg(doc_chunks), chunk_vectors=vectors, persist=False)
             await apersist(rag)  # once per call: each write rewrites LightRAG's files whole
             return
-        for doc_id, doc_chunks in by_doc.items():
-            text = CHUNK_SEPARATOR.join(c.content for c in doc_chunks)
-            await rag.ainsert(text, ids=[doc_id], file_paths=[graph_safe(doc_chunks[0].doc)])
-            status = await rag.doc_status.get_by_id(doc_id)
-            if status is None or str(status.get("status", "")).lower().endswith("failed"):
-                reason = (status or {}).get("error_msg") or "LightRAG did not record the document"
-                raise GraphBuildError(f"{doc_chunks[0].doc}: graph extraction failed: {reason}")
-            # LightRAG's extraction makes no entity for an image, table or equation itself: add the modal
-            # entities with their belongs_to edges, sourced at the modal node.
-            from llama_index_mmrag.graph.fragments import merge_kg_fragments, modal_kg_fragment
+        from llama_index_mmrag.modalities import MODALITIES
 
-            fragments = [modal_kg_fragment(n) for n in nodes if n.ref_doc_id == doc_id and _described_by_model(n)]
-            if fragments:
-                await ainsert_kg(rag, merge_kg_fragments(fragments))
+        order = {n.node_id: int(n.metadata.get("block_index") or 0) for n in nodes}
+        for doc_id, doc_chunks in by_doc.items():
+            # LightRAG's extraction (and its gleaning) reads the text chunks only: an image, table or equation
+            # already has its entity from its one description call, and goes into the graph directly.
+            texts = [c.content for c in doc_chunks if not MODALITIES.get(c.modality).is_modal]
+            if texts:
+                await rag.ainsert(CHUNK_SEPARATOR.join(texts), ids=[doc_id], file_paths=[graph_safe(doc_chunks[0].doc)])
+                status = await rag.doc_status.get_by_id(doc_id)
+                if status is None or str(status.get("status", "")).lower().endswith("failed"):
+                    reason = (status or {}).get("error_msg") or "LightRAG did not record the document"
+                    raise GraphBuildError(f"{doc_chunks[0].doc}: graph extraction failed: {reason}")
+            modal = _modal_fragments(doc_chunks, order)
+            if modal["chunks"]:
+                await ainsert_kg(rag, modal, chunk_vectors=self._node_vectors(nodes))
 
     def _node_vectors(self, nodes: Sequence[BaseNode]) -> dict[str, list[float]]:
         """The nodes' own embeddings, by id, where they come from this store's embedding (same dimension)."""
@@ -365,6 +374,9 @@ class GraphStore:
             return
         rag = await self._rag_instance()
         if self.has_llm:
+            modal = _modal_fragments(chunks)  # the modal items' graph, rebuilt from their chunks, goes first
+            if modal["chunks"]:
+                await adelete_kg(rag, modal)
             for doc_id in ref_doc_ids:
                 await rag.adelete_by_doc_id(doc_id)
             return

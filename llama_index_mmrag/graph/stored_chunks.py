@@ -42,7 +42,8 @@ def graph_chunk(chunk_id: str, text: str, metadata: Mapping[str, Any]) -> GraphC
     Args:
         chunk_id: The node id.
         text: The node's text (``node.get_content()``).
-        metadata: The node's metadata (``doc``, and ``page``, ``modality``, ``caption``, ``table_headers``).
+        metadata: The node's metadata (``doc``, and ``page``, ``modality``, ``caption``, ``table_headers``, a
+            modal item's ``entity_name`` and ``entity_summary``).
 
     Example:
         >>> graph_chunk("c1", "| a | b |", {"doc": "r.pdf", "page": 2, "modality": "table",
@@ -62,6 +63,8 @@ def graph_chunk(chunk_id: str, text: str, metadata: Mapping[str, Any]) -> GraphC
         modality=modality,
         captions=(caption,) if caption else (),
         headers=tuple(metadata.get("table_headers") or ()),
+        entity_name=str(metadata.get("entity_name") or ""),
+        entity_summary=str(metadata.get("entity_summary") or ""),
     )
 
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         default_postprocessors,
     )
     from llama_index_mmrag.processors.rag_anything import ModalDescriptionError, RAGAnythingCaptioner
+    from llama_index_mmrag.processors.replies import DescriptionReplyError, parse_description_reply, reply_fallback
 
 # The names load on first use (PEP 562): a module that needs one of them (the graph layer needs ``OFFLINE``,
 # a query needs the postprocessors) does not import the describer's RAG-Anything hookup with it.
@@ -48,6 +49,7 @@ _MODULES = {
         "default_postprocessors",
     ),
     "rag_anything": ("ModalDescriptionError", "RAGAnythingCaptioner"),
+    "replies": ("DescriptionReplyError", "parse_description_reply", "reply_fallback"),
 }
 _EXPORTS = {name: f"llama_index_mmrag.processors.{module}" for module, names in _MODULES.items() for name in names}
 
@@ -60,6 +62,7 @@ __all__ = [
     "OFFLINE",
     "DescriberStats",
     "DescriptionCache",
+    "DescriptionReplyError",
     "EquationModalPostprocessor",
     "ImageModalPostprocessor",
     "ModalDescriber",
@@ -78,5 +81,7 @@ __all__ = [
     "lift_modality",
     "neighbouring_text",
     "offline_entity_info",
+    "parse_description_reply",
+    "reply_fallback",
     "targeted_modalities",
 ]

@@ -20,8 +20,9 @@ A graph write during description is impossible by construction, and a test can p
 Failures: RAG-Anything catches every exception inside ``generate_description_only`` and returns a fallback
 (the raw item as the description). We do not let that pass silently: the caption function records the
 model's exception and :meth:`RAGAnythingCaptioner.adescribe` re-raises it as :class:`ModalDescriptionError`,
-naming the item. A model answer that is not JSON is kept the way RAG-Anything keeps it (the answer text
-becomes the description, the entity is named ``<modality>_<hash>``).
+naming the item. A model answer that is not RAG-Anything's JSON, or lacks the entity, would get an entity named
+``<modality>_<hash>`` or ``unknown_entity``: the item gets its offline entity instead, and the description the
+answer holds (:mod:`llama_index_mmrag.processors.replies`), with a warning naming the file and the item.
 
 Example:
     >>> import asyncio
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +53,9 @@ from llama_index_mmrag.modalities import MODALITIES
 from llama_index_mmrag.models.adapters import lightrag_llm_func, lightrag_vision_func
 from llama_index_mmrag.models.tokenizer import offline_tokenizer
 from llama_index_mmrag.processors.items import ModalItem
+from llama_index_mmrag.processors.replies import DescriptionReplyError, parse_description_reply, reply_fallback
+
+logger = logging.getLogger(__name__)
 
 CaptionFunc = Callable[..., Awaitable[str]]
 
@@ -160,6 +165,7 @@ class _CallRecord:
     calls: int = 0
     error: BaseException | None = None
     attempts_before: int = 0
+    reply: str = ""
 
 
 _current: contextvars.ContextVar[_CallRecord | None] = contextvars.ContextVar("mmrag_caption_call", default=None)
@@ -257,11 +263,14 @@ class RAGAnythingCaptioner:
             if record is not None:
                 record.calls += 1
             try:
-                return await inner(prompt, *args, **kwargs)
+                reply = await inner(prompt, *args, **kwargs)
             except Exception as exc:
                 if record is not None and record.error is None:
                     record.error = exc
                 raise
+            if record is not None:
+                record.reply = reply
+            return reply
 
         return caption
 
@@ -320,5 +329,13 @@ class RAGAnythingCaptioner:
             raise ModalDescriptionError(
                 f"{item.label}: RAG-Anything made {record.calls} model calls instead of 1 (the item could not be "
                 "prepared: check that the image is a readable PNG, JPEG, GIF, TIFF, BMP or WebP file)."
+            )
+        try:
+            parse_description_reply(record.reply)
+        except DescriptionReplyError as exc:
+            description, entity_info = reply_fallback(item, record.reply)
+            logger.warning(
+                '%s: %s; the %s gets its offline graph entity "%s" (and the description the reply holds, if any)',
+                item.label, exc, item.modality, entity_info["entity_name"],
             )
         return str(description), dict(entity_info)
