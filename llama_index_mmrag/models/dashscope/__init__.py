@@ -36,8 +36,9 @@ Design notes:
   step is off. Otherwise a user text that happens to name an existing file would be uploaded.
 * **Errors.** A non-200 answer, or a transport failure, raises :class:`DashScopeError`
   naming the model, the HTTP status and DashScope code, the server's message, the request
-  id and what to do. 429, 5xx and connection failures are retried ``max_retries`` times with
-  exponential backoff; nothing is logged and dropped.
+  id and what to do. 429 (``Retry-After`` honoured), 5xx, timeouts, dropped connections and truncated
+  answers are retried ``max_retries`` times with exponential backoff and jitter, within ``max_retry_wait``
+  seconds of waiting; a stream cut mid-way raises; nothing is logged and dropped.
 
 Modules: :mod:`.errors` (:class:`DashScopeError`), :mod:`.calls` (retries, streaming, error mapping),
 :mod:`.sdk` (the SDK's entry points without file upload), :mod:`.images` (inline data URLs),
