@@ -1,10 +1,12 @@
-"""A store built with an LLM, queried through the facade: retrieval calls no LLM unless asked to (answers call it
-once), and a modal item's own content (table cells, LaTeX, words in a picture) is searchable by BM25 even when the
-model's description repeats none of it."""
+"""A store built with an LLM, queried through the facade: its ingestion cost one model call per image, table and
+equation (whose entity goes into the graph from that call) and LightRAG's extraction read only the text chunks;
+retrieval calls no LLM unless asked to (answers call it once), and a modal item's own content (table cells, LaTeX,
+words in a picture) is searchable by BM25 even when the model's description repeats none of it."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +18,8 @@ from llama_index_mmrag.settings import MMRAGSettings
 from llama_index_mmrag.stores.milvus import SPARSE_FIELD
 from tests.support.fake_llm import ANSWER_PREFIX, FakeLLM
 from tests.support.fake_mm_llm import FakeCall, FakeMultiModalLLM
+from tests.support.llm_calls import text_call_kind
+from tests.support.modal_graph import assert_item_in_graph, graph_entity, modal_chunks
 from tests.support.pdfs import IMAGE_WORDS, LATEX_TEXT, TABLE_ROWS, make_modal_pdf
 
 SUMMARIES = {
@@ -133,3 +137,41 @@ def test_a_modal_items_own_content_is_searchable_beside_the_models_description(
     assert query.casefold() in text.casefold()
     if modality == "equation":
         assert LATEX_TEXT in text
+
+
+def test_each_modal_item_cost_one_call_and_extraction_read_only_text_chunks(
+    llm_store: tuple[MultimodalRAG, FakeLLM],
+) -> None:
+    rag, llm = llm_store
+    record = rag.manifest.get("report.pdf")
+    assert record is not None
+    nodes = Counter(record.modalities)
+    assert nodes["table"] == 1 and nodes["image"] == 1 and nodes["equation"] == 2 and nodes["text"] > 0
+    vlm = rag.describer.captioner.vlm if rag.describer.captioner else None
+    assert isinstance(vlm, SummarisingVLM)
+
+    ingestion = Counter(k for k in map(text_call_kind, llm.calls) if k.startswith(("describe", "extract", "glean")))
+    pictures = [c for c in vlm.calls if "detailed_description" in c.prompt]  # RAG-Anything's prompt, not answers
+
+    assert len(pictures) == nodes["image"]  # one vision call per picture, and no text call about it
+    assert ingestion["describe table"] == nodes["table"] and ingestion["describe equation"] == nodes["equation"]
+    # LightRAG's extraction and gleaning, once each per text chunk, and never over an item's description
+    assert ingestion["extract text"] == ingestion["glean text"] == nodes["text"]
+    assert sum(ingestion.values()) == nodes["table"] + nodes["equation"] + 2 * nodes["text"], ingestion
+
+
+def test_each_items_entity_from_its_one_call_is_in_the_graph_and_found_by_a_graph_query(
+    llm_store: tuple[MultimodalRAG, FakeLLM],
+) -> None:
+    rag, _ = llm_store
+    chunks = modal_chunks(rag, "report.pdf")
+    assert sorted(c.modality for c in chunks) == ["equation", "equation", "image", "table"]
+    for chunk in chunks:
+        assert chunk.entity_name == f"Report {chunk.modality} ({chunk.modality})"  # the model's name
+        name = assert_item_in_graph(rag, chunk)
+        node, _ = graph_entity(rag, name)
+        assert node is not None and SUMMARIES[chunk.modality] in node["description"]  # the model's summary
+
+        found = rag.graph.run(rag.graph.aquery_data(f"What is the {chunk.entity_name}?", mode="local"))
+        assert name in {e["entity_name"] for e in found["entities"]}
+        assert chunk.chunk_id in {c["chunk_id"] for c in found["chunks"]}
