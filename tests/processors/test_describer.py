@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from llama_index_mmrag.schema import ContentBlock
-from llama_index_mmrag.processors import OFFLINE, ModalDescriber, ModalDescriptionError
+from llama_index_mmrag.processors import OFFLINE, ModalDescriber, ModalDescriptionError, offline_entity_info
 from tests.processors.conftest import DOC, TABLE_BODY
 from tests.support.fake_mm_llm import FakeMultiModalLLM
 
@@ -132,13 +132,15 @@ async def test_missing_image_file_is_an_error_naming_the_file(fake_vlm: FakeMult
     assert fake_vlm.calls == []
 
 
-async def test_a_prose_answer_is_kept_as_rag_anything_keeps_it(doc_blocks: list[ContentBlock]) -> None:
+async def test_a_prose_answer_is_the_description_and_the_entity_is_the_offline_one(
+    doc_blocks: list[ContentBlock],
+) -> None:
     chatty = FakeMultiModalLLM(non_json=True)
     results = await ModalDescriber(llm=chatty, ocr=False).adescribe(doc_blocks)
 
     table = next(r for r in results if r.modality == "table")
     assert table.description.startswith("FAKE-VLM ANSWER:")
-    assert table.entity_info["entity_type"] == "table"
+    assert table.entity_info == offline_entity_info(doc_blocks[3])  # not RAG-Anything's "table_<hash of the answer>"
     assert chatty.kinds == {"table": 1, "equation": 1}  # no vlm: the image was described offline
     assert results[0].model == OFFLINE
 
