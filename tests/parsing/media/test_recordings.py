@@ -76,24 +76,32 @@ def test_an_audio_transcript_answers_with_the_time_it_is_said(media_rag: tuple[A
     assert "[standup.wav, 1:05, text]" in str(response)
 
 
-def test_mmrag_parse_shows_a_videos_keyframes_and_subtitles_with_their_times(recordings: Path, tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["parse", str(recordings / "talk.mp4"), "--json", "--output-dir", str(tmp_path)])
+@pytest.fixture(scope="module")
+def parsed_talk(recordings: Path, tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """``mmrag parse talk.mp4 --json``: the blocks it prints (parsed once for the tests below)."""
+    out = tmp_path_factory.mktemp("parsed-talk")
+    result = CliRunner().invoke(app, ["parse", str(recordings / "talk.mp4"), "--json", "--output-dir", str(out)])
     assert result.exit_code == 0, result.output
-    blocks = json.loads(result.stdout)
-    shown = [(b["modality"], b["start_s"]) for b in blocks]
+    return json.loads(result.stdout)
+
+
+def test_mmrag_parse_shows_a_videos_keyframes_and_subtitles_with_their_times(parsed_talk: list[dict[str, Any]]) -> None:
+    shown = [(b["modality"], b["start_s"]) for b in parsed_talk]
     assert shown == [("image", 0.0), ("text", 1.0), ("image", 12.0), ("image", 24.0)]
-    assert all(b["page"] is None for b in blocks)
-    assert [b["text"].splitlines()[0] for b in blocks if b["modality"] == "image"] == [s.title for s in TALK_SLIDES]
+    assert all(b["page"] is None for b in parsed_talk)
+    assert [b["text"].splitlines()[0] for b in parsed_talk if b["modality"] == "image"] == [s.title for s in TALK_SLIDES]
 
 
-def test_with_a_vision_model_each_keyframe_is_described_like_an_image_in_one_call(recordings: Path, tmp_path: Path) -> None:
-    from llama_index_mmrag.parsing.media import parse_media_file
+def test_with_a_vision_model_each_keyframe_is_described_like_an_image_in_one_call(parsed_talk: list[dict[str, Any]]) -> None:
     from llama_index_mmrag.processors import ModalDescriber
     from llama_index_mmrag.schema import ContentBlock, blocks_to_nodes
     from tests.support.fake_mm_llm import FakeMultiModalLLM
 
-    items = parse_media_file(recordings / "talk.mp4", tmp_path)
-    blocks = [ContentBlock.from_content_item(item, doc="talk.mp4", doc_id="h", parser="mmrag", index=i) for i, item in enumerate(items)]
+    blocks = [
+        ContentBlock(modality=b["modality"], text=b["text"], img_path=b["image_path"], text_read=True, start_s=b["start_s"],
+                     end_s=b["end_s"], doc="talk.mp4", doc_id="h", parser="mmrag", index=i)
+        for i, b in enumerate(parsed_talk)
+    ]
     vlm = FakeMultiModalLLM()
     ModalDescriber(vlm=vlm).describe(blocks)
     keyframes = [b for b in blocks if b.modality == "image"]
