@@ -15,7 +15,14 @@ from llama_index_mmrag.parsing.media import parse_media_file
 from llama_index_mmrag.parsing.media.decode import subtitle_cues
 from llama_index_mmrag.parsing.media.transcripts import find_transcript, read_transcript
 from llama_index_mmrag.schema import ContentBlock, blocks_to_nodes
-from llama_index_mmrag.schema.identity import format_timestamp, graph_content, parse_provenance, parse_time_span
+from llama_index_mmrag.graph.stored_chunks import graph_chunk
+from llama_index_mmrag.schema.identity import (
+    format_timestamp,
+    graph_content,
+    make_chunk_id,
+    parse_provenance,
+    parse_time_span,
+)
 from tests.support.media import STANDUP_CUES, make_silent_wav, make_talk_mp4, srt_text
 
 VTT = """WEBVTT
@@ -92,6 +99,8 @@ def test_a_recordings_provenance_names_its_time_and_one_phrase_said_twice_stays_
     nodes = blocks_to_nodes(blocks)
     assert len({n.node_id for n in nodes}) == 2
     assert [(n.metadata["page"], n.metadata["start_s"]) for n in nodes] == [(None, 5.0), (None, 3725.0)]
+    for node in nodes:  # the graph's chunk of a recording's node has the node's id (fusion dedupes exactly)
+        assert make_chunk_id(graph_chunk(node.node_id, node.get_content(), node.metadata).content) == node.node_id
     content = graph_content("Thank you.", "talk, part 2.mp4", None, "text", start_s=3725.0, end_s=3729.0)
     assert content.splitlines()[0] == "[talk, part 2.mp4, 1:02:05-1:02:09, text]"
     assert parse_provenance(content) == ("talk, part 2.mp4", None, "text", "Thank you.")
