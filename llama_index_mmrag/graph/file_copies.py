@@ -14,16 +14,17 @@ from pathlib import Path
 JOURNAL = "journal"
 """The journal's folder, in the store."""
 LAST_GOOD = "graph-good"
-"""Under the journal's folder: the graph's files as of the last committed write."""
+"""Under the journal's folder: a copy of the graph's files as of the last committed batch of writes."""
 BEFORE_WRITE = "graph-before"
-"""Under the journal's folder: the copy taken before the pending write (its files under ``tree``)."""
+"""Under the journal's folder: the graph's files as they were before the pending write (hard links, under
+``tree``)."""
 PENDING = "pending.json"
 """Under the journal's folder: the pending write's record."""
 
 
 def restore_sources(journal_dir: str | Path | None) -> list[Path]:
-    """Folders mirroring the graph's working dir that a damaged graph file may be restored from, best first:
-    the last committed copy, then the copy taken before a pending write.
+    """Folders mirroring the graph's working dir that a damaged graph file may be restored from, newest first:
+    the files as they were before a pending write, then the last good copy.
 
     Args:
         journal_dir: The store's journal folder (``<store>/journal``); ``None``: no journal, no sources.
@@ -31,9 +32,8 @@ def restore_sources(journal_dir: str | Path | None) -> list[Path]:
     if not journal_dir:
         return []
     folder = Path(journal_dir)
-    sources = [folder / LAST_GOOD]
-    if (folder / PENDING).exists():
-        sources.append(folder / BEFORE_WRITE / "tree")
+    sources = [folder / BEFORE_WRITE / "tree"] if (folder / PENDING).exists() else []
+    sources.append(folder / LAST_GOOD)
     return [s for s in sources if s.is_dir()]
 
 

@@ -3,18 +3,20 @@
 Every write of a document (ingest, replace, delete) goes through a write-ahead journal in
 ``<storage_dir>/journal``:
 
-1. the graph's files (LightRAG's working dir: GraphML and JSON key-value stores) are copied aside (a file
-   unchanged since the last good copy, see 4, is linked to that copy instead);
+1. the graph's files (LightRAG's working dir: GraphML and JSON key-value stores) are kept as they are, as hard
+   links in ``journal/graph-before`` (every save replaces a file whole, so a link keeps the version before the
+   write; nothing is copied, so what a write adds to the journal does not grow with the store);
 2. a *pending* record (operation, document, content hash, node ids, the manifest record to commit) is written
    atomically;
 3. the stores are written: an ingest upserts its Milvus rows, then updates the graph (a replaced version's
    contribution out, the new one in); a delete updates the graph. After the graph part the record is marked
    ``graph_done``, and only then are rows removed from Milvus (a delete's, or those only the replaced version
    had);
-4. the manifest is written (the commit point), then the journal is cleared, after copying the graph's files
-   that changed to ``journal/graph-good``: the last good copy a graph file found damaged on load is restored
-   from (:mod:`llama_index_mmrag.graph.file_storage`; its storages save every file atomically, so only damage
-   from outside, a truncating writer or a bad disk, needs it).
+4. the manifest is written (the commit point), then the journal is cleared. The graph's files that changed are
+   copied to ``journal/graph-good`` once per batch (at its end, :meth:`DocumentIndex.aflush`), after a delete
+   and after a recovery: the last good copy a graph file found damaged on load is restored from
+   (:mod:`llama_index_mmrag.graph.file_storage`; its storages save every file atomically, so only damage from
+   outside, a truncating writer or a bad disk, needs it).
 
 A pending record found later (after ``kill -9``, a power cut, an exception) is resolved before anything else
 writes to the store. Before ``graph_done`` the write is **rolled back**: the graph's files are restored from the
@@ -29,7 +31,7 @@ holding it: a journal being written by a live process is never mistaken for a cr
 
 ===============  ================================================================================================
 ``writer.py``    :class:`DocumentIndex`: the steps above (write, delete, recover, flush) under the lock
-``journal.py``   :class:`Journal`, :class:`PendingWrite`: the pending record and the graph's copies
+``journal.py``   :class:`Journal`, :class:`PendingWrite`: the pending record, the graph's links and copies
 ``lock.py``      :class:`StoreLock`, :class:`StoreBusyError`
 ``crash.py``     :func:`crash_point`: where the kill -9 tests stop a writer
 ``catalog.py``   :class:`DocumentCatalog`: the stored documents read back (records, names, counts)

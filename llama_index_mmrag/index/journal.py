@@ -1,4 +1,5 @@
-"""The write-ahead journal of a store: the pending write and the copies of the graph's files it rolls back to.
+"""The write-ahead journal of a store: the pending write, the graph's files it rolls back to, and their last good
+copy.
 
 See :mod:`llama_index_mmrag.index` for the protocol.
 
@@ -66,6 +67,15 @@ def _copy_durably(src: str, dst: str) -> str:
     return dst
 
 
+def _link_or_copy(src: str, dst: str) -> str:
+    """``dst`` as a hard link to ``src`` (a copy where the file system has no links)."""
+    try:
+        os.link(src, dst)
+        return dst
+    except OSError:
+        return _copy_durably(src, dst)
+
+
 def _same_file_version(path: Path, copy: Path) -> bool:
     """Whether ``copy`` (made with :func:`_copy_durably`, which keeps the modification time) is a copy of the
     current version of ``path``: the graph's files are replaced whole on every save, so a new version has a new
@@ -78,7 +88,13 @@ def _same_file_version(path: Path, copy: Path) -> bool:
 
 
 class Journal:
-    """The write-ahead journal of a store: one pending write and a copy of the graph's files taken before it.
+    """The write-ahead journal of a store: one pending write, the graph's files as they were before it, and the
+    last good copy of the graph's files.
+
+    What a document write adds to the journal does not grow with the store: the graph's files before the write
+    are kept as hard links (every save replaces a file whole, so a link keeps the version it was made to), and
+    the pending record names only the write's own nodes. The last good copy, a real copy, is refreshed by
+    :meth:`keep_last_good` once per batch of writes, not after each.
 
     Args:
         storage_dir: The store.
@@ -113,13 +129,14 @@ class Journal:
         return self.folder / LAST_GOOD
 
     def restore_sources(self) -> list[Path]:
-        """Folders mirroring the graph's working dir that a damaged graph file may be restored from, best first
+        """Folders mirroring the graph's working dir that a damaged graph file may be restored from, newest first
         (see :func:`~llama_index_mmrag.graph.file_copies.restore_sources`)."""
         return restore_sources(self.folder)
 
     def keep_last_good(self) -> None:
-        """Keep the graph's files as they are now as the last good copy (when a write is committed or rolled
-        back), to restore a file found damaged later (:mod:`llama_index_mmrag.graph.file_storage`).
+        """Keep the graph's files as they are now as the last good copy, to restore a file found damaged later
+        (:mod:`llama_index_mmrag.graph.file_storage`). Called with no write pending, under the store lock: at the
+        end of a batch of ingests, after a delete and after a recovery.
 
         Only the files that changed since the last copy are copied (each to a temporary name, then renamed into
         place): a save replaces a file whole, so a file whose size and modification time are those of its copy
@@ -162,7 +179,7 @@ class Journal:
 
     @property
     def snapshot_path(self) -> Path:
-        """The copy of the graph's files taken before the pending write."""
+        """The graph's files as they were before the pending write (hard links, see :meth:`begin`)."""
         return self.folder / BEFORE_WRITE
 
     def pending(self) -> PendingWrite | None:
@@ -185,7 +202,13 @@ class Journal:
             ) from exc
 
     def begin(self, write: PendingWrite) -> None:
-        """Copy the graph's files aside, then record the write (in that order: a record always has its copy).
+        """Keep the graph's files as they are before ``write``, then record it (in that order: a record always has
+        its files to roll back to).
+
+        The files are kept as hard links, not copies: the graph's storages replace a file whole on every save (a
+        new file renamed over the old one, :mod:`llama_index_mmrag.graph.file_storage`), so a link keeps the
+        version it was made to whatever the write saves, and beginning a write costs the same in a store of any
+        size. (Where the file system has no hard links, the files are copied.)
 
         Args:
             write: The write about to start.
@@ -201,19 +224,10 @@ class Journal:
         shutil.rmtree(self.snapshot_path, ignore_errors=True)  # owned: <store>/journal/graph-before, the journal's own
         staging.mkdir()
         if self.graph_dir.is_dir():
-            # a file unchanged since the last good copy is linked to that copy (never written in place) instead
-            # of being copied again: only what the last write changed is copied twice
-            def copy_or_link(src: str, dst: str) -> str:
-                good = self.last_good_path / Path(src).relative_to(self.graph_dir)
-                if _same_file_version(Path(src), good):
-                    try:
-                        os.link(good, dst)
-                        return dst
-                    except OSError:
-                        pass
-                return _copy_durably(src, dst)
-
-            shutil.copytree(self.graph_dir, staging / "tree", copy_function=copy_or_link)
+            tree = staging / "tree"
+            shutil.copytree(self.graph_dir, tree, copy_function=_link_or_copy)
+            for folder in (tree, *(p for p in tree.rglob("*") if p.is_dir())):
+                fsync_dir(folder)
         fsync_dir(staging)
         os.replace(staging, self.snapshot_path)
         write_json_atomic(self.pending_path, write.model_dump(mode="json"), tmp_prefix=".pending-")
@@ -256,9 +270,8 @@ class Journal:
                 path.unlink(missing_ok=True)  # owned: a graph file the rolled-back write created
 
     def clear(self) -> None:
-        """Forget the pending write (its effects are committed or rolled back), keeping the graph's files as the
-        last good copy first (a crash in between leaves the write pending: recovery resolves it and copies again)."""
-        self.keep_last_good()
+        """Forget the pending write (its effects are committed or rolled back). The last good copy is refreshed
+        separately (:meth:`keep_last_good`), before this where a write must leave no older copy behind."""
         self.pending_path.unlink(missing_ok=True)  # owned: <store>/journal/pending.json
         if self.folder.is_dir():
             fsync_dir(self.folder)

@@ -195,14 +195,34 @@ class DocumentIndex(Generic[StoreT]):
         except BaseException as exc:
             await self._aundo(write, exc)
             raise
-        await asyncio.to_thread(self.journal.clear)
+        await asyncio.to_thread(self._commit_journal, refresh_good=True)  # no copy keeps the document's text
 
     async def aflush(self) -> None:
-        """Seal what was written to Milvus (ours and the graph's collections), so queries use the index."""
+        """At the end of a batch of writes: seal what was written to Milvus (ours and the graph's collections), so
+        queries use the index, and refresh the journal's last good copy of the graph's files.
+
+        The copy is refreshed under the store lock; if another process holds it, that writer refreshes the copy
+        when its own batch ends.
+        """
         names = [self.vector_store.collection_name, *await self.graph.arun(self.graph.avector_collections())]
         await asyncio.to_thread(flush_collections, self.vector_store.client, names)
+        async with self._write_lock:
+            if not self.lock.try_acquire():
+                return
+            try:
+                if self.journal.pending() is None:
+                    await asyncio.to_thread(self.journal.keep_last_good)
+            finally:
+                self.lock.release()
 
     # ---------------------------------------------------------------------------------------------- steps
+    def _commit_journal(self, refresh_good: bool = False) -> None:
+        """Forget the pending write; with ``refresh_good``, refresh the last good copy of the graph's files first
+        (a write no older copy may outlive: a delete, a recovery). An ingest leaves it to :meth:`aflush`."""
+        if refresh_good:
+            self.journal.keep_last_good()
+        self.journal.clear()
+
     def _store_vectors(self: DocumentIndex[WritableT], nodes: Sequence[BaseNode]) -> None:
         half = (len(nodes) + 1) // 2
         for part in (nodes[:half], nodes[half:]):
@@ -262,7 +282,7 @@ class DocumentIndex(Generic[StoreT]):
                 # rows of a replaced version are still there (ids both versions share were upserted with the same
                 # text; only their metadata may now be the new version's)
                 await asyncio.to_thread(delete_ids, self.vector_store, self._unowned(write, sorted(new - old)))
-        await asyncio.to_thread(self.journal.clear)
+        await asyncio.to_thread(self._commit_journal, refresh_good=True)
 
     async def _aundo(self, write: PendingWrite, error: BaseException) -> None:
         """Resolve a write that raised in this process; a failure here leaves the journal for the next open."""
