@@ -8,9 +8,11 @@ OCR says where its words are. Each line goes to one place:
 - a line inside a figure region becomes the figure's text (axis labels, legends, words in a photo);
 - every other line stays in the page's text, which keeps its reading order.
 
-A figure or table region that covers a large share of the page (:data:`WIDE_REGION_SHARE`) is where the
-detector could not tell a slide's picture from its words: its lines go to the region *and* stay in the
-text, so no paragraph is lost to a picture. Lines inside a region the detector calls text or title stay in
+A figure region that covers a large share of the page (:data:`WIDE_REGION_SHARE`) is where the detector
+could not tell a slide's picture from its words: it is no figure of its own (the whole page is kept as the page's
+page image, see :mod:`.page_image`, so indexing it again as a figure would only say the slide twice), and its
+lines stay in the text. A table region that wide takes its lines *and* leaves them in the text, so no
+paragraph is lost to a table. Lines inside a region the detector calls text or title stay in
 the text as well. A figure with no caption is captioned by the title right above it, if there is one (a
 chart's heading on a slide).
 
@@ -36,7 +38,8 @@ from llama_index_mmrag.parsing.pdf.layout_model import FIGURE, FIGURE_CAPTION, T
 from llama_index_mmrag.parsing.pdf.text import Line
 
 WIDE_REGION_SHARE = 0.5
-"""A figure or table region over this share of the page's area keeps its lines in the page's text too."""
+"""A figure region over this share of the page's area is not a figure (the page image shows it); a table region
+that wide keeps its lines in the page's text too."""
 
 MIN_REGION_POINTS = 30.0
 """Figure and table regions narrower or lower than this (in points) are ignored (icons, bullets)."""
@@ -95,10 +98,10 @@ class ScanLayout:
         text: The lines left for the page's paragraphs.
 
     Example:
-        >>> slide = Region("figure", (0.0, 0.0, 720.0, 500.0))  # most of a 720x540 slide: its words stay text too
+        >>> slide = Region("figure", (0.0, 0.0, 720.0, 500.0))  # most of a 720x540 slide: no figure, its words text
         >>> scan = arrange_scan([Line("Exits over $100M", (40.0, 90.0, 200.0, 110.0), 14.0)], [slide], (0.0, 0.0, 720.0, 540.0))
-        >>> scan.figures[0].text, [line.text for line in scan.text]
-        ('Exits over $100M', ['Exits over $100M'])
+        >>> scan.figures, [line.text for line in scan.text]
+        ([], ['Exits over $100M'])
     """
 
     figures: list[RegionContent]
@@ -117,11 +120,12 @@ def arrange_scan(lines: list[Line], regions: list[Region], page_box: Box) -> Sca
     Returns:
         The figures and tables with their lines and captions, and the lines left for the text.
     """
-    figures = [RegionContent(r) for r in _distinct(regions, FIGURE)]
+    wide = WIDE_REGION_SHARE * box_area(page_box)
+    pictures = [r for r in regions if not (r.label == FIGURE and box_area(r.bbox) >= wide)]  # a whole slide: no figure
+    figures = [RegionContent(r) for r in _distinct(pictures, FIGURE)]
     tables = [RegionContent(r) for r in _distinct(regions, TABLE)]
     captions = [r for r in regions if r.label in (FIGURE_CAPTION, TABLE_CAPTION)]
     prose = [r.bbox for r in regions if r.label in (TEXT, TITLE)]
-    wide = WIDE_REGION_SHARE * box_area(page_box)
     caption_lines: dict[int, list[Line]] = {id(r): [] for r in captions}
     text: list[Line] = []
     for line in lines:

@@ -93,14 +93,15 @@ def test_a_blank_scan_and_a_rotated_scan_parse_without_inventing_blocks(scan: tu
             assert Path(item["img_path"]).is_file()
 
 
-def test_a_region_over_most_of_a_slide_keeps_its_words_in_the_text_too() -> None:
-    """A detector that sees a whole slide as one picture must not swallow the slide's paragraphs."""
+def test_a_region_over_most_of_a_slide_is_no_figure_and_keeps_its_words_in_the_text() -> None:
+    """A detector that sees a whole slide as one picture must not swallow the slide's paragraphs, nor index the
+    slide a second time as a figure (the slide's page image shows it whole)."""
     page = (0.0, 0.0, 720.0, 540.0)
     words = Line("Proportionally Europe is producing higher exit multiples", (40.0, 300.0, 300.0, 316.0), 12.0)
     label = Line("7.2", (400.0, 250.0, 420.0, 262.0), 12.0)
     slide = arrange_scan([words, label], [Region("figure", (10.0, 100.0, 710.0, 480.0))], page)
     chart = arrange_scan([words, label], [Region("figure", (380.0, 200.0, 600.0, 400.0))], page)
-    assert [line.text for line in slide.figures[0].lines] == [words.text, label.text]
+    assert slide.figures == []
     assert [line.text for line in slide.text] == [words.text, label.text]
     assert [line.text for line in chart.figures[0].lines] == [label.text]
     assert [line.text for line in chart.text] == [words.text]
