@@ -622,14 +622,6 @@ def test_wrong_key_on_embeddings_names_the_embedding_model(server: DashScopeFake
     assert server.requests[0].headers["authorization"] == "Bearer sk-wrong"
 
 
-def test_429_is_retried_then_succeeds(server: DashScopeFakeServer) -> None:
-    llm = connect(DashScopeLLM, server, max_retries=2)
-    server.fail_next(2, status=429)
-
-    assert llm.complete("patience").text == "ANSWER: patience"
-    assert len(server.requests) == 3
-
-
 def test_429_gives_up_after_max_retries(server: DashScopeFakeServer) -> None:
     embed = connect(DashScopeMultiModalEmbedding, server, max_retries=1)
     server.fail_next(5, status=429)
