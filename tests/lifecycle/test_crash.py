@@ -4,7 +4,8 @@ LightRAG's vectors, the manifest), and right after the recovery it holds exactly
 the kill.
 
 The child process (``tests/lifecycle/crash_child.py``) is killed two ways: by the ``MMRAG_TEST_CRASH_AT`` hook
-between the Milvus write and the graph write, and by the parent at a random moment during the batch. (A death
+after the Milvus and graph writes of the second document, before its commit, and by the parent at a random
+moment during the batch. (A death
 half-way through LightRAG's persistence is simulated in-process in ``test_recovery.py``.)
 """
 
@@ -46,9 +47,19 @@ def _assert_killed(proc: subprocess.Popen[str]) -> str:
     return output
 
 
-def _recover_and_check(store: Path, corpus: list[Path], reference: list[dict[str, Any]]) -> int:
-    """Open the crashed store (recovery), compare with the clean prefix, re-ingest, compare with the full store."""
+def _graph_files(folder: Path) -> dict[str, bytes]:
+    """The graph's files under ``folder`` (LightRAG's working dir, or a copy of it), by relative path."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.startswith(".")}
+
+
+def _recover_and_check(
+    store: Path, corpus: list[Path], reference: list[dict[str, Any]], graph_before: dict[str, bytes] | None = None
+) -> int:
+    """Open the crashed store (recovery), compare with the clean prefix (and, given, the graph's files with those
+    before the interrupted write), re-ingest, compare with the full store."""
     with MultimodalRAG(storage_dir=store) as rag:
+        if graph_before is not None:
+            assert _graph_files(store / "lightrag") == graph_before
         committed = len(rag.documents())
         assert [r.doc for r in rag.documents()] == sorted(p.name for p in corpus[:committed])
         after_recovery = store_state(rag)
@@ -62,16 +73,19 @@ def _recover_and_check(store: Path, corpus: list[Path], reference: list[dict[str
     return committed
 
 
-def test_a_kill_between_the_milvus_and_the_graph_write_rolls_back_and_the_same_ingest_matches_a_clean_one(
+def test_a_kill_after_the_graph_write_before_its_commit_rolls_back_to_the_graph_before_it_and_the_same_ingest_matches_a_clean_one(
     tmp_path: Path, corpus: list[Path], reference_states: list[dict[str, Any]]
 ) -> None:
     store = tmp_path / "store"
-    output = _assert_killed(_child(store, corpus, crash_at="after_vectors:2"))
+    output = _assert_killed(_child(store, corpus, crash_at="after_graph:2"))
     pending = json.loads((store / "journal" / "pending.json").read_text())
     assert (pending["op"], pending["doc"], pending["stage"]) == ("ingest", "b.png", "started"), output[-2000:]
     manifest = json.loads((store / "manifest.json").read_text())
     assert list(manifest["docs"]) == ["a.txt"]
-    assert _recover_and_check(store, corpus, reference_states) == 1
+    # the journal kept the graph's files as a.txt's commit left them; b.png's graph write has replaced them since
+    before = _graph_files(store / "journal" / "graph-before" / "tree")
+    assert before and before != _graph_files(store / "lightrag")
+    assert _recover_and_check(store, corpus, reference_states, graph_before=before) == 1
 
 
 def test_a_kill_at_a_random_moment_of_a_batch_recovers_exactly(
