@@ -4,7 +4,8 @@ LightRAG's ``MilvusVectorDBStorage`` reads ``MILVUS_URI`` / ``MILVUS_TOKEN`` / `
 environment when it connects. A process may hold several stores (tests, notebooks, two collections), so this
 subclass takes the connection from ``vector_db_storage_cls_kwargs`` (set by :class:`GraphStore` from
 :class:`~llama_index_mmrag.settings.MMRAGSettings`) and is registered with LightRAG's storage registry
-under :data:`STORAGE_NAME`. Everything else (schema, index, upsert, search) is LightRAG's own code.
+under :data:`STORAGE_NAME`. Its upsert embeds only the texts it has no vector for (see
+:meth:`MMRAGMilvusVectorStorage.upsert`); the schema, index and search are LightRAG's own code.
 
 Example:
     >>> register_milvus_storage()
@@ -14,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +35,8 @@ DB_NAME_KEY = "mmrag_milvus_db_name"
 PRECOMPUTED_VECTOR_KEY = "__mmrag_vector__"
 """A record carrying this key is stored with that vector instead of embedding its ``content`` again (the graph's
 chunks reuse the vectors their Milvus nodes were embedded with)."""
+STORED_IDS_PER_QUERY = 512
+"""Ids per Milvus query when an upsert looks up the vectors already stored under its ids."""
 
 
 @dataclass
@@ -68,29 +72,67 @@ class MMRAGMilvusVectorStorage(MilvusVectorDBStorage):  # type: ignore[misc]  # 
         self._mmrag_loaded = True
 
     async def upsert(self, data: dict[str, dict[str, Any]]) -> None:
-        """Upsert records; those with :data:`PRECOMPUTED_VECTOR_KEY` keep that vector, the rest are embedded.
+        """Upsert records, embedding only the texts no vector is known for.
+
+        A record with :data:`PRECOMPUTED_VECTOR_KEY` keeps that vector. A record whose ``content`` is the text
+        already stored under its id keeps the stored vector: an entity or relation that another document
+        mentions again is rewritten for its new sources, but its text (and so its vector) often stays the
+        same. The other records are embedded, each distinct text once, in batches of LightRAG's
+        ``embedding_batch_num``.
 
         Args:
             data: Records by id, as LightRAG passes them (``content`` plus the storage's meta fields).
         """
-        given = {k: v for k, v in data.items() if PRECOMPUTED_VECTOR_KEY in v}
-        rest = {k: v for k, v in data.items() if PRECOMPUTED_VECTOR_KEY not in v}
-        if rest:
-            await super().upsert(rest)
-        if not given:
+        if not data:
             return
         self._ensure_collection_loaded()
+        vectors = {key: record[PRECOMPUTED_VECTOR_KEY] for key, record in data.items() if PRECOMPUTED_VECTOR_KEY in record}
+        pending = {key: str(record.get("content", "")) for key, record in data.items() if key not in vectors}
+        vectors.update(self._stored_vectors(pending))
+        texts = list(dict.fromkeys(text for key, text in pending.items() if key not in vectors))
+        embedded = dict(zip(texts, await self._embed(texts)))
+        vectors.update({key: embedded[text] for key, text in pending.items() if key not in vectors})
         now = int(time.time())
         rows = [
             {
                 "id": key,
                 "created_at": now,
                 **{field: value for field, value in record.items() if field in self.meta_fields},
-                "vector": np.asarray(record[PRECOMPUTED_VECTOR_KEY], dtype=np.float32),
+                "vector": np.asarray(vectors[key], dtype=np.float32),
             }
-            for key, record in given.items()
+            for key, record in data.items()
         ]
         self._client.upsert(collection_name=self.final_namespace, data=rows)
+
+    def _stored_vectors(self, texts: dict[str, str]) -> dict[str, Any]:
+        """The stored vectors of the ids in ``texts`` whose stored ``content`` is that text (a cache by id and
+        text: the same text under the same id has the same vector).
+
+        Args:
+            texts: The text to be stored, by id.
+        """
+        if not texts or "content" not in self.meta_fields:
+            return {}
+        found: dict[str, Any] = {}
+        ids = list(texts)
+        for start in range(0, len(ids), STORED_IDS_PER_QUERY):
+            part = ids[start : start + STORED_IDS_PER_QUERY]
+            rows = self._client.query(collection_name=self.final_namespace, ids=part, output_fields=["content", "vector"])
+            found.update({str(row["id"]): row["vector"] for row in rows if row.get("content") == texts.get(str(row["id"]))})
+        return found
+
+    async def _embed(self, texts: list[str]) -> list[Any]:
+        """Embed texts in batches of ``embedding_batch_num`` (as upstream's upsert does).
+
+        Args:
+            texts: Distinct texts.
+        """
+        if not texts:
+            return []
+        size = max(1, int(self._max_batch_size))
+        batches = [texts[start : start + size] for start in range(0, len(texts), size)]
+        embedded = await asyncio.gather(*(self.embedding_func(batch, context="document") for batch in batches))
+        return list(np.concatenate(embedded))
 
     async def query(self, query: str, top_k: int, query_embedding: list[float] | None = None) -> list[dict[str, Any]]:
         """Search the collection (upstream's search), re-loading it once if the search fails.
