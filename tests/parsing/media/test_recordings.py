@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from llama_index_mmrag.cli import app
+from llama_index_mmrag.cli import app, source_record
 from llama_index_mmrag.synthesis import citation
 from tests.support.media import STANDUP_CUES, TALK_CUES, TALK_SLIDES, make_silent_wav, make_standup_wav, make_talk_mp4
 
@@ -56,8 +56,10 @@ def test_each_slide_of_a_video_is_a_keyframe_found_by_its_text_at_the_time_it_is
         assert meta["page"] is None and slide.title in top.node.get_content()
         assert Path(top.node.image_path).is_file()
         assert Path(top.node.image_path).is_relative_to(rag.settings.storage_dir.resolve())  # kept in the store
-    cited = citation(retriever.retrieve("Rail Spur Traffic: one fifth of all boxes")[0])
-    assert cited == "[talk.mp4, 0:24, image]"
+    rail = retriever.retrieve("Rail Spur Traffic: one fifth of all boxes")[0]
+    assert citation(rail) == "[talk.mp4, 0:24, image]"
+    record = source_record(rail)  # what `mmrag query --json` prints for it
+    assert (record["page"], record["start_s"], record["end_s"]) == (None, 24.0, 32.0)
 
 
 def test_a_videos_subtitle_track_is_time_stamped_text(media_rag: tuple[Any, Any]) -> None:
