@@ -4,6 +4,11 @@ from __future__ import annotations
 
 # First: gRPC reads its log settings once, when pymilvus imports it (see llama_index_mmrag.logs).
 from llama_index_mmrag import logs as _logs  # noqa: F401  isort: skip
+# Before LightRAG is imported: it imports pypinyin (about 55 MB resident) to sort Chinese file names in its server's
+# listings, which this package never shows; it loads on first use instead (see llama_index_mmrag.lazy_exports).
+from llama_index_mmrag.lazy_exports import defer_import as _defer_import  # isort: skip
+
+_defer_import("pypinyin")
 
 from typing import TYPE_CHECKING
 

@@ -50,6 +50,7 @@ from lightrag.utils import SanitizingJSONEncoder
 from llama_index_mmrag.errors import StoreError
 from llama_index_mmrag.graph.safe_text import is_xml_safe, xml_safe
 from llama_index_mmrag.graph.file_copies import looks_whole, restore_sources
+from llama_index_mmrag.graph.graphml_read import read_graphml_lean
 from llama_index_mmrag.manifest import fsync_dir, write_atomic
 
 logger = logging.getLogger(__name__)
@@ -137,8 +138,13 @@ _PARSE_ERRORS = (ET.ParseError, ValueError, UnicodeDecodeError, nx.NetworkXError
 """What a damaged GraphML or JSON file raises when read (``json.JSONDecodeError`` is a ``ValueError``)."""
 
 
+def _load_graph(path: str) -> nx.Graph | None:
+    """The graph in a GraphML file (``None`` if there is none), read without the file's whole XML tree in memory."""
+    return read_graphml_lean(path) if os.path.exists(path) else None
+
+
 def _check_graphml(path: Path) -> None:
-    nx.read_graphml(path)
+    read_graphml_lean(path)
 
 
 def _check_json(path: Path) -> None:
@@ -209,7 +215,7 @@ def read_graphml_repaired(path: Path, global_config: dict[str, Any]) -> nx.Graph
     Raises:
         GraphFileError: If the file is damaged and no copy of it parses.
     """
-    return _read_repaired(path, global_config, NetworkXStorage.load_nx_graph, _check_graphml)
+    return _read_repaired(path, global_config, _load_graph, _check_graphml)
 
 
 def read_json_repaired(path: Path, global_config: dict[str, Any]) -> Any:
@@ -257,16 +263,24 @@ class MMRAGNetworkXStorage(NetworkXStorage):  # type: ignore[misc]  # upstream m
     """
 
     def __post_init__(self) -> None:
-        try:
-            super().__post_init__()
-        except _PARSE_ERRORS:
-            repair_file(
-                Path(self._graphml_xml_file),
-                Path(self.global_config["working_dir"]),
-                _journal_dir(self.global_config),
-                _check_graphml,
-            )
-            super().__post_init__()
+        # upstream's set-up, reading the file lean (networkx's reader holds a tree of the whole file: about four
+        # times the graph's memory) and repairing it first if it does not parse
+        working_dir = self.global_config["working_dir"]
+        self.workspace = self.workspace or ""
+        workspace_dir = os.path.join(working_dir, self.workspace) if self.workspace else working_dir
+        os.makedirs(workspace_dir, exist_ok=True)
+        self._graphml_xml_file = os.path.join(workspace_dir, f"graph_{self.namespace}.graphml")
+        self._storage_lock = None
+        self.storage_updated = None
+        self._graph = read_graphml_repaired(Path(self._graphml_xml_file), self.global_config) or nx.Graph()
+
+    async def _get_graph(self) -> nx.Graph:
+        """The graph, re-read (lean) if another process saved it since (upstream's check)."""
+        async with self._storage_lock:
+            if self.storage_updated.value:
+                self._graph = _load_graph(self._graphml_xml_file) or nx.Graph()
+                self.storage_updated.value = False
+            return self._graph
 
     async def index_done_callback(self) -> bool:
         """Save the graph (atomically).
@@ -278,7 +292,7 @@ class MMRAGNetworkXStorage(NetworkXStorage):  # type: ignore[misc]  # upstream m
         path = Path(self._graphml_xml_file)
         async with self._storage_lock:
             if self.storage_updated.value:
-                self._graph = NetworkXStorage.load_nx_graph(self._graphml_xml_file) or nx.Graph()
+                self._graph = _load_graph(self._graphml_xml_file) or nx.Graph()
                 self.storage_updated.value = False
                 raise GraphFileError(f"the graph {path} was changed by another writer meanwhile; this write is dropped")
             try:
