@@ -21,10 +21,39 @@ from __future__ import annotations
 import asyncio
 import atexit
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+_CLOSE_HOOKS: list[Callable[[], Coroutine[Any, Any, None]]] = []
+
+
+def on_loop_close(hook: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run ``hook()`` on every :class:`BackgroundLoop` just before it closes, once per hook.
+
+    A client that keeps one session per event loop (the DashScope SDK's aiohttp session) registers its close
+    here, so a process that ends does not report the session as unclosed.
+
+    Args:
+        hook: A coroutine function run on the closing loop; its errors are ignored.
+
+    Example:
+        >>> closed = []
+        >>> async def close_session() -> None:
+        ...     closed.append("session")
+        >>> on_loop_close(close_session)
+        >>> BackgroundLoop().close()
+        >>> closed
+        ['session']
+        >>> _CLOSE_HOOKS.remove(close_session)
+    """
+    if hook not in _CLOSE_HOOKS:
+        _CLOSE_HOOKS.append(hook)
+
+
+async def _run_close_hooks() -> None:
+    await asyncio.gather(*(hook() for hook in list(_CLOSE_HOOKS)), return_exceptions=True)
 
 
 async def _cancel_pending() -> None:
@@ -78,10 +107,12 @@ class BackgroundLoop:
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
 
     def close(self) -> None:
-        """Cancel what is still pending on the loop (engines leave worker tasks behind), stop it, join its thread."""
+        """Run the close hooks (:func:`on_loop_close`), cancel what is still pending on the loop (engines leave worker
+        tasks behind), stop it, join its thread."""
         if self._loop.is_closed():
             return
         if self._thread.is_alive():
+            asyncio.run_coroutine_threadsafe(_run_close_hooks(), self._loop).result(timeout=30)
             asyncio.run_coroutine_threadsafe(_cancel_pending(), self._loop).result(timeout=30)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)

@@ -24,12 +24,18 @@ from typing import Any, TypeVar
 
 import aiohttp
 import requests
+from dashscope.api_entities.aio_session import close_shared_aio_session
 from dashscope.api_entities.dashscope_response import DashScopeAPIResponse
 from dashscope.common.error import DashScopeException
 
 from llama_index_mmrag.models.dashscope.errors import MALFORMED_RESPONSE, STREAM_CUT, DashScopeError
+from llama_index_mmrag.runtime import on_loop_close
 
 logger = logging.getLogger(__name__)
+
+# The SDK keeps one aiohttp session per event loop and closes it at exit only where that loop is still open; the
+# engine loop closes before (llama_index_mmrag.runtime), so its session is closed with it.
+on_loop_close(close_shared_aio_session)
 
 
 class SdkFailureFilter(logging.Filter):
