@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from llama_index_mmrag.modalities import UnknownModalityError
     from llama_index_mmrag.models.adapters import EmbeddingTimeoutError, NoLLMConfiguredError
     from llama_index_mmrag.models.dashscope import DashScopeError
+    from llama_index_mmrag.models.image_embedding import ImageEmbeddingSettingError
     from llama_index_mmrag.parsing.errors import ParseError
     from llama_index_mmrag.parsing.ocr import ImageReadError
     from llama_index_mmrag.processors import (
@@ -91,6 +92,7 @@ _EXPORTS = {
     "NoLLMConfiguredError": "llama_index_mmrag.models.adapters",
     "EmbeddingTimeoutError": "llama_index_mmrag.models.adapters",
     "DashScopeError": "llama_index_mmrag.models.dashscope",
+    "ImageEmbeddingSettingError": "llama_index_mmrag.models.image_embedding",
 }
 
 
@@ -109,6 +111,7 @@ __all__ = [
     "GraphAccessError",
     "GraphBuildError",
     "GraphFileError",
+    "ImageEmbeddingSettingError",
     "ImageModalPostprocessor",
     "ImageReadError",
     "IngestReport",
