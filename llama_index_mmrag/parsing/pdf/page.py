@@ -31,6 +31,7 @@ from llama_index_mmrag.parsing.pdf.page_image import (
     PageRenders,
     is_visually_rich,
     page_image_item,
+    page_images_enabled,
     page_summary,
 )
 from llama_index_mmrag.parsing.pdf.regions import RegionContent, arrange_scan
@@ -193,6 +194,8 @@ def _page_picture(
     pictures = [b.item for b in blocks if b.item["type"] == "image"]
     whole = next((item for item in pictures if item.get("image_kind") == PAGE_IMAGE_KIND), None)
     if whole is None:
+        if not page_images_enabled():
+            return []
         figures = [tuple(item["bbox"]) for item in pictures]
         if not is_visually_rich(geometry.width, geometry.height, scanned=scanned, figure_boxes=figures):  # type: ignore[arg-type]
             return []

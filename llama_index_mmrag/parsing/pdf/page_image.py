@@ -16,7 +16,9 @@ A page is visually rich (:func:`is_visually_rich`) when it is
 - a born-digital page whose figures (raster images and vector drawings the parser cropped) cover at least
   :data:`FIGURE_SHARE` of its area.
 
-A blank render (no ink at all) gets no page image.
+A blank render (no ink at all) gets no page image. ``MMRAG_PAGE_IMAGES=off`` turns page images off
+(:func:`page_images_enabled`): on a scanned deck they cost about a third more ingest CPU, most of it in the graph
+(see ``benchmarks/RESULTS.md``).
 
 Example:
     >>> import numpy as np
@@ -32,6 +34,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -50,6 +53,7 @@ __all__ = [
     "PageRenders",
     "is_visually_rich",
     "page_image_item",
+    "page_images_enabled",
     "page_summary",
 ]
 
@@ -64,8 +68,20 @@ SLIDE_ASPECT = 1.25
 SUMMARY_CHARS = 600
 """Characters of the page's text a page image carries as its text (cut at a word)."""
 JPEG_QUALITY = 75
+PAGE_IMAGES_ENV = "MMRAG_PAGE_IMAGES"
+"""Environment variable that turns page images off (``off``, ``0``, ``false``, ``no``); they are on by default."""
 
 _BLANK_STD = 3.0
+
+
+def page_images_enabled() -> bool:
+    """Whether the parser keeps page images (unless ``MMRAG_PAGE_IMAGES=off``).
+
+    Example:
+        >>> os.environ.get(PAGE_IMAGES_ENV, "on"), page_images_enabled()
+        ('on', True)
+    """
+    return os.environ.get(PAGE_IMAGES_ENV, "on").strip().lower() not in ("off", "0", "false", "no")
 
 
 def is_visually_rich(width: float, height: float, *, scanned: bool, figure_boxes: Sequence[Box]) -> bool:

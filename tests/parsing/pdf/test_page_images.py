@@ -16,7 +16,7 @@ from PIL import Image
 from reportlab.lib.pagesizes import letter
 from reportlab.pdfgen.canvas import Canvas
 
-from llama_index_mmrag.parsing.pdf.page_image import PAGE_IMAGE_MAX_SIDE
+from llama_index_mmrag.parsing.pdf.page_image import PAGE_IMAGE_MAX_SIDE, PAGE_IMAGES_ENV
 from llama_index_mmrag.parsing.pdf.parse import parse_pdf
 
 Items = list[dict[str, Any]]
@@ -101,3 +101,11 @@ def test_a_page_of_mostly_text_gets_no_page_image(parsed: tuple[Path, Items], pa
     on_page = [i for i in items if i["page_idx"] == page]
     assert on_page and not _page_images(items, page)
     assert not any("page_image" in i for i in on_page)
+
+
+def test_the_setting_turns_page_images_off(parsed: tuple[Path, Items], monkeypatch: pytest.MonkeyPatch) -> None:
+    folder, items = parsed
+    monkeypatch.setenv(PAGE_IMAGES_ENV, "off")
+    again = parse_pdf(folder / "deck.pdf", folder / "parsed-off", ocr=False, workers=1)
+    assert _page_images(items, 0) and not any(i.get("image_kind") == "page" or "page_image" in i for i in again)
+    assert [i["type"] for i in again] == [i["type"] for i in items if i.get("image_kind") != "page"]
