@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,15 @@ def dashscope_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     with DashScopeFakeServer() as server:
         yield server
+
+
+@pytest.fixture
+async def aio_sessions() -> AsyncIterator[None]:
+    """Close the DashScope SDK's per-event-loop aiohttp session before the test's loop goes away."""
+    import dashscope
+
+    yield
+    await dashscope.close_shared_aio_session()
 
 
 @pytest.fixture(scope="session")

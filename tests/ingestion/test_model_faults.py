@@ -10,7 +10,6 @@ the item, and the cost report's calls and tokens equal the answers the server se
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +40,6 @@ def red_png(tmp_path: Path) -> Path:
     path.parent.mkdir()
     Image.new("RGB", (40, 30), (200, 30, 30)).save(path)
     return path
-
-
-@pytest.fixture
-async def aio_sessions() -> AsyncIterator[None]:
-    yield
-    await dashscope.close_shared_aio_session()
 
 
 def _retry_waits(caplog: pytest.LogCaptureFixture, model: str) -> list[float]:

@@ -6,7 +6,6 @@ import asyncio
 import base64
 import json
 import socket
-from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
 from pathlib import Path
@@ -50,13 +49,6 @@ from tests.support.dashscope_server import (
 def server(dashscope_server: DashScopeFakeServer) -> DashScopeFakeServer:
     """The shared loopback DashScope (tests/conftest.py)."""
     return dashscope_server
-
-
-@pytest.fixture
-async def aio_sessions() -> AsyncIterator[None]:
-    """Close the SDK's per-event-loop aiohttp session before the test's loop goes away."""
-    yield
-    await dashscope.close_shared_aio_session()
 
 
 @pytest.fixture

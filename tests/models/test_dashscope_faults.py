@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import dashscope
@@ -34,13 +33,6 @@ FAULTS: dict[str, tuple[str, dict[str, Any]]] = {
 def server(dashscope_server: DashScopeFakeServer) -> DashScopeFakeServer:
     """The shared loopback DashScope (tests/conftest.py)."""
     return dashscope_server
-
-
-@pytest.fixture
-async def aio_sessions() -> AsyncIterator[None]:
-    """Close the SDK's per-event-loop aiohttp session before the test's loop goes away."""
-    yield
-    await dashscope.close_shared_aio_session()
 
 
 def llm(server: DashScopeFakeServer, **kwargs: Any) -> DashScopeLLM:

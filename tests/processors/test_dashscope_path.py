@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import dashscope
 import pytest
 
 from llama_index_mmrag.schema import ContentBlock
@@ -24,12 +22,6 @@ from tests.support.dashscope_server import (
 def server(dashscope_server: DashScopeFakeServer) -> DashScopeFakeServer:
     """The shared loopback DashScope (tests/conftest.py)."""
     return dashscope_server
-
-
-@pytest.fixture
-async def aio_sessions() -> AsyncIterator[None]:
-    yield
-    await dashscope.close_shared_aio_session()
 
 
 def _data_url_bytes(url: str) -> bytes:
