@@ -31,13 +31,15 @@ from typing import Any
 import networkx as nx
 from networkx.readwrite.graphml import GraphMLReader
 
+from llama_index_mmrag.errors import StoreError
+
 _NS = "{" + GraphMLReader.NS_GRAPHML + "}"
 _KEY, _GRAPH, _NODE, _EDGE, _DATA = (_NS + tag for tag in ("key", "graph", "node", "edge", "data"))
 _DEFAULT = _NS + "default"
 
 
-class _NotStreamable(Exception):
-    """The file uses a GraphML feature the streaming reader leaves to networkx."""
+class _NotStreamable(StoreError):
+    """The file uses a GraphML feature the streaming reader leaves to networkx (caught here, never raised out)."""
 
 
 def read_graphml_lean(path: str | os.PathLike[str]) -> nx.Graph:
