@@ -17,12 +17,19 @@ put it first on ``PYTHONPATH``: the package it holds is the one compiled and tim
 
 Targets (issue 11): ``--help`` and argument errors < 1 s, ``stats``/``delete`` < 3 s, a warm query < 5 s.
 
+``--footprint STORE`` measures memory instead, on an existing store: the peak resident memory (``ru_maxrss``
+from ``wait4``, and ``VmHWM``/``VmRSS`` from ``/proc/self/status``) of a fresh ``mmrag query`` process and of a
+Python process that opens the facade and runs ``retrieve`` and ``query`` (target, issue 16: <= 600 MB). The
+store's local Lite server is a process of its own and is not counted (its RSS is printed beside).
+
 Usage:
     python benchmarks/startup.py [--runs N] [--only COMMAND ...] [--json OUT]
+    python benchmarks/startup.py --footprint STORE [--runs N] [--json OUT]
 
 Example:
     python benchmarks/startup.py --runs 3
     python benchmarks/startup.py --runs 5 --only delete    # just the deletes (cold and warm)
+    python benchmarks/startup.py --footprint ./mmrag_storage --runs 3
 """
 
 from __future__ import annotations
@@ -49,6 +56,71 @@ MMRAG = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "llama_i
 TARGETS_S = {"--help": 1.0, "query --modality imagee": 1.0, "stats": 3.0, "delete": 3.0, "query": 5.0}
 IDLE_S = "1"
 """``MMRAG_LITE_IDLE_S`` for the timed commands: a server nobody holds stops a second after its last user."""
+
+
+FACADE_QUERY = """
+import json, sys
+from llama_index_mmrag import MultimodalRAG
+rag = MultimodalRAG(storage_dir=sys.argv[1])
+hits = rag.as_retriever().retrieve(sys.argv[2])
+answer = rag.as_query_engine().query(sys.argv[2])
+status = dict(line.split(":", 1) for line in open("/proc/self/status") if line.startswith(("VmHWM", "VmRSS")))
+print(json.dumps({k: int(v.split()[0]) // 1024 for k, v in status.items()} | {"hits": len(hits)}))
+"""
+"""A Python process that opens the facade on a store and asks one question both ways; prints its VmHWM/VmRSS (MB)."""
+
+
+def _peak_rss_mb(args: list[str]) -> tuple[float, str]:
+    """(peak RSS in MB, stdout) of one fresh process running ``args`` (its own ``ru_maxrss``, from ``wait4``)."""
+    env = {**os.environ, "COLUMNS": "120"}
+    # run outside the checkout: ``python -c`` puts the working folder first on sys.path, before PYTHONPATH
+    process = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=tempfile.gettempdir()
+    )
+    out = process.stdout.read() if process.stdout else ""
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[:3])} ... exited {process.returncode}")
+    return usage.ru_maxrss / 1024, out
+
+
+def _lite_server_rss_mb(store: Path) -> float | None:
+    """RSS of the store's local Lite server process, if one is running."""
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"llama_index_mmrag.stores.lite_server" in cmdline and str(store / "milvus.db").encode() in cmdline:
+            rss = [line for line in (proc / "status").read_text().splitlines() if line.startswith("VmRSS")]
+            return int(rss[0].split()[1]) / 1024 if rss else None
+    return None
+
+
+def footprint(store: Path, runs: int) -> dict[str, Any]:
+    """Peak RSS (MB) of ``runs`` fresh query processes of each kind on ``store``.
+
+    Args:
+        store: An existing store (ingested before).
+        runs: Fresh processes per kind.
+    """
+    question = "Does Milvus support simultaneous insertion and search?"
+    store = store.resolve()
+    cli, facade, status, server = [], [], [], []
+    for _ in range(runs):
+        cli.append(_peak_rss_mb([*MMRAG, "query", question, "--store", str(store)])[0])
+        peak, out = _peak_rss_mb([sys.executable, "-c", FACADE_QUERY, str(store), question])
+        facade.append(peak)
+        status.append(json.loads(out.strip().splitlines()[-1]))
+        server.append(_lite_server_rss_mb(store))
+    return {
+        "mmrag query peak RSS MB": [round(v) for v in cli],
+        "facade retrieve+query peak RSS MB": [round(v) for v in facade],
+        "facade VmHWM/VmRSS MB after the query": status,
+        "local Lite server RSS MB (separate process)": [None if v is None else round(v) for v in server],
+        "target MB": 600,
+    }
 
 
 def _cpu_children() -> float:
@@ -155,8 +227,20 @@ def main() -> None:
         "--only", nargs="+", choices=sorted(TARGETS_S), default=None, help="Time just these commands (all by default)."
     )
     parser.add_argument("--json", type=Path, default=None, help="Also write the figures here.")
+    parser.add_argument("--footprint", type=Path, default=None, help="Measure query memory on this store instead.")
     args = parser.parse_args()
     load_before = os.getloadavg()
+    if args.footprint is not None:
+        import llama_index_mmrag
+
+        result = footprint(args.footprint, args.runs)
+        print(f"package measured: {Path(llama_index_mmrag.__file__).parent}; store {args.footprint}")
+        print(f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f} (1 min)")
+        for name, value in result.items():
+            print(f"{name}: {value}")
+        if args.json is not None:
+            args.json.write_text(json.dumps(result, indent=1), encoding="utf-8")
+        return
     figures = measure(args.runs, args.only)
     load_after = os.getloadavg()
     import llama_index_mmrag
