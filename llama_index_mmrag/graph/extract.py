@@ -254,6 +254,9 @@ class GraphChunk:
         entity_name: A modal item's entity as its describer named it (``entity_info``; the LLM path's graph
             names the item so); empty when it has none.
         entity_summary: That entity's summary.
+        restates_page: A page image (``image_kind: page``): its text is a summary of its page's own text, which
+            the page's other chunks bring to the graph, so it is kept as a chunk (its id matches its node's) but
+            no entity or relation is read from it again.
 
     Example:
         >>> GraphChunk("report.pdf#3", "| Index | Recall |", doc="report.pdf", page=2, modality="table",
@@ -270,6 +273,7 @@ class GraphChunk:
     headers: tuple[str, ...] = ()
     entity_name: str = ""
     entity_summary: str = ""
+    restates_page: bool = False
 
     def __post_init__(self) -> None:
         if not self.chunk_id:
@@ -816,6 +820,8 @@ class _KGBuilder:
             }
         )
         self._order_in_doc[chunk.doc] += 1
+        if chunk.restates_page:
+            return
         analysis = analyze_text(_analysable_text(chunk))
         names = analysis.top(self.limit, _doc_names(chunk.doc))
         for name in names:

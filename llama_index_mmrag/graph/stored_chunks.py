@@ -43,7 +43,7 @@ def graph_chunk(chunk_id: str, text: str, metadata: Mapping[str, Any]) -> GraphC
         chunk_id: The node id.
         text: The node's text (``node.get_content()``).
         metadata: The node's metadata (``doc``, and ``page``, ``modality``, ``caption``, ``table_headers``, a
-            modal item's ``entity_name`` and ``entity_summary``).
+            modal item's ``entity_name`` and ``entity_summary``, a page image's ``image_kind``).
 
     Example:
         >>> graph_chunk("c1", "| a | b |", {"doc": "r.pdf", "page": 2, "modality": "table",
@@ -65,6 +65,7 @@ def graph_chunk(chunk_id: str, text: str, metadata: Mapping[str, Any]) -> GraphC
         headers=tuple(metadata.get("table_headers") or ()),
         entity_name=str(metadata.get("entity_name") or ""),
         entity_summary=str(metadata.get("entity_summary") or ""),
+        restates_page=metadata.get("image_kind") == "page",
     )
 
 

@@ -183,6 +183,23 @@ def test_one_thing_is_one_node_across_chunks() -> None:
     assert query_node["source_ids"] == ["arch-0", "arch-2"]
 
 
+def test_a_page_image_is_a_chunk_of_the_graph_but_its_restated_page_text_adds_no_entity_or_relation() -> None:
+    from llama_index_mmrag.graph.stored_chunks import graph_chunk
+
+    text = "Milvus stores vectors in MinIO. The query node searches segments."
+    page_text = graph_chunk("p0", text, {"doc": "deck.pdf", "page": 0, "modality": "text"})
+    page_image = graph_chunk("p0-image", text, {"doc": "deck.pdf", "page": 0, "modality": "image", "image_kind": "page"})
+    figure = graph_chunk("p0-figure", text, {"doc": "deck.pdf", "page": 0, "modality": "image"})
+
+    kg = build_custom_kg([page_text, page_image, figure])
+
+    assert [c["source_id"] for c in kg["chunks"]] == ["p0", "p0-image", "p0-figure"]  # ids match the nodes'
+    sources = {cid for e in kg["entities"] for cid in e["source_ids"]}
+    sources |= {cid for r in kg["relationships"] for cid in r["chunk_weights"]}
+    assert "p0-image" not in sources
+    assert {"p0", "p0-figure"} <= sources  # a figure's own text still brings its entities
+
+
 def test_relationships_are_weighted_co_occurrences() -> None:
     kg = build_custom_kg(ARCH_DOC)
     # same sentence in the text chunk (1 + 1) and in the figure chunk (1 + 1)
