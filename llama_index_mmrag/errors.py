@@ -47,7 +47,7 @@ class InputError(MMRAGError):
         ...     choose_parser("notes.xyz")
         ... except InputError as exc:                     # a file, name, argument, question or filter
         ...     print(type(exc).__name__, "|", exc)
-        ParseError | notes.xyz: unsupported file type .xyz; supported: .bmp, .csv, .docx, ...
+        ParseError | notes.xyz: unsupported file type .xyz; supported: .aac, .avi, .bmp, .csv, .docx, ...
     """
 
 

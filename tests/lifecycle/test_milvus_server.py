@@ -153,7 +153,7 @@ def _fake_open(calls: list[bool], fail_hybrid: bool = False) -> Any:
         def __init__(self, hybrid: bool) -> None:
             self.enable_sparse = hybrid
 
-    def open_store(settings: MMRAGSettings, dim: int, hybrid: bool) -> Store:
+    def open_store(settings: MMRAGSettings, dim: int, hybrid: bool, image_field: Any = None) -> Store:
         calls.append(hybrid)
         if hybrid and fail_hybrid:
             raise MilvusException(1100, "data type SparseFloatVector is not supported")
@@ -200,9 +200,9 @@ def test_build_vector_store_falls_back_to_dense_with_a_warning(
 def test_the_facade_retrieves_in_dense_mode_from_a_dense_only_store(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sample_faq: Path
 ) -> None:
-    def dense_only(settings: MMRAGSettings, dim: int) -> Any:
+    def dense_only(settings: MMRAGSettings, dim: int, image_field: Any = None) -> Any:
         settings.storage_dir.mkdir(parents=True, exist_ok=True)
-        return milvus_store.ensure_loaded(milvus_store._open_store(settings, dim, hybrid=False))
+        return milvus_store.ensure_loaded(milvus_store._open_store(settings, dim, False, image_field))
 
     monkeypatch.setattr("llama_index_mmrag.index.opening.build_vector_store", dense_only)
     with MultimodalRAG(storage_dir=tmp_path / "store") as rag:
