@@ -73,18 +73,15 @@ def build_models(
     remote_embedding = embed_model is None and s.embed_model != "local"
     if s.use_dashscope and (llm is None or vlm is None or remote_embedding):
         from llama_index_mmrag.models.dashscope import dashscope_models_from_settings
+        from llama_index_mmrag.models.dashscope.connection import connection_settings
 
         ds_llm, ds_vlm, ds_embed = dashscope_models_from_settings(
             api_key=s.dashscope_api_key or "",
-            base_url=s.dashscope_base_url,
             llm_model=s.llm_model,
             vlm_model=s.vlm_model,
             embed_model=s.embed_model if s.embed_model != "local" else DASHSCOPE_DEFAULT_EMBEDDING,
             embed_dim=s.embed_dim,
-            timeout=s.llm_timeout,
-            max_retries=s.llm_max_retries,
-            retry_backoff=s.llm_retry_backoff,
-            max_retry_wait=s.llm_retry_max_wait,
+            **connection_settings(s),
         )
         llm = llm or ds_llm
         vlm = vlm or ds_vlm

@@ -108,6 +108,7 @@ def build_image_embedding(
             f"MMRAG_IMAGE_EMBED_MODEL=none"
         )
     from llama_index_mmrag.models.dashscope import DashScopeMultiModalEmbedding
+    from llama_index_mmrag.models.dashscope.connection import connection_settings
 
     name = name.lower()
     allowed = MULTIMODAL_EMBEDDING_DIMENSIONS[name]
@@ -118,13 +119,6 @@ def build_image_embedding(
             f"leave it empty for {allowed[0]}"
         )
     model = DashScopeMultiModalEmbedding(
-        model_name=name,
-        dimension=dim,
-        api_key=settings.dashscope_api_key,
-        base_url=settings.dashscope_base_url,
-        timeout=settings.llm_timeout,
-        max_retries=settings.llm_max_retries,
-        retry_backoff=settings.llm_retry_backoff,
-        max_retry_wait=settings.llm_retry_max_wait,
+        model_name=name, dimension=dim, api_key=settings.dashscope_api_key, **connection_settings(settings)
     )
     return model, dim

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import dashscope
@@ -11,8 +11,31 @@ from llama_index.core.bridge.pydantic import BaseModel, Field, field_validator, 
 
 from llama_index_mmrag.models.dashscope.calls import CallContext
 
+if TYPE_CHECKING:
+    from llama_index_mmrag.settings import MMRAGSettings
 
 DASHSCOPE_API_KEY_ENV = "DASHSCOPE_API_KEY"
+
+
+def connection_settings(settings: MMRAGSettings) -> dict[str, Any]:
+    """The endpoint, timeout and retry fields of every DashScope model, as the settings give them (the API key is
+    each caller's: a missing one is reported in the caller's terms).
+
+    Args:
+        settings: The package settings (``MMRAG_LLM_TIMEOUT``, ``MMRAG_LLM_MAX_RETRIES``, ...).
+
+    Example:
+        >>> from llama_index_mmrag.settings import MMRAGSettings
+        >>> connection_settings(MMRAGSettings(llm_max_retries=5))["max_retries"]
+        5
+    """
+    return {
+        "base_url": settings.dashscope_base_url,
+        "timeout": settings.llm_timeout,
+        "max_retries": settings.llm_max_retries,
+        "retry_backoff": settings.llm_retry_backoff,
+        "max_retry_wait": settings.llm_retry_max_wait,
+    }
 
 
 class DashScopeConnection(BaseModel):
