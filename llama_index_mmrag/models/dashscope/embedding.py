@@ -58,6 +58,12 @@ def _batches(items: Sequence[_T], size: int) -> Iterator[list[_T]]:
         yield list(items[start : start + size])
 
 
+def _check_produces(model: str, dimension: int, allowed: Sequence[int] | None) -> None:
+    """Refuse a dimension the model does not produce (``allowed`` None: any)."""
+    if allowed is not None and dimension not in allowed:
+        raise ValueError(f"{model} does not produce {dimension}-d vectors: use one of {list(allowed)}.")
+
+
 def _check_texts(texts: Sequence[str], model: str) -> None:
     for index, text in enumerate(texts):
         if not isinstance(text, str) or not text.strip():
@@ -94,11 +100,7 @@ class DashScopeEmbedding(BaseEmbedding, DashScopeConnection):
 
     @model_validator(mode="after")
     def _check_dimension(self) -> DashScopeEmbedding:
-        allowed = TEXT_EMBEDDING_DIMENSIONS.get(self.model_name)
-        if allowed is not None and self.dimension not in allowed:
-            raise ValueError(
-                f"{self.model_name} does not produce {self.dimension}-d vectors: use one of {list(allowed)}."
-            )
+        _check_produces(self.model_name, self.dimension, TEXT_EMBEDDING_DIMENSIONS.get(self.model_name))
         return self
 
     @classmethod
@@ -205,11 +207,7 @@ class DashScopeMultiModalEmbedding(MultiModalEmbedding, DashScopeConnection):
         fixed = MULTIMODAL_EMBEDDING_FIXED_DIMENSIONS.get(self.model_name)
         if fixed is not None and self.dimension != fixed:
             raise ValueError(f"{self.model_name} only produces {fixed}-d vectors: set dimension={fixed}.")
-        allowed = MULTIMODAL_EMBEDDING_DIMENSIONS.get(self.model_name)
-        if allowed is not None and self.dimension not in allowed:
-            raise ValueError(
-                f"{self.model_name} does not produce {self.dimension}-d vectors: use one of {list(allowed)}."
-            )
+        _check_produces(self.model_name, self.dimension, MULTIMODAL_EMBEDDING_DIMENSIONS.get(self.model_name))
         return self
 
     @classmethod
