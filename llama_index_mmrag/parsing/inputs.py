@@ -94,18 +94,26 @@ class LoadFailure:
 
 
 def expand_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
-    """Expand files and folders (recursively, hidden files skipped) into a sorted, de-duplicated file list.
+    """Expand files and folders (recursively, hidden files skipped) into a sorted, de-duplicated file list; a
+    folder's transcripts of its recordings (``talk.srt`` beside ``talk.mp4``) are read with them, not listed.
 
     Args:
         paths: One path or several; folders are walked.
     """
+    from llama_index_mmrag.parsing.media.transcripts import transcripts_among
+
     items = [paths] if isinstance(paths, (str, Path)) else list(paths)
     seen: dict[Path, None] = {}
     for item in items:
         path = Path(item)
         if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                if child.is_file() and not any(part.startswith(".") for part in child.relative_to(path).parts):
+            children = [
+                child for child in sorted(path.rglob("*"))
+                if child.is_file() and not any(part.startswith(".") for part in child.relative_to(path).parts)
+            ]
+            transcripts = transcripts_among(children)  # read with their recording, not documents of their own
+            for child in children:
+                if child not in transcripts:
                     seen.setdefault(child.resolve(), None)
         else:
             seen.setdefault(path.resolve() if path.exists() else path, None)

@@ -28,6 +28,7 @@ from typing import NamedTuple
 from raganything.parser import get_parser, get_supported_parsers
 
 from llama_index_mmrag.modalities import MODALITIES
+from llama_index_mmrag.modalities.audio import TRANSCRIPT_SUFFIXES
 from llama_index_mmrag.parsing.availability import (
     Availability,
     docling_format_status,
@@ -82,6 +83,12 @@ def _unsupported(path: str | Path, suffix: str) -> ParseError:
             path,
             f"{suffix} is a legacy binary Office format that no offline parser reads; "
             f"save it as {LEGACY_OFFICE_SUFFIXES[suffix]} and parse that file",
+        )
+    if suffix in TRANSCRIPT_SUFFIXES:
+        return ParseError(
+            path,
+            f"a {suffix} transcript is read with its recording, not on its own: put the recording beside it under "
+            f"the same name ({Path(path).stem}.mp4, {Path(path).stem}.wav ...) and ingest the recording",
         )
     return ParseError(
         path,

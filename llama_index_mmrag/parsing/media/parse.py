@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import math
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -30,9 +31,31 @@ from llama_index_mmrag.parsing.errors import ParseError
 from llama_index_mmrag.parsing.media import asr
 from llama_index_mmrag.parsing.media.decode import MediaInfo, frame_image, probe, sample_frames, subtitle_cues
 from llama_index_mmrag.parsing.media.transcripts import find_transcript, read_transcript
+from llama_index_mmrag.schema import clean_text
 from llama_index_mmrag.schema.identity import format_timestamp
 
 logger = logging.getLogger(__name__)
+
+
+KEYFRAME_PREFIX_BYTES = 80
+"""A keyframe's file name starts with at most this many bytes of its video's name (a name of 255 bytes in
+multi-byte characters would otherwise make a keyframe name longer than a file system allows)."""
+
+
+def file_name_prefix(stem: str, limit: int = KEYFRAME_PREFIX_BYTES) -> str:
+    """The start of a file name, at most ``limit`` bytes of UTF-8, cut between characters; bytes of a name that
+    is not UTF-8 are dropped (the prefix lands in stored paths, which must be UTF-8).
+
+    Args:
+        stem: A file name without its suffix.
+        limit: The most bytes kept.
+
+    Example:
+        >>> file_name_prefix("déjà vu", 4), file_name_prefix("talk"), file_name_prefix("caf\\udce9")
+        ('déj', 'talk', 'caf')
+    """
+    raw = stem.encode("utf-8", "surrogateescape")[:limit]
+    return raw.decode("utf-8", "ignore") or "keyframe"
 
 
 def keyframe_items(path: Path, output_dir: Path, duration_s: float, policy: KeyframePolicy | None = None) -> list[dict[str, Any]]:
@@ -52,6 +75,7 @@ def keyframe_items(path: Path, output_dir: Path, duration_s: float, policy: Keyf
     folder = output_dir / "keyframes"
     folder.mkdir(parents=True, exist_ok=True)
     items: list[dict[str, Any]] = []
+    prefix = file_name_prefix(path.stem)
     last_s = 0.0
     for time_s, frame in sample_frames(path, picker.policy.sample_fps):
         last_s = time_s
@@ -60,7 +84,7 @@ def keyframe_items(path: Path, output_dir: Path, duration_s: float, policy: Keyf
         if not picker.offer(time_s, np.asarray(thumbnail)):
             continue
         image = frame_image(frame)
-        target = folder / f"{path.stem[:80]}_{len(items):04d}_{int(time_s)}s.png"
+        target = folder / f"{prefix}_{len(items):04d}_{int(time_s)}s.png"
         image.save(target)
         items.append({
             "type": "image",
@@ -77,8 +101,31 @@ def keyframe_items(path: Path, output_dir: Path, duration_s: float, policy: Keyf
     return items
 
 
+def sane_cues(cues: list[Cue]) -> list[Cue]:
+    """Cues whose times a passage can carry: none before the start, none ending before it starts (a cue written
+    backwards ends where it starts), none at a time that is not a number; their text free of control characters.
+
+    Args:
+        cues: Cues from a transcript, a subtitle track or speech recognition.
+
+    Example:
+        >>> sane_cues([Cue(9.0, 5.0, "backwards"), Cue(-1.0, 2.0, "early"), Cue(float("nan"), 1.0, "lost")])
+        [Cue(start_s=9.0, end_s=9.0, text='backwards'), Cue(start_s=0.0, end_s=2.0, text='early')]
+    """
+    sane = []
+    for cue in cues:
+        if not (math.isfinite(cue.start_s) and math.isfinite(cue.end_s)):
+            continue
+        start = max(0.0, float(cue.start_s))
+        sane.append(Cue(start, max(start, float(cue.end_s)), clean_text(cue.text)))
+    return sane
+
+
 def speech_cues(path: Path, info: MediaInfo) -> tuple[list[Cue], str]:
     """What is said in a recording, and where it was read from (``""`` when nowhere).
+
+    A transcript beside the file that holds no cue with text is passed over (with a warning naming it) for the
+    next source.
 
     Args:
         path: The recording.
@@ -86,17 +133,26 @@ def speech_cues(path: Path, info: MediaInfo) -> tuple[list[Cue], str]:
     """
     transcript = find_transcript(path)
     if transcript is not None:
-        return read_transcript(transcript, info.duration_s), transcript.name
+        cues = sane_cues(read_transcript(transcript, info.duration_s))
+        if any(c.text.strip() for c in cues):
+            return cues, transcript.name
+        logger.warning("%s: its transcript %s holds no cue with text; it is passed over", path.name, transcript.name)
     if info.subtitles:
-        cues = subtitle_cues(path)
+        cues = sane_cues(subtitle_cues(path))
         if cues:
             return cues, "its subtitle track"
     if info.audio and asr.configured():
-        return asr.transcribe(path), "DashScope speech recognition"
+        return sane_cues(asr.transcribe(path)), "DashScope speech recognition"
     return [], ""
 
 
 def _what_to_provide(path: Path) -> str:
+    transcript = find_transcript(path)
+    if transcript is not None:
+        return (
+            f"its transcript {transcript.name} holds no cue with text: write what is said into it (or set "
+            "DASHSCOPE_API_KEY to transcribe the recording with DashScope's speech recognition), and ingest it again"
+        )
     return (
         f"put a transcript beside it ({path.stem}.srt, {path.stem}.vtt or {path.stem}.txt), or set "
         "DASHSCOPE_API_KEY to transcribe it with DashScope's speech recognition, and ingest it again"

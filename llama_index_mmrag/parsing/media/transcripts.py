@@ -1,7 +1,8 @@
 """Transcripts beside a recording: ``talk.srt``, ``talk.vtt`` or ``talk.txt`` (also ``talk.en.srt`` ...) for
 ``talk.mp4``, read into time-stamped cues.
 
-SubRip and WebVTT are read by ``webvtt-py`` (cue settings, voice and style tags, notes and BOMs handled). A
+A transcript may be saved in any encoding (UTF-8, UTF-16, Latin-1 ...) and line end. SubRip and WebVTT are
+read by ``webvtt-py`` (cue settings, voice and style tags, notes handled; cue numbers may be left out). A
 ``.txt`` transcript may start lines with a time (``[12:31]``, ``12:31``, ``0:12:31.5 -``): each such line starts a
 cue that lasts until the next one; lines without a time continue the cue above. A ``.txt`` with no time at all
 is one cue per paragraph, each spanning the whole recording (where it is said is not known).
@@ -15,11 +16,17 @@ Example:
 
 from __future__ import annotations
 
+import html
+import io
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from llama_index_mmrag.modalities.audio import TRANSCRIPT_SUFFIXES, Cue
 from llama_index_mmrag.parsing.errors import ParseError
+from llama_index_mmrag.parsing.formats import MEDIA_SUFFIXES
+from llama_index_mmrag.parsing.media.decode import strip_ass
+from llama_index_mmrag.schema import clean_text
 
 _TXT_TIME = re.compile(r"^\s*\[?((?:\d{1,2}:)?\d{1,2}:\d{2}(?:[.,]\d+)?)\]?\s*(?:[-\u2013\u2014:|]\s*)?(.*)$")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
@@ -60,6 +67,32 @@ def find_transcript(recording: Path) -> Path | None:
     return None
 
 
+def transcripts_among(files: Iterable[Path]) -> set[Path]:
+    """The files among ``files`` that are the transcript of a recording among them (``talk.srt``, ``talk.vtt``,
+    ``talk.txt``, ``talk.en.srt`` beside ``talk.mp4``): read with their recording, not documents of their own.
+
+    Args:
+        files: Files, such as a folder's.
+
+    Example:
+        >>> names = ["talk.mp4", "talk.en.srt", "talk.txt", "notes.txt", "orphan.srt"]
+        >>> sorted(p.name for p in transcripts_among(Path("f") / n for n in names))
+        ['talk.en.srt', 'talk.txt']
+    """
+    files = list(files)
+    recordings = {(p.parent, p.stem) for p in files if p.suffix.lower() in MEDIA_SUFFIXES}
+    found: set[Path] = set()
+    for path in files:
+        suffix = path.suffix.lower()
+        if suffix not in TRANSCRIPT_SUFFIXES:
+            continue
+        stem = path.stem
+        tagged = suffix != ".txt" and any((path.parent, stem[:i]) in recordings for i, c in enumerate(stem) if c == ".")
+        if (path.parent, stem) in recordings or tagged:
+            found.add(path)
+    return found
+
+
 def glob_escape(text: str) -> str:
     """``text`` with glob wildcards escaped, so a file name with ``[`` or ``*`` matches only itself.
 
@@ -69,24 +102,68 @@ def glob_escape(text: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", text)
 
 
+_SRT_TIMING = re.compile(r"^\s*-?\d+:\d{1,2}:\d{1,2}[,.]\d+\s*-->")
+
+
+def decode_transcript(path: Path) -> str:
+    """A transcript's text, in whatever encoding it was saved (UTF-8 with or without a BOM, UTF-16, Latin-1 ...),
+    with ``\\n`` line ends and no control character but tabs and newlines.
+
+    Args:
+        path: The transcript.
+
+    Raises:
+        ParseError: Naming the transcript, when it cannot be read or is not text in any encoding.
+    """
+    from charset_normalizer import from_bytes
+
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ParseError(path, f"the transcript cannot be read ({exc.strerror or exc}); check its permissions") from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        best = from_bytes(raw).best()
+        if best is None:
+            raise ParseError(
+                path, "the transcript is not text in any encoding we recognise; save it as UTF-8 text, or remove it"
+            ) from None
+        text = str(best)
+    return clean_text(text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _numbered_srt(text: str) -> str:
+    """SubRip text whose cues all have an index line (some writers leave them out; the reader needs them)."""
+    blocks = _PARAGRAPH_BREAK.split(text.strip())
+    return "\n\n".join(f"0\n{block}" if _SRT_TIMING.match(block) else block for block in blocks) + "\n"
+
+
+def _caption_text(text: str) -> str:
+    """A caption's plain text: ASS override tags (``{\\an8}``) dropped, HTML entities (``&amp;``) read."""
+    return html.unescape(strip_ass(text))
+
+
 def _read_subtitles(path: Path) -> list[Cue]:
     import webvtt
     from webvtt.errors import MalformedFileError
 
     kind = "WebVTT" if path.suffix.lower() == ".vtt" else "SubRip"
+    text = decode_transcript(path)
+    if not text.strip():
+        return []
+    if kind == "SubRip":
+        text = _numbered_srt(text)
     try:
-        captions = webvtt.read(str(path)) if kind == "WebVTT" else webvtt.from_srt(str(path))
-        cues = [Cue(clock_seconds(c.start), clock_seconds(c.end), c.text) for c in captions]
-    except (MalformedFileError, UnicodeDecodeError, ValueError) as exc:
+        captions = webvtt.from_buffer(io.StringIO(text), format="vtt" if kind == "WebVTT" else "srt")
+        cues = [Cue(clock_seconds(c.start), clock_seconds(c.end), _caption_text(c.text)) for c in captions]
+    except (MalformedFileError, ValueError) as exc:
         raise ParseError(path, f"not a valid {kind} file ({exc}); fix it, or remove it to ingest the recording without it") from exc
     return [c for c in cues if c.text.strip()]
 
 
 def _read_text(path: Path, duration_s: float) -> list[Cue]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ParseError(path, "the transcript is not UTF-8 text; save it as UTF-8") from exc
+    text = decode_transcript(path)
     starts: list[tuple[float, list[str]]] = []
     for line in text.splitlines():
         match = _TXT_TIME.match(line)
@@ -98,6 +175,7 @@ def _read_text(path: Path, duration_s: float) -> list[Cue]:
             starts[-1][1].append(line)
     if not any(_TXT_TIME.match(line) for line in text.splitlines()):  # no time at all: paragraphs, whole span
         return [Cue(0.0, duration_s, p.strip()) for p in _PARAGRAPH_BREAK.split(text) if p.strip()]
+    starts.sort(key=lambda start: start[0])  # lines out of time order: each lasts until the next time said
     cues = []
     for i, (start, lines) in enumerate(starts):
         end = starts[i + 1][0] if i + 1 < len(starts) else max(duration_s, start)
