@@ -129,6 +129,12 @@ def _lives_elsewhere(record: DocRecord) -> bool:
     return record.source_path is None or Path(record.source_path).exists()
 
 
+def _stored_from_elsewhere(record: DocRecord, folder: Path, path: Path) -> bool:
+    """Whether the stored document of ``path``'s name was ingested from another file that still exists (not
+    from ``path`` itself: a link in the folder to a file outside it is stored from that file)."""
+    return not belongs_to(record, folder) and record.source_path != str(path) and _lives_elsewhere(record)
+
+
 def _elsewhere_reason(record: DocRecord) -> str:
     return (
         f"a document named {record.doc} is already stored from {record.source_path or 'another place'}, which "
@@ -165,11 +171,14 @@ def plan_sync(
         if path in skip:
             continue
         record = by_name.get(path.name)
-        if record is not None and not belongs_to(record, folder) and _lives_elsewhere(record):
+        if record is not None and _stored_from_elsewhere(record, folder, path):
             plan.failures.append(LoadFailure(path, _elsewhere_reason(record)))
             continue
         try:
             digest = hashes.get(path)
+        except FileNotFoundError:  # removed since the folder was listed: it is gone, as if never listed
+            listed.discard(path.name)
+            continue
         except OSError as exc:
             plan.failures.append(LoadFailure(path, f"cannot be read ({exc.strerror or exc}); check its permissions"))
             continue
