@@ -297,17 +297,47 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what e
     logging.getLogger("milvus_lite").setLevel(logging.INFO if verbose else logging.CRITICAL)
 
 
+class _WarningCollector(logging.Handler):
+    """Keeps the messages of the warnings logged while it is attached (``mmrag ingest --json`` reports them)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(" ".join(record.getMessage().split()))
+
+
 @app.command()
 def ingest(
     paths: list[Path] = typer.Argument(..., help="Files or folders to ingest."),
     store: Optional[Path] = StoreOption,
+    as_json: bool = typer.Option(False, "--json", help="Print the ingest report as one JSON object (no progress bars)."),
 ) -> None:
-    """Parse, describe and index files into the store; unchanged files are skipped."""
+    """Parse, describe and index files into the store; unchanged files are skipped.
+
+    ``--json`` prints ``{"ok", "seconds", "documents": [{"doc", "status", "usage", "warnings", ...}], "totals",
+    "warnings"}``: each document ``ingested`` (with ``nodes``, ``modalities``, ``pages``, ``graph_fallback``),
+    ``unchanged`` or ``failed`` (with ``path`` and ``error``); ``usage`` is its LLM/VLM calls and tokens. The exit
+    code is the same as without it.
+    """
     rag = _open(store)
+    warnings = _WarningCollector() if as_json else None
     try:
-        report = rag.ingest(paths, show_progress=True)
+        if warnings is not None:
+            logging.getLogger().addHandler(warnings)
+        report = rag.ingest(paths, show_progress=not as_json)
     finally:
+        if warnings is not None:
+            logging.getLogger().removeHandler(warnings)
         rag.close()
+    if warnings is not None:
+        _json_out(report.as_dict(warnings.messages))
+        if report.failures:
+            raise typer.Exit(1)
+        return
+    for line in report.fallback_lines():  # a text graph built without the model, because the model failed
+        console.print(f"[yellow]warning:[/yellow] {escape(printable(line))}", highlight=False, soft_wrap=True)
     for failure in report.failures:
         console.print(f"[red]failed:[/red] {escape(printable(failure.path))}: {escape(printable(failure.reason))}", soft_wrap=True)
     for line in report.usage_lines():  # model calls and tokens per document, when a model was called

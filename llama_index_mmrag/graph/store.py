@@ -19,6 +19,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from llama_index_mmrag.errors import StoreError
 from llama_index_mmrag.graph.extract import GraphChunk, build_custom_kg
+from llama_index_mmrag.graph.fallbacks import (
+    adiscard_attempt,
+    held_lightrag_errors,
+    model_failure_behind,
+    record_graph_fallback,
+    recorded_model_failures,
+    recording_model_failures,
+    release_records,
+)
 from llama_index_mmrag.graph.file_storage import (
     DOC_STATUS_STORAGE_NAME,
     GRAPH_STORAGE_NAME,
@@ -62,21 +71,22 @@ CHUNK_SEPARATOR = "\n\u241e\u241e\u241e\n"  # between our chunks in a document h
 
 
 class GraphBuildError(StoreError, RuntimeError):
-    """LightRAG could not build the graph of a document (it reports failures in doc status, not as exceptions).
+    """LightRAG could not build the graph of a document, and not because the model failed (a model that fails
+    leaves the document's text graph to the LLM-free extractor: see :meth:`GraphStore.ainsert_nodes`).
 
     Example:
         >>> from llama_index_mmrag.models.embeddings import local_embedding
         >>> from llama_index_mmrag.schema import ContentBlock, blocks_to_nodes
-        >>> async def unreachable_llm(prompt: str, system_prompt: str | None = None, **kwargs: object) -> str:
-        ...     raise ConnectionError("the model service is down")
-        >>> graph = GraphStore(MMRAGSettings(storage_dir="store"), local_embedding(), dim=384, llm_func=unreachable_llm)
+        >>> async def broken_adapter(prompt: str, system_prompt: str | None = None, **kwargs: object) -> str:
+        ...     return None  # a bug: the model answered, the adapter lost its text
+        >>> graph = GraphStore(MMRAGSettings(storage_dir="store"), local_embedding(), dim=384, llm_func=broken_adapter)
         >>> nodes = blocks_to_nodes([ContentBlock(modality="text", text="Milvus Lite runs in one process.",
         ...                                       doc="milvus_faq.txt", doc_id="h1", parser="mmrag", page=0)])
         >>> try:
         ...     graph.run(graph.ainsert_nodes(nodes))
         ... except GraphBuildError as exc:
         ...     print(exc)
-        milvus_faq.txt: graph extraction failed: ...the model service is down
+        milvus_faq.txt: graph extraction failed: ...
     """
 
 
@@ -120,6 +130,13 @@ def _modal_fragments(chunks: Iterable[GraphChunk], order: dict[str, int] | None 
     return merge_kg_fragments(
         chunk_kg_fragment(c, order=order.get(c.chunk_id, 0)) for c in chunks if MODALITIES.get(c.modality).is_modal
     )
+
+
+def _text_chunks(chunks: Iterable[GraphChunk]) -> list[GraphChunk]:
+    """The chunks LightRAG's extraction reads on the LLM path: all but images, tables and equations."""
+    from llama_index_mmrag.modalities import MODALITIES
+
+    return [c for c in chunks if not MODALITIES.get(c.modality).is_modal]
 
 
 def node_to_graph_chunk(node: BaseNode) -> GraphChunk:
@@ -244,6 +261,8 @@ class GraphStore:
                 embedding_batch_num=EMBEDDING_BATCH,
                 enable_llm_cache=True,
             )
+            if self.llm_func is not None:  # LightRAG's limited LLM function: its own timeouts count as failures too
+                self._rag.llm_model_func = recording_model_failures(self._rag.llm_model_func)
             with creating_collections(self.settings.storage_dir):  # another process may be creating them too
                 await self._rag.initialize_storages()
             # LightRAG's memory of the workspace (read once per process) came from a copy of the store, or from
@@ -311,11 +330,14 @@ class GraphStore:
         once), and LightRAG's files are written once at the end of the call. Either way the graph's chunk
         ids are the nodes' ids.
 
+        When the model fails LightRAG's extraction of a document's text (after its own retries), the document
+        is not lost: see :meth:`_aextract_text`.
+
         Args:
             nodes: Nodes with provenance metadata; their ids become the graph's chunk ids.
 
         Raises:
-            GraphBuildError: If LightRAG reports the document as failed.
+            GraphBuildError: If LightRAG reports the document as failed for another reason than the model.
         """
         if not nodes:
             return
@@ -329,22 +351,67 @@ class GraphStore:
                 await ainsert_kg(rag, build_custom_kg(doc_chunks), chunk_vectors=vectors, persist=False)
             await apersist(rag)  # once per call: each write rewrites LightRAG's files whole
             return
-        from llama_index_mmrag.modalities import MODALITIES
-
         order = {n.node_id: int(n.metadata.get("block_index") or 0) for n in nodes}
         for doc_id, doc_chunks in by_doc.items():
             # LightRAG's extraction (and its gleaning) reads the text chunks only: an image, table or equation
             # already has its entity from its one description call, and goes into the graph directly.
-            texts = [c.content for c in doc_chunks if not MODALITIES.get(c.modality).is_modal]
+            texts = _text_chunks(doc_chunks)
             if texts:
-                await rag.ainsert(CHUNK_SEPARATOR.join(texts), ids=[doc_id], file_paths=[graph_safe(doc_chunks[0].doc)])
-                status = await rag.doc_status.get_by_id(doc_id)
-                if status is None or str(status.get("status", "")).lower().endswith("failed"):
-                    reason = (status or {}).get("error_msg") or "LightRAG did not record the document"
-                    raise GraphBuildError(f"{doc_chunks[0].doc}: graph extraction failed: {reason}")
+                await self._aextract_text(rag, doc_id, texts, nodes)
             modal = _modal_fragments(doc_chunks, order)
             if modal["chunks"]:
                 await ainsert_kg(rag, modal, chunk_vectors=self._node_vectors(nodes))
+
+    async def _aextract_text(self, rag: LightRAG, doc_id: str, chunks: list[GraphChunk], nodes: Sequence[BaseNode]) -> None:
+        """LightRAG's extraction over one document's text chunks; where the model fails it, the LLM-free graph.
+
+        A failure of the model (what the LLM function raised after its retries, LightRAG's timeout of a call
+        included) that made LightRAG fail the document: what LightRAG kept of the attempt is removed (its doc
+        status, stored text, chunks, entities and relations merged before a failure while merging), the
+        document's text graph is built by the LLM-free extractor as offline, one warning names the file and the
+        failure, and :func:`~llama_index_mmrag.graph.fallbacks.record_graph_fallback` notes it for the ingest
+        report. The fallback is per document, not per chunk: one chunk's failure stops LightRAG's extraction
+        of the whole document and it reports no per-chunk outcome. Any other failure still raises.
+
+        Args:
+            rag: The LightRAG instance.
+            doc_id: The document's id (LightRAG's too).
+            chunks: Its text chunks.
+            nodes: The nodes being written (their vectors are the fallback graph's chunk vectors).
+
+        Raises:
+            GraphBuildError: If LightRAG failed the document for another reason than the model, or could not
+                remove its failed attempt.
+        """
+        doc = chunks[0].doc
+        with recorded_model_failures() as failures, held_lightrag_errors() as lightrag_errors:
+            try:
+                await rag.ainsert(CHUNK_SEPARATOR.join(c.content for c in chunks), ids=[doc_id], file_paths=[graph_safe(doc)])
+            except Exception as exc:
+                if model_failure_behind(str(exc), failures) is None:
+                    raise
+                error = str(exc)
+            else:
+                status = await rag.doc_status.get_by_id(doc_id)
+                if status is not None and not str(status.get("status", "")).lower().endswith("failed"):
+                    release_records(lightrag_errors)
+                    return
+                error = (status or {}).get("error_msg") or "LightRAG did not record the document"
+        failure = model_failure_behind(error, failures)
+        if failure is None:
+            release_records(lightrag_errors)
+            raise GraphBuildError(f"{doc}: graph extraction failed: {error}")
+        problem = await adiscard_attempt(rag, doc_id, [c.chunk_id for c in chunks])
+        if problem is not None:
+            release_records(lightrag_errors)
+            raise GraphBuildError(f"{doc}: graph extraction failed ({failure}) and its attempt could not be removed: {problem}")
+        reason = " ".join(str(failure).split()) or type(failure).__name__
+        logger.warning(
+            "%s: the graph of its text was built without the model (LLM-free extraction), because the model failed: %s",
+            doc, reason,
+        )
+        await ainsert_kg(rag, build_custom_kg(chunks), chunk_vectors=self._node_vectors(nodes))
+        record_graph_fallback(doc, reason)
 
     def _node_vectors(self, nodes: Sequence[BaseNode]) -> dict[str, list[float]]:
         """The nodes' own embeddings, by id, where they come from this store's embedding (same dimension)."""
@@ -377,8 +444,16 @@ class GraphStore:
             modal = _modal_fragments(chunks)  # the modal items' graph, rebuilt from their chunks, goes first
             if modal["chunks"]:
                 await adelete_kg(rag, modal)
+            extracted: set[str] = set()  # the text chunks LightRAG extracted: its doc status lists them
             for doc_id in ref_doc_ids:
-                await rag.adelete_by_doc_id(doc_id)
+                status = await rag.doc_status.get_by_id(doc_id)
+                if status is not None:
+                    extracted.update(status.get("chunks_list") or ())
+                    await rag.adelete_by_doc_id(doc_id)
+            # a document whose model failed has its text graph from the LLM-free extractor, and no doc status
+            unextracted = [c for c in _text_chunks(chunks) if c.chunk_id not in extracted]
+            if unextracted:
+                await adelete_kg(rag, build_custom_kg(unextracted))
             return
         await adelete_kg(rag, build_custom_kg(list(chunks)))
 

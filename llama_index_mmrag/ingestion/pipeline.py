@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from llama_index_mmrag.graph.fallbacks import graph_fallbacks
 from llama_index_mmrag.ingestion.describe import adescribe_blocks
 from llama_index_mmrag.ingestion.embed import embed_nodes
 from llama_index_mmrag.ingestion.report import IngestReport
@@ -322,9 +323,16 @@ class DocumentPipeline:
                     "%s replaces the stored document of the same name (from %s)", record.source_path, existing.source_path
                 )
             # LightRAG extracts from its own worker tasks: the calls on this loop count to this file (one write at a time)
-            with progress_bar(f"graph {path.name}", enabled=prepared.show_progress, unit="vector"), loop_usage(prepared.usage):
+            # and a text graph the model failed to build, built without it, is noted for the report
+            with (
+                progress_bar(f"graph {path.name}", enabled=prepared.show_progress, unit="vector"),
+                loop_usage(prepared.usage),
+                graph_fallbacks() as fallbacks,
+            ):
                 await asyncio.shield(self.writer.awrite_document(record, nodes, existing))
         report.ingested.append(parsed.doc)
+        report.records[parsed.doc] = record
+        report.graph_fallbacks.update(fallbacks)
         return modalities
 
     async def aingest(self, paths: str | Path | Sequence[str | Path], show_progress: bool = False) -> IngestReport:

@@ -8,12 +8,14 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from llama_index_mmrag.models.usage import ModelUsage
 
 if TYPE_CHECKING:
+    from llama_index_mmrag.manifest import DocRecord
     from llama_index_mmrag.parsing.inputs import LoadFailure
 
 
@@ -30,6 +32,9 @@ class IngestReport:
         usage: Model calls and tokens per document (:class:`~llama_index_mmrag.models.usage.ModelUsage`): its
             descriptions and, on the LLM path, its graph extraction. Every file that reached the write stage is
             listed, one that failed there too (what it cost); offline, every count is 0.
+        records: The manifest record of each document ingested (its nodes per modality, its pages).
+        graph_fallbacks: Documents whose text graph was built without the model, because the model failed
+            LightRAG's extraction after its retries (LLM path only), each with the model's failure.
 
     Example:
         >>> report = rag.ingest(["milvus_faq.txt", "missing.pdf"], show_progress=False)
@@ -45,6 +50,8 @@ class IngestReport:
     nodes: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     usage: dict[str, ModelUsage] = field(default_factory=dict)
+    records: dict[str, DocRecord] = field(default_factory=dict)
+    graph_fallbacks: dict[str, str] = field(default_factory=dict)
 
     @property
     def total_usage(self) -> ModelUsage:
@@ -73,6 +80,8 @@ class IngestReport:
             f"ingested {len(self.ingested)} document(s) ({counts}), {len(self.unchanged)} unchanged, "
             f"{len(self.failures)} failed, in {self.seconds:.1f} s"
         )
+        if self.graph_fallbacks:
+            line += f"; {len(self.graph_fallbacks)} graph(s) built without the model"
         total = self.total_usage
         return f"{line}; models: {total.summary()}" if total.calls else line
 
@@ -84,3 +93,61 @@ class IngestReport:
             ['a.pdf: 2 LLM + 0 VLM calls, 59 tokens (50 prompt, 9 completion)']
         """
         return [f"{doc}: {usage.summary()}" for doc, usage in sorted(self.usage.items()) if usage.calls]
+
+    def fallback_lines(self) -> list[str]:
+        """One line per document whose text graph was built without the model, with the model's failure.
+
+        Example:
+            >>> IngestReport(graph_fallbacks={"faq.txt": "HTTP 500 after 3 retries"}).fallback_lines()
+            ['faq.txt: graph of its text built without the model (HTTP 500 after 3 retries)']
+        """
+        return [f"{doc}: graph of its text built without the model ({why})" for doc, why in sorted(self.graph_fallbacks.items())]
+
+    def as_dict(self, warnings: Iterable[str] = ()) -> dict[str, Any]:
+        """The report as one JSON-ready dict: each document (``ingested``, ``unchanged`` or ``failed``) and the totals.
+
+        A document has its ``doc`` (file name), ``status`` and ``usage`` (LLM/VLM calls and tokens); an ingested one
+        its ``nodes``, ``modalities`` (nodes per modality), ``pages`` and ``graph_fallback`` (the model's failure
+        when its text graph was built without the model, else ``None``); a failed one its ``path`` and ``error``.
+        Each also lists the ``warnings`` that name it.
+
+        Args:
+            warnings: The warnings logged during the ingest (``mmrag ingest --json`` collects them).
+
+        Example:
+            >>> report = IngestReport(ingested=["faq.txt"], nodes={"text": 3}, graph_fallbacks={"faq.txt": "HTTP 500"},
+            ...                       usage={"faq.txt": ModelUsage(llm_calls=1, prompt_tokens=40, completion_tokens=5)})
+            >>> data = report.as_dict(["faq.txt: the graph of its text was built without the model ..."])
+            >>> [(d["doc"], d["status"], d["graph_fallback"], len(d["warnings"])) for d in data["documents"]]
+            [('faq.txt', 'ingested', 'HTTP 500', 1)]
+            >>> data["totals"]["graph_fallbacks"], data["totals"]["usage"]["llm_calls"], data["ok"]
+            (1, 1, True)
+        """
+        warnings = list(warnings)
+        no_usage = ModelUsage()
+
+        def cost(doc: str) -> dict[str, Any]:
+            return {"usage": self.usage.get(doc, no_usage).as_dict(), "warnings": [w for w in warnings if doc in w]}
+
+        documents = []
+        for doc in self.ingested:
+            record = self.records.get(doc)
+            documents.append({
+                "doc": doc, "status": "ingested", "nodes": len(record.node_ids) if record else None,
+                "modalities": dict(record.modalities) if record else {}, "pages": record.pages if record else None,
+                "graph_fallback": self.graph_fallbacks.get(doc), **cost(doc),
+            })
+        documents += [{"doc": doc, "status": "unchanged", **cost(doc)} for doc in self.unchanged]
+        documents += [
+            {"doc": f.path.name, "status": "failed", "path": str(f.path), "error": f.reason, **cost(f.path.name)}
+            for f in self.failures
+        ]
+        totals = {
+            "ingested": len(self.ingested), "unchanged": len(self.unchanged), "failed": len(self.failures),
+            "nodes": dict(self.nodes), "graph_fallbacks": len(self.graph_fallbacks),
+            "usage": self.total_usage.as_dict(),
+        }
+        return {
+            "ok": self.ok, "seconds": round(self.seconds, 3), "documents": documents, "totals": totals,
+            "warnings": warnings,
+        }

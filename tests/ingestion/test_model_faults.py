@@ -20,6 +20,9 @@ from llama_index.core.llms import CustomLLM
 from PIL import Image
 
 from llama_index_mmrag import MultimodalRAG
+from llama_index_mmrag.graph.extract import build_custom_kg
+from llama_index_mmrag.graph.file_counts import split_sources
+from llama_index_mmrag.graph.store import node_to_graph_chunk
 from llama_index_mmrag.ingestion.report import IngestReport
 from llama_index_mmrag.models.dashscope import DashScopeError, DashScopeLLM, DashScopeMultiModalLLM
 from tests.lifecycle.store_state import store_state
@@ -29,6 +32,7 @@ from tests.support.dashscope_server import (
     TEXT_GENERATION_PATH,
     DashScopeFakeServer,
 )
+from tests.support.fake_llm import FakeLLM
 
 CALLS_LOGGER = "llama_index_mmrag.models.dashscope.calls"
 
@@ -151,3 +155,89 @@ async def test_any_llamaindex_model_that_fails_leaves_the_item_its_offline_descr
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and "vision service unreachable" in warnings[0] and sample_diagram.name in warnings[0]
     assert prepared.usage.calls == 0  # a call that failed is no cost to report
+
+
+# --- a text graph the model fails to build -------------------------------------------------------------------
+
+QUOKKA_NOTES = (
+    "Quokka Station monitors the Rottnest Island colony every morning.\n\n"
+    "Quokka Station sends its counts to the Perth Zoo research office."
+)
+KESTREL_NOTES = "Kestrel Harbour lends its survey boats to the Fremantle Maritime Museum."
+
+
+class _DownForOneDocument(FakeLLM):
+    """The repo's fake LLM, except that every call about one document's text fails (its service is down for it)."""
+
+    down_for: str = ""
+
+    def respond(self, prompt: str) -> str:
+        if self.down_for and self.down_for in prompt:
+            self._calls.append(prompt)
+            raise ConnectionError("qwen-max failed after 3 retries: HTTP 500 InternalError")
+        return super().respond(prompt)
+
+
+async def _graph_of(rag: MultimodalRAG, doc_ids: list[str], chunk_ids: set[str]) -> dict[str, Any]:
+    """LightRAG's doc status of these documents, and the entities (name -> type) sourced from these chunks."""
+    light = await rag.graph._rag_instance()
+    statuses = [await light.doc_status.get_by_id(doc_id) for doc_id in doc_ids]
+    entities = {
+        str(n["id"]): n.get("entity_type")
+        for n in await light.chunk_entity_relation_graph.get_all_nodes()
+        if not chunk_ids.isdisjoint(split_sources(n.get("source_id")))
+    }
+    return {"statuses": statuses, "entities": entities}
+
+
+def test_a_text_graph_the_model_fails_is_built_without_it_and_the_rest_of_the_batch_is_unaffected(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    down, working = tmp_path / "quokka_notes.txt", tmp_path / "kestrel_notes.txt"
+    down.write_text(QUOKKA_NOTES, encoding="utf-8")
+    working.write_text(KESTREL_NOTES, encoding="utf-8")
+    llm = _DownForOneDocument(down_for="Quokka Station")
+    caplog.set_level(logging.WARNING)
+
+    with MultimodalRAG(storage_dir=tmp_path / "store", llm=llm) as rag:
+        report = rag.ingest([down, working], show_progress=False)
+
+        # both written whole; the failed one counted, with the model's failure
+        assert report.ok, report.failures
+        assert report.ingested == [down.name, working.name]
+        assert list(report.graph_fallbacks) == [down.name] and "HTTP 500" in report.graph_fallbacks[down.name]
+        assert "1 graph(s) built without the model" in report.summary()
+        assert any("Quokka Station" in p for p in llm.calls)  # the model was asked, and failed
+        # one warning, naming the file and why; LightRAG's own error records are not passed on
+        warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert len(warnings) == 1, warnings
+        assert down.name in warnings[0] and "built without the model" in warnings[0] and "HTTP 500" in warnings[0]
+
+        # nothing left of LightRAG's failed attempt: no doc status, no orphan chunk
+        state = store_state(rag)
+        assert state["milvus_docs"] == sorted([down.name, working.name]) and not state["journal_pending"]
+        assert state["vectors"]["chunks_vdb"] == sorted(i for ids in state["milvus_ids"].values() for i in ids)
+        assert not state["vectors"]["text_chunks_missing"]
+        down_ids, working_ids = set(report.records[down.name].node_ids), set(report.records[working.name].node_ids)
+        down_doc_id, working_doc_id = report.records[down.name].doc_id, report.records[working.name].doc_id
+        graph = rag._loop.run(_graph_of(rag, [down_doc_id, working_doc_id], down_ids))
+        assert graph["statuses"][0] is None  # not "failed": LightRAG's record of the attempt is gone
+        assert str(graph["statuses"][1]["status"]).lower().endswith("processed")
+        # its graph is what the LLM-free extractor reads in its chunks (lower-case names, typed by the extractor)
+        nodes = rag.vector_store.get_nodes(node_ids=sorted(down_ids))
+        expected = {e["entity_name"]: e["entity_type"] for e in build_custom_kg([node_to_graph_chunk(n) for n in nodes])["entities"]}
+        assert graph["entities"] == expected and "quokka station" in expected
+        # the working file's graph came from the model (the fake names entities as written, type "concept")
+        working_graph = rag._loop.run(_graph_of(rag, [], working_ids))["entities"]
+        assert working_graph.get("Kestrel Harbour") == "concept", working_graph
+        # searchable, in Milvus and in the graph
+        [hit, *_] = rag.as_retriever(doc=down.name).retrieve("Which station monitors the Rottnest Island colony?")
+        assert hit.node.metadata["doc"] == down.name and "Quokka Station" in hit.node.get_content()
+        chunks = rag.graph.run(rag.graph.aquery_data("Quokka Station Rottnest Island colony", mode="mix"))["chunks"]
+        assert {c["chunk_id"] for c in chunks} & down_ids
+
+        # deleting it removes its LLM-free graph (it has no LightRAG doc status to delete by)
+        rag.delete(down.name)
+        assert rag._loop.run(_graph_of(rag, [], down_ids))["entities"] == {}
+        state = store_state(rag)
+        assert not set(state["vectors"]["chunks_vdb"]) & down_ids and working_ids <= set(state["vectors"]["chunks_vdb"])
