@@ -34,7 +34,8 @@ from llama_index_mmrag.ingestion.report import IngestReport
 from llama_index_mmrag.manifest import DocRecord, Manifest
 from llama_index_mmrag.models.usage import ModelUsage, loop_usage, usage_scope
 from llama_index_mmrag.progress import progress_bar
-from llama_index_mmrag.schema import blocks_to_nodes, file_content_hash
+from llama_index_mmrag.parsing.media.transcripts import document_hash
+from llama_index_mmrag.schema import blocks_to_nodes
 
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -223,7 +224,7 @@ class DocumentPipeline:
         if existing is None:
             return False
         try:
-            return path.is_file() and file_content_hash(path) == existing.doc_id
+            return path.is_file() and document_hash(path) == existing.doc_id
         except OSError:
             return False  # the reader reports why the file cannot be read
 

@@ -28,13 +28,15 @@ from pathlib import Path
 
 from llama_index_mmrag.manifest import DocRecord
 from llama_index_mmrag.parsing.inputs import LoadFailure
+from llama_index_mmrag.parsing.media.transcripts import document_hash, transcript_of
 from llama_index_mmrag.schema import file_content_hash
 
 __all__ = ["FileHashes", "SyncPlan", "belongs_to", "plan_sync"]
 
 
 class FileHashes:
-    """Content hashes of files, computed again only when a file's size, times or inode changed.
+    """Document hashes of files (a recording's with its transcript's), computed again only when a file's (or its
+    transcript's) size, times or inode changed.
 
     A watcher syncs a folder many times; the files it did not touch are then recognised from their ``stat``
     without being read again.
@@ -49,10 +51,11 @@ class FileHashes:
     """
 
     def __init__(self) -> None:
-        self._known: dict[Path, tuple[tuple[int, int, int, int], str]] = {}
+        self._known: dict[Path, tuple[tuple[int, ...], str]] = {}
 
     def get(self, path: Path) -> str:
-        """The SHA-256 of a file's bytes (its documents' ``doc_id``).
+        """The :func:`~llama_index_mmrag.parsing.media.transcripts.document_hash` of a file (its documents'
+        ``doc_id``).
 
         Args:
             path: The file.
@@ -60,12 +63,17 @@ class FileHashes:
         Raises:
             OSError: If the file cannot be read.
         """
-        info = os.stat(path)
-        stamp = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+        stamp = _stamp(path)
+        transcript = transcript_of(path)
+        if transcript is not None:  # a recording is read with its transcript: an edit of either changes it
+            try:
+                stamp += _stamp(transcript)
+            except OSError:
+                pass
         known = self._known.get(path)
         if known is not None and known[0] == stamp:
             return known[1]
-        digest = file_content_hash(path)
+        digest = document_hash(path)
         self._known[path] = (stamp, digest)
         return digest
 
@@ -77,6 +85,11 @@ class FileHashes:
         """
         for path in set(self._known) - set(keep):
             del self._known[path]
+
+
+def _stamp(path: Path) -> tuple[int, ...]:
+    info = os.stat(path)
+    return info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino
 
 
 def belongs_to(record: DocRecord, folder: Path) -> bool:

@@ -36,10 +36,11 @@ from raganything.parser import get_parser
 import llama_index_mmrag.parsing.parser  # noqa: F401  (registers "mmrag" and "docling-offline")
 from llama_index_mmrag.errors import InputError
 from llama_index_mmrag.modalities import MODALITIES
-from llama_index_mmrag.schema import ContentBlock, block_metadata, file_content_hash
+from llama_index_mmrag.schema import ContentBlock, block_metadata
 from llama_index_mmrag.parsing.docling import normalize_content_list
 from llama_index_mmrag.parsing.errors import ParseError
 from llama_index_mmrag.parsing.inputs import LoadFailure, check_input_file, expand_paths
+from llama_index_mmrag.parsing.media.transcripts import document_hash
 from llama_index_mmrag.parsing.select import choose_parser
 
 logger = logging.getLogger(__name__)
@@ -197,7 +198,7 @@ class RAGAnythingReader(BasePydanticReader):
         _check_readable(path)
         name, reason = choose_parser(path, self.parser)
         logger.info("parsing %s with %s: %s", path.name, name, reason)
-        doc_id = file_content_hash(path)
+        doc_id = document_hash(path)  # a recording's with its transcript's
         out = self._output_dir() / doc_id[:16]
         try:
             raw = get_parser(name).parse_document(str(path), output_dir=str(out))

@@ -184,3 +184,33 @@ def test_sync_keeps_a_folder_with_links_outside_and_files_that_vanish_consistent
             state = store_state(rag)
             assert set(state["manifest"]) == set(state["milvus_docs"]) == {"shared.txt"}
             assert not state["journal_pending"]
+
+
+def test_a_transcript_edited_added_or_removed_beside_a_recording_changes_its_document(
+    tmp_path: Path,
+) -> None:
+    with deadline(120):
+        folder = tmp_path / "recordings"
+        folder.mkdir()
+        make_silent_wav(folder / "standup.wav", 3.0)
+        transcript = folder / "standup.srt"
+        transcript.write_text(srt_text((Cue(0.5, 2.5, "The osprey budget stays flat."),)))
+
+        def said(rag: MultimodalRAG) -> str:
+            hits = rag.as_retriever(top_k=1, doc="standup.wav", graph_mode="off").retrieve("budget")
+            return hits[0].node.get_content()
+
+        with MultimodalRAG(storage_dir=tmp_path / "store") as rag:
+            assert rag.sync(folder, show_progress=False).added == ["standup.wav"]
+            transcript.write_text(srt_text((Cue(0.5, 2.5, "The pelican budget doubles."),)))
+            edited = rag.sync(folder, show_progress=False)
+            assert edited.changed == ["standup.wav"] and "pelican" in said(rag), edited.summary()
+            assert rag.sync(folder, show_progress=False).unchanged == ["standup.wav"]  # once, not on every sync
+            vtt = folder / "standup.vtt"  # a second transcript is not read while the first is there
+            vtt.write_text("WEBVTT\n\n00:01.000 --> 00:02.000\nThe heron budget.\n")
+            assert not rag.sync(folder, show_progress=False).wrote
+            transcript.unlink()  # the WebVTT one is read now
+            replaced = rag.ingest([folder / "standup.wav"], show_progress=False)
+            assert replaced.ingested == ["standup.wav"] and "heron" in said(rag)
+            state = store_state(rag)
+            assert set(state["manifest"]) == set(state["milvus_docs"]) == {"standup.wav"}

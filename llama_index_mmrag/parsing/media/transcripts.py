@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import html
 import io
 import re
@@ -26,7 +27,7 @@ from llama_index_mmrag.modalities.audio import TRANSCRIPT_SUFFIXES, Cue
 from llama_index_mmrag.parsing.errors import ParseError
 from llama_index_mmrag.parsing.formats import MEDIA_SUFFIXES
 from llama_index_mmrag.parsing.media.decode import strip_ass
-from llama_index_mmrag.schema import clean_text
+from llama_index_mmrag.schema import clean_text, file_content_hash
 
 _TXT_TIME = re.compile(r"^\s*\[?((?:\d{1,2}:)?\d{1,2}:\d{2}(?:[.,]\d+)?)\]?\s*(?:[-\u2013\u2014:|]\s*)?(.*)$")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
@@ -65,6 +66,45 @@ def find_transcript(recording: Path) -> Path | None:
         if tagged:
             return tagged[0]
     return None
+
+
+def transcript_of(path: Path) -> Path | None:
+    """The transcript read with ``path`` when it is a recording (:func:`find_transcript`), else ``None``.
+
+    Args:
+        path: Any file.
+    """
+    return find_transcript(path) if path.suffix.lower() in MEDIA_SUFFIXES else None
+
+
+def document_hash(path: Path) -> str:
+    """A document's ``doc_id``: the SHA-256 of its file's bytes, and for a recording with a transcript beside it,
+    of both (a transcript edited or added later changes the document, so ``ingest`` and ``sync`` read it again).
+
+    Args:
+        path: The file.
+
+    Raises:
+        OSError: If the file cannot be read.
+
+    Example:
+        >>> from llama_index_mmrag.schema import file_content_hash
+        >>> _ = Path("memo.wav").write_bytes(b"RIFF...")
+        >>> document_hash(Path("memo.wav")) == file_content_hash("memo.wav")
+        True
+        >>> _ = Path("memo.srt").write_text("1\\n00:00:01,000 --> 00:00:02,000\\nHello.\\n")
+        >>> document_hash(Path("memo.wav")) == file_content_hash("memo.wav")
+        False
+    """
+    digest = file_content_hash(path)
+    transcript = transcript_of(path)
+    if transcript is None:
+        return digest
+    try:
+        said = file_content_hash(transcript)
+    except OSError:
+        return digest  # gone meanwhile, or unreadable: the parse reports it
+    return hashlib.sha256(f"{digest}\n{said}".encode()).hexdigest()
 
 
 def transcripts_among(files: Iterable[Path]) -> set[Path]:
