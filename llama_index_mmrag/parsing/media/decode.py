@@ -50,6 +50,11 @@ class MediaInfo:
     subtitles: int
 
 
+def _why(exc: Exception) -> str:
+    """What FFmpeg says went wrong, without its error number and the path (the error names the file already)."""
+    return str(getattr(exc, "strerror", None) or exc)
+
+
 @contextmanager
 def open_media(path: str | Path) -> Iterator[Any]:
     """Open a recording with PyAV, turning a file FFmpeg cannot read into a :class:`ParseError`.
@@ -62,11 +67,11 @@ def open_media(path: str | Path) -> Iterator[Any]:
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise ParseError(path, f"the recording cannot be decoded ({exc}); re-encode it (e.g. to MP4 or WAV)") from exc
+        raise ParseError(path, f"the recording cannot be decoded ({_why(exc)}); re-encode it (e.g. to MP4 or WAV)") from exc
     try:
         yield container
     except av.error.FFmpegError as exc:
-        raise ParseError(path, f"the recording is damaged ({exc}); re-encode it (e.g. to MP4 or WAV)") from exc
+        raise ParseError(path, f"the recording is damaged ({_why(exc)}); re-encode it (e.g. to MP4 or WAV)") from exc
     finally:
         container.close()
 
