@@ -6,6 +6,9 @@ the attempt, and which documents' graphs were built without the model.
   exception the model raised (after its own retries) is kept. LightRAG records a failed document as a doc-status
   message only; :func:`model_failure_behind` tells whether that message is one of those exceptions (a model
   failure, which falls back) or something else (a bug, a full disk: still an error).
+* **Calls still running.** LightRAG cancels a failed document's other extraction calls, but its workers finish
+  the model calls they started (retries included) and log their errors: :class:`ModelCallsInFlight` counts them,
+  so the fallback waits for them, and holds back their error records (:func:`held_lightrag_errors`).
 * **What LightRAG left.** Before it extracts, LightRAG stores the document (``full_docs``), its chunks
   (``text_chunks``, ``chunks_vdb``) and a doc status listing them; a failure while merging also leaves the
   entities and relations merged so far, which its doc status does not list yet. :func:`adiscard_attempt` removes
@@ -35,6 +38,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -85,6 +89,54 @@ def recorded_model_failures() -> Iterator[list[Exception]]:
         yield failures
     finally:
         _failures.reset(token)
+
+
+class ModelCallsInFlight:
+    """The model calls LightRAG's workers are running (they finish even when LightRAG cancels their callers).
+
+    Example:
+        >>> async def model(prompt: str, **kwargs: object) -> str:
+        ...     await asyncio.sleep(0.05)
+        ...     return "ok"
+        >>> async def run() -> tuple[int, int]:
+        ...     calls = ModelCallsInFlight()
+        ...     task = asyncio.ensure_future(calls.tracking(model)("Extract entities from ..."))
+        ...     await asyncio.sleep(0.01)
+        ...     running = calls.count
+        ...     task.cancel()            # the caller gives up; in LightRAG the worker's call goes on
+        ...     await calls.await_idle()
+        ...     return running, calls.count
+        >>> asyncio.run(run())
+        (1, 0)
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def tracking(self, func: Callable[..., Awaitable[str]]) -> Callable[..., Awaitable[str]]:
+        """Wrap the LLM function LightRAG's workers call so that its running calls are counted.
+
+        Args:
+            func: The LLM function given to LightRAG.
+        """
+
+        async def llm_model_func(*args: Any, **kwargs: Any) -> str:
+            self.count += 1
+            try:
+                return await func(*args, **kwargs)
+            finally:
+                self.count -= 1
+
+        return llm_model_func
+
+    async def await_idle(self, poll_s: float = 0.05) -> None:
+        """Return once no call is running.
+
+        Args:
+            poll_s: Seconds between looks.
+        """
+        while self.count:
+            await asyncio.sleep(poll_s)
 
 
 class _HeldErrors(logging.Filter):

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from llama_index_mmrag.errors import StoreError
 from llama_index_mmrag.graph.extract import GraphChunk, build_custom_kg
 from llama_index_mmrag.graph.fallbacks import (
+    ModelCallsInFlight,
     adiscard_attempt,
     held_lightrag_errors,
     model_failure_behind,
@@ -185,6 +186,7 @@ class GraphStore:
         self._dim = dim
         self._loop = loop or engine_loop()
         self._rag: LightRAG | None = None
+        self._model_calls = ModelCallsInFlight()  # the graph's model calls running (a fallback waits for them)
         self.file_state = GraphFileState.of(settings.graph_dir)  # to re-read files another process wrote
         self._workspace: str | None = None  # read from the store's descriptor on first use
         # refused here if a copy of this store is open in this process; LightRAG re-reads the files once opened
@@ -255,7 +257,7 @@ class GraphStore:
                 embedding_func=lightrag_embedding_func(self._embed_model, self._dim, policy=policy),
                 embedding_func_max_async=policy.max_async,
                 default_embedding_timeout=None,
-                llm_model_func=self.llm_func or no_llm_func,
+                llm_model_func=no_llm_func if self.llm_func is None else self._model_calls.tracking(self.llm_func),
                 chunking_func=split_on_chunk_separator,
                 kg_chunk_pick_method=self.settings.graph_chunk_pick,
                 embedding_batch_num=EMBEDDING_BATCH,
@@ -397,6 +399,7 @@ class GraphStore:
                     release_records(lightrag_errors)
                     return
                 error = (status or {}).get("error_msg") or "LightRAG did not record the document"
+            await self._model_calls.await_idle()  # the document's calls LightRAG's workers still run, retrying
         failure = model_failure_behind(error, failures)
         if failure is None:
             release_records(lightrag_errors)
