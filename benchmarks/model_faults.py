@@ -7,9 +7,13 @@
 2. **Faults.** One ``acomplete`` call of qwen-max (3 retries, 1 ms backoff, 0.3 s timeout) meets each fault kind
    on every attempt, then on the first attempt only: the requests the server received, the retries logged, and
    the outcome.
+3. **Fallback.** ``sample/milvus_faq.txt`` ingested through the facade with qwen-max (its default 3 retries and
+   1 s backoff) answering, then failing every request with HTTP 500, so that its text graph is built by the
+   LLM-free extractor: the qwen-max requests made before falling back, the LLM calls counted, the process's CPU
+   seconds and wall seconds of the ingest, and the graph's entities and relations; the same file offline beside.
 
 Usage:
-    python benchmarks/model_faults.py [--json OUT]
+    python benchmarks/model_faults.py [--json OUT] [--only cost|faults|fallback]
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -124,13 +129,51 @@ def faults() -> dict[str, Any]:
         return asyncio.run(run(server))
 
 
+def _ingest_faq(folder: Path, llm: Any) -> dict[str, Any]:
+    """Ingest the FAQ into a new store with this LLM (``None``: offline); what it took and what the graph holds."""
+    from llama_index_mmrag import MultimodalRAG
+
+    with MultimodalRAG(storage_dir=folder, llm=llm) as rag:
+        cpu, wall = time.process_time(), time.perf_counter()
+        report = rag.ingest([ROOT / "sample" / "milvus_faq.txt"], show_progress=False)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        assert report.ok, report.failures
+        entities, relations = rag.graph.run(rag.graph.acounts())
+    return {
+        "llm_calls_counted": report.total_usage.llm_calls, "graph_fallbacks": len(report.graph_fallbacks),
+        "cpu_seconds": round(cpu, 2), "wall_seconds": round(wall, 2), "entities": entities, "relations": relations,
+    }
+
+
+def fallback(folder: Path) -> dict[str, Any]:
+    """The FAQ with qwen-max answering, with qwen-max failing every request (HTTP 500), and offline."""
+    from llama_index_mmrag.models.dashscope import DashScopeLLM
+    from tests.support.dashscope_server import FAKE_API_KEY, TEXT_GENERATION_PATH, DashScopeFakeServer
+
+    table: dict[str, Any] = {}
+    for case, failing in (("qwen-max answers", False), ("qwen-max fails every request (HTTP 500)", True)):
+        with DashScopeFakeServer() as server:
+            if failing:
+                server.inject("status", 100_000, path=TEXT_GENERATION_PATH, status=500)
+            llm = DashScopeLLM(api_key=FAKE_API_KEY, base_url=server.base_url)  # 3 retries, 1 s backoff: the defaults
+            figures = _ingest_faq(folder / case.split()[1], llm)
+            table[case] = {"qwen_max_requests": len(server.requests_to(TEXT_GENERATION_PATH)), **figures}
+    table["offline"] = _ingest_faq(folder / "offline", None)
+    return table
+
+
+SECTIONS = {"cost": lambda tmp: cost(tmp / "cost"), "faults": lambda tmp: faults(), "fallback": lambda tmp: fallback(tmp / "fallback")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", type=Path, help="Also write the figures here.")
+    parser.add_argument("--only", choices=sorted(SECTIONS), help="Measure one section only.")
     args = parser.parse_args()
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
     with tempfile.TemporaryDirectory() as tmp:
-        figures = {"cost": cost(Path(tmp) / "cost"), "faults": faults()}
+        names = [args.only] if args.only else list(SECTIONS)
+        figures = {name: SECTIONS[name](Path(tmp)) for name in names}
     print(json.dumps(figures, indent=1))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1))
