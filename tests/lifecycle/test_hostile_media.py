@@ -8,10 +8,13 @@ Then ``sync`` over a folder with a link to a file outside it and a file that van
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import queue
+import threading
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,10 +25,12 @@ from typer.testing import CliRunner
 from llama_index_mmrag import MultimodalRAG
 from llama_index_mmrag.cli import app
 from llama_index_mmrag.ingestion import IngestReport, sync_plan
+from llama_index_mmrag.ingestion.sync import SyncReport
+from llama_index_mmrag.ingestion.watch import FolderWatcher
+from llama_index_mmrag.modalities.audio import Cue
 from tests.lifecycle.store_state import store_state
 from tests.support.deadline import deadline
 from tests.support.media import Slide, make_silent_wav, make_talk_mp4, srt_text
-from llama_index_mmrag.modalities.audio import Cue
 
 HOSTILE_STEMS = {
     "newline": "stand\nup",
@@ -214,3 +219,46 @@ def test_a_transcript_edited_added_or_removed_beside_a_recording_changes_its_doc
             assert replaced.ingested == ["standup.wav"] and "heron" in said(rag)
             state = store_state(rag)
             assert set(state["manifest"]) == set(state["milvus_docs"]) == {"standup.wav"}
+
+
+def test_watch_follows_recordings_and_their_transcripts_in_a_folder_with_a_hostile_name_and_link_loops(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "in %s\n'box\\"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "loop").symlink_to(folder)  # a link loop: walked once, not forever
+    (folder / "dangling").symlink_to(folder / "nowhere")
+    (folder / "seed.txt").write_text("The lighthouse keeper logs ships.")
+    reports: queue.Queue[SyncReport] = queue.Queue()
+    stop = threading.Event()
+    seen: list[str] = []
+
+    def next_report(check: Callable[[SyncReport], bool]) -> SyncReport:
+        while True:
+            report = reports.get(timeout=60)
+            seen.append(report.summary())
+            if check(report):
+                return report
+
+    def user() -> None:  # acts once each step of the watcher is seen; stops it in any case
+        try:
+            next_report(lambda r: "seed.txt" in r.added)
+            make_silent_wav(folder / "tern.wav", 2.0)
+            (folder / "tern.srt").write_text(srt_text((Cue(0.5, 1.5, "The tern flies at dawn."),)))
+            next_report(lambda r: "tern.wav" in r.added)
+            (folder / "tern.srt").write_text(srt_text((Cue(0.5, 1.5, "The tern nests at dusk."),)))
+            next_report(lambda r: "tern.wav" in r.changed)
+        finally:
+            stop.set()
+
+    with MultimodalRAG(storage_dir=tmp_path / "store") as rag, deadline(180):
+        watcher = FolderWatcher(folder, lambda skip: rag.async_(folder, skip=skip, show_progress=False),
+                                debounce_ms=50, settle_s=0.1, on_report=reports.put)
+        acting = threading.Thread(target=user)
+        acting.start()
+        asyncio.run(watcher.arun(stop))
+        acting.join()
+        assert any("changed 1" in line for line in seen), seen
+        hit = rag.as_retriever(top_k=1, doc="tern.wav", graph_mode="off").retrieve("tern")[0]
+        assert "dusk" in hit.node.get_content()
+        assert {r.doc for r in rag.documents()} == {"seed.txt", "tern.wav"}
