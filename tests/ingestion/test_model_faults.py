@@ -15,6 +15,7 @@ from typing import Any
 
 import dashscope
 import pytest
+from lightrag.utils import compute_mdhash_id
 from llama_index.core.base.llms.types import CompletionResponse, CompletionResponseGen, LLMMetadata
 from llama_index.core.llms import CustomLLM
 from PIL import Image
@@ -32,7 +33,7 @@ from tests.support.dashscope_server import (
     TEXT_GENERATION_PATH,
     DashScopeFakeServer,
 )
-from tests.support.fake_llm import FakeLLM
+from tests.support.fake_llm import COMPLETE, TUPLE, FakeLLM
 
 CALLS_LOGGER = "llama_index_mmrag.models.dashscope.calls"
 
@@ -241,3 +242,46 @@ def test_a_text_graph_the_model_fails_is_built_without_it_and_the_rest_of_the_ba
         assert rag._loop.run(_graph_of(rag, [], down_ids))["entities"] == {}
         state = store_state(rag)
         assert not set(state["vectors"]["chunks_vdb"]) & down_ids and working_ids <= set(state["vectors"]["chunks_vdb"])
+
+
+class _FailsWhileMerging(FakeLLM):
+    """Extracts ten descriptions of one entity from a text (LightRAG then asks for a summary while merging, after
+    the text's other entities were merged) and fails that summary call."""
+
+    def respond(self, prompt: str) -> str:
+        if "Description List" in prompt:
+            self._calls.append(prompt)
+            raise ConnectionError("qwen-max failed after 3 retries: HTTP 503 ServiceUnavailable")
+        if "Kookaburra Lodge" in prompt and "missed or incorrectly formatted" not in prompt:
+            self._calls.append(prompt)
+            lines = [f"entity{TUPLE}Kookaburra Lodge{TUPLE}organization{TUPLE}Kookaburra Lodge fact {i}." for i in range(10)]
+            others = [f"entity{TUPLE}{name}{TUPLE}location{TUPLE}{name} is a place." for name in ("Rottnest Island", "Perth")]
+            return "\n".join(others + lines + [COMPLETE])
+        return super().respond(prompt)
+
+
+def test_a_model_failure_while_merging_leaves_nothing_of_the_attempt(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    notes = tmp_path / "lodge_notes.txt"
+    notes.write_text("Kookaburra Lodge rents bicycles on Rottnest Island to visitors from Perth.", encoding="utf-8")
+    llm = _FailsWhileMerging()
+    caplog.set_level(logging.WARNING)
+
+    with MultimodalRAG(storage_dir=tmp_path / "store", llm=llm) as rag:
+        report = rag.ingest([notes], show_progress=False)
+
+        assert report.ok and "HTTP 503" in report.graph_fallbacks[notes.name], report
+        assert any("Description List" in p for p in llm.calls)  # the failure came while LightRAG merged
+        record = report.records[notes.name]
+        graph = rag._loop.run(_graph_of(rag, [record.doc_id], set(record.node_ids)))
+        assert graph["statuses"] == [None]
+        # what LightRAG merged before the failure ("Rottnest Island", "Perth" as the model named them) is gone:
+        # the graph holds exactly the LLM-free extractor's entities of the text
+        nodes = rag.vector_store.get_nodes(node_ids=record.node_ids)
+        expected = {e["entity_name"]: e["entity_type"] for e in build_custom_kg([node_to_graph_chunk(n) for n in nodes])["entities"]}
+        assert graph["entities"] == expected
+        light = rag._loop.run(rag.graph._rag_instance())
+        assert rag._loop.run(light.full_entities.get_by_id(record.doc_id)) is None
+        state = store_state(rag)  # and so are their vectors
+        assert state["vectors"]["entities_vdb"] == sorted(compute_mdhash_id(name, prefix="ent-") for name in state["entities"])
+        warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert len(warnings) == 1 and notes.name in warnings[0], warnings
