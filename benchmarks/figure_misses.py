@@ -44,6 +44,7 @@ def _chunk(nws: Any) -> dict[str, Any]:
         "page": int(meta["page"]) if meta.get("page") is not None else -1,
         "modality": str(meta.get("modality", "text")),
         "image_kind": meta.get("image_kind"),
+        "caption": meta.get("caption"),
         "score": round(float(nws.score or 0.0), 6),
     }
 
@@ -82,7 +83,7 @@ def _image_search(rag: Any, doc: str, candidates: int) -> Any:
     )
 
 
-def capture(store: Path, dataset: Path, out: Path, qids: set[str] | None = None) -> None:
+def capture(store: Path, dataset: Path, out: Path, qids: set[str] | None = None, corpus_wide: bool = False) -> None:
     """Run every answerable question doc-restricted, branch by branch, and write the lists to ``out``.
 
     Args:
@@ -90,6 +91,7 @@ def capture(store: Path, dataset: Path, out: Path, qids: set[str] | None = None)
         dataset: The labelled set (``questions.jsonl``).
         out: The JSON file to write.
         qids: Only these questions (all when ``None``).
+        corpus_wide: Search the whole store instead of the question's document.
     """
     from llama_index_mmrag.evaluation import load_questions
     from llama_index_mmrag.rag import MultimodalRAG
@@ -111,11 +113,11 @@ def capture(store: Path, dataset: Path, out: Path, qids: set[str] | None = None)
                 "relevant_nodes": [],
             }
             if question.doc in stored:
-                retriever = rag.as_retriever(top_k=TOP_K, doc=question.doc)
+                retriever = rag.as_retriever(top_k=TOP_K, doc=None if corpus_wide else question.doc)
                 ranked = [branch.retrieve(question.question) for branch in retriever.retrievers]
                 for branch, nodes in zip(retriever.retrievers, ranked):
                     record["branches"][type(branch).__name__] = [_chunk(n) for n in nodes]
-                record["fused"] = [_chunk(n) for n in retriever._fuse(ranked)]
+                record["fused"] = [_chunk(n) for n in retriever._fuse(ranked, question.question)]
                 images = _image_search(rag, question.doc, retriever.retrievers[0].similarity_top_k)
                 record["extra"] = {"image_search": [_chunk(n) for n in images.retrieve(question.question)]}
                 pages = sorted({p for d, p in question.relevant_pages if d == question.doc})
@@ -240,6 +242,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     run.add_argument("--dataset", type=Path, required=True, help="folder with questions.jsonl")
     run.add_argument("--json", type=Path, required=True, help="where the capture goes")
     run.add_argument("--qids", nargs="*", help="only these questions")
+    run.add_argument("--corpus-wide", action="store_true", help="search the whole store, not the question's document")
     show = commands.add_parser("misses", help="print the misses of a capture")
     show.add_argument("capture", type=Path)
     show.add_argument("--sources", nargs="*", default=["Figure", "Chart"], help="evidence sources (none: all)")
@@ -248,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     rate.add_argument("captures", type=Path, nargs="+")
     args = parser.parse_args(argv)
     if args.command == "capture":
-        capture(args.store, args.dataset, args.json, set(args.qids) if args.qids else None)
+        capture(args.store, args.dataset, args.json, set(args.qids) if args.qids else None, args.corpus_wide)
     elif args.command == "misses":
         misses(args.capture, args.sources, args.k)
     else:

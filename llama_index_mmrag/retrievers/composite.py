@@ -29,7 +29,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.types import MetadataFilters
 
 from llama_index_mmrag.retrievers.arguments import ScopeArgumentError, check_top_k
-from llama_index_mmrag.retrievers.fusion import aggregate_pages, lead_first, weighted_rrf
+from llama_index_mmrag.retrievers.fusion import aggregate_pages, lead_first, page_node, weighted_rrf
 from llama_index_mmrag.retrievers.question import checked_query
 from llama_index_mmrag.retrievers.scope import ScopedRetriever, scope_expression
 from llama_index_mmrag.settings import MMRAGSettings
@@ -109,6 +109,9 @@ class MultimodalCompositeRetriever(BaseRetriever):
             ranks are flat at the top (1/61 against 1/62), so without an anchor a weak branch that also finds
             the second result puts it above the first. ``None`` (the default): every branch counts alike.
             The facade anchors on every branch but the graph (measured in benchmarks/RESULTS.md).
+            A branch with a ``pinned(question, nodes)`` method names results of its own that come first,
+            before the anchors' best: the reference search pins the caption of a figure or table the question
+            names ("Figure 3"), which fusion alone ranked below paragraphs that merely mention it.
         callback_manager: LlamaIndex callback manager.
 
     Raises:
@@ -167,13 +170,27 @@ class MultimodalCompositeRetriever(BaseRetriever):
         """The compiled scope every branch honours (empty when unrestricted)."""
         return self._expr
 
-    def _fuse(self, ranked: Sequence[list[NodeWithScore]]) -> list[NodeWithScore]:
+    def _fuse(self, ranked: Sequence[list[NodeWithScore]], question: str = "") -> list[NodeWithScore]:
         fused = self._fused(ranked, self.retriever_weights)
         anchors = self.anchor_retrievers
-        if anchors is None or len(anchors) == len(ranked):
-            return fused
-        lead = self._fused([ranked[i] for i in anchors], [self.retriever_weights[i] for i in anchors])
-        return lead_first(fused, lead[0] if lead else None, by_page=self.page_aggregation)
+        if anchors is not None and len(anchors) < len(ranked):
+            lead = self._fused([ranked[i] for i in anchors], [self.retriever_weights[i] for i in anchors])
+            fused = lead_first(fused, lead[0] if lead else None, by_page=self.page_aggregation)
+        for pin in reversed(self._pinned(ranked, question)):
+            if self.page_aggregation:  # a page the fusion left out comes as a page, like the others
+                pin = NodeWithScore(node=page_node([pin]), score=pin.score)
+            fused = lead_first(fused, pin, by_page=self.page_aggregation)
+        return fused
+
+    def _pinned(self, ranked: Sequence[list[NodeWithScore]], question: str) -> list[NodeWithScore]:
+        """The results branches pin first (a branch with a ``pinned(question, nodes)`` method, such as the
+        reference search: the captions of the figures and tables a question names), in branch order."""
+        pins: list[NodeWithScore] = []
+        for branch, nodes in zip(self.retrievers, ranked):
+            pinned = getattr(branch, "pinned", None)
+            if question and nodes and callable(pinned):
+                pins.extend(pinned(question, nodes))
+        return pins
 
     def _fused(self, ranked: Sequence[list[NodeWithScore]], weights: Sequence[float]) -> list[NodeWithScore]:
         fused = weighted_rrf(
@@ -188,11 +205,12 @@ class MultimodalCompositeRetriever(BaseRetriever):
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         query_bundle = checked_query(query_bundle)  # once, for branches of any origin
         if len(self.retrievers) == 1:
-            return self._fuse([self.retrievers[0].retrieve(query_bundle)])
+            return self._fuse([self.retrievers[0].retrieve(query_bundle)], query_bundle.query_str)
         with ThreadPoolExecutor(max_workers=len(self.retrievers), thread_name_prefix="mmrag-retrieve") as pool:
             futures = [pool.submit(branch.retrieve, query_bundle) for branch in self.retrievers]
-            return self._fuse([future.result() for future in futures])
+            return self._fuse([future.result() for future in futures], query_bundle.query_str)
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         query_bundle = checked_query(query_bundle)
-        return self._fuse(await asyncio.gather(*(branch.aretrieve(query_bundle) for branch in self.retrievers)))
+        ranked = await asyncio.gather(*(branch.aretrieve(query_bundle) for branch in self.retrievers))
+        return self._fuse(ranked, query_bundle.query_str)

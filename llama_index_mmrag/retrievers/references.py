@@ -114,6 +114,43 @@ def item_pattern(kind: str, number: str) -> re.Pattern[str]:
     return re.compile(rf"\b{label}\s*{re.escape(number)}(?!\d|\.\d)", re.I)
 
 
+def pinned_items(question: str, nodes: Sequence[NodeWithScore]) -> list[NodeWithScore]:
+    """The results a question's named figures and tables pin first: for each item it names, the node whose caption
+    names it, where every caption among ``nodes`` that names it is on one page and every node that names it, by
+    caption or text, is in one document.
+
+    A caption is where an item is, and text only mentions it; but reciprocal-rank fusion scores a caption that
+    one branch found (1/61) below a paragraph that mentions the item and that two branches found, so the
+    composite puts these nodes first. "Figure 3" names one item only inside one document: an item named on
+    several pages' captions, or in several documents (each paper's "Figure 3", searched across documents),
+    pins nothing.
+
+    Args:
+        question: The question.
+        nodes: Ranked results, best first (the reference search's own).
+
+    Example:
+        >>> from llama_index.core.schema import TextNode
+        >>> def hit(i, page, caption=""):
+        ...     return NodeWithScore(node=TextNode(id_=i, text="", metadata={"doc": "a.pdf", "page": page, "caption": caption}))
+        >>> found = [hit("text", 6), hit("fig", 7, "Figure 3: Accuracy by model size")]
+        >>> [n.node.node_id for n in pinned_items("How many subfigures are in Figure 3?", found)]
+        ['fig']
+        >>> pinned_items("What does Figure 3 show?", [*found, hit("other", 9, "Figure 3: Loss")])  # two pages
+        []
+    """
+    pinned: list[NodeWithScore] = []
+    for kind, number in find_references(question).items:
+        pattern = item_pattern(kind, number)
+        naming = [(nws, _names_item(nws, pattern)) for nws in nodes]
+        captioned = [nws for nws, strength in naming if strength == 2]
+        pages = {(nws.node.metadata.get("doc"), nws.node.metadata.get("page")) for nws in captioned}
+        docs = {nws.node.metadata.get("doc") for nws, strength in naming if strength is not None}
+        if len(pages) == 1 and len(docs) == 1:
+            pinned.append(captioned[0])
+    return pinned
+
+
 def _names_item(nws: NodeWithScore, pattern: re.Pattern[str]) -> int | None:
     """2 if the node's caption names the item, 1 if its text does, ``None`` if neither."""
     meta = nws.node.metadata
@@ -137,6 +174,16 @@ class ReferenceRetriever(MilvusModalRetriever):
         >>> r.retrieve("What does the map show?")  # names no page, figure or table: nothing to add
         []
     """
+
+    def pinned(self, question: str, nodes: Sequence[NodeWithScore]) -> list[NodeWithScore]:
+        """The results of ``nodes`` (this retriever's answer to ``question``) that a composite puts first: see
+        :func:`pinned_items`.
+
+        Args:
+            question: The question.
+            nodes: What :meth:`retrieve` returned for it.
+        """
+        return pinned_items(question, nodes)
 
     def _page_expr(self, pages: Sequence[int]) -> str:
         named = compile_filters(

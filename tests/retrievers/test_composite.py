@@ -208,3 +208,26 @@ def test_the_facade_anchors_on_every_branch_but_the_graph(rag: MultimodalRAG) ->
     assert [type(composite.retrievers[i]).__name__ for i in composite.anchor_retrievers or []] == [
         "MilvusModalRetriever", "ReferenceRetriever"
     ]
+
+
+class _PinningRetriever(_RankedRetriever):
+    """A branch of the user's own that pins its pages named in the question ("page 4") first."""
+
+    def pinned(self, question: str, nodes: list[NodeWithScore]) -> list[NodeWithScore]:
+        return [n for n in nodes if f"page {n.node.metadata['page']}" in question]
+
+
+@pytest.mark.parametrize("call", ["retrieve", "aretrieve"])
+async def test_a_result_a_branch_pins_comes_first_whatever_the_fusion_says(call: str) -> None:
+    vector, pinning = _RankedRetriever([1, 2, 3]), _PinningRetriever([2, 4])
+
+    async def pages(question: str, top_k: int = 3) -> list[int]:
+        composite = MultimodalCompositeRetriever([vector, pinning], top_k=top_k, anchor_retrievers=[0])
+        result = getattr(composite, call)(question)
+        nodes = await result if call == "aretrieve" else result
+        return [n.metadata["page"] for n in nodes]
+
+    assert await pages("Which page?") == [1, 2, 4]  # nothing pinned: the anchored fusion
+    assert await pages("What is on page 4?") == [4, 1, 2]  # page 4 ranked last by the fusion, pinned first
+    assert await pages("Compare page 4 with page 2") == [2, 4, 1]  # in the branch's order
+    assert await pages("What is on page 4?", top_k=1) == [4]

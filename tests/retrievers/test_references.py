@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 from reportlab.lib.pagesizes import letter
+from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
 from llama_index_mmrag import MultimodalRAG
 from llama_index_mmrag.retrievers.references import ReferenceRetriever, find_references
+from tests.support.pdfs import text_picture
 
 ROUTINE = [
     "The terminal handled containers for the regular liner services during the period.",
@@ -37,10 +39,38 @@ def _write_report(path: Path, pages: int = 6) -> Path:
     return path
 
 
+MENTION = (
+    "Figure 1 shows the sales dashboard of the terminal. The sales dashboard of the terminal tracks revenue, "
+    "berth windows and crane moves, and the terminal's sales dashboard is reviewed by the board every quarter."
+)
+
+
+def _write_dashboard_report(path: Path) -> Path:
+    """Page 0 talks about Figure 1 in the question's words; page 1 holds the figure, captioned "Figure 1"."""
+    canvas = Canvas(str(path), pagesize=letter)
+    text = canvas.beginText(72, 700)
+    text.setFont("Helvetica", 11)
+    for start in range(0, len(MENTION), 90):
+        text.textLine(MENTION[start : start + 90])
+    canvas.drawText(text)
+    canvas.showPage()
+    canvas.setFont("Helvetica", 11)
+    canvas.drawString(72, 700, "The year closed with a record quarter.")
+    canvas.drawImage(ImageReader(text_picture(["Q1 Q2 Q3 Q4", "48 52 57 61"], (600, 260), 64)), 72, 480, width=300, height=130)
+    canvas.drawString(72, 460, "Figure 1: Quarterly revenue")
+    canvas.showPage()
+    canvas.save()
+    return path
+
+
 @pytest.fixture(scope="module")
 def rag(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MultimodalRAG]:
     folder = tmp_path_factory.mktemp("references")
-    docs = [_write_report(folder / "port_report.pdf"), _write_report(folder / "other_port.pdf")]
+    docs = [
+        _write_report(folder / "port_report.pdf"),
+        _write_report(folder / "other_port.pdf"),
+        _write_dashboard_report(folder / "dashboard.pdf"),
+    ]
     with MultimodalRAG(storage_dir=folder / "store") as rag:
         report = rag.ingest(docs, show_progress=False)
         assert report.ok, report.failures
@@ -88,6 +118,16 @@ def test_a_named_figure_is_found_by_its_caption_not_by_look_alike_numbers(rag: M
     nodes = retriever.retrieve("What does Figure 3 show?")
     assert _pages(nodes) == [("port_report.pdf", FIGURE_PAGE)]  # page 1 names Figure 31 and Figure 3.1 only
     assert rag.as_retriever(top_k=3, doc="port_report.pdf").retrieve("What does Figure 3 show?")[0].node.metadata["page"] == FIGURE_PAGE
+
+
+def test_a_named_figure_s_page_comes_first_though_a_page_that_mentions_it_reads_closer(rag: MultimodalRAG) -> None:
+    question = "What does the sales dashboard of the terminal in Figure 1 show?"
+    retriever = rag.as_retriever(top_k=2, doc="dashboard.pdf")
+    vector = retriever.retrievers[0].retrieve(question)
+    assert _pages(vector)[0] == ("dashboard.pdf", 0)  # the words are the mention's
+    found = retriever.retrieve(question)
+    assert _pages(found) == [("dashboard.pdf", 1), ("dashboard.pdf", 0)]
+    assert found[0].node.metadata["caption"].startswith("Figure 1")
 
 
 def test_the_reference_search_never_leaves_the_scope(rag: MultimodalRAG) -> None:
