@@ -132,20 +132,25 @@ def ask(rag: Any, question: str, doc: str | None, floor: Any | None) -> dict[str
     measured = floor.evidence(question, nodes)
     named = finds_named_item(question, nodes[: floor.top_n])
     return {
-        "no_evidence": measured.relevance(floor.coverage_weight) < floor.floor and not named,
+        "no_evidence": not floor.passes(measured, question, nodes),
         "names_found": named,
         "similarity": round(measured.similarity, 4),
         "coverage": round(measured.coverage, 4),
         "chunks": [[round(sim, 4), round(cov, 4)] for sim, cov in measured.chunks],
+        "pictures": [round(sim, 4) for sim in measured.pictures],  # with an image field: by the image model
     }
 
 
-def refusals(rows: list[dict[str, Any]], floor: float, weight: float) -> float:
-    """The share of questions whose evidence is below ``floor`` with coverage weighted by ``weight``."""
+def refusals(rows: list[dict[str, Any]], floor: float, weight: float, picture_floor: float | None = None) -> float:
+    """The share of questions whose evidence is below ``floor`` with coverage weighted by ``weight`` (and no
+    picture at ``picture_floor``, the image model's, in a store with an image field)."""
     from llama_index_mmrag.relevance import Evidence
 
-    below = sum(Evidence(tuple(map(tuple, r["chunks"]))).relevance(weight) < floor and not r["names_found"] for r in rows)
-    return round(below / max(len(rows), 1), 4)
+    def refused(row: dict[str, Any]) -> bool:
+        evidence = Evidence(tuple(map(tuple, row["chunks"])), tuple(row.get("pictures", ())))
+        return not (evidence.passes(floor, weight, picture_floor) or row["names_found"])
+
+    return round(sum(refused(r) for r in rows) / max(len(rows), 1), 4)
 
 
 def main() -> None:
@@ -196,7 +201,9 @@ def main() -> None:
             sets = {"offtopic": offtopic}
             sets.update({s: report[f"ontopic_{s}"]["questions"] for s in ("corpus_wide", "doc_restricted") if f"ontopic_{s}" in report})
             report["sweep"] = {
-                f"w={weight:.2f} floor={level:.2f}": {name: refusals(rows, level, weight) for name, rows in sets.items()}
+                f"w={weight:.2f} floor={level:.2f}": {
+                    name: refusals(rows, level, weight, floor.picture_floor) for name, rows in sets.items()
+                }
                 for weight in WEIGHTS
                 for level in FLOORS
             }

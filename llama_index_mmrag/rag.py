@@ -97,7 +97,11 @@ class MultimodalRAG:
         self.image_embed_model, self.image_embed_dim = build_image_embedding(
             self.settings, image_embed_model, image_embed_dim
         )  # pictures searched by their pixels: a second vector field (none by default)
-        image_field = ImageField(self.image_embed_model, self.image_embed_dim or 0) if self.image_embed_model else None
+        image_field = None
+        if self.image_embed_model is not None:
+            image_field = ImageField(
+                self.image_embed_model, self.image_embed_dim or 0, relevance_floor=self.settings.image_relevance_floor
+            )
         # identity check (model, dimension, graph workspace), graph, Milvus, manifest; a pending write finished
         store = self._store = OpenStore.open(self.settings, self.embed_model, self.embed_dim, self.llm, image_field)
         self.identity, self._loop, self.graph, self.vector_store = store.identity, store.loop, store.graph, store.vector_store
@@ -311,10 +315,14 @@ class MultimodalRAG:
             >>> rag.relevance_floor().postprocess_nodes(rag.as_retriever().retrieve("hello"), query_str="hello")
             []
         """
-        from llama_index_mmrag.relevance import RelevanceFloor, milvus_vector_lookup
+        from llama_index_mmrag.relevance import RelevanceFloor, milvus_image_vector_lookup, milvus_vector_lookup
 
         lookup = milvus_vector_lookup(self.vector_store)
-        return RelevanceFloor(embed_model=self.embed_model, floor=self.settings.relevance_floor, vector_lookup=lookup)
+        images = getattr(self.vector_store, "image_field", None)  # pictures are also judged by the image model
+        return RelevanceFloor(
+            embed_model=self.embed_model, floor=self.settings.relevance_floor, vector_lookup=lookup, image_field=images,
+            image_vector_lookup=milvus_image_vector_lookup(self.vector_store) if images is not None else None,
+        )
 
     def as_tool(self, name: str = "documents", description: str | None = None, **engine_kwargs: Any) -> QueryEngineTool:
         """A ``QueryEngineTool`` for LlamaIndex agents.

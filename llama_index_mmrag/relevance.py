@@ -8,6 +8,11 @@ is given, else the chunks' texts embedded now), plus a weighted share of the que
 the chunks contain. Below the floor no node passes, and the synthesizer answers with its empty response
 ("No evidence was found for this question.").
 
+In a store with an image field, a picture is also measured by the image model: the cosine similarity of the
+question's embedding by that model to the picture's stored pixel vector, against the image model's own floor
+(:attr:`~llama_index_mmrag.stores.image_field.ImageField.floor`). A picture found by its pixels alone (no word of
+the question in its OCR text or caption) is evidence when it reaches that floor.
+
 The floor gates answers, not retrieval: retrievers keep their ranking (evaluation, agents and custom
 pipelines see it unchanged), and above the floor every node passes in its order.
 
@@ -28,7 +33,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
@@ -37,6 +42,9 @@ from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
 from llama_index_mmrag.retrievers.references import find_references, item_pattern  # one reading of "Table 2"
 from llama_index_mmrag.synthesis import content_terms
+
+if TYPE_CHECKING:
+    from llama_index_mmrag.stores.image_field import ImageField
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +73,32 @@ def chunk_ids(nws: NodeWithScore) -> list[str]:
     return [nws.node.node_id]
 
 
+def image_chunk_ids(nws: NodeWithScore) -> list[str]:
+    """The chunk ids of the pictures a retrieved node stands for: a page node's image chunks, else its own id when
+    it is an image node.
+
+    Args:
+        nws: A retrieved node.
+
+    Example:
+        >>> from llama_index.core.schema import TextNode
+        >>> page = TextNode(id_="a", text="", metadata={"chunk_ids": ["a", "b"], "modalities": ["text", "image"]})
+        >>> image_chunk_ids(NodeWithScore(node=page)), image_chunk_ids(NodeWithScore(node=TextNode(id_="c", text="")))
+        (['b'], [])
+    """
+    ids = chunk_ids(nws)
+    modalities = nws.node.metadata.get("modalities")
+    if not (isinstance(modalities, list) and len(modalities) == len(ids)):
+        modalities = [nws.node.metadata.get("modality")] * len(ids)
+    return [chunk_id for chunk_id, modality in zip(ids, modalities) if modality == "image"]
+
+
+def _stored_rows(vector_store: Any, ids: Sequence[str], fields: list[str]) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    return vector_store.client.get(collection_name=vector_store.collection_name, ids=list(ids), output_fields=fields)
+
+
 def milvus_vector_lookup(vector_store: Any) -> VectorLookup:
     """A :data:`VectorLookup` reading the dense vectors a ``MilvusVectorStore`` holds.
 
@@ -80,12 +114,30 @@ def milvus_vector_lookup(vector_store: Any) -> VectorLookup:
     """
 
     def lookup(ids: Sequence[str]) -> Mapping[str, Sequence[float]]:
-        if not ids:
-            return {}
-        rows = vector_store.client.get(
-            collection_name=vector_store.collection_name, ids=list(ids), output_fields=[vector_store.embedding_field]
-        )
+        rows = _stored_rows(vector_store, ids, [vector_store.embedding_field])
         return {str(row["id"]): row[vector_store.embedding_field] for row in rows}
+
+    return lookup
+
+
+def milvus_image_vector_lookup(vector_store: Any) -> VectorLookup:
+    """A :data:`VectorLookup` reading the pixel vectors a store with an image field holds (only rows that hold one).
+
+    Args:
+        vector_store: The store's ``MilvusNodeStore`` (its ``image_field`` names the field).
+
+    Raises:
+        ValueError: If the store has no image field.
+    """
+    from llama_index_mmrag.stores.image_field import IMAGE_VECTOR_FLAG
+
+    field = getattr(vector_store, "image_field", None)
+    if field is None:
+        raise ValueError("the store has no image field: it holds no pixel vectors to read")
+
+    def lookup(ids: Sequence[str]) -> Mapping[str, Sequence[float]]:
+        rows = _stored_rows(vector_store, ids, [field.name, IMAGE_VECTOR_FLAG])
+        return {str(row["id"]): row[field.name] for row in rows if row.get(IMAGE_VECTOR_FLAG)}
 
     return lookup
 
@@ -149,14 +201,17 @@ class Evidence:
     Args:
         chunks: One ``(similarity, coverage)`` pair per chunk: the cosine similarity of the question to the
             chunk, and the share of the question's content words the chunk contains.
+        pictures: In a store with an image field, one cosine similarity per picture among the chunks: the question
+            embedded by the image model against the picture's pixel vector.
 
     Example:
-        >>> evidence = Evidence(((0.62, 0.25), (0.31, 1.0)))   # (similarity, coverage) per chunk
-        >>> evidence.similarity, evidence.coverage, round(evidence.relevance(0.3), 3)
-        (0.62, 1.0, 0.695)
+        >>> evidence = Evidence(((0.62, 0.25), (0.31, 1.0)), pictures=(0.91,))   # (similarity, coverage) per chunk
+        >>> evidence.similarity, evidence.coverage, round(evidence.relevance(0.3), 3), evidence.picture_similarity
+        (0.62, 1.0, 0.695, 0.91)
     """
 
     chunks: tuple[tuple[float, float], ...]
+    pictures: tuple[float, ...] = ()
 
     @property
     def similarity(self) -> float:
@@ -168,9 +223,27 @@ class Evidence:
         """The largest share of the question's content words found in one chunk."""
         return max((cov for _, cov in self.chunks), default=0.0)
 
+    @property
+    def picture_similarity(self) -> float | None:
+        """The best similarity of the question to one picture, by the image model (``None``: no picture measured)."""
+        return max(self.pictures, default=None)
+
     def relevance(self, coverage_weight: float) -> float:
         """The best chunk's ``similarity + coverage_weight * coverage``: the value compared with the floor."""
         return max((sim + coverage_weight * cov for sim, cov in self.chunks), default=0.0)
+
+    def passes(self, floor: float, coverage_weight: float, picture_floor: float | None) -> bool:
+        """Whether the chunks reach ``floor``, or a picture reaches the image model's ``picture_floor``.
+
+        Args:
+            floor: The text floor.
+            coverage_weight: Weight of the question's words found.
+            picture_floor: The image model's floor (``None``: pictures are measured by their text only).
+        """
+        best_picture = self.picture_similarity
+        if picture_floor is not None and best_picture is not None and best_picture >= picture_floor:
+            return True
+        return self.relevance(coverage_weight) >= floor
 
 
 class RelevanceFloor(BaseNodePostprocessor):
@@ -181,7 +254,10 @@ class RelevanceFloor(BaseNodePostprocessor):
     question's content words found in their text: meaning, and the words a question names (a component,
     a product, a person) where a short or technical question embeds poorly. A question naming a page, figure
     or table passes when a node is that page or names that item (:func:`finds_named_item`): it asks about
-    the document's layout, which embeds poorly, and what it points at was found. Below ``floor`` the list comes
+    the document's layout, which embeds poorly, and what it points at was found. With ``image_field`` (a store
+    searching pictures by their pixels), a picture among those nodes whose pixel vector reaches the image model's
+    floor (:attr:`~llama_index_mmrag.stores.image_field.ImageField.floor`) is evidence too: a chart found by its
+    colours holds none of the question's words. Below the floors the list comes
     back empty, so a query engine answers "no evidence" instead of quoting an unrelated document; at or
     above it the nodes pass unchanged. The floor belongs to the embedding model: the default suits the
     packaged all-MiniLM-L6-v2; re-measure it (``benchmarks/offtopic.py``) for another model.
@@ -193,6 +269,10 @@ class RelevanceFloor(BaseNodePostprocessor):
         top_n: How many of the first nodes are read.
         vector_lookup: Stored vectors by chunk id (e.g. :func:`milvus_vector_lookup`); chunks it does not
             hold, or all chunks without it, are embedded from their text.
+        image_field: The store's image field (its model embeds the question, its floor judges a picture); ``None``,
+            or a field whose floor is not known: pictures are measured by their text only.
+        image_vector_lookup: The pictures' stored pixel vectors by chunk id (:func:`milvus_image_vector_lookup`);
+            needed with ``image_field``.
 
     Example:
         >>> floor = RelevanceFloor(embed_model=rag.embed_model, floor=0.3,
@@ -209,6 +289,8 @@ class RelevanceFloor(BaseNodePostprocessor):
     top_n: int = Field(default=10, ge=1, description="How many of the first nodes are read.")
     _embed_model: BaseEmbedding = PrivateAttr()
     _vector_lookup: VectorLookup | None = PrivateAttr(default=None)
+    _image_field: ImageField | None = PrivateAttr(default=None)
+    _image_vector_lookup: VectorLookup | None = PrivateAttr(default=None)
 
     def __init__(
         self,
@@ -217,11 +299,23 @@ class RelevanceFloor(BaseNodePostprocessor):
         coverage_weight: float = DEFAULT_COVERAGE_WEIGHT,
         top_n: int = 10,
         vector_lookup: VectorLookup | None = None,
+        image_field: ImageField | None = None,
+        image_vector_lookup: VectorLookup | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(floor=floor, coverage_weight=coverage_weight, top_n=top_n, **kwargs)
+        if image_field is not None and image_field.floor is not None and image_vector_lookup is None:
+            raise ValueError("image_field needs image_vector_lookup: the pictures' stored pixel vectors by chunk id")
         self._embed_model = embed_model
         self._vector_lookup = vector_lookup
+        self._image_field = image_field
+        self._image_vector_lookup = image_vector_lookup
+
+    @property
+    def picture_floor(self) -> float | None:
+        """The image model's floor a picture's similarity is compared with (``None``: no image field, or its floor
+        is not known)."""
+        return self._image_field.floor if self._image_field is not None else None
 
     @classmethod
     def class_name(cls) -> str:
@@ -249,9 +343,31 @@ class RelevanceFloor(BaseNodePostprocessor):
             logger.warning("stored vectors of %d chunks could not be read (%s); embedding their texts", len(ids), exc)
             return {}
 
+    def _picture_ids(self, nodes: Sequence[NodeWithScore]) -> list[str]:
+        """The pictures among the first ``top_n`` nodes, when the image model has a floor to judge them by."""
+        if self.picture_floor is None:
+            return []
+        return list(dict.fromkeys(i for nws in nodes[: self.top_n] for i in image_chunk_ids(nws)))
+
+    def _picture_vectors(self, ids: Sequence[str]) -> list[Sequence[float]]:
+        if self._image_vector_lookup is None or not ids:
+            return []
+        try:
+            return list(self._image_vector_lookup(ids).values())
+        except Exception as exc:  # the pictures are then measured by their text, as in a store without the field
+            logger.warning("pixel vectors of %d pictures could not be read (%s); judging them by text", len(ids), exc)
+            return []
+
     @staticmethod
-    def _measure(query: Sequence[float], vectors: Sequence[Sequence[float]], query_str: str, texts: Sequence[str]) -> Evidence:
-        return Evidence(chunks=tuple((_cosine(query, v), term_coverage(query_str, [t])) for v, t in zip(vectors, texts)))
+    def _measure(
+        query: Sequence[float],
+        vectors: Sequence[Sequence[float]],
+        query_str: str,
+        texts: Sequence[str],
+        pictures: tuple[float, ...] = (),
+    ) -> Evidence:
+        chunks = tuple((_cosine(query, v), term_coverage(query_str, [t])) for v, t in zip(vectors, texts))
+        return Evidence(chunks=chunks, pictures=pictures)
 
     def evidence(self, query_str: str, nodes: Sequence[NodeWithScore]) -> Evidence:
         """Measure how much the first ``top_n`` nodes are about the question.
@@ -266,7 +382,12 @@ class RelevanceFloor(BaseNodePostprocessor):
         if missing:
             stored.update(zip(missing, self._embed_model.get_text_embedding_batch([texts[i] for i in missing])))
         query = self._embed_model.get_query_embedding(query_str)
-        return self._measure(query, [stored[i] for i in texts], query_str, list(texts.values()))
+        pictures: tuple[float, ...] = ()
+        vectors = self._picture_vectors(self._picture_ids(nodes))
+        if vectors and self._image_field is not None:
+            question = self._image_field.question_embedding(query_str)
+            pictures = tuple(_cosine(question, v) for v in vectors)
+        return self._measure(query, [stored[i] for i in texts], query_str, list(texts.values()), pictures)
 
     async def aevidence(self, query_str: str, nodes: Sequence[NodeWithScore]) -> Evidence:
         """Native async twin of :meth:`evidence`.
@@ -281,12 +402,30 @@ class RelevanceFloor(BaseNodePostprocessor):
         if missing:
             stored.update(zip(missing, await self._embed_model.aget_text_embedding_batch([texts[i] for i in missing])))
         query = await self._embed_model.aget_query_embedding(query_str)
-        return self._measure(query, [stored[i] for i in texts], query_str, list(texts.values()))
+        pictures: tuple[float, ...] = ()
+        vectors = await asyncio.to_thread(self._picture_vectors, self._picture_ids(nodes))
+        if vectors and self._image_field is not None:
+            question = await self._image_field.aquestion_embedding(query_str)
+            pictures = tuple(_cosine(question, v) for v in vectors)
+        return self._measure(query, [stored[i] for i in texts], query_str, list(texts.values()), pictures)
+
+    def passes(self, evidence: Evidence, query_str: str, nodes: Sequence[NodeWithScore]) -> bool:
+        """Whether the measured evidence is answered: a chunk reaches the floor, a picture reaches the image model's,
+        or the question names a page, figure or table that was found.
+
+        Args:
+            evidence: What :meth:`evidence` measured.
+            query_str: The question.
+            nodes: The retrieved nodes, best first.
+        """
+        return evidence.passes(self.floor, self.coverage_weight, self.picture_floor) or finds_named_item(
+            query_str, nodes[: self.top_n]
+        )
 
     def _decide(self, nodes: list[NodeWithScore], evidence: Evidence, query_str: str) -> list[NodeWithScore]:
-        relevance = evidence.relevance(self.coverage_weight)
-        if relevance >= self.floor or finds_named_item(query_str, nodes[: self.top_n]):
+        if self.passes(evidence, query_str, nodes):
             return nodes
+        relevance = evidence.relevance(self.coverage_weight)
         logger.info("no evidence above the relevance floor (%s: %.3f < %.3f)", evidence, relevance, self.floor)
         return []
 

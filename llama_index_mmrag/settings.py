@@ -83,6 +83,10 @@ class MMRAGSettings(BaseSettings):
             the question: its cosine similarity plus 0.3 x the share of the question's words it contains (0
             turns the floor off). Suited to the packaged MiniLM embedding; re-measure it with
             ``benchmarks/offtopic.py`` for another embedding model.
+        image_relevance_floor: The least cosine similarity of a question to a picture, in the image field, at which
+            the picture is evidence for it (answered, and ranked with the text search's weight); empty: the image
+            model's measured floor (``colour-histogram`` 0.8), and none for a model not measured (its pictures then
+            need the text floor, and rank as a third list next to the dense and BM25 ones).
         dense_index: Index type of a new collection's dense field: ``auto`` (``IVF_FLAT`` of 128 lists on
             Milvus Lite, ``AUTOINDEX`` on a server) or a Milvus index type (``HNSW``, ``IVF_SQ8``, ...).
         dense_index_params: That index's build parameters, e.g. ``{"M": 16, "efConstruction": 200}``.
@@ -149,6 +153,9 @@ class MMRAGSettings(BaseSettings):
     relevance_floor: float = Field(
         0.40, validation_alias=_env("relevance_floor", "MMRAG_RELEVANCE_FLOOR"), ge=0.0, le=1.0
     )
+    image_relevance_floor: float | None = Field(
+        None, validation_alias=_env("image_relevance_floor", "MMRAG_IMAGE_RELEVANCE_FLOOR"), ge=-1.0, le=1.0
+    )
     dense_index: str = Field(
         "auto", validation_alias=_env("dense_index", "MMRAG_DENSE_INDEX"), pattern=r"^(auto|[A-Z][A-Z0-9_]*)$"
     )
@@ -164,7 +171,7 @@ class MMRAGSettings(BaseSettings):
 
     @field_validator(
         "milvus_uri", "milvus_token", "dashscope_api_key", "dashscope_base_url", "embed_in_process", "image_embed_dim",
-        mode="before",
+        "image_relevance_floor", mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from llama_index_mmrag import MultimodalRAG
+from llama_index_mmrag.models.colour import ColourEmbedding
 from llama_index_mmrag.relevance import RelevanceFloor
 from llama_index_mmrag.settings import MMRAGSettings
+from llama_index_mmrag.stores.image_field import ImageField
 
 NO_EVIDENCE = "No evidence was found for this question."
 OFF_TOPIC = ["hello", "What is a good recipe for banana bread?", "Who won the basketball final last year?", "How old is Taylor Swift?"]
@@ -67,3 +71,62 @@ def test_a_question_naming_a_page_or_table_that_was_found_passes(demo_rag: Multi
     floor = RelevanceFloor(embed_model=demo_rag.embed_model, floor=0.99)  # no chunk is that relevant
     assert floor.postprocess_nodes(nodes, QueryBundle(question)) == nodes
     assert floor.postprocess_nodes(nodes, QueryBundle("What is reported on page 9?")) == []
+
+
+class _OtherColours(ColourEmbedding):
+    model_name: str = "other-colours"  # an image model with no measured floor
+
+
+def _picture_nodes() -> list[NodeWithScore]:
+    page = {"page": 0, "chunk_ids": ["words", "scan"], "modalities": ["text", "image"]}  # a page with a picture
+    words = TextNode(id_="words", text="The quarterly report lists revenue by region.", metadata=page)
+    scan = TextNode(id_="scan", text="Image; File: scan 001", metadata={"modality": "image"})
+    return [NodeWithScore(node=words, score=1.0), NodeWithScore(node=scan, score=0.5)]
+
+
+def _pixels(ids: Sequence[str]) -> dict[str, list[float]]:
+    stored = {"scan": ColourEmbedding().get_query_embedding("red")}  # a picture whose pixels are all red
+    return {i: stored[i] for i in ids if i in stored}
+
+
+def test_a_picture_is_evidence_by_the_image_models_own_similarity_and_floor(demo_rag: MultimodalRAG) -> None:
+    images = ImageField(ColourEmbedding(), dim=11)
+    floor = RelevanceFloor(
+        embed_model=demo_rag.embed_model, floor=demo_rag.settings.relevance_floor, image_field=images,
+        image_vector_lookup=_pixels,
+    )
+    nodes = _picture_nodes()
+    red = floor.evidence("which chart is red?", nodes)
+    assert red.picture_similarity == pytest.approx(1.0) and red.relevance(floor.coverage_weight) < floor.floor
+    assert floor.postprocess_nodes(nodes, QueryBundle("which chart is red?")) == nodes
+    # a question naming no colour is the same vector for every picture: 1/sqrt(11) from a one-colour one
+    assert floor.evidence("How old is Taylor Swift?", nodes).picture_similarity == pytest.approx(11**-0.5)
+    assert floor.postprocess_nodes(nodes, QueryBundle("How old is Taylor Swift?")) == []
+    assert floor.postprocess_nodes(nodes, QueryBundle("the blue chart")) == []  # found, but not what was asked
+
+
+def test_an_image_model_without_a_measured_floor_judges_pictures_by_their_text_until_one_is_given(
+    demo_rag: MultimodalRAG, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nodes = _picture_nodes()
+    unmeasured = ImageField(_OtherColours(), dim=11)
+    unknown = RelevanceFloor(embed_model=demo_rag.embed_model, floor=0.4, image_field=unmeasured)
+    assert unknown.picture_floor is None and unknown.evidence("which chart is red?", nodes).pictures == ()
+    assert unknown.postprocess_nodes(nodes, QueryBundle("which chart is red?")) == []
+    given = ImageField(_OtherColours(), dim=11, relevance_floor=0.9)
+    with pytest.raises(ValueError, match="needs image_vector_lookup"):
+        RelevanceFloor(embed_model=demo_rag.embed_model, floor=0.4, image_field=given)
+    floor = RelevanceFloor(embed_model=demo_rag.embed_model, floor=0.4, image_field=given, image_vector_lookup=_pixels)
+    assert floor.postprocess_nodes(nodes, QueryBundle("which chart is red?")) == nodes
+    monkeypatch.setenv("MMRAG_IMAGE_RELEVANCE_FLOOR", "0.65")
+    assert MMRAGSettings().image_relevance_floor == 0.65
+    monkeypatch.setenv("MMRAG_IMAGE_RELEVANCE_FLOOR", "")
+    assert MMRAGSettings().image_relevance_floor is None
+
+
+async def test_the_async_floor_judges_pictures_too(demo_rag: MultimodalRAG) -> None:
+    images = ImageField(ColourEmbedding(), dim=11)
+    floor = RelevanceFloor(embed_model=demo_rag.embed_model, floor=0.4, image_field=images, image_vector_lookup=_pixels)
+    nodes = _picture_nodes()
+    assert await floor.apostprocess_nodes(nodes, QueryBundle("which chart is red?")) == nodes
+    assert await floor.apostprocess_nodes(nodes, QueryBundle("hello")) == []

@@ -1,5 +1,5 @@
 """MilvusModalRetriever: dense + BM25 hybrid search in Milvus, filtered safely by modality, doc, page and metadata;
-in a store with an image field, the question also searches the pictures' pixel vectors, in the same request.
+in a store with an image field, the question also searches the pictures' pixel vectors.
 
 Example:
     >>> retriever = MilvusModalRetriever(rag.vector_store, rag.embed_model, modalities=["text"], doc="milvus_faq.txt")
@@ -20,6 +20,7 @@ from llama_index.core.vector_stores.types import MetadataFilters, VectorStoreQue
 from llama_index.vector_stores.milvus import MilvusVectorStore
 
 from llama_index_mmrag.retrievers.arguments import MAX_CANDIDATES, check_top_k
+from llama_index_mmrag.retrievers.fusion import weighted_rrf
 from llama_index_mmrag.retrievers.question import checked_query
 from llama_index_mmrag.retrievers.scope import ScopedRetriever, scope_expression
 from llama_index_mmrag.stores.scipy_probe import skip_scipy_probe_before_import
@@ -32,8 +33,13 @@ class MilvusModalRetriever(ScopedRetriever):
     ``None`` rejected), never through the store's own translation.
 
     In a store with an image field (a multimodal embedding configured), the question is also embedded by that
-    model's text side and searched against the pictures' pixel vectors: one more request in the same Milvus hybrid
-    search, fused by the same RRF, under the same filter; ``mode="image"`` searches the image field alone.
+    model's text side and searched against the pictures' pixel vectors, under the same filter. Where the image model
+    has a floor (:attr:`~llama_index_mmrag.stores.image_field.ImageField.floor`), the pictures that reach it are
+    fused by RRF with the text search's ranking as one list against one: an image the model found counts as much as
+    the dense and BM25 lists together, which otherwise outvote it two to one with whatever they rank first (a
+    colour question lost its only picture from the top 3 that way; ``benchmarks/RESULTS.md``), and when no picture
+    reaches the floor the ranking is the text search's own. Without a floor the image request joins the Milvus
+    hybrid request as a third RRF list. ``mode="image"`` searches the image field alone.
 
     Args:
         vector_store: The Milvus store holding the nodes.
@@ -99,16 +105,35 @@ class MilvusModalRetriever(ScopedRetriever):
     ) -> list[NodeWithScore]:
         expr = self._expr if expr is None else expr
         kwargs: dict[str, Any] = {"string_expr": expr} if expr else {}
-        if image_embedding is not None:
-            kwargs.update(image_query_embedding=image_embedding, image_only=self.mode == "image")
+        if image_embedding is None:
+            return self._hits(query, kwargs)
+        floor = self._image_field.floor if self._image_field is not None else None
+        if self.mode == "image" or floor is None:
+            image_only = self.mode == "image"
+            return self._hits(query, {**kwargs, "image_query_embedding": image_embedding, "image_only": image_only})
+        return self._with_pictures(query, kwargs, image_embedding, floor)
+
+    def _hits(self, query: VectorStoreQuery, kwargs: dict[str, Any]) -> list[NodeWithScore]:
         result = self._store.query(query, **kwargs)
         scores = result.similarities or [0.0] * len(result.nodes or [])
         return [NodeWithScore(node=node, score=float(score)) for node, score in zip(result.nodes or [], scores)]
 
+    def _with_pictures(
+        self, query: VectorStoreQuery, kwargs: dict[str, Any], image_embedding: list[float], floor: float
+    ) -> list[NodeWithScore]:
+        """The text search, fused with the pictures whose pixel similarity (cosine) reaches the image model's floor."""
+        text = self._hits(query, kwargs)
+        found = self._hits(query, {**kwargs, "image_query_embedding": image_embedding, "image_only": True})
+        pictures = [nws for nws in found if float(nws.score or 0.0) >= floor]
+        if not pictures:
+            return text
+        rrf_k = int((getattr(self._store, "hybrid_ranker_params", None) or {}).get("k", 60))
+        return weighted_rrf([text, pictures], [1.0, 1.0], k=rrf_k, top_k=self.similarity_top_k)
+
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         query_bundle = checked_query(query_bundle)
         question = query_bundle.query_str
-        image = self._image_field.embed_model.get_query_embedding(question) if self._image_field else None
+        image = self._image_field.question_embedding(question) if self._image_field else None
         embedding = None
         if self.mode != "image":
             embedding = query_bundle.embedding or self._embed_model.get_query_embedding(question)
@@ -117,7 +142,7 @@ class MilvusModalRetriever(ScopedRetriever):
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         query_bundle = checked_query(query_bundle)
         question = query_bundle.query_str
-        image = await self._image_field.embed_model.aget_query_embedding(question) if self._image_field else None
+        image = await self._image_field.aquestion_embedding(question) if self._image_field else None
         embedding = None
         if self.mode != "image":
             embedding = query_bundle.embedding or await self._embed_model.aget_query_embedding(question)
