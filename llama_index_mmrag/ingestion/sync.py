@@ -255,5 +255,6 @@ class FolderSync:
                 report.added.append(name)
         report.ingested.extend(ingested.ingested)
         report.unchanged.extend(ingested.unchanged)
-        report.failures.extend(ingested.failures)
+        planned = set(paths)  # a planned file removed before it was read is gone, not failed: the next sync sees it
+        report.failures.extend(f for f in ingested.failures if not (f.path in planned and not f.path.exists()))
         report.nodes = ingested.nodes

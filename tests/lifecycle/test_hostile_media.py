@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 from llama_index_mmrag import MultimodalRAG
 from llama_index_mmrag.cli import app
 from llama_index_mmrag.ingestion import IngestReport, sync_plan
+from llama_index_mmrag.ingestion import sync as sync_module
 from llama_index_mmrag.ingestion.sync import SyncReport
 from llama_index_mmrag.ingestion.watch import FolderWatcher
 from llama_index_mmrag.modalities.audio import Cue
@@ -168,7 +169,7 @@ def test_sync_keeps_a_folder_with_links_outside_and_files_that_vanish_consistent
         make_silent_wav(folder / "standup.wav", 3.0)
         (folder / "standup.vtt").write_bytes(("WEBVTT\n\n00:01.000 --> 00:02.000\nKestrel standup.\n").encode("utf-16"))
         (folder / "vanishing.txt").write_text("This file is removed while the sync reads it.")
-        hash_file = sync_plan.FileHashes.get
+        hash_file, plan_sync = sync_plan.FileHashes.get, sync_module.plan_sync
 
         def vanish_while_read(hashes: sync_plan.FileHashes, path: Path) -> str:
             if path.name == "vanishing.txt":
@@ -182,6 +183,17 @@ def test_sync_keeps_a_folder_with_links_outside_and_files_that_vanish_consistent
             monkeypatch.undo()
             again = rag.sync(folder, show_progress=False)  # the link is the same document, not a conflict
             assert again.failures == [] and not again.wrote and sorted(again.unchanged) == ["shared.txt", "standup.wav"]
+            (folder / "late.txt").write_text("This file is removed after the sync planned to read it.")
+
+            def plan_then_vanish(*args: Any, **kwargs: Any) -> sync_plan.SyncPlan:
+                plan = plan_sync(*args, **kwargs)
+                (folder / "late.txt").unlink()
+                return plan
+
+            monkeypatch.setattr(sync_module, "plan_sync", plan_then_vanish)
+            late = rag.sync(folder, show_progress=False)
+            assert late.failures == [] and not late.wrote, late.failures
+            monkeypatch.undo()
             (folder / "standup.wav").unlink()
             (folder / "standup.vtt").unlink()
             gone = rag.sync(folder, show_progress=False)
