@@ -12,7 +12,7 @@ Example:
     >>> import tempfile
     >>> folder = Path(tempfile.mkdtemp())
     >>> _ = (folder / "new.txt").write_text("Milvus stores vectors.")
-    >>> gone = DocRecord(doc="old.txt", doc_id=file_content_hash(folder / "new.txt"), parser="mmrag",
+    >>> gone = DocRecord(doc="old.txt", doc_id=document_hash(folder / "new.txt"), parser="mmrag",
     ...                  source_path=str(folder / "old.txt"))
     >>> plan = plan_sync(folder, [folder / "new.txt"], [gone], FileHashes())
     >>> [(old.doc, new.name) for old, new in plan.rename], plan.add, plan.delete
@@ -29,7 +29,6 @@ from pathlib import Path
 from llama_index_mmrag.manifest import DocRecord
 from llama_index_mmrag.parsing.inputs import LoadFailure
 from llama_index_mmrag.parsing.media.transcripts import document_hash, transcript_of
-from llama_index_mmrag.schema import file_content_hash
 
 __all__ = ["FileHashes", "SyncPlan", "belongs_to", "plan_sync"]
 
@@ -46,7 +45,7 @@ class FileHashes:
         >>> path = Path(tempfile.mkdtemp()) / "a.txt"
         >>> _ = path.write_text("one")
         >>> hashes = FileHashes()
-        >>> hashes.get(path) == file_content_hash(path)
+        >>> hashes.get(path) == document_hash(path)
         True
     """
 
@@ -121,7 +120,7 @@ class SyncPlan:
         >>> folder.mkdir()
         >>> for name, text in (("faq.txt", "Milvus stores vectors."), ("notes.txt", "Lite runs in one process.")):
         ...     _ = (folder / name).write_text(text)
-        >>> stored = DocRecord(doc="faq.txt", doc_id=file_content_hash(folder / "faq.txt"), parser="mmrag",
+        >>> stored = DocRecord(doc="faq.txt", doc_id=document_hash(folder / "faq.txt"), parser="mmrag",
         ...                    source_path=str((folder / "faq.txt").resolve()))
         >>> plan = plan_sync(folder.resolve(), sorted(folder.resolve().iterdir()), [stored], FileHashes())
         >>> [path.name for path in plan.add], plan.unchanged, plan.delete, plan.failures
