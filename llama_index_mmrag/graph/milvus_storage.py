@@ -158,6 +158,9 @@ class MMRAGMilvusVectorStorage(MilvusVectorDBStorage):  # type: ignore[misc]  # 
             if r.get("src_id") and r.get("tgt_id")
         }
         entities = self.final_namespace.removesuffix(self.namespace) + ENTITIES_NAMESPACE
+        if ends and not self.__dict__.get("_mmrag_entities_loaded"):
+            self._client.load_collection(entities)  # a delete may write relations before anything read the entities
+            self._mmrag_entities_loaded = True
         found = self._vectors_by_id(entities, sorted({i for pair in ends.values() for i in pair}), "vector")
         return {
             key: compose_relation_vector(found[src][0], found[tgt][0])

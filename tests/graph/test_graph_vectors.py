@@ -15,9 +15,9 @@ import pytest
 from lightrag.utils import make_relation_vdb_ids
 from llama_index.core.schema import TextNode
 
-from llama_index_mmrag.graph.extract import build_custom_kg
+from llama_index_mmrag.graph.extract import GraphChunk, build_custom_kg
 from llama_index_mmrag.graph.keywords import query_keywords
-from llama_index_mmrag.graph.kg_loader import ainsert_kg, relation_vector_text
+from llama_index_mmrag.graph.kg_loader import adelete_kg, ainsert_kg, relation_vector_text
 from llama_index_mmrag.graph.milvus_storage import compose_relation_vector
 from llama_index_mmrag.graph.store import GRAPH_MODES, GraphStore
 from llama_index_mmrag.models.adapters import lightrag_llm_func
@@ -26,6 +26,10 @@ from llama_index_mmrag.settings import MMRAGSettings
 from llama_index_mmrag.stores.lite_server import hold_lite_store
 from tests.graph.test_extract import ARCH_DOC, OPS
 from tests.support.fake_llm import FakeLLM
+
+OPS_MORE = GraphChunk(
+    chunk_id="ops-1", content="Operators upgrade Kubernetes clusters at night.", doc="ops_more.md", page=None, modality="text"
+)
 
 
 class CountingEmbedding:
@@ -158,6 +162,22 @@ def test_global_mode_finds_the_relation_between_two_named_entities(graph: tuple[
     pairs = {frozenset((r["src_id"], r["tgt_id"])) for r in data["relationships"]}
     assert frozenset(("kubernetes", "operator")) in pairs and len(pairs) <= 3
     assert "ops-0" in {c["chunk_id"] for c in data["chunks"]}
+
+
+def test_a_delete_that_rewrites_relations_composes_their_vectors(graph: tuple[GraphStore, CountingEmbedding]) -> None:
+    store, embed = graph
+    rag = store.run(store._rag_instance())
+    _insert(store, [OPS_MORE])
+    rag.entities_vdb._client.release_collection(rag.entities_vdb.final_namespace)  # as in a process that only deletes
+    rag.entities_vdb._mmrag_loaded = rag.relationships_vdb._mmrag_entities_loaded = False
+    embed.texts.clear()
+    store.run(adelete_kg(rag, build_custom_kg([OPS_MORE])))  # kubernetes--operator keeps its OPS source: rewritten
+    assert not [t for t in embed.texts if "\t" in t]  # no relation text embedded
+    entities = {row["entity_name"]: row["vector"] for row in _rows(store, "entities", ["entity_name", "vector"])}
+    kept = [r for r in _rows(store, "relationships", ["src_id", "tgt_id", "source_id", "vector"])
+            if {r["src_id"], r["tgt_id"]} == {"kubernetes", "operator"}]
+    assert len(kept) == 1 and kept[0]["source_id"] == "ops-0"
+    assert np.allclose(kept[0]["vector"], compose_relation_vector(entities[kept[0]["src_id"]], entities[kept[0]["tgt_id"]]), atol=1e-6)
 
 
 def test_a_graph_built_with_an_llm_embeds_its_relation_texts(tmp_path: Path) -> None:
