@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -23,47 +22,21 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-SCANS = {"scan-001.png": (220, 40, 40), "scan-002.png": (40, 170, 70), "scan-003.png": (40, 90, 220)}
 QUESTIONS = {"which chart is red?": "scan-001.png", "the green one": "scan-002.png", "a blue picture": "scan-003.png"}
 OFF_TOPIC = ["How old is Taylor Swift?", "what is your favourite colour", "hello"]
 TOP_KS = (3, 5, 10)
-WORDS = "revenue grew margin quarter region sales customers growth costs outlook market share product segment profit"
 FAQ = Path(__file__).resolve().parents[1] / "sample" / "milvus_faq.txt"
-
-
-def write_files(folder: Path) -> list[Path]:
-    """The FAQ, six reports, three one-colour scans and four busy pictures, in ``folder``."""
-    from PIL import Image, ImageDraw
-
-    rng = random.Random(3)
-    files = [FAQ]
-    words = WORDS.split()
-    for index in range(6):
-        paragraphs = [" ".join(rng.choice(words) for _ in range(40)).capitalize() + "." for _ in range(12)]
-        (folder / f"report{index}.txt").write_text("\n\n".join(paragraphs), encoding="utf-8")
-        files.append(folder / f"report{index}.txt")
-    for name, rgb in SCANS.items():
-        Image.new("RGB", (64, 48), rgb).save(folder / name)
-        files.append(folder / name)
-    for index in range(4):
-        picture = Image.new("RGB", (64, 48), (255, 255, 255))
-        draw = ImageDraw.Draw(picture)
-        for _ in range(12):
-            x, y = rng.randrange(48), rng.randrange(32)
-            draw.rectangle([x, y, x + 16, y + 16], fill=tuple(rng.randrange(256) for _ in range(3)))
-        picture.save(folder / f"photo-{index}.png")
-        files.append(folder / f"photo-{index}.png")
-    return files
 
 
 def measure(folder: Path) -> dict[str, Any]:
     """Ingest the files into a store in ``folder``, then rank and answer every question."""
     from llama_index_mmrag import MultimodalRAG
     from llama_index_mmrag.models.colour import ColourEmbedding
+    from tests.support.pictures import write_pixel_only_evidence
 
     report: dict[str, Any] = {"questions": [], "off_topic": []}
     with MultimodalRAG(storage_dir=folder / "store", image_embed_model=ColourEmbedding()) as rag:
-        ingested = rag.ingest(write_files(folder), show_progress=False)
+        ingested = rag.ingest([FAQ, *write_pixel_only_evidence(folder, reports=6)], show_progress=False)
         if not ingested.ok:
             raise RuntimeError(f"ingest failed: {ingested.failures}")
         for question, scan in QUESTIONS.items():

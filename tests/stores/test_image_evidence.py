@@ -4,60 +4,35 @@ judges it by the image model's own similarity and floor), while off-topic questi
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from llama_index.core.schema import NodeWithScore
 from llama_index.core.vector_stores.types import MetadataFilter, MetadataFilters
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from llama_index_mmrag import MultimodalRAG
 from llama_index_mmrag.cli import app
 from llama_index_mmrag.models.colour import ColourEmbedding
 from llama_index_mmrag.synthesis import content_terms
+from tests.support.pictures import SCANS, write_pixel_only_evidence
 from tests.support.store_copies import wait_until_closed
 
 NO_EVIDENCE = "No evidence was found for this question."
-# Pictures of one colour each, named so that neither a file name nor OCR says anything of colours or charts.
-SCANS = {"scan-001.png": (220, 40, 40), "scan-002.png": (40, 170, 70), "scan-003.png": (40, 90, 220)}
 QUESTIONS = {"which chart is red?": "scan-001.png", "the green one": "scan-002.png", "a blue picture": "scan-003.png"}
-REPORT_WORDS = "revenue grew margin quarter region sales customers growth costs outlook market share product segment"
-
-
-def _write_files(folder: Path) -> list[Path]:
-    """Three one-colour scans, four busy many-coloured pictures and three reports of business words."""
-    rng = random.Random(3)
-    files: list[Path] = []
-    for name, rgb in SCANS.items():
-        Image.new("RGB", (64, 48), rgb).save(folder / name)
-        files.append(folder / name)
-    for index in range(4):
-        picture = Image.new("RGB", (64, 48), (255, 255, 255))
-        draw = ImageDraw.Draw(picture)
-        for _ in range(12):
-            x, y = rng.randrange(48), rng.randrange(32)
-            draw.rectangle([x, y, x + 16, y + 16], fill=tuple(rng.randrange(256) for _ in range(3)))
-        picture.save(folder / f"photo-{index}.png")
-        files.append(folder / f"photo-{index}.png")
-    words = REPORT_WORDS.split()
-    for index in range(3):
-        paragraphs = [" ".join(rng.choice(words) for _ in range(40)).capitalize() + "." for _ in range(12)]
-        (folder / f"report{index}.txt").write_text("\n\n".join(paragraphs), encoding="utf-8")
-        files.append(folder / f"report{index}.txt")
-    return files
 
 
 @pytest.fixture(scope="module")
 def scans_rag(tmp_path_factory: pytest.TempPathFactory, sample_faq: Path) -> Iterator[MultimodalRAG]:
     folder = tmp_path_factory.mktemp("scans")
     with MultimodalRAG(storage_dir=folder / "store", image_embed_model=ColourEmbedding()) as rag:
-        report = rag.ingest([sample_faq, *_write_files(folder)], show_progress=False)
+        report = rag.ingest([sample_faq, *write_pixel_only_evidence(folder)], show_progress=False)
         assert report.ok, report.failures
         yield rag
 
 
-def _docs(nodes: list) -> list[str]:
+def _docs(nodes: list[NodeWithScore]) -> list[str]:
     return [n.node.metadata["doc"] for n in nodes]
 
 
