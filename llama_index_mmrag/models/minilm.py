@@ -41,11 +41,13 @@ from llama_index_mmrag.forking import FORK_GUARD
 __all__ = [
     "BACKENDS",
     "BACKEND_ENV",
+    "BATCH_TOKENS",
     "LOCAL_EMBED_DIM",
     "LOCAL_EMBED_NAME",
     "SMALL_BATCH_TOKENS",
     "MiniLMEncoder",
     "embed_backend",
+    "length_batches",
     "mapped_float32_tensors",
 ]
 
@@ -55,6 +57,9 @@ LOCAL_EMBED_NAME = "all-MiniLM-L6-v2 (packaged)"
 """The name a store records for the packaged model (:func:`~llama_index_mmrag.models.embeddings.embedding_name`)."""
 SMALL_BATCH_TOKENS = 256
 """Batches of at most this many tokens (rows x longest row) run in numpy; larger ones on the backend."""
+BATCH_TOKENS = 2048
+"""Most padded tokens (rows x longest row) in one forward pass: eight texts of the model's full 256 tokens, more
+of shorter ones. Texts are batched by length (:func:`length_batches`), so little of a batch is padding."""
 BACKENDS = ("onnx", "torch", "numpy")
 """What runs the batches larger than :data:`SMALL_BATCH_TOKENS` (the first is the default)."""
 BACKEND_ENV = "MMRAG_EMBED_BACKEND"
@@ -173,21 +178,18 @@ class MiniLMEncoder:
         self._lock = threading.Lock()  # the tokenizer's settings are shared state
         self._session_lock = threading.Lock()  # one ONNX Runtime session, however many threads embed at once
 
-    def _tokenize(self, texts: Sequence[str]) -> tuple[Any, Any]:
-        import numpy as np
-
+    def _token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Each text's word-piece ids, cut at :attr:`max_length`."""
         prepared = [t.strip() for t in texts]
         if self.lowercase_input:
             prepared = [t.lower() for t in prepared]
         with self._lock:
             encoded = self.tokenizer.encode_batch(prepared)
-        width = max(len(e.ids) for e in encoded)
-        ids = np.zeros((len(encoded), width), dtype=np.int64)
-        mask = np.zeros((len(encoded), width), dtype=np.int64)
-        for row, item in enumerate(encoded):
-            ids[row, : len(item.ids)] = item.ids
-            mask[row, : len(item.ids)] = 1
-        return ids, mask
+        return [item.ids for item in encoded]
+
+    def _tokenize(self, texts: Sequence[str]) -> tuple[Any, Any]:
+        """The texts' ids and attention mask, padded to the longest of them."""
+        return _padded(self._token_ids(texts))
 
     def _one_blas_thread(self) -> Any:
         """A context in which numpy's BLAS runs each product on the calling thread only (restored on exit).
@@ -297,19 +299,21 @@ class MiniLMEncoder:
         return F.normalize(pooled, p=2, dim=1) if self.normalize else pooled
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> list[list[float]]:
-        """Embed texts, ``batch_size`` at a time (longest first, so each batch pads little).
+        """Embed texts, at most ``batch_size`` and :data:`BATCH_TOKENS` padded tokens per forward pass.
+
+        The texts are tokenized first and sorted by their number of word pieces (longest first), so the texts of
+        a batch have about the same length and padding costs little; the vectors come back in the texts' order.
 
         Args:
             texts: The texts.
-            batch_size: Texts per forward pass.
+            batch_size: Most texts per forward pass.
         """
         if not texts:
             return []
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        rows = self._token_ids(texts)
         vectors: list[list[float]] = [[] for _ in texts]
-        for start in range(0, len(order), max(1, batch_size)):
-            chunk = order[start : start + max(1, batch_size)]
-            ids, mask = self._tokenize([texts[i] for i in chunk])
+        for chunk in length_batches([len(row) for row in rows], max(1, batch_size), BATCH_TOKENS):
+            ids, mask = _padded([rows[i] for i in chunk])
             if ids.size <= SMALL_BATCH_TOKENS or self.backend == "numpy":
                 with FORK_GUARD, self._one_blas_thread():  # a fork during a numpy product can hang (OpenBLAS)
                     out = self._forward_numpy(ids, mask).tolist()
@@ -325,3 +329,42 @@ class MiniLMEncoder:
             for index, vector in zip(chunk, out):
                 vectors[index] = vector
         return vectors
+
+
+def length_batches(lengths: Sequence[int], max_rows: int, max_tokens: int) -> list[list[int]]:
+    """Group texts into batches by their token counts: longest first, each batch at most ``max_rows`` texts and,
+    padded to its longest text, at most ``max_tokens`` tokens (a longer text alone).
+
+    Args:
+        lengths: Each text's token count.
+        max_rows: Most texts per batch.
+        max_tokens: Most padded tokens per batch.
+
+    Returns:
+        The batches, as indices into ``lengths``.
+
+    Example:
+        >>> length_batches([3, 250, 12, 256, 10], max_rows=64, max_tokens=512)   # two long texts, three short
+        [[3, 1], [2, 4, 0]]
+    """
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    start = 0
+    while start < len(order):
+        rows = max(1, min(max_rows, max_tokens // max(1, lengths[order[start]])))
+        batches.append(order[start : start + rows])
+        start += rows
+    return batches
+
+
+def _padded(rows: Sequence[Sequence[int]]) -> tuple[Any, Any]:
+    """Token id rows as an id matrix and an attention mask, padded with zeros to the longest row."""
+    import numpy as np
+
+    width = max(len(row) for row in rows)
+    ids = np.zeros((len(rows), width), dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    for index, row in enumerate(rows):
+        ids[index, : len(row)] = row
+        mask[index, : len(row)] = 1
+    return ids, mask

@@ -7,7 +7,8 @@ figures and pages):
   their text) but its long side at most 1280 px, and detection runs at that size (RapidOCR's default would
   blow a 76x960 banner up to 736x9300);
 - text lines are recognised one at a time (batches pad every line to the widest one, which costs more than
-  it saves on a single thread);
+  it saves on a single thread: RapidOCR's batches of 6 cost 47% more CPU-seconds on the development set's
+  scanned pages, ``benchmarks/ocr_cost.py``);
 - the text-direction classifier is skipped (upright text is the norm in documents);
 - what the engine sees is bounded whatever the input's shape: a long strip (a scrolling screenshot, a banner:
   long side more than :data:`STRIP_ASPECT` times the short one and over the detection size) is read in at most

@@ -110,3 +110,33 @@ def test_small_batches_run_in_numpy_and_large_ones_on_the_backend_with_the_same_
     assert np.abs(by_numpy - by_torch).max() < 1e-5
     assert np.abs(by_onnx - by_torch).max() < 1e-5
     assert np.abs(by_numpy - np.array(reference)).max() < 1e-5
+
+
+def test_texts_are_batched_by_length_within_the_token_budget_and_come_back_in_their_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from llama_index_mmrag.models.minilm import BATCH_TOKENS
+
+    encoder = PackagedMiniLMEmbedding(backend="onnx")._encoder
+    # what an ingest hands over: full chunks, short paragraphs and captions, interleaved in document order
+    texts = [
+        ("Milvus separates storage and compute; the query node serves searches. " * 30)[: 200 + 37 * i]
+        if i % 3 else f"Figure {i}: throughput by segment size"
+        for i in range(24)
+    ]
+    session = encoder._onnx_session()
+    batches: list[list[int]] = []  # the token counts of each batch's texts
+    run = session.run
+
+    def recording_run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        batches.append(mask.sum(axis=1).tolist())
+        assert ids.shape == (len(batches[-1]), max(batches[-1]))  # padded to its own longest text only
+        return run(ids, mask)
+
+    monkeypatch.setattr(session, "run", recording_run)
+    together = np.array(encoder.encode(texts, batch_size=64))
+    alone = np.array([run(*encoder._tokenize([text]))[0] for text in texts])
+    assert np.abs(together - alone).max() < 1e-5  # each vector is its own text's, whatever its batch
+    assert len(batches) > 1 and all(len(lengths) * max(lengths) <= BATCH_TOKENS for lengths in batches)
+    flat = [length for lengths in batches for length in lengths]
+    assert flat == sorted(flat, reverse=True)  # longest first: each batch holds texts of neighbouring lengths
