@@ -15,8 +15,9 @@ packaged MiniLM spends most of an ingest on, see "Where an ingest's CPU goes"), 
 grows with the store at a larger share; ``--embed local`` uses the packaged MiniLM (slow to build large stores).
 
 Bytes are counted where they are made durable: every ``fsync`` of a regular file under ``<store>/journal`` (the
-journal's records and copies) or ``<store>/lightrag`` (LightRAG's GraphML and JSON files, saved whole). Milvus
-Lite runs in this process (``MMRAG_LITE_SERVER=off``), so the CPU seconds include it.
+journal's records and copies) or ``<store>/lightrag`` (LightRAG's GraphML and JSON files and their change logs),
+each fsync counting the file's size, or for a file appended to since its last fsync (a change log) what was
+appended. Milvus Lite runs in this process (``MMRAG_LITE_SERVER=off``), so the CPU seconds include it.
 
 Usage:
     python benchmarks/store_growth.py build --work DIR [--sizes 10 100 1000] [--dataset DIR] [--embed hash]
@@ -189,12 +190,16 @@ def build(work: Path, sizes: list[int], dataset: Path, embed: str) -> None:
 
 
 class _DurableBytes:
-    """Bytes made durable (``fsync`` of a regular file) under the store's journal and graph folders."""
+    """Bytes made durable (``fsync`` of a regular file) under the store's journal and graph folders: a file's size,
+    or what was appended to it since it was last fsynced (or seen when counting began)."""
 
     def __init__(self, store: Path) -> None:
         self.roots = {"journal": str(store.resolve() / "journal") + "/", "graph": str(store.resolve() / "lightrag") + "/"}
         self.bytes: Counter[str] = Counter()
         self._fsync = os.fsync
+        self._synced = {
+            (p.stat().st_ino, str(p.resolve())): p.stat().st_size for p in store.resolve().rglob("*") if p.is_file()
+        }
 
     def __enter__(self) -> _DurableBytes:
         def counting_fsync(fd: int) -> None:
@@ -204,9 +209,11 @@ class _DurableBytes:
                     path = os.readlink(f"/proc/self/fd/{fd}")
                 except OSError:
                     path = ""
+                before = self._synced.get((info.st_ino, path), 0)
+                self._synced[(info.st_ino, path)] = info.st_size
                 for name, root in self.roots.items():
                     if path.startswith(root):
-                        self.bytes[name] += info.st_size
+                        self.bytes[name] += info.st_size - before if info.st_size >= before else info.st_size
             self._fsync(fd)
 
         os.fsync = counting_fsync

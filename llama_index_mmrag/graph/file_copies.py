@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 JOURNAL = "journal"
@@ -20,6 +21,9 @@ BEFORE_WRITE = "graph-before"
 ``tree``)."""
 PENDING = "pending.json"
 """Under the journal's folder: the pending write's record."""
+LOG_LENGTHS = "log-lengths.json"
+"""Under :data:`BEFORE_WRITE` (beside ``tree``): the length of each change log before the pending write (its hard
+link in ``tree`` may have grown since: a log is appended in place)."""
 
 
 def restore_sources(journal_dir: str | Path | None) -> list[Path]:
@@ -55,3 +59,26 @@ def looks_whole(path: Path) -> bool:
     if path.suffix == ".json":
         return tail.endswith((b"}", b"]"))
     return True
+
+
+def copied_log(source: Path, relative: Path) -> bytes:
+    """What the change log ``relative`` held in a folder of copies (:func:`restore_sources`): the whole file in
+    the last good copy, its first bytes up to the recorded length in the files before a write (empty if none).
+
+    Args:
+        source: A folder of copies mirroring the graph's working dir.
+        relative: The log's path relative to it.
+
+    Example:
+        >>> copied_log(Path("/nonexistent"), Path("graph.graphml.changes.jsonl"))
+        b''
+    """
+    try:
+        content = (source / relative).read_bytes()
+    except FileNotFoundError:
+        return b""
+    lengths_file = source.parent / LOG_LENGTHS
+    if source.name == "tree" and lengths_file.is_file():
+        lengths = json.loads(lengths_file.read_text(encoding="utf-8"))
+        content = content[: lengths.get(relative.as_posix(), len(content))]
+    return content

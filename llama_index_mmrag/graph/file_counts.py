@@ -2,8 +2,9 @@
 
 With the default NetworkX graph storage, LightRAG keeps a store's graph in files under
 ``<store>/lightrag/<workspace>/``: the graph itself as GraphML, and per entity and per relation the full list of
-chunks that support it (JSON key-value files). Every write replaces a file whole (atomically), so another
-process may read them at any time. Reading them with the standard library takes milliseconds; starting LightRAG
+chunks that support it (JSON key-value files), each with its change log (what saves since the file was last
+written whole changed, :mod:`llama_index_mmrag.graph.change_log`). A file is only ever replaced whole
+(atomically) and a log read only up to its last whole line, so another process may read them at any time. Reading them with the standard library takes milliseconds; starting LightRAG
 to read them takes seconds of imports.
 
 Example:
@@ -24,6 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from llama_index_mmrag.graph.change_log import apply_kv_changes, read_with_changes
 
 if TYPE_CHECKING:
     from llama_index_mmrag.settings import MMRAGSettings
@@ -191,11 +194,11 @@ class GraphFiles:
             ValueError: If the file is not GraphML that can be read.
         """
         try:
-            root = ET.parse(self.graphml).getroot()
-        except FileNotFoundError:
-            return {}, {}
+            root, changes = read_with_changes(self.graphml, _parse_xml)
         except ET.ParseError as exc:
             raise ValueError(f"the graph file {self.graphml} cannot be read: {exc}") from exc
+        if root is None:
+            return _replay_graph({}, {}, changes)
         source_keys = {
             key.get("id")
             for key in root.iter(f"{_GRAPHML}key")
@@ -203,7 +206,7 @@ class GraphFiles:
         }
         graph = root.find(f"{_GRAPHML}graph")
         if graph is None:
-            return {}, {}
+            return _replay_graph({}, {}, changes)
         if graph.get("edgedefault", "undirected") != "undirected":
             raise ValueError(f"the graph file {self.graphml} holds a directed graph; LightRAG writes undirected ones")
 
@@ -223,7 +226,7 @@ class GraphFiles:
                 entities.setdefault(name, [])
             pair = (source, target) if source <= target else (target, source)
             relations[pair] = source_ids(edge) or relations.get(pair, [])
-        return entities, relations
+        return _replay_graph(entities, relations, changes)
 
     def tracked_chunks(self, namespace: str, keys: Iterable[str]) -> list[list[str] | None]:
         """LightRAG's full chunk lists for these keys (``namespace`` is ``entity_chunks`` or
@@ -238,13 +241,12 @@ class GraphFiles:
         """
         path = self.folder / f"kv_store_{namespace}.json"
         try:
-            records = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            records = {}
+            records, changes = read_with_changes(path, _parse_json)
         except ValueError as exc:
             raise ValueError(f"the graph file {path} cannot be read: {exc}") from exc
         if not isinstance(records, dict):
             records = {}
+        apply_kv_changes(records, changes)
         found: list[list[str] | None] = []
         for key in keys:
             record = records.get(key)
@@ -275,3 +277,44 @@ class GraphFiles:
             1 for own, full in zip(relations.values(), tracked) if not chunk_ids.isdisjoint(full or own)
         )
         return entity_count, relation_count
+
+
+def _parse_xml(path: Path) -> ET.Element | None:
+    """The root element of an XML file (``None`` if there is none)."""
+    try:
+        return ET.parse(path).getroot()
+    except FileNotFoundError:
+        return None
+
+
+def _parse_json(path: Path) -> Any:
+    """The content of a JSON file (``{}`` if there is none)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+
+
+def _replay_graph(
+    entities: dict[str, list[str]], relations: dict[tuple[str, str], list[str]], changes: list[dict[str, Any]]
+) -> tuple[dict[str, list[str]], dict[tuple[str, str], list[str]]]:
+    """Entities and relations with a graph change log's entries replayed on them (as
+    :func:`~llama_index_mmrag.graph.change_log.apply_graph_changes` replays them on the graph)."""
+    for entry in changes:
+        if "n" in entry:
+            entities[entry["n"]] = split_sources(entry["d"].get("source_id"))
+        elif "dn" in entry:
+            gone = entry["dn"]
+            entities.pop(gone, None)
+            for pair in [p for p in relations if gone in p]:
+                del relations[pair]
+        elif "e" in entry or "de" in entry:
+            a, b = entry.get("e") or entry["de"]
+            pair = (a, b) if a <= b else (b, a)
+            if "de" in entry:
+                relations.pop(pair, None)
+            else:
+                entities.setdefault(a, [])
+                entities.setdefault(b, [])
+                relations[pair] = split_sources(entry["d"].get("source_id"))
+    return entities, relations

@@ -19,7 +19,7 @@ from pathlib import Path
 
 __all__ = ["GraphFileState"]
 
-_GRAPH_SUFFIXES = (".graphml", ".json")
+_GRAPH_SUFFIXES = (".graphml", ".json", ".jsonl")  # .jsonl: their change logs (graph/change_log.py)
 _shared: dict[Path, GraphFileState] = {}
 _shared_lock = threading.Lock()
 
@@ -67,11 +67,12 @@ class GraphFileState:
             return state
 
     def signature(self) -> tuple[tuple[str, int, int], ...]:
-        """The files' current state; files are replaced atomically, so a new write always shows here."""
+        """The files' current state: files are replaced atomically and their change logs grow by appends (or are
+        cut back, or replaced), so a new write always shows here."""
         entries: list[tuple[str, int, int]] = []
         for root, _dirs, files in os.walk(self.graph_dir):
             for name in files:
-                if not name.endswith(_GRAPH_SUFFIXES):
+                if not name.endswith(_GRAPH_SUFFIXES) or name.startswith("."):  # not a save's temporary
                     continue
                 path = os.path.join(root, name)
                 try:

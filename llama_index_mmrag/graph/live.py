@@ -100,15 +100,25 @@ async def areload_graph_files(rag: LightRAG) -> list[str]:
             graph = await asyncio.to_thread(read_graphml_repaired, Path(graph_file), config) or nx.Graph()
             async with lock:
                 storage._graph = graph
+                _forget_unsaved(storage)
         elif getattr(storage, "_file_name", None) and isinstance(getattr(storage, "_data", None), MutableMapping):
             data = await asyncio.to_thread(read_json_repaired, Path(storage._file_name), config) or {}
             async with lock:
                 storage._data.clear()
                 storage._data.update(data)
+                _forget_unsaved(storage)
         else:
             continue
         reloaded.append(attr)
     return reloaded
+
+
+def _forget_unsaved(storage: Any) -> None:
+    """A storage of the package's re-read from its files: what it remembered as changed since its last save is
+    not (upstream storages keep no such memory)."""
+    forget = getattr(storage, "forget_unsaved_changes", None)
+    if forget is not None:
+        forget()
 
 
 def scan_vectors(vdb: Any, fields: list[str], batch_size: int = 1000) -> Iterator[dict[str, Any]]:

@@ -3,9 +3,11 @@
 Every write of a document (ingest, replace, delete) goes through a write-ahead journal in
 ``<storage_dir>/journal``:
 
-1. the graph's files (LightRAG's working dir: GraphML and JSON key-value stores) are kept as they are, as hard
-   links in ``journal/graph-before`` (every save replaces a file whole, so a link keeps the version before the
-   write; nothing is copied, so what a write adds to the journal does not grow with the store);
+1. the graph's files (LightRAG's working dir: GraphML and JSON key-value stores, each with its change log) are
+   kept as they are, as hard links in ``journal/graph-before``, with each change log's length (a file is only
+   replaced whole, so a link keeps the version before the write, and a log only grows until it is replaced, so
+   its length marks where the write began; nothing is copied, so what a write adds to the journal does not grow
+   with the store);
 2. a *pending* record (operation, document, content hash, node ids, the manifest record to commit) is written
    atomically;
 3. the stores are written: an ingest upserts its Milvus rows, then updates the graph (a replaced version's
@@ -20,7 +22,7 @@ Every write of a document (ingest, replace, delete) goes through a write-ahead j
 
 A pending record found later (after ``kill -9``, a power cut, an exception) is resolved before anything else
 writes to the store. Before ``graph_done`` the write is **rolled back**: the graph's files are restored from the
-copy, the live LightRAG instance re-reads them, LightRAG's vector collections are reconciled with the restored
+links and each change log cut back to its length, the live LightRAG instance re-reads them, LightRAG's vector collections are reconciled with the restored
 graph, and (ingest) the rows only the new version has are deleted from Milvus, so a replaced version is intact
 again. From ``graph_done`` on it is **rolled forward**: the rows to remove are removed and the manifest is
 written. Either way the store ends as if the write had never started, or had completed.

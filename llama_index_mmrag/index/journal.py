@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -20,7 +21,17 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from llama_index_mmrag.graph.file_copies import BEFORE_WRITE, JOURNAL, LAST_GOOD, PENDING, looks_whole, restore_sources
+from llama_index_mmrag.graph.change_log import LOG_SUFFIX
+from llama_index_mmrag.graph.file_copies import (
+    BEFORE_WRITE,
+    JOURNAL,
+    LAST_GOOD,
+    LOG_LENGTHS,
+    PENDING,
+    copied_log,
+    looks_whole,
+    restore_sources,
+)
 from llama_index_mmrag.manifest import DocRecord, fsync_dir, write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -74,6 +85,27 @@ def _link_or_copy(src: str, dst: str) -> str:
         return dst
     except OSError:
         return _copy_durably(src, dst)
+
+
+def _is_log(path: Path) -> bool:
+    return path.name.endswith(LOG_SUFFIX)
+
+
+def _same_inode(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _write_durably(path: Path, content: bytes) -> None:
+    """``path`` replaced by ``content`` (a temporary file renamed into place, fsynced)."""
+    staged = path.with_name(f".copy-{path.name}")
+    with open(staged, "wb") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(staged, path)
 
 
 def _same_file_version(path: Path, copy: Path) -> bool:
@@ -140,15 +172,21 @@ class Journal:
 
         Only the files that changed since the last copy are copied (each to a temporary name, then renamed into
         place): a save replaces a file whole, so a file whose size and modification time are those of its copy
-        is the copied file. The copy is a real copy, not a link: damage to a file in place (a writer that
-        truncates, a bad disk block) must not reach it.
+        is the copied file. A change log grows by appends until a compaction replaces it: while it is the file
+        (inode) last copied, only what was appended since is appended to its copy. The copy is a real copy, not
+        a link: damage to a file in place (a writer that truncates, a bad disk block) must not reach it.
         """
         if not self.graph_dir.is_dir():
             return
+        self._fold_if_removing()
         good = self.last_good_path
         live = {p.relative_to(self.graph_dir): p for p in self._graph_files(self.graph_dir)}
+        logs_seen = self._read_good_logs()
         for relative, path in live.items():
             target = good / relative
+            if _is_log(path):
+                self._keep_good_log(path, target, logs_seen, relative.as_posix())
+                continue
             if _same_file_version(path, target):
                 continue
             if not looks_whole(path):  # damaged in place since it was saved: keep the good copy it has
@@ -163,6 +201,43 @@ class Journal:
                 path.unlink(missing_ok=True)  # owned: the copy of a graph file that no longer exists
         for folder in {(good / r).parent for r in live}:
             fsync_dir(folder)
+        write_json_atomic(self._good_logs_path, {k: v for k, v in logs_seen.items() if Path(k) in live}, tmp_prefix=".good-logs-")
+
+    @property
+    def _good_logs_path(self) -> Path:
+        """Which log file (inode) and how much of it the last good copy of each change log holds."""
+        return self.folder / "graph-good-logs.json"
+
+    def _read_good_logs(self) -> dict[str, list[int]]:
+        try:
+            seen = json.loads(self._good_logs_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return seen if isinstance(seen, dict) else {}
+
+    @staticmethod
+    def _keep_good_log(path: Path, target: Path, seen: dict[str, list[int]], key: str) -> None:
+        """Bring the last good copy of the change log ``path`` up to date: append what was appended since the
+        last copy where ``path`` is the log copied then, else copy it whole. ``seen[key]`` records the log's
+        inode and the length copied."""
+        info = path.stat()
+        inode, copied = seen.get(key, [None, -1])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            copy_size = target.stat().st_size
+        except OSError:
+            copy_size = -2
+        if inode == info.st_ino and copied == copy_size <= info.st_size:
+            if copied < info.st_size:
+                with open(path, "rb") as source, open(target, "ab") as copy:
+                    source.seek(copied)
+                    copy.write(source.read(info.st_size - copied))
+                    copy.flush()
+                    os.fsync(copy.fileno())
+        else:
+            with open(path, "rb") as source:
+                _write_durably(target, source.read(info.st_size))
+        seen[key] = [info.st_ino, info.st_size]
 
     @staticmethod
     def _graph_files(root: Path) -> list[Path]:
@@ -205,10 +280,12 @@ class Journal:
         """Keep the graph's files as they are before ``write``, then record it (in that order: a record always has
         its files to roll back to).
 
-        The files are kept as hard links, not copies: the graph's storages replace a file whole on every save (a
-        new file renamed over the old one, :mod:`llama_index_mmrag.graph.file_storage`), so a link keeps the
-        version it was made to whatever the write saves, and beginning a write costs the same in a store of any
-        size. (Where the file system has no hard links, the files are copied.)
+        The files are kept as hard links, not copies: the graph's storages replace a file whole when they write
+        it whole (a new file renamed over the old one, :mod:`llama_index_mmrag.graph.file_storage`), so a link
+        keeps the version it was made to whatever the write saves; a change log grows by appends (a link to it
+        sees them), so its length is recorded beside the links, and rolling back cuts it back to that length.
+        Beginning a write costs the same in a store of any size. (Where the file system has no hard links, the
+        files are copied.)
 
         Args:
             write: The write about to start.
@@ -226,6 +303,8 @@ class Journal:
         if self.graph_dir.is_dir():
             tree = staging / "tree"
             shutil.copytree(self.graph_dir, tree, copy_function=_link_or_copy)
+            lengths = {p.relative_to(tree).as_posix(): p.stat().st_size for p in self._graph_files(tree) if _is_log(p)}
+            write_json_atomic(staging / LOG_LENGTHS, lengths, tmp_prefix=".lengths-")
             for folder in (tree, *(p for p in tree.rglob("*") if p.is_dir())):
                 fsync_dir(folder)
         fsync_dir(staging)
@@ -254,24 +333,55 @@ class Journal:
                 f"rolled back: rebuild the store"
             )
         tree = self.snapshot_path / "tree"
-        # file by file, each copied aside and renamed into place: a reader in another process sees each file
-        # old or restored, never missing or half-written
+        # file by file, each copied aside and renamed into place (a reader in another process sees each file old
+        # or restored, never missing or half-written); a file the write did not replace is left as it is, and a
+        # change log still the file it was is cut back to its length before the write (a reader ignores what
+        # follows a whole line, and the write was never committed)
         keep = self._graph_files(tree) if tree.is_dir() else []
         kept = {p.relative_to(tree) for p in keep}
         for path in keep:
-            target = self.graph_dir / path.relative_to(tree)
+            relative = path.relative_to(tree)
+            target = self.graph_dir / relative
             target.parent.mkdir(parents=True, exist_ok=True)
-            staged = target.with_name(f".restore-{target.name}")
-            _copy_durably(str(path), str(staged))
-            os.replace(staged, target)
+            if _is_log(path):
+                content = copied_log(tree, relative)
+                if _same_inode(path, target):
+                    if target.stat().st_size != len(content):
+                        os.truncate(target, len(content))
+                        with open(target, "rb+") as handle:
+                            os.fsync(handle.fileno())
+                    continue
+                _write_durably(target, content)
+            elif _same_inode(path, target):
+                continue
+            else:
+                staged = target.with_name(f".restore-{target.name}")
+                _copy_durably(str(path), str(staged))
+                os.replace(staged, target)
             fsync_dir(target.parent)
         for path in self._graph_files(self.graph_dir) if self.graph_dir.is_dir() else []:
             if path.relative_to(self.graph_dir) not in kept:
                 path.unlink(missing_ok=True)  # owned: a graph file the rolled-back write created
 
+    def _fold_if_removing(self) -> None:
+        """Where the pending write removes a document (a delete, or an ingest replacing a stored version), write
+        the graph's files whole and empty their change logs: the logs hold earlier versions of what changed, and
+        no text of a removed document may stay in the store."""
+        try:
+            write = self.pending()
+        except RuntimeError:
+            return
+        if write is not None and (write.op == "delete" or write.replaces is not None):
+            from llama_index_mmrag.graph.file_storage import fold_change_logs  # LightRAG: only when folding
+
+            fold_change_logs(self.graph_dir)
+
     def clear(self) -> None:
         """Forget the pending write (its effects are committed or rolled back). The last good copy is refreshed
-        separately (:meth:`keep_last_good`), before this where a write must leave no older copy behind."""
+        separately (:meth:`keep_last_good`), before this where a write must leave no older copy behind. A write
+        that removed a document first has the graph's change logs folded into their files (see
+        :meth:`_fold_if_removing`)."""
+        self._fold_if_removing()
         self.pending_path.unlink(missing_ok=True)  # owned: <store>/journal/pending.json
         if self.folder.is_dir():
             fsync_dir(self.folder)

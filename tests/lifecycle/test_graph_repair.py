@@ -13,6 +13,7 @@ import networkx as nx
 import pytest
 
 from llama_index_mmrag import MultimodalRAG
+from llama_index_mmrag.graph import file_storage
 from llama_index_mmrag.graph.file_storage import GraphFileError
 
 
@@ -37,19 +38,29 @@ def test_a_failing_graph_save_keeps_the_previous_graph_and_fails_only_that_docum
     a, _, c = corpus
     with MultimodalRAG(storage_dir=tmp_path / "store") as rag:
         assert rag.ingest([a], show_progress=False).ok
-        graphml = _graph_file(tmp_path / "store", "*.graphml")
-        saved, before = graphml.read_bytes(), rag.stats()
+        graph_files = sorted(p for p in (tmp_path / "store" / "lightrag").rglob("*") if p.is_file())
+        saved, before = {p: p.read_bytes() for p in graph_files}, rag.stats()
 
         def disk_full(graph: nx.Graph, handle: Any) -> None:
             handle.write(b"<?xml version='1.0' encoding='utf-8'?>\n<graphml><graph edgedefault=")
             raise OSError(28, "No space left on device")
 
-        monkeypatch.setattr(nx, "write_graphml", disk_full)
+        append = file_storage.append_changes
+
+        def log_disk_full(path: Path, entries: list[dict[str, Any]]) -> int:
+            if not path.name.startswith("graph_"):  # the graph's own log only, as the GraphML above
+                return append(path, entries)
+            with open(path, "ab") as handle:
+                handle.write(b'{"n":"half-written')
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(nx, "write_graphml", disk_full)  # a save writing the file whole
+        monkeypatch.setattr(file_storage, "append_changes", log_disk_full)  # a save appending to its change log
         report = rag.ingest([c], show_progress=False)
         assert [f.path.name for f in report.failures] == ["c.txt"]
         reason = report.failures[0].reason
         assert "could not save the graph" in reason and "No space left on device" in reason, reason
-        assert graphml.read_bytes() == saved
+        assert {p: p.read_bytes() for p in graph_files} == saved  # each file and change log as it was
         assert rag.stats() == before and rag.index.journal.pending() is None
         assert [r.doc for r in rag.documents()] == ["a.txt"]
 
