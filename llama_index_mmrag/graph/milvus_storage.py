@@ -5,9 +5,7 @@ environment when it connects. A process may hold several stores (tests, notebook
 subclass takes the connection from ``vector_db_storage_cls_kwargs`` (set by :class:`GraphStore` from
 :class:`~llama_index_mmrag.settings.MMRAGSettings`) and is registered with LightRAG's storage registry
 under :data:`STORAGE_NAME`. Its upsert embeds only the texts it has no vector for (see
-:meth:`MMRAGMilvusVectorStorage.upsert`), and in a graph built without an LLM a relation's vector is composed
-from its two entities' vectors (:func:`compose_relation_vector`) instead of embedding its text; the schema,
-index and search are LightRAG's own code.
+:meth:`MMRAGMilvusVectorStorage.upsert`); the schema, index and search are LightRAG's own code.
 
 Example:
     >>> register_milvus_storage()
@@ -26,9 +24,7 @@ import numpy as np
 import pymilvus  # (imported before LightRAG's Milvus module, which reads MILVUS_URI at import)
 from lightrag import kg as lightrag_kg
 from lightrag.kg.milvus_impl import MilvusVectorDBStorage
-from lightrag.utils import compute_mdhash_id
 
-from llama_index_mmrag.models.adapters import no_llm_func
 from llama_index_mmrag.stores.literals import escape_string
 from llama_index_mmrag.stores.connection import milvus_connection
 
@@ -41,30 +37,6 @@ PRECOMPUTED_VECTOR_KEY = "__mmrag_vector__"
 chunks reuse the vectors their Milvus nodes were embedded with)."""
 STORED_IDS_PER_QUERY = 512
 """Ids per Milvus query when an upsert looks up the vectors already stored under its ids."""
-RELATIONS_NAMESPACE = "relationships"
-ENTITIES_NAMESPACE = "entities"
-
-
-def compose_relation_vector(source: Any, target: Any) -> np.ndarray:
-    """A relation's vector from its two entities' vectors: their sum, normalised to unit length.
-
-    A query close to either entity is close to the relation (cosine to the sum of two unit vectors is the mean
-    of the two cosines, scaled by one factor per pair), and the order of the pair does not matter.
-
-    Args:
-        source: The source entity's vector.
-        target: The target entity's vector.
-
-    Returns:
-        A float32 unit vector of the same dimension.
-
-    Example:
-        >>> [round(float(x), 3) for x in compose_relation_vector([1.0, 0.0], [0.0, 1.0])]
-        [0.707, 0.707]
-    """
-    total = np.asarray(source, dtype=np.float32) + np.asarray(target, dtype=np.float32)
-    norm = float(np.linalg.norm(total))
-    return total / norm if norm > 0 else np.asarray(source, dtype=np.float32)
 
 
 @dataclass
@@ -102,12 +74,11 @@ class MMRAGMilvusVectorStorage(MilvusVectorDBStorage):  # type: ignore[misc]  # 
     async def upsert(self, data: dict[str, dict[str, Any]]) -> None:
         """Upsert records, embedding only the texts no vector is known for.
 
-        A record with :data:`PRECOMPUTED_VECTOR_KEY` keeps that vector. In a graph built without an LLM a
-        relation's vector is :func:`compose_relation_vector` of its entities' stored vectors (see
-        :attr:`composes_relations`). A record whose ``content`` is the text already stored under its id keeps
-        the stored vector: an entity or relation that another document mentions again is rewritten for its new
-        sources, but its text (and so its vector) often stays the same. The other records are embedded, each
-        distinct text once, in batches of LightRAG's ``embedding_batch_num``.
+        A record with :data:`PRECOMPUTED_VECTOR_KEY` keeps that vector. A record whose ``content`` is the text
+        already stored under its id keeps the stored vector: an entity or relation that another document
+        mentions again is rewritten for its new sources, but its text (and so its vector) often stays the
+        same. The other records are embedded, each distinct text once, in batches of LightRAG's
+        ``embedding_batch_num``.
 
         Args:
             data: Records by id, as LightRAG passes them (``content`` plus the storage's meta fields).
@@ -116,8 +87,6 @@ class MMRAGMilvusVectorStorage(MilvusVectorDBStorage):  # type: ignore[misc]  # 
             return
         self._ensure_collection_loaded()
         vectors = {key: record[PRECOMPUTED_VECTOR_KEY] for key, record in data.items() if PRECOMPUTED_VECTOR_KEY in record}
-        if self.composes_relations:
-            vectors.update(self._composed_relation_vectors({k: r for k, r in data.items() if k not in vectors}))
         pending = {key: str(record.get("content", "")) for key, record in data.items() if key not in vectors}
         vectors.update(self._stored_vectors(pending))
         texts = list(dict.fromkeys(text for key, text in pending.items() if key not in vectors))
@@ -135,55 +104,6 @@ class MMRAGMilvusVectorStorage(MilvusVectorDBStorage):  # type: ignore[misc]  # 
         ]
         self._client.upsert(collection_name=self.final_namespace, data=rows)
 
-    @property
-    def composes_relations(self) -> bool:
-        """Whether this storage holds a graph's relations built without an LLM, whose vectors it composes.
-
-        The LLM-free extractor's relation text is its two entities' names, its keywords and at most an evidence
-        sentence of a chunk whose own vector the graph already holds: embedding it cost about half of the
-        graph's word pieces. A relation an LLM described (LightRAG's own extraction) keeps its embedded text.
-        """
-        return self.namespace == RELATIONS_NAMESPACE and self.global_config.get("llm_model_func") is no_llm_func
-
-    def _composed_relation_vectors(self, records: dict[str, dict[str, Any]]) -> dict[str, np.ndarray]:
-        """:func:`compose_relation_vector` of each record's ``src_id`` and ``tgt_id`` entities, as stored in the
-        graph's entity collection; a record with an entity that has no stored vector is left out (embedded).
-
-        Args:
-            records: Relation records by id.
-        """
-        ends = {
-            key: (compute_mdhash_id(str(r["src_id"]), prefix="ent-"), compute_mdhash_id(str(r["tgt_id"]), prefix="ent-"))
-            for key, r in records.items()
-            if r.get("src_id") and r.get("tgt_id")
-        }
-        entities = self.final_namespace.removesuffix(self.namespace) + ENTITIES_NAMESPACE
-        if ends and not self.__dict__.get("_mmrag_entities_loaded"):
-            self._client.load_collection(entities)  # a delete may write relations before anything read the entities
-            self._mmrag_entities_loaded = True
-        found = self._vectors_by_id(entities, sorted({i for pair in ends.values() for i in pair}), "vector")
-        return {
-            key: compose_relation_vector(found[src][0], found[tgt][0])
-            for key, (src, tgt) in ends.items()
-            if src in found and tgt in found
-        }
-
-    def _vectors_by_id(self, collection: str, ids: list[str], *fields: str) -> dict[str, tuple[Any, ...]]:
-        """``id -> (field values)`` of the rows of ``collection`` stored under ``ids`` (one query per
-        :data:`STORED_IDS_PER_QUERY` ids; ids with no row are left out).
-
-        Args:
-            collection: A Milvus collection of this client.
-            ids: Primary keys.
-            fields: The fields to read, in the order of the returned tuples.
-        """
-        found: dict[str, tuple[Any, ...]] = {}
-        for start in range(0, len(ids), STORED_IDS_PER_QUERY):
-            part = ids[start : start + STORED_IDS_PER_QUERY]
-            rows = self._client.query(collection_name=collection, ids=part, output_fields=list(fields))
-            found.update({str(row["id"]): tuple(row.get(field) for field in fields) for row in rows})
-        return found
-
     def _stored_vectors(self, texts: dict[str, str]) -> dict[str, Any]:
         """The stored vectors of the ids in ``texts`` whose stored ``content`` is that text (a cache by id and
         text: the same text under the same id has the same vector).
@@ -193,8 +113,13 @@ class MMRAGMilvusVectorStorage(MilvusVectorDBStorage):  # type: ignore[misc]  # 
         """
         if not texts or "content" not in self.meta_fields:
             return {}
-        stored = self._vectors_by_id(self.final_namespace, list(texts), "content", "vector")
-        return {key: vector for key, (content, vector) in stored.items() if content == texts.get(key)}
+        found: dict[str, Any] = {}
+        ids = list(texts)
+        for start in range(0, len(ids), STORED_IDS_PER_QUERY):
+            part = ids[start : start + STORED_IDS_PER_QUERY]
+            rows = self._client.query(collection_name=self.final_namespace, ids=part, output_fields=["content", "vector"])
+            found.update({str(row["id"]): row["vector"] for row in rows if row.get("content") == texts.get(str(row["id"]))})
+        return found
 
     async def _embed(self, texts: list[str]) -> list[Any]:
         """Embed texts in batches of ``embedding_batch_num`` (as upstream's upsert does).
