@@ -28,8 +28,9 @@ Usage:
     python benchmarks/ocr_cost.py nodes /work/shared/eval/mmlongbench-dev/docs/2*.pdf --out node_texts.jsonl
     python benchmarks/ocr_cost.py embed node_texts.jsonl --rounds 2
 
-Settings: ``today`` (the code as it is), ``recN`` (recognition batches of N lines), ``detN`` (detection's long
-side at most N px); ``+`` joins them (``rec6+det960``).
+Settings: ``today`` (the code as it is), ``recN`` (recognition batches of N lines), ``recwN`` (a line is
+padded to at least N px wide for recognition, RapidOCR's default 320, instead of its own width), ``detN``
+(detection's long side at most N px); ``+`` joins them (``rec6+det960``).
 """
 
 from __future__ import annotations
@@ -147,7 +148,9 @@ def apply_setting(setting: str, threads: int | None) -> None:
     build = ocr._build_engine
     options: dict[str, Any] = {}
     for part in parts:
-        if part.startswith("rec"):
+        if part.startswith("recw"):
+            options["rec_min_width"] = int(part[4:])
+        elif part.startswith("rec"):
             options["rec_batch_num"] = int(part[3:])
         elif part.startswith("det"):
             ocr.DETECTION_MAX_SIDE = int(part[3:])
@@ -158,6 +161,9 @@ def apply_setting(setting: str, threads: int | None) -> None:
         engine = build(threads)
         if "rec_batch_num" in options:
             engine.text_rec.rec_batch_num = options["rec_batch_num"]
+        if "rec_min_width" in options:
+            channels, height, _ = engine.text_rec.rec_image_shape
+            engine.text_rec.rec_image_shape = [channels, height, options["rec_min_width"]]
         return engine
 
     ocr._OCR._build = build_with_options
