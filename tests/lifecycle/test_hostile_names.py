@@ -15,6 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from llama_index_mmrag.cli import app
+from llama_index_mmrag.graph.change_log import LOG_SUFFIX
+from llama_index_mmrag.graph.file_storage import read_graph_file
 from llama_index_mmrag.graph.safe_text import is_xml_safe
 
 CONTROL = "".join(chr(c) for c in range(1, 0x20))  # NUL cannot be in a file name: it is in the contents
@@ -79,13 +81,17 @@ def _graph_files(store: Path) -> tuple[list[Path], list[Path]]:
 def _assert_graph_files_readable(store: Path) -> nx.Graph:
     graphml, jsons = _graph_files(store)
     assert len(graphml) == 1 and jsons
-    graph = nx.read_graphml(graphml[0])
+    nx.read_graphml(graphml[0])  # the file itself parses
+    graph = read_graph_file(graphml[0])  # with its change log replayed: the graph the store holds
     strings = [*graph.nodes]
     strings += [v for _, d in graph.nodes(data=True) for v in d.values() if isinstance(v, str)]
     strings += [v for _, _, d in graph.edges(data=True) for v in d.values() if isinstance(v, str)]
     assert all(is_xml_safe(s) for s in strings)
     for path in jsons:
         json.loads(path.read_bytes().decode("utf-8"))  # valid UTF-8 and JSON
+    for log in (store / "lightrag").rglob(f"*{LOG_SUFFIX}"):
+        for line in log.read_bytes().decode("utf-8").splitlines():
+            json.loads(line)  # each entry valid UTF-8 and JSON
     return graph
 
 
