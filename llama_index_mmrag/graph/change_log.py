@@ -31,11 +31,12 @@ import logging
 import os
 from collections.abc import Callable, Iterable, MutableMapping
 from pathlib import Path
-from typing import Any, TypeVar
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from llama_index_mmrag.manifest import fsync_dir
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = [
     "LOG_SUFFIX",
