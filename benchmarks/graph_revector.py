@@ -4,9 +4,10 @@ Retrieval of two ways of building a graph's vectors is compared on one graph: co
 one copy's vectors with this script, and run ``mmrag eval`` (or ``benchmarks/graph_modes.py``) on both. Only the
 vectors change: ids, metadata, nodes, the graph and the chunk vectors stay as they are.
 
-- ``--relations composed``: every relation's vector becomes :func:`compose` of its two entities' stored vectors
+- ``--relations composed``: every relation's vector becomes
+  :func:`~llama_index_mmrag.graph.milvus_storage.compose_relation_vector` of its two entities' stored vectors
   (their sum, normalised: no MiniLM pass). ``--relations composed-chunk`` composes that with the vector of the
-  relation's first source chunk (the chunk its evidence sentence is from). ``--relations text`` embeds every relation's
+  relation's first source chunk (the chunk its evidence sentence is from): what an LLM-free ingest writes. ``--relations text`` embeds every relation's
   stored text with the packaged MiniLM (what it wrote before); ``--relations names`` embeds only what identifies
   the relation, ``keywords<TAB>source<LF>target`` (the stored text without its evidence sentence).
 - ``--entities name-chunks``: every entity's vector becomes the normalised sum of its name's vector and the mean
@@ -57,21 +58,12 @@ def _write(client: Any, collection: str, rows: list[dict[str, Any]], batch: int 
         client.upsert(collection_name=collection, data=rows[start : start + batch])
 
 
-def compose(first: Any, second: Any) -> np.ndarray:
-    """Two vectors summed and normalised to unit length (cosine to it: the mean of the cosines to both, scaled).
-
-    Example:
-        >>> [round(float(x), 3) for x in compose([1.0, 0.0], [0.0, 1.0])]
-        [0.707, 0.707]
-    """
-    total = np.asarray(first, dtype=np.float32) + np.asarray(second, dtype=np.float32)
-    return total / max(float(np.linalg.norm(total)), 1e-12)
-
-
 def compose_relations(client: Any, names: dict[str, str], with_chunk: bool = False) -> dict[str, int]:
     """Every relation's vector composed from its entities' stored vectors (and, ``with_chunk``, the vector of its
     first source chunk); returns counts."""
     from lightrag.utils import compute_mdhash_id
+
+    from llama_index_mmrag.graph.milvus_storage import compose_relation_vector as compose
 
     entities = {str(row["id"]): row["vector"] for row in _rows(client, names["entities"], ["id", "vector"])}
     chunks = {str(row["id"]): row["vector"] for row in _rows(client, names["chunks"], ["id", "vector"])} if with_chunk else {}

@@ -454,7 +454,12 @@ async def _delete_entities(rag: LightRAG, entities: list[dict[str, Any]], chunk_
             await rag.entity_chunks.upsert(tracking)
 
 
-async def _delete_relationships(rag: LightRAG, relationships: list[dict[str, Any]], chunk_ids: set[str]) -> None:
+async def _delete_relationships(
+    rag: LightRAG, relationships: list[dict[str, Any]], chunk_ids: set[str]
+) -> dict[str, dict[str, Any]]:
+    """Remove the chunks' contribution from the relationships; returns the vector records of those that stay, for
+    the caller to write once the entities are rewritten (an offline graph composes a relation's vector from its
+    entities' vectors)."""
     pairs = [tuple(sorted((r["src_id"], r["tgt_id"]))) for r in relationships]
     existing = await rag.chunk_entity_relation_graph.get_edges_batch([{"src": a, "tgt": b} for a, b in pairs])
     graph_values = [existing.get(pair) or existing.get(pair[::-1]) for pair in pairs]
@@ -504,11 +509,9 @@ async def _delete_relationships(rag: LightRAG, relationships: list[dict[str, Any
             await rag.relation_chunks.delete([make_relation_chunk_key(a, b) for a, b in gone])
     if kept:
         await rag.chunk_entity_relation_graph.upsert_edges_batch(kept)
-        await _upsert_vectors(
-            rag.relationships_vdb, {make_relation_vdb_ids(a, b)[0]: relation_vdb_record(a, b, edge) for a, b, edge in kept}
-        )
         if rag.relation_chunks is not None:
             await rag.relation_chunks.upsert(tracking)
+    return {make_relation_vdb_ids(a, b)[0]: relation_vdb_record(a, b, edge) for a, b, edge in kept}
 
 
 async def adelete_kg(rag: LightRAG, kg: dict[str, Any]) -> None:
@@ -536,10 +539,11 @@ async def adelete_kg(rag: LightRAG, kg: dict[str, Any]) -> None:
     entities = list(kg.get("entities", []))
     relationships = list(kg.get("relationships", []))
     async with _graph_lock(rag, (e["entity_name"] for e in entities)):
-        if relationships:
-            await _delete_relationships(rag, relationships, chunk_ids)
+        kept_relations = await _delete_relationships(rag, relationships, chunk_ids) if relationships else {}
         if entities:
             await _delete_entities(rag, entities, chunk_ids)
+        if kept_relations:
+            await _upsert_vectors(rag.relationships_vdb, kept_relations)
         if chunk_ids:
             ids = sorted(chunk_ids)
             await asyncio.gather(rag.chunks_vdb.delete(ids), rag.text_chunks.delete(ids))

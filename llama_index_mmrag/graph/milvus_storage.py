@@ -5,7 +5,9 @@ environment when it connects. A process may hold several stores (tests, notebook
 subclass takes the connection from ``vector_db_storage_cls_kwargs`` (set by :class:`GraphStore` from
 :class:`~llama_index_mmrag.settings.MMRAGSettings`) and is registered with LightRAG's storage registry
 under :data:`STORAGE_NAME`. Its upsert embeds only the texts it has no vector for (see
-:meth:`MMRAGMilvusVectorStorage.upsert`); the schema, index and search are LightRAG's own code.
+:meth:`MMRAGMilvusVectorStorage.upsert`), and in a graph built without an LLM a relation's vector is composed
+from its two entities' vectors and its first source chunk's (:func:`compose_relation_vector`) instead of embedding
+its text; the schema, index and search are LightRAG's own code.
 
 Example:
     >>> register_milvus_storage()
@@ -23,8 +25,11 @@ from typing import Any
 import numpy as np
 import pymilvus  # (imported before LightRAG's Milvus module, which reads MILVUS_URI at import)
 from lightrag import kg as lightrag_kg
+from lightrag.constants import GRAPH_FIELD_SEP
 from lightrag.kg.milvus_impl import MilvusVectorDBStorage
+from lightrag.utils import compute_mdhash_id
 
+from llama_index_mmrag.models.adapters import no_llm_func
 from llama_index_mmrag.stores.literals import escape_string
 from llama_index_mmrag.stores.connection import milvus_connection
 
@@ -37,6 +42,31 @@ PRECOMPUTED_VECTOR_KEY = "__mmrag_vector__"
 chunks reuse the vectors their Milvus nodes were embedded with)."""
 STORED_IDS_PER_QUERY = 512
 """Ids per Milvus query when an upsert looks up the vectors already stored under its ids."""
+RELATIONS_NAMESPACE = "relationships"
+ENTITIES_NAMESPACE = "entities"
+CHUNKS_NAMESPACE = "chunks"
+
+
+def compose_relation_vector(source: Any, target: Any) -> np.ndarray:
+    """Two vectors summed and normalised to unit length: a relation's two entities', then that and its chunk's.
+
+    A query close to either part is close to the composition (cosine to the sum of two unit vectors is the mean
+    of the two cosines, scaled by one factor per pair), and the order of the pair does not matter.
+
+    Args:
+        source: The first vector (the source entity's).
+        target: The second vector (the target entity's, or the chunk's).
+
+    Returns:
+        A float32 unit vector of the same dimension.
+
+    Example:
+        >>> [round(float(x), 3) for x in compose_relation_vector([1.0, 0.0], [0.0, 1.0])]
+        [0.707, 0.707]
+    """
+    total = np.asarray(source, dtype=np.float32) + np.asarray(target, dtype=np.float32)
+    norm = float(np.linalg.norm(total))
+    return total / norm if norm > 0 else np.asarray(source, dtype=np.float32)
 
 
 @dataclass
@@ -74,11 +104,12 @@ class MMRAGMilvusVectorStorage(MilvusVectorDBStorage):  # type: ignore[misc]  # 
     async def upsert(self, data: dict[str, dict[str, Any]]) -> None:
         """Upsert records, embedding only the texts no vector is known for.
 
-        A record with :data:`PRECOMPUTED_VECTOR_KEY` keeps that vector. A record whose ``content`` is the text
-        already stored under its id keeps the stored vector: an entity or relation that another document
-        mentions again is rewritten for its new sources, but its text (and so its vector) often stays the
-        same. The other records are embedded, each distinct text once, in batches of LightRAG's
-        ``embedding_batch_num``.
+        A record with :data:`PRECOMPUTED_VECTOR_KEY` keeps that vector. In a graph built without an LLM a
+        relation's vector is composed from its entities' and its first source chunk's stored vectors (see
+        :attr:`composes_relations`). A record whose ``content`` is the text already stored under its id keeps
+        the stored vector: an entity or relation that another document mentions again is rewritten for its new
+        sources, but its text (and so its vector) often stays the same. The other records are embedded, each
+        distinct text once, in batches of LightRAG's ``embedding_batch_num``.
 
         Args:
             data: Records by id, as LightRAG passes them (``content`` plus the storage's meta fields).
@@ -87,6 +118,8 @@ class MMRAGMilvusVectorStorage(MilvusVectorDBStorage):  # type: ignore[misc]  # 
             return
         self._ensure_collection_loaded()
         vectors = {key: record[PRECOMPUTED_VECTOR_KEY] for key, record in data.items() if PRECOMPUTED_VECTOR_KEY in record}
+        if self.composes_relations:
+            vectors.update(self._composed_relation_vectors({k: r for k, r in data.items() if k not in vectors}))
         pending = {key: str(record.get("content", "")) for key, record in data.items() if key not in vectors}
         vectors.update(self._stored_vectors(pending))
         texts = list(dict.fromkeys(text for key, text in pending.items() if key not in vectors))
@@ -104,6 +137,68 @@ class MMRAGMilvusVectorStorage(MilvusVectorDBStorage):  # type: ignore[misc]  # 
         ]
         self._client.upsert(collection_name=self.final_namespace, data=rows)
 
+    @property
+    def composes_relations(self) -> bool:
+        """Whether this storage holds a graph's relations built without an LLM, whose vectors it composes.
+
+        The LLM-free extractor's relation text is its two entities' names, its keywords and at most an evidence
+        sentence of a chunk whose own vector the graph already holds: embedding it cost about half of the
+        graph's word pieces. Composed from the two entities' vectors and that chunk's, the relation vectors
+        found more pages in global mode on the development set than the embedded texts did
+        (``benchmarks/RESULTS.md``). A relation an LLM described (LightRAG's own extraction) keeps its embedded
+        text.
+        """
+        return self.namespace == RELATIONS_NAMESPACE and self.global_config.get("llm_model_func") is no_llm_func
+
+    def _composed_relation_vectors(self, records: dict[str, dict[str, Any]]) -> dict[str, np.ndarray]:
+        """:func:`compose_relation_vector` of each record's ``src_id`` and ``tgt_id`` entities, as stored in the
+        graph's entity collection, composed again with the vector of its first source chunk (the chunk its
+        evidence sentence comes from) where the chunk collection holds it; a record with an entity that has no
+        stored vector is left out (embedded).
+
+        Args:
+            records: Relation records by id.
+        """
+        ends = {
+            key: (compute_mdhash_id(str(r["src_id"]), prefix="ent-"), compute_mdhash_id(str(r["tgt_id"]), prefix="ent-"))
+            for key, r in records.items()
+            if r.get("src_id") and r.get("tgt_id")
+        }
+        if not ends:
+            return {}
+        prefix = self.final_namespace.removesuffix(self.namespace)
+        entities, chunks = prefix + ENTITIES_NAMESPACE, prefix + CHUNKS_NAMESPACE
+        if not self.__dict__.get("_mmrag_ends_loaded"):
+            for collection in (entities, chunks):  # a delete may write relations before anything read these
+                self._client.load_collection(collection)
+            self._mmrag_ends_loaded = True
+        found = self._vectors_by_id(entities, sorted({i for pair in ends.values() for i in pair}), "vector")
+        first = {key: str(records[key].get("source_id", "")).split(GRAPH_FIELD_SEP)[0] for key in ends}
+        sources = self._vectors_by_id(chunks, sorted({c for c in first.values() if c}), "vector")
+        composed: dict[str, np.ndarray] = {}
+        for key, (src, tgt) in ends.items():
+            if src in found and tgt in found:
+                vector = compose_relation_vector(found[src][0], found[tgt][0])
+                chunk = sources.get(first[key])
+                composed[key] = vector if chunk is None else compose_relation_vector(vector, chunk[0])
+        return composed
+
+    def _vectors_by_id(self, collection: str, ids: list[str], *fields: str) -> dict[str, tuple[Any, ...]]:
+        """``id -> (field values)`` of the rows of ``collection`` stored under ``ids`` (one query per
+        :data:`STORED_IDS_PER_QUERY` ids; ids with no row are left out).
+
+        Args:
+            collection: A Milvus collection of this client.
+            ids: Primary keys.
+            fields: The fields to read, in the order of the returned tuples.
+        """
+        found: dict[str, tuple[Any, ...]] = {}
+        for start in range(0, len(ids), STORED_IDS_PER_QUERY):
+            part = ids[start : start + STORED_IDS_PER_QUERY]
+            rows = self._client.query(collection_name=collection, ids=part, output_fields=list(fields))
+            found.update({str(row["id"]): tuple(row.get(field) for field in fields) for row in rows})
+        return found
+
     def _stored_vectors(self, texts: dict[str, str]) -> dict[str, Any]:
         """The stored vectors of the ids in ``texts`` whose stored ``content`` is that text (a cache by id and
         text: the same text under the same id has the same vector).
@@ -113,13 +208,8 @@ class MMRAGMilvusVectorStorage(MilvusVectorDBStorage):  # type: ignore[misc]  # 
         """
         if not texts or "content" not in self.meta_fields:
             return {}
-        found: dict[str, Any] = {}
-        ids = list(texts)
-        for start in range(0, len(ids), STORED_IDS_PER_QUERY):
-            part = ids[start : start + STORED_IDS_PER_QUERY]
-            rows = self._client.query(collection_name=self.final_namespace, ids=part, output_fields=["content", "vector"])
-            found.update({str(row["id"]): row["vector"] for row in rows if row.get("content") == texts.get(str(row["id"]))})
-        return found
+        stored = self._vectors_by_id(self.final_namespace, list(texts), "content", "vector")
+        return {key: vector for key, (content, vector) in stored.items() if content == texts.get(key)}
 
     async def _embed(self, texts: list[str]) -> list[Any]:
         """Embed texts in batches of ``embedding_batch_num`` (as upstream's upsert does).
