@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -28,7 +29,30 @@ if TYPE_CHECKING:
 
     from llama_index_mmrag.graph.store import GraphStore
 
-__all__ = ["build_composite"]
+__all__ = ["build_composite", "page_images_in_text_search"]
+
+
+def page_images_in_text_search(doc: object, modalities: Sequence[str] | None) -> bool:
+    """Whether page images compete in the text search of a retrieval with this scope.
+
+    A page image's text is the first words of its page, so in the text search a visually rich page has a second
+    entry. Across the corpus that finds the right document's slides and charts (corpus-wide hit@5 +3 questions
+    of the development set, 3 of them Figure questions); within a document it lets other pages' images outrank
+    the page that answers (doc-restricted hit@5 -2, Figure and Layout questions): ``benchmarks/RESULTS.md``. So
+    they take part unless the retrieval is restricted to documents; a scope without text (``modalities=["image"]``)
+    keeps them, as there they are the pictures searched.
+
+    Args:
+        doc: The scope's document restriction (``None`` for the whole corpus).
+        modalities: The scope's modalities (``None`` for all).
+
+    Example:
+        >>> page_images_in_text_search(None, None), page_images_in_text_search("deck.pdf", None)
+        (True, False)
+        >>> page_images_in_text_search("deck.pdf", ["image"])
+        True
+    """
+    return doc is None or (modalities is not None and "text" not in modalities)
 
 
 def build_composite(
@@ -45,6 +69,9 @@ def build_composite(
     (unless its weight is 0), weighted by the settings and fused inside one scope; every branch but the graph
     is an anchor, so the graph re-orders pages but never displaces their best one.
 
+    A retrieval restricted to documents (``doc``) keeps page images out of the text search unless its scope
+    holds no text (:func:`page_images_in_text_search`).
+
     Args:
         settings: Weights, ``top_k``, ``graph_mode``, candidate factor and page collapse.
         vector_store: The store's Milvus collection (hybrid search unless it was created dense-only).
@@ -58,8 +85,9 @@ def build_composite(
     k = settings.top_k if top_k is None else check_top_k(top_k)
     candidates = k * settings.candidate_factor if settings.page_aggregation else k
     mode = "hybrid" if vector_store.enable_sparse else "dense"
+    page_images = page_images_in_text_search(scope.get("doc"), scope.get("modalities"))
     branches: list[BaseRetriever] = [
-        MilvusModalRetriever(vector_store, embed_model, similarity_top_k=candidates, mode=mode)
+        MilvusModalRetriever(vector_store, embed_model, similarity_top_k=candidates, mode=mode, page_images=page_images)
     ]
     weights = [settings.vector_weight]
     graph_mode = graph_mode or settings.graph_mode
@@ -69,7 +97,9 @@ def build_composite(
         branches.append(LightRAGRetriever(graph, vector_store, mode=graph_mode, top_k=k))
         weights.append(settings.graph_weight)
     if settings.reference_weight > 0:
-        branches.append(ReferenceRetriever(vector_store, embed_model, similarity_top_k=candidates, mode=mode))
+        branches.append(
+            ReferenceRetriever(vector_store, embed_model, similarity_top_k=candidates, mode=mode, page_images=page_images)
+        )
         weights.append(settings.reference_weight)
     # The graph adds pages and re-orders them, but the best page of the other branches stays first: it
     # cost 0.04 of page hit@1 when the graph could displace it (benchmarks/RESULTS.md, issue 13).
