@@ -175,7 +175,7 @@ def term_coverage(query_str: str, texts: Sequence[str]) -> float:
 
 def finds_named_item(query_str: str, nodes: Sequence[NodeWithScore]) -> bool:
     """Whether the question names a page, figure or table ("page 6", "the second page", "Table 2") and a node
-    is that page or names that item: such a question is about the document's layout, which embeds poorly,
+    is that page (the physical page 6, or the page printed 6) or names that item: such a question is about the document's layout, which embeds poorly,
     and the evidence it points at was found.
 
     Args:
@@ -187,7 +187,7 @@ def finds_named_item(query_str: str, nodes: Sequence[NodeWithScore]) -> bool:
         return False
     patterns = [item_pattern(kind, number) for kind, number in refs.items]
     for nws in nodes:
-        if nws.node.metadata.get("page") in refs.pages:
+        if nws.node.metadata.get("page") in refs.pages or nws.node.metadata.get("page_label") in refs.labels:
             return True
         if patterns and any(p.search(nws.node.get_content(metadata_mode=MetadataMode.NONE)) for p in patterns):
             return True

@@ -6,9 +6,16 @@ This retriever reads those references from the question (no model involved) and 
 named pages through a page filter, the named figures and tables among the nodes whose caption or text names
 them. Without a reference it returns nothing, so fused with the other retrievers it changes nothing.
 
+"Page 3" is read both ways: as the page printed 3 (the nodes whose ``page_label`` is ``"3"``, see
+:mod:`llama_index_mmrag.parsing.pdf.page_labels`), ranked first, then as the physical page 3 (index 2). In a
+document without labels no node matches the first search, and the result is the physical page alone.
+Ordinals ("the second page") count physical pages only.
+
 Example:
     >>> find_references("What is the word in the orange box on page 17?").pages
     (16,)
+    >>> find_references("What is on pages 3 to 5 and the first page?").labels
+    ('3', '4', '5')
     >>> find_references("How many subfigures are in Figure 3 and Table 2?").items
     (('figure', '3'), ('table', '2'))
     >>> find_references("What does the map show?").empty
@@ -36,6 +43,10 @@ MAX_PAGES = 30
 ITEM_POOL_FACTOR = 5
 """Candidates searched per returned node when looking for named figures and tables among them."""
 
+MAX_PINNED_LABELS = 2
+"""Most printed page numbers a question may name for their pages to be pinned first ("page 15 and page 16"); a
+longer list or a range names a region to search, not pages to put first."""
+
 _ORDINALS = {
     "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5,
     "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10,
@@ -54,16 +65,19 @@ class QuestionReferences:
     Args:
         pages: 0-based page indexes ("page 17" is index 16).
         items: ``(kind, number)`` pairs, ``kind`` being ``figure`` or ``table``.
+        labels: The printed page labels the question names ("page 17" is the page labelled ``"17"``); ordinals
+            ("the second page") name none.
 
     Example:
         >>> find_references("What does Table 2 on page 17 show?")
-        QuestionReferences(pages=(16,), items=(('table', '2'),))
+        QuestionReferences(pages=(16,), items=(('table', '2'),), labels=('17',))
         >>> find_references("What is Milvus?").empty
         True
     """
 
     pages: tuple[int, ...] = ()
     items: tuple[tuple[str, str], ...] = ()
+    labels: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -78,7 +92,8 @@ def _numbers(first: str, rest: str) -> list[int]:
 def find_references(question: str) -> QuestionReferences:
     """Read the pages, figures and tables a question names.
 
-    Page numbers are read as 1-based (the way people count pages) and returned 0-based, as stored.
+    Page numbers are read as 1-based (the way people count pages) and returned 0-based, as stored; the numbers
+    as written are also returned as printed page labels (``labels``).
 
     Args:
         question: The question.
@@ -92,6 +107,7 @@ def find_references(question: str) -> QuestionReferences:
     for match in _PAGE_LIST.finditer(question):
         if not any(start <= match.start() < end for start, end in spans):
             pages.extend(_numbers(match.group(1), match.group(2)))
+    labels = sorted({p for p in pages if p >= 1})[:MAX_PAGES]
     pages.extend(_ORDINALS[m.group(1).lower()] for m in _ORDINAL_PAGE.finditer(question))
     items: list[tuple[str, str]] = []
     for match in _ITEM.finditer(question):
@@ -100,7 +116,7 @@ def find_references(question: str) -> QuestionReferences:
             if (kind, number) not in items:
                 items.append((kind, number))
     unique_pages = tuple(sorted({p - 1 for p in pages if p >= 1}))[:MAX_PAGES]
-    return QuestionReferences(pages=unique_pages, items=tuple(items))
+    return QuestionReferences(pages=unique_pages, items=tuple(items), labels=tuple(str(p) for p in labels))
 
 
 def item_pattern(kind: str, number: str) -> re.Pattern[str]:
@@ -151,6 +167,45 @@ def pinned_items(question: str, nodes: Sequence[NodeWithScore]) -> list[NodeWith
     return pinned
 
 
+def pinned_labels(question: str, nodes: Sequence[NodeWithScore]) -> list[NodeWithScore]:
+    """The results a question's printed page numbers pin first: for each number it names (at most
+    :data:`MAX_PINNED_LABELS`), the best-ranked node whose ``page_label`` is that number, where every such node
+    among ``nodes`` is on one page of one document and that page is not the physical page of the number (where
+    the two readings agree, there is nothing to settle, and the ranking is as without labels).
+
+    Reciprocal-rank fusion scores the page printed 3 (first in the reference search) and the physical page 3
+    (next) almost alike (1/61 against 1/62), so the other branches would decide between them; the page the
+    document itself calls 3 comes first, and the physical page keeps its place among the rest. "Page 3" across
+    several labelled documents names no one page, and pins nothing.
+
+    Args:
+        question: The question.
+        nodes: Ranked results, best first (the reference search's own).
+
+    Example:
+        >>> from llama_index.core.schema import TextNode
+        >>> def hit(i, page, label=None):
+        ...     meta = {"doc": "a.pdf", "page": page} | ({"page_label": label} if label else {})
+        ...     return NodeWithScore(node=TextNode(id_=i, text="", metadata=meta))
+        >>> [n.node.node_id for n in pinned_labels("What is on page 3?", [hit("p2", 2, "i"), hit("p5", 5, "3")])]
+        ['p5']
+        >>> pinned_labels("What is on pages 3 to 5?", [hit("p5", 5, "3")])  # a range: nothing pinned
+        []
+        >>> pinned_labels("What is on page 3?", [hit("p2", 2, "3")])  # printed 3 is the physical page 3
+        []
+    """
+    labels = find_references(question).labels
+    if len(labels) > MAX_PINNED_LABELS:
+        return []
+    pinned: list[NodeWithScore] = []
+    for label in labels:
+        matching = [nws for nws in nodes if nws.node.metadata.get("page_label") == label]
+        pages = {(nws.node.metadata.get("doc"), nws.node.metadata.get("page")) for nws in matching}
+        if len(pages) == 1 and matching[0].node.metadata.get("page") != int(label) - 1:
+            pinned.append(matching[0])
+    return pinned
+
+
 def _names_item(nws: NodeWithScore, pattern: re.Pattern[str]) -> int | None:
     """2 if the node's caption names the item, 1 if its text does, ``None`` if neither."""
     meta = nws.node.metadata
@@ -165,7 +220,8 @@ class ReferenceRetriever(MilvusModalRetriever):
     """Searches the pages, figures and tables a question names, inside its scope.
 
     It takes :class:`MilvusModalRetriever`'s arguments and scope (modalities, doc, page range, filters,
-    compiled the same way); the named pages narrow that scope further, so it never widens a result set.
+    compiled the same way); the named pages narrow that scope further, so it never widens a result set. The
+    pages printed with the named numbers (``page_label``) come first, then the pages at those physical indexes.
 
     Example:
         >>> r = ReferenceRetriever(rag.vector_store, rag.embed_model, similarity_top_k=10, doc="milvus_faq.txt")
@@ -176,33 +232,40 @@ class ReferenceRetriever(MilvusModalRetriever):
     """
 
     def pinned(self, question: str, nodes: Sequence[NodeWithScore]) -> list[NodeWithScore]:
-        """The results of ``nodes`` (this retriever's answer to ``question``) that a composite puts first: see
-        :func:`pinned_items`.
+        """The results of ``nodes`` (this retriever's answer to ``question``) that a composite puts first: the
+        captions of the figures and tables it names (:func:`pinned_items`), then the pages printed with the
+        numbers it names (:func:`pinned_labels`).
 
         Args:
             question: The question.
             nodes: What :meth:`retrieve` returned for it.
         """
-        return pinned_items(question, nodes)
+        pins = pinned_items(question, nodes)
+        ids = {nws.node.node_id for nws in pins}
+        return pins + [nws for nws in pinned_labels(question, nodes) if nws.node.node_id not in ids]
 
-    def _page_expr(self, pages: Sequence[int]) -> str:
+    def _page_expr(self, key: str, values: Sequence[int] | Sequence[str]) -> str:
+        """The scope narrowed to the nodes whose ``key`` (``page`` or ``page_label``) is one of ``values``."""
         named = compile_filters(
-            MetadataFilters(filters=[MetadataFilter(key="page", value=list(pages), operator=FilterOperator.IN)])
+            MetadataFilters(filters=[MetadataFilter(key=key, value=list(values), operator=FilterOperator.IN)])
         )
         return both(self.filter_expression, named)
 
     def _searches(self, refs: QuestionReferences, query: Callable[[int], VectorStoreQuery]) -> list[tuple[VectorStoreQuery, str | None]]:
-        """The searches a question needs: its named pages, then a wider pool to find named items in."""
+        """The searches a question needs: the pages printed with its numbers, its named physical pages, then a
+        wider pool to find named items in (:meth:`_rank` reads them in this order)."""
         searches: list[tuple[VectorStoreQuery, str | None]] = []
+        if refs.labels:
+            searches.append((query(self.similarity_top_k), self._page_expr("page_label", refs.labels)))
         if refs.pages:
-            searches.append((query(self.similarity_top_k), self._page_expr(refs.pages)))
+            searches.append((query(self.similarity_top_k), self._page_expr("page", refs.pages)))
         if refs.items:
             searches.append((query(self.similarity_top_k * ITEM_POOL_FACTOR), None))
         return searches
 
     def _rank(self, refs: QuestionReferences, found: list[list[NodeWithScore]]) -> list[NodeWithScore]:
-        on_pages = found[0] if refs.pages else []
-        ranked = list(on_pages)
+        page_searches = bool(refs.labels) + bool(refs.pages)
+        ranked = [nws for result in found[:page_searches] for nws in result]
         if refs.items:
             patterns = [item_pattern(kind, number) for kind, number in refs.items]
             named: list[tuple[int, int, NodeWithScore]] = []

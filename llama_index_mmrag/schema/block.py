@@ -100,6 +100,8 @@ class ContentBlock(BaseModel):
         doc: The document's file name.
         doc_id: The document's content hash.
         page: 0-based page index, ``None`` where unknown.
+        page_label: The page's printed label ("3", "iv", "3806"), where the document defines one (a PDF's own
+            page labels, or its consistently printed page numbers); ``None`` elsewhere and for other formats.
         bbox: ``[x0, y0, x1, y1]`` on the page, top-left origin, ``None`` where unknown.
         parser: Name of the parser that produced the block.
         index: Position of the block in the document's content list.
@@ -137,6 +139,7 @@ class ContentBlock(BaseModel):
     doc: str
     doc_id: str
     page: int | None = None
+    page_label: str | None = None
     bbox: list[float] | None = None
     parser: str
     index: int = 0
@@ -189,6 +192,7 @@ class ContentBlock(BaseModel):
             "doc": doc,
             "doc_id": doc_id,
             "page": int(page) if page is not None and item.get("start_s") is None else None,  # a recording: no page
+            "page_label": clean_text(str(item["page_label"])) or None if item.get("page_label") is not None else None,
             "bbox": [float(v) for v in bbox] if bbox else None,
             "parser": parser,
             "index": index,
@@ -238,6 +242,8 @@ class ContentBlock(BaseModel):
             item.update({"text": self.text, f"{self.modality}_caption": self.captions, f"{self.modality}_footnote": self.footnotes})
         if self.page_image:
             item["page_image"] = self.page_image
+        if self.page_label:
+            item["page_label"] = self.page_label
         if self.start_s is not None:
             item.update(start_s=self.start_s, end_s=self.end_s)
         return item
@@ -279,7 +285,8 @@ class ContentBlock(BaseModel):
         return _join([*self.captions, self.text, *self.footnotes])
 
     def provenance(self) -> dict[str, Any]:
-        """Metadata every node made from this block carries (``page_image_path`` where its page has a page image)."""
+        """Metadata every node made from this block carries (``page_label`` where its page has a printed label,
+        ``page_image_path`` where it has a page image)."""
         provenance: dict[str, Any] = {
             "doc": self.doc,
             "doc_id": self.doc_id,
@@ -289,6 +296,8 @@ class ContentBlock(BaseModel):
             "parser": self.parser,
             "block_index": self.index,
         }
+        if self.page_label:
+            provenance["page_label"] = self.page_label
         if self.page_image:
             provenance["page_image_path"] = self.page_image
         if self.start_s is not None:  # a recording's block: its time span instead of a page

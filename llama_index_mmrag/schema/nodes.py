@@ -42,6 +42,7 @@ HIDDEN_FROM_EMBEDDING: tuple[str, ...] = (
     "entity_summary",
     "image_kind",
     "page_image_path",
+    "page_label",
 )
 """Metadata keys that help a reader (or the store) but would only add noise to an embedding."""
 HIDDEN_FROM_LLM: tuple[str, ...] = (
@@ -288,6 +289,7 @@ def block_from_node(node: BaseNode) -> tuple[ContentBlock, bytes | None]:
         "start_s": meta.get("start_s") if isinstance(meta.get("start_s"), (int, float)) else None,
         "end_s": meta.get("end_s") if isinstance(meta.get("end_s"), (int, float)) else None,
         "page_image": str(meta["page_image_path"]) if meta.get("page_image_path") else None,
+        "page_label": str(meta["page_label"]) if meta.get("page_label") else None,
     }
     text = node.get_content()
     kind = MODALITIES.get(modality)

@@ -142,6 +142,7 @@ FILTERABLE_FIELDS: dict[str, type] = {
     "doc_id": str,
     "modality": str,
     "page": int,
+    "page_label": str,
     "parser": str,
     "chunk_id": str,
 }

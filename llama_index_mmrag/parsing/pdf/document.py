@@ -1,5 +1,9 @@
 """Document-level decisions over the pages' blocks: running headers and footers, page numbers, logos
 repeated on every page, and heading levels (which need the body font size of the whole document).
+
+The page numbers printed in the header/footer band are dropped from the text, and what they say is kept: each
+item of a page that has a printed label (the PDF's own page label, else a number consistent across the
+document, see :mod:`llama_index_mmrag.parsing.pdf.page_labels`) carries it as ``page_label``.
 """
 
 from __future__ import annotations
@@ -8,10 +12,12 @@ import math
 import re
 import statistics
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from llama_index_mmrag.parsing.pdf.page import Block, PageResult
+from llama_index_mmrag.parsing.pdf.page_labels import page_labels, printed_number
 
 _PAGE_NUMBER = re.compile(
     r"^(?:page|p\.|seite|pág\.?)?\s*[-–—(\[]?\s*(?:\d{1,4}|[ivxlcdm]{1,7})\s*[-–—)\]]?"
@@ -27,23 +33,40 @@ _MAX_HEADING_LINES = 3
 _MAX_LEVEL = 4
 
 
-def finalize(results: list[PageResult]) -> list[dict[str, Any]]:
+def finalize(results: list[PageResult], pdf_labels: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Turn the pages' blocks into the document's content list.
 
     Args:
         results: One result per page, in page order.
+        pdf_labels: The PDF's own page labels, one per page (``""`` where it defines none); empty if it has none.
 
     Returns:
         The content list in reading order, with running headers, footers, page numbers and repeated logos
-        removed and ``text_level`` set on text items.
+        removed, ``text_level`` set on text items and ``page_label`` on the items of labelled pages.
     """
     pages = [result.blocks for result in results]
+    labels = page_labels([_printed_numbers(blocks) for blocks in pages], pdf_labels)
     dropped = _running_furniture(pages) | _repeated_images(pages)
     kept = [[block for block in blocks if id(block) not in dropped] for blocks in pages]
     kept = [page if page or not original else original for page, original in zip(kept, pages)]
     _delete_unused_images(pages, kept)
     _assign_heading_levels([block for page in kept for block in page])
+    for page, label in zip(kept, labels):
+        if label is not None:
+            for block in page:
+                block.item["page_label"] = label
     return [block.item for page in kept for block in page]
+
+
+def _printed_numbers(blocks: list[Block]) -> list[str]:
+    """The page numbers printed in a page's header/footer band (what :data:`_PAGE_NUMBER` drops)."""
+    numbers = []
+    for block in blocks:
+        if block.margin is not None and block.item["type"] in ("text", "equation") and _PAGE_NUMBER.match(block.item["text"].strip()):
+            number = printed_number(block.item["text"])
+            if number is not None:
+                numbers.append(number)
+    return numbers
 
 
 def _running_furniture(pages: list[list[Block]]) -> set[int]:

@@ -5,7 +5,8 @@ model but the OCR weights inside the ``rapidocr-onnxruntime`` wheel. It emits te
 levels, ruled tables as markdown, figures (raster images and vector drawings) as PNG crops with their
 captions and OCR text, display equations, and OCR text for scanned pages, in reading order, each item with
 its 0-based ``page_idx`` and ``bbox`` (PDF points, top-left origin). Running headers, footers, page numbers
-and repeated logos are dropped.
+and repeated logos are dropped; a page's printed label (the PDF's own page label, else its printed page number
+where the document numbers its pages consistently) is kept as ``page_label`` on its items.
 
 Long documents are parsed page by page in a pool of worker processes (forked where the platform allows),
 started for a parse and stopped when no parse uses it any more, so that their memory is not held while the
@@ -125,7 +126,8 @@ def parse_pdf(
         Content-list items in reading order: ``text`` (``text``, ``text_level``, ``ocr``), ``table``
         (``table_body`` markdown, ``table_caption``, ``table_footnote``, ``n_rows``, ``n_cols``), ``image``
         (``img_path``, ``image_caption``, ``image_footnote``, ``ocr_text``) and ``equation`` (``latex``,
-        ``text``, ``text_format``), each with ``page_idx`` (0-based) and ``bbox`` (points, top-left origin).
+        ``text``, ``text_format``), each with ``page_idx`` (0-based) and ``bbox`` (points, top-left origin), and
+        ``page_label`` (the page's printed label, a string) on labelled pages.
 
     Raises:
         FileNotFoundError: ``pdf_path`` does not exist.
@@ -152,7 +154,7 @@ def parse_pdf_with_stats(
     started = time.perf_counter()
     path = Path(pdf_path).expanduser().resolve()
     _check_file(path)
-    n_pages = _page_count(path)
+    n_pages, own_labels = _page_count(path)
     image_dir = Path(output_dir).expanduser().resolve() / "images"
     image_dir.mkdir(parents=True, exist_ok=True)
     prefix = image_prefix(path)
@@ -165,7 +167,7 @@ def parse_pdf_with_stats(
     for result in results:
         if result.error is not None:
             raise ParseError(path, f"{result.error}; the PDF is damaged: {_REPAIR_HINT}.")
-    items = finalize(results)
+    items = finalize(results, own_labels)
     stats = PdfParseStats(
         pdf_path=str(path),
         pages=n_pages,
@@ -237,16 +239,27 @@ def _check_file(path: Path) -> None:
         )
 
 
-def _page_count(path: Path) -> int:
+def _page_count(path: Path) -> tuple[int, list[str]]:
+    """The PDF's number of pages, and its own page labels (one per page, ``""`` where it defines none; an empty
+    list when it has no labels or they cannot be read)."""
     with _PDFIUM_LOCK:
         document = _open(path)
         try:
             count = len(document)
+            labels = _own_labels(document, count)
         finally:
             document.close()
     if count == 0:
         raise ParseError(path, f"the PDF has no pages; {_REPAIR_HINT}.")
-    return count
+    return count, labels
+
+
+def _own_labels(document: pdfium.PdfDocument, count: int) -> list[str]:
+    try:
+        labels = [document.get_page_label(index) for index in range(count)]
+    except Exception:  # noqa: BLE001  (a damaged /PageLabels tree: the printed numbers decide instead)
+        return []
+    return labels if any(labels) else []
 
 
 def _open(path: Path) -> pdfium.PdfDocument:
