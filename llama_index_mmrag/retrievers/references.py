@@ -8,8 +8,9 @@ them. Without a reference it returns nothing, so fused with the other retrievers
 
 "Page 3" is read both ways: as the page printed 3 (the nodes whose ``page_label`` is ``"3"``, see
 :mod:`llama_index_mmrag.parsing.pdf.page_labels`), ranked first, then as the physical page 3 (index 2). In a
-document without labels no node matches the first search, and the result is the physical page alone.
-Ordinals ("the second page") count physical pages only.
+document without labels no node matches the first search, and the result is the physical page alone; across
+documents, the physical pages of the documents without a page printed 3 keep their rank
+(:func:`labelled_first`). Ordinals ("the second page") count physical pages only.
 
 Example:
     >>> find_references("What is the word in the orange box on page 17?").pages
@@ -206,6 +207,35 @@ def pinned_labels(question: str, nodes: Sequence[NodeWithScore]) -> list[NodeWit
     return pinned
 
 
+def labelled_first(labelled: Sequence[NodeWithScore], physical: Sequence[NodeWithScore]) -> list[NodeWithScore]:
+    """Merge the two readings of "page N": in a document with a page printed N, that page's nodes come before its
+    physical page N; the physical pages of the other documents keep their rank among them (in a search across
+    documents, "page 42" printed in one report says nothing about the physical page 42 of a slide deck).
+
+    Args:
+        labelled: The nodes whose ``page_label`` is named, best first.
+        physical: The nodes on the named physical pages, best first.
+
+    Example:
+        >>> from llama_index.core.schema import TextNode
+        >>> def hit(i, doc, page):
+        ...     return NodeWithScore(node=TextNode(id_=i, text="", metadata={"doc": doc, "page": page}))
+        >>> printed = [hit("a5", "a.pdf", 5)]
+        >>> [n.node.node_id for n in labelled_first(printed, [hit("b2", "b.pdf", 2), hit("a2", "a.pdf", 2)])]
+        ['b2', 'a5', 'a2']
+        >>> [n.node.node_id for n in labelled_first([], [hit("b2", "b.pdf", 2)])]  # no labels: as before
+        ['b2']
+    """
+    docs = {nws.node.metadata.get("doc") for nws in labelled}
+    free = [nws for nws in physical if nws.node.metadata.get("doc") not in docs]
+    later = [nws for nws in physical if nws.node.metadata.get("doc") in docs]
+    interleaved = sorted(
+        [(rank, 0, nws) for rank, nws in enumerate(free)] + [(rank, 1, nws) for rank, nws in enumerate(labelled)],
+        key=lambda entry: (entry[0], entry[1]),
+    )
+    return [nws for _, _, nws in interleaved] + later
+
+
 def _names_item(nws: NodeWithScore, pattern: re.Pattern[str]) -> int | None:
     """2 if the node's caption names the item, 1 if its text does, ``None`` if neither."""
     meta = nws.node.metadata
@@ -264,8 +294,10 @@ class ReferenceRetriever(MilvusModalRetriever):
         return searches
 
     def _rank(self, refs: QuestionReferences, found: list[list[NodeWithScore]]) -> list[NodeWithScore]:
-        page_searches = bool(refs.labels) + bool(refs.pages)
-        ranked = [nws for result in found[:page_searches] for nws in result]
+        if refs.labels:
+            ranked = labelled_first(found[0], found[1])
+        else:
+            ranked = list(found[0]) if refs.pages else []
         if refs.items:
             patterns = [item_pattern(kind, number) for kind, number in refs.items]
             named: list[tuple[int, int, NodeWithScore]] = []

@@ -96,3 +96,12 @@ def test_a_hostile_label_is_stored_as_written_and_filters_only_its_page(rag: Mul
     assert {(n.node.metadata["doc"], n.node.metadata["page"]) for n in found} == {("hostile.pdf", 0), ("hostile.pdf", 1)}
     retriever = ReferenceRetriever(rag.vector_store, rag.embed_model, similarity_top_k=10, doc="hostile.pdf")
     assert set(_pages(retriever.retrieve("What is on page 3?"))) == {2}  # no page is labelled "3": as before
+
+
+def test_across_documents_the_unlabelled_documents_keep_their_physical_page(rag: MultimodalRAG) -> None:
+    retriever = ReferenceRetriever(rag.vector_store, rag.embed_model, similarity_top_k=10)
+    found = [(n.node.metadata["doc"], n.node.metadata["page"]) for n in retriever.retrieve("What is on page 3?")]
+    assert {("review.pdf", 5), ("review.pdf", 2), ("plain.pdf", 2), ("hostile.pdf", 2)} == set(found)
+    assert found.index(("review.pdf", 5)) < found.index(("review.pdf", 2))  # the printed 3 before the physical 3
+    assert found.index(("plain.pdf", 2)) < found.index(("review.pdf", 2))  # not pushed behind another document's
+    assert found[0][0] != "review.pdf"  # the other documents' best physical page 3 ranks as it did without labels
