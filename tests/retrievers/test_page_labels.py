@@ -105,3 +105,17 @@ def test_across_documents_the_unlabelled_documents_keep_their_physical_page(rag:
     assert found.index(("review.pdf", 5)) < found.index(("review.pdf", 2))  # the printed 3 before the physical 3
     assert found.index(("plain.pdf", 2)) < found.index(("review.pdf", 2))  # not pushed behind another document's
     assert found[0][0] != "review.pdf"  # the other documents' best physical page 3 ranks as it did without labels
+
+
+def test_the_page_printed_n_counts_as_the_named_page_for_the_relevance_gate() -> None:
+    from llama_index.core.schema import NodeWithScore, TextNode
+
+    from llama_index_mmrag.relevance import finds_named_item
+
+    def node(page: int, label: str | None) -> NodeWithScore:
+        meta = {"doc": "review.pdf", "page": page} | ({"page_label": label} if label else {})
+        return NodeWithScore(node=TextNode(text="Quay cranes moved more boxes.", metadata=meta), score=0.1)
+
+    assert finds_named_item("What is on page 3?", [node(5, "3")])
+    assert finds_named_item("What is on page 3?", [node(2, None)])
+    assert not finds_named_item("What is on page 3?", [node(5, "4")])
