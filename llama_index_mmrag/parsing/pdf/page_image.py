@@ -17,8 +17,8 @@ A page is visually rich (:func:`is_visually_rich`) when it is
   :data:`FIGURE_SHARE` of its area.
 
 A blank render (no ink at all) gets no page image. ``MMRAG_PAGE_IMAGES=off`` turns page images off
-(:func:`page_images_enabled`): on a scanned deck they cost about a third more ingest CPU, most of it in the graph
-(see ``benchmarks/RESULTS.md``).
+(:func:`page_images_enabled`): on a scanned deck they cost about 2 % more ingest CPU (the graph reads no entities
+from them; see ``benchmarks/RESULTS.md``).
 
 Example:
     >>> import numpy as np
