@@ -1,7 +1,7 @@
 """ReferenceRetriever: the pages, figures and tables a question names, searched within what it names.
 
-Questions about documents often say where to look: "on page 17", "pages 3 to 10", "the second page",
-"Figure 3", "Table 2". Semantic search alone ranks such a page by its words, which rarely repeat "page 17".
+Questions about documents often say where to look: "on page 17", "pages 3 to 10", "p. 4", "slide 12", "the
+second page", "Figure 3", "Table 2". Semantic search alone ranks such a page by its words, which rarely repeat "page 17".
 This retriever reads those references from the question (no model involved) and searches only there: the
 named pages through a page filter, the named figures and tables among the nodes whose caption or text names
 them. Without a reference it returns nothing, so fused with the other retrievers it changes nothing.
@@ -53,9 +53,16 @@ _ORDINALS = {
     "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10,
 }
 _NUMBER = r"(\d{1,4})"
-_PAGE_RANGE = re.compile(rf"\b(?:pages?|pp?\.)\s*{_NUMBER}\s*(?:-|–|—|to|through|until)\s*(?:pages?\s*)?{_NUMBER}\b", re.I)
-_PAGE_LIST = re.compile(rf"\b(?:pages?|p\.)\s*{_NUMBER}((?:\s*(?:,|and|&|or)\s*(?:pages?\s*)?\d{{1,4}}\b)*)", re.I)
-_ORDINAL_PAGE = re.compile(rf"\b({'|'.join(_ORDINALS)})\s+(?:[a-z]+\s+)?page\b", re.I)
+_PAGE_WORD = r"(?:pages?|pp?\.|pgs?\b\.?|slides?)\s*(?:no\.|number|#)?"
+"""How a question says page: "page", "pages", "p.", "pp.", "pg", "pg.", and "slide" in a deck (one page per slide),
+optionally followed by "no.", "number" or "#"."""
+_PAGE_RANGE = re.compile(
+    rf"\b{_PAGE_WORD}\s*{_NUMBER}\s*(?:-|–|—|to|through|until)\s*(?:{_PAGE_WORD}\s*)?{_NUMBER}\b", re.I
+)
+_PAGE_LIST = re.compile(
+    rf"\b{_PAGE_WORD}\s*{_NUMBER}((?:\s*(?:,|and|&|or)\s*(?:{_PAGE_WORD}\s*)?\d{{1,4}}\b)*)", re.I
+)
+_ORDINAL_PAGE = re.compile(rf"\b({'|'.join(_ORDINALS)})\s+(?:[a-z]+\s+)?(?:page|slide)\b", re.I)
 _ITEM = re.compile(r"\b(fig(?:ure)?s?\.?|tables?|tab\.)\s*(\d{1,3}(?:\.\d{1,2})?)((?:\s*(?:,|and|&)\s*\d{1,3}\b)*)", re.I)
 
 

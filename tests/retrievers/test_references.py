@@ -93,6 +93,18 @@ def _pages(nodes: list) -> list[tuple[str, int]]:  # type: ignore[type-arg]
         ("Compare Figures 2 and 4", (), (("figure", "2"), ("figure", "4"))),
         ("Revenue grew 3 percent in 2015 on 12 pages of notes", (), ()),
         ("Is page 0 the cover?", (), ()),
+        # a deck's slides are its pages; other ways of writing "page"
+        ("What is on slide 12?", (11,), ()),
+        ("Compare slides 3 and 7", (2, 6), ()),
+        ("Which slides 4 to 6 show charts?", (3, 4, 5), ()),
+        ("What does the third slide say?", (2,), ()),
+        ("What does pg. 4 say, and pg 6?", (3, 5), ()),
+        ("What is on page no. 7 and page #9?", (6, 8), ()),
+        ("Figure 3 on p.5", (4,), (("figure", "3"),)),
+        # words that merely start like one: no page
+        ("Was the slideshow 3 minutes long?", (), ()),
+        ("Does a pgsql 5 query scan the index?", (), ()),
+        ("How many apps. 3 of them are free?", (), ()),
     ],
 )
 def test_references_are_read_from_the_question(question: str, pages: tuple[int, ...], items: tuple) -> None:  # type: ignore[type-arg]
@@ -111,6 +123,12 @@ def test_a_named_page_comes_first_when_every_page_reads_alike(rag: MultimodalRAG
         assert top_pages(without) != [("port_report.pdf", n) for n in range(6)]
     finally:
         without.close()
+
+
+def test_a_slide_or_pg_number_names_its_page_too(rag: MultimodalRAG) -> None:
+    retriever = rag.as_retriever(top_k=3, doc="port_report.pdf")
+    asked = [f"What does slide {n} say about crane moves?" for n in (2, 5)] + ["What does pg. 4 say about crane moves?"]
+    assert [_pages(retriever.retrieve(q))[0] for q in asked] == [("port_report.pdf", p) for p in (1, 4, 3)]
 
 
 def test_a_named_figure_is_found_by_its_caption_not_by_look_alike_numbers(rag: MultimodalRAG) -> None:
