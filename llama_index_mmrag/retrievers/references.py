@@ -6,11 +6,11 @@ This retriever reads those references from the question (no model involved) and 
 named pages through a page filter, the named figures and tables among the nodes whose caption or text names
 them. Without a reference it returns nothing, so fused with the other retrievers it changes nothing.
 
-"Page 3" is read both ways: as the page printed 3 (the nodes whose ``page_label`` is ``"3"``, see
-:mod:`llama_index_mmrag.parsing.pdf.page_labels`), ranked first, then as the physical page 3 (index 2). In a
-document without labels no node matches the first search, and the result is the physical page alone; across
-documents, the physical pages of the documents without a page printed 3 keep their rank
-(:func:`labelled_first`). Ordinals ("the second page") count physical pages only.
+"Page 3" is read both ways, in one search: as the page printed 3 (the nodes whose ``page_label`` is ``"3"``, see
+:mod:`llama_index_mmrag.parsing.pdf.page_labels`) and as the physical page 3 (index 2). Within a document that
+prints a 3, that page comes first (:func:`printed_first`); a document without labels gets its physical page, as
+before; across documents each keeps the place the search gave it. Ordinals ("the second page") count physical
+pages only.
 
 Example:
     >>> find_references("What is the word in the orange box on page 17?").pages
@@ -31,7 +31,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from llama_index.core.schema import NodeWithScore, QueryBundle
-from llama_index.core.vector_stores.types import FilterOperator, MetadataFilter, MetadataFilters, VectorStoreQuery
+from llama_index.core.vector_stores.types import (
+    FilterCondition,
+    FilterOperator,
+    MetadataFilter,
+    MetadataFilters,
+    VectorStoreQuery,
+)
 
 from llama_index_mmrag.stores.filters import compile_filters
 from llama_index_mmrag.retrievers.milvus_modal import MilvusModalRetriever
@@ -214,33 +220,44 @@ def pinned_labels(question: str, nodes: Sequence[NodeWithScore]) -> list[NodeWit
     return pinned
 
 
-def labelled_first(labelled: Sequence[NodeWithScore], physical: Sequence[NodeWithScore]) -> list[NodeWithScore]:
-    """Merge the two readings of "page N": in a document with a page printed N, that page's nodes come before its
-    physical page N; the physical pages of the other documents keep their rank among them (in a search across
-    documents, "page 42" printed in one report says nothing about the physical page 42 of a slide deck).
+def printed_first(nodes: Sequence[NodeWithScore], labels: Sequence[str]) -> list[NodeWithScore]:
+    """Order one search over the named pages (physical pages and printed labels together): in a document with a
+    page printed with a named number, that page's nodes take the document's best places and its other nodes
+    follow; the documents keep the places the search gave them, so across documents a printed number in one
+    report does not push another document's physical page down ("page 42" of a slide deck).
 
     Args:
-        labelled: The nodes whose ``page_label`` is named, best first.
-        physical: The nodes on the named physical pages, best first.
+        nodes: The nodes on the named physical pages or with a named ``page_label``, best first.
+        labels: The printed page numbers the question names.
 
     Example:
         >>> from llama_index.core.schema import TextNode
-        >>> def hit(i, doc, page):
-        ...     return NodeWithScore(node=TextNode(id_=i, text="", metadata={"doc": doc, "page": page}))
-        >>> printed = [hit("a5", "a.pdf", 5)]
-        >>> [n.node.node_id for n in labelled_first(printed, [hit("b2", "b.pdf", 2), hit("a2", "a.pdf", 2)])]
-        ['b2', 'a5', 'a2']
-        >>> [n.node.node_id for n in labelled_first([], [hit("b2", "b.pdf", 2)])]  # no labels: as before
-        ['b2']
+        >>> def hit(i, doc, page, label=None):
+        ...     meta = {"doc": doc, "page": page} | ({"page_label": label} if label else {})
+        ...     return NodeWithScore(node=TextNode(id_=i, text="", metadata=meta))
+        >>> found = [hit("a2", "a.pdf", 2, "i"), hit("b2", "b.pdf", 2), hit("a5", "a.pdf", 5, "3")]
+        >>> [n.node.node_id for n in printed_first(found, ["3"])]
+        ['a5', 'b2', 'a2']
+        >>> [n.node.node_id for n in printed_first(found, [])]  # no printed number named: as searched
+        ['a2', 'b2', 'a5']
     """
-    docs = {nws.node.metadata.get("doc") for nws in labelled}
-    free = [nws for nws in physical if nws.node.metadata.get("doc") not in docs]
-    later = [nws for nws in physical if nws.node.metadata.get("doc") in docs]
-    interleaved = sorted(
-        [(rank, 0, nws) for rank, nws in enumerate(free)] + [(rank, 1, nws) for rank, nws in enumerate(labelled)],
-        key=lambda entry: (entry[0], entry[1]),
-    )
-    return [nws for _, _, nws in interleaved] + later
+    wanted = set(labels)
+    labelled_docs = {nws.node.metadata.get("doc") for nws in nodes if nws.node.metadata.get("page_label") in wanted}
+    if not labelled_docs:
+        return list(nodes)
+    ordered: dict[object, list[NodeWithScore]] = {}
+    for nws in nodes:
+        doc = nws.node.metadata.get("doc")
+        if doc in labelled_docs:
+            ordered.setdefault(doc, []).append(nws)
+    for doc, own in ordered.items():
+        own.sort(key=lambda nws: nws.node.metadata.get("page_label") not in wanted)  # stable: printed ones first
+    places = {doc: iter(own) for doc, own in ordered.items()}
+    result: list[NodeWithScore] = []
+    for nws in nodes:
+        doc = nws.node.metadata.get("doc")
+        result.append(next(places[doc]) if doc in places else nws)
+    return result
 
 
 def _names_item(nws: NodeWithScore, pattern: re.Pattern[str]) -> int | None:
@@ -281,30 +298,25 @@ class ReferenceRetriever(MilvusModalRetriever):
         ids = {nws.node.node_id for nws in pins}
         return pins + [nws for nws in pinned_labels(question, nodes) if nws.node.node_id not in ids]
 
-    def _page_expr(self, key: str, values: Sequence[int] | Sequence[str]) -> str:
-        """The scope narrowed to the nodes whose ``key`` (``page`` or ``page_label``) is one of ``values``."""
-        named = compile_filters(
-            MetadataFilters(filters=[MetadataFilter(key=key, value=list(values), operator=FilterOperator.IN)])
-        )
-        return both(self.filter_expression, named)
+    def _page_expr(self, refs: QuestionReferences) -> str:
+        """The scope narrowed to the named pages: the physical pages, or the pages printed with the named numbers."""
+        named: list[MetadataFilter] = [MetadataFilter(key="page", value=list(refs.pages), operator=FilterOperator.IN)]
+        if refs.labels:
+            named.append(MetadataFilter(key="page_label", value=list(refs.labels), operator=FilterOperator.IN))
+        return both(self.filter_expression, compile_filters(MetadataFilters(filters=named, condition=FilterCondition.OR)))
 
     def _searches(self, refs: QuestionReferences, query: Callable[[int], VectorStoreQuery]) -> list[tuple[VectorStoreQuery, str | None]]:
-        """The searches a question needs: the pages printed with its numbers, its named physical pages, then a
-        wider pool to find named items in (:meth:`_rank` reads them in this order)."""
+        """The searches a question needs: its named pages (physical or printed, one search), then a wider pool to
+        find named items in (:meth:`_rank` reads them in this order)."""
         searches: list[tuple[VectorStoreQuery, str | None]] = []
-        if refs.labels:
-            searches.append((query(self.similarity_top_k), self._page_expr("page_label", refs.labels)))
         if refs.pages:
-            searches.append((query(self.similarity_top_k), self._page_expr("page", refs.pages)))
+            searches.append((query(self.similarity_top_k), self._page_expr(refs)))
         if refs.items:
             searches.append((query(self.similarity_top_k * ITEM_POOL_FACTOR), None))
         return searches
 
     def _rank(self, refs: QuestionReferences, found: list[list[NodeWithScore]]) -> list[NodeWithScore]:
-        if refs.labels:
-            ranked = labelled_first(found[0], found[1])
-        else:
-            ranked = list(found[0]) if refs.pages else []
+        ranked = printed_first(found[0], refs.labels) if refs.pages else []
         if refs.items:
             patterns = [item_pattern(kind, number) for kind, number in refs.items]
             named: list[tuple[int, int, NodeWithScore]] = []
