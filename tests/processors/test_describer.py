@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from pathlib import Path
 
 import pytest
@@ -102,13 +101,12 @@ async def test_concurrency_is_bounded_and_used() -> None:
     slow = FakeMultiModalLLM(delay=0.05)
     describer = ModalDescriber(llm=slow, concurrency=4)
 
-    started = time.perf_counter()
     results = await describer.adescribe(_tables(24))
-    elapsed = time.perf_counter() - started
 
     assert len(results) == 24 and len(slow.calls) == 24
+    # four calls were in flight together (used), never five (bounded); counted, not timed: a busy machine
+    # stretches wall time but not how many calls overlap
     assert slow.max_in_flight == 4
-    assert elapsed < 24 * 0.05 * 0.75  # sequential takes 1.2 s; 6 waves of 4 about 0.3 s
 
 
 async def test_a_failing_model_raises_with_the_item_or_falls_back_when_asked(doc_blocks: list[ContentBlock]) -> None:
