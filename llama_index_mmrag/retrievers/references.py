@@ -3,7 +3,8 @@
 Questions about documents often say where to look: "on page 17", "pages 3 to 10", "p. 4", "slide 12", "the
 second page", "Figure 3", "Table 2". Semantic search alone ranks such a page by its words, which rarely repeat "page 17".
 This retriever reads those references from the question (no model involved) and searches only there: the
-named pages through a page filter, the named figures and tables among the nodes whose caption or text names
+named pages through a page filter, the named figures and tables through a filter on the captions that name them
+(found however far the caption's words are from the question's) and among the nearest nodes whose text names
 them. Without a reference it returns nothing, so fused with the other retrievers it changes nothing.
 
 "Page 3" is read both ways, in one search: as the page printed 3 (the nodes whose ``page_label`` is ``"3"``, see
@@ -49,6 +50,12 @@ MAX_PAGES = 30
 
 ITEM_POOL_FACTOR = 5
 """Candidates searched per returned node when looking for named figures and tables among them."""
+
+CAPTION_FIGURE_SPELLINGS = ("Figure", "Fig.", "Fig", "FIGURE", "FIG.", "figure", "fig.")
+"""How captions write "figure" before its number (Milvus's ``like`` is case-sensitive)."""
+
+CAPTION_TABLE_SPELLINGS = ("Table", "Tab.", "TABLE", "table")
+"""How captions write "table" before its number."""
 
 MAX_PINNED_LABELS = 2
 """Most printed page numbers a question may name for their pages to be pinned first ("page 15 and page 16"); a
@@ -305,13 +312,29 @@ class ReferenceRetriever(MilvusModalRetriever):
             named.append(MetadataFilter(key="page_label", value=list(refs.labels), operator=FilterOperator.IN))
         return both(self.filter_expression, compile_filters(MetadataFilters(filters=named, condition=FilterCondition.OR)))
 
+    def _caption_expr(self, items: Sequence[tuple[str, str]]) -> str:
+        """The scope narrowed to the nodes whose caption names one of ``items`` as it is usually written ("Figure 9",
+        "Fig. 9", "FIGURE 9", "Table 2", ...): found by the caption itself, not by how close the question's other
+        words are, which across many documents leaves a named figure out of any pool of nearest nodes. Milvus's
+        ``like`` is case-sensitive and matches "Figure 91" too: :meth:`_rank` keeps the exact ones."""
+        spellings = {"figure": CAPTION_FIGURE_SPELLINGS, "table": CAPTION_TABLE_SPELLINGS}
+        named = [
+            MetadataFilter(key="caption", value=f"{spelling} {number}", operator=FilterOperator.TEXT_MATCH)
+            for kind, number in items
+            for spelling in spellings[kind]
+        ]
+        captions = compile_filters(MetadataFilters(filters=named, condition=FilterCondition.OR), allowed={"caption": str})
+        return both(self.filter_expression, captions)
+
     def _searches(self, refs: QuestionReferences, query: Callable[[int], VectorStoreQuery]) -> list[tuple[VectorStoreQuery, str | None]]:
-        """The searches a question needs: its named pages (physical or printed, one search), then a wider pool to
-        find named items in (:meth:`_rank` reads them in this order)."""
+        """The searches a question needs: its named pages (physical or printed, one search), then the captions that
+        name its figures and tables, and a wider pool of nearest nodes to find the text that names them in
+        (:meth:`_rank` reads them in this order)."""
         searches: list[tuple[VectorStoreQuery, str | None]] = []
         if refs.pages:
             searches.append((query(self.similarity_top_k), self._page_expr(refs)))
         if refs.items:
+            searches.append((query(self.similarity_top_k), self._caption_expr(refs.items)))
             searches.append((query(self.similarity_top_k * ITEM_POOL_FACTOR), None))
         return searches
 
@@ -320,7 +343,7 @@ class ReferenceRetriever(MilvusModalRetriever):
         if refs.items:
             patterns = [item_pattern(kind, number) for kind, number in refs.items]
             named: list[tuple[int, int, NodeWithScore]] = []
-            for position, nws in enumerate(found[-1]):
+            for position, nws in enumerate([*found[-2], *found[-1]]):  # the captions that name them, then the pool
                 strength = max((s for s in (_names_item(nws, p) for p in patterns) if s is not None), default=None)
                 if strength is not None:
                     named.append((-strength, position, nws))

@@ -11,6 +11,7 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
 from llama_index_mmrag import MultimodalRAG
+from llama_index_mmrag.retrievers.milvus_modal import MilvusModalRetriever
 from llama_index_mmrag.retrievers.references import ReferenceRetriever, find_references
 from tests.support.pdfs import text_picture
 
@@ -146,6 +147,18 @@ def test_a_named_figure_s_page_comes_first_though_a_page_that_mentions_it_reads_
     found = retriever.retrieve(question)
     assert _pages(found) == [("dashboard.pdf", 1), ("dashboard.pdf", 0)]
     assert found[0].node.metadata["caption"].startswith("Figure 1")
+
+
+def test_across_documents_a_named_figure_is_found_by_its_caption_though_no_near_node_names_it(rag: MultimodalRAG) -> None:
+    # the question's other words are the port reports' (and the mention's): the captioned picture is nowhere near
+    question = "What does Figure 1 show about crane moves and berth windows?"
+    retriever = ReferenceRetriever(rag.vector_store, rag.embed_model, similarity_top_k=1)
+    nearest = MilvusModalRetriever(rag.vector_store, rag.embed_model, similarity_top_k=5).retrieve(question)
+    assert all("Figure 1:" not in str(n.node.metadata.get("caption")) for n in nearest)
+    [found] = retriever.retrieve(question)
+    assert (found.node.metadata["doc"], found.node.metadata["page"]) == ("dashboard.pdf", 1)
+    assert found.node.metadata["caption"].startswith("Figure 1")
+    assert rag.as_retriever(top_k=3).retrieve(question)[0].node.metadata["caption"].startswith("Figure 1")
 
 
 def test_the_reference_search_never_leaves_the_scope(rag: MultimodalRAG) -> None:
