@@ -175,8 +175,8 @@ def term_coverage(query_str: str, texts: Sequence[str]) -> float:
 
 def finds_named_item(query_str: str, nodes: Sequence[NodeWithScore]) -> bool:
     """Whether the question names a page, figure or table ("page 6", "the second page", "Table 2") and a node
-    is that page (the physical page 6, or the page printed 6) or names that item: such a question is about the document's layout, which embeds poorly,
-    and the evidence it points at was found.
+    is that page (the physical page 6, or the page printed 6) or names that item: such a question is about the
+    document's layout, which embeds poorly, and the evidence it points at was found.
 
     Args:
         query_str: The question.

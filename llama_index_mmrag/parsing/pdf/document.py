@@ -17,13 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from llama_index_mmrag.parsing.pdf.page import Block, PageResult
-from llama_index_mmrag.parsing.pdf.page_labels import page_labels, printed_number
+from llama_index_mmrag.parsing.pdf.page_labels import PAGE_NUMBER, page_labels, printed_number
 
-_PAGE_NUMBER = re.compile(
-    r"^(?:page|p\.|seite|pág\.?)?\s*[-–—(\[]?\s*(?:\d{1,4}|[ivxlcdm]{1,7})\s*[-–—)\]]?"
-    r"(?:\s*(?:of|/|de|von)\s*\d{1,4})?$",
-    re.I,
-)
 _DIGITS = re.compile(r"\d+")
 _NOT_WORD = re.compile(r"[^\w#]+")
 _BULLET_START = re.compile(r"^[•◦▪●○■□►▸‣⁃✓✔➢→\-–—*]")
@@ -59,10 +54,10 @@ def finalize(results: list[PageResult], pdf_labels: Sequence[str] = ()) -> list[
 
 
 def _printed_numbers(blocks: list[Block]) -> list[str]:
-    """The page numbers printed in a page's header/footer band (what :data:`_PAGE_NUMBER` drops)."""
+    """The page numbers printed in a page's header/footer band (the lines :data:`PAGE_NUMBER` drops)."""
     numbers = []
     for block in blocks:
-        if block.margin is not None and block.item["type"] in ("text", "equation") and _PAGE_NUMBER.match(block.item["text"].strip()):
+        if block.margin is not None and block.item["type"] in ("text", "equation"):
             number = printed_number(block.item["text"])
             if number is not None:
                 numbers.append(number)
@@ -80,7 +75,7 @@ def _running_furniture(pages: list[list[Block]]) -> set[int]:
             if block.margin is None or block.item["type"] not in ("text", "equation"):
                 continue
             text = block.item["text"].strip()
-            if _PAGE_NUMBER.match(text):
+            if PAGE_NUMBER.match(text):
                 dropped.add(id(block))
                 continue
             key = (block.margin, _normalise(text))

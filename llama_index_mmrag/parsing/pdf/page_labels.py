@@ -34,7 +34,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-__all__ = ["MIN_AGREEMENT", "MIN_ROMAN_PAGES", "MIN_RUN_PAGES", "page_labels", "printed_number"]
+__all__ = ["MIN_AGREEMENT", "MIN_ROMAN_PAGES", "MIN_RUN_PAGES", "PAGE_NUMBER", "page_labels", "printed_number"]
 
 MIN_RUN_PAGES = 3
 """Pages that must print a number at one offset from their index before those numbers become labels."""
@@ -48,11 +48,12 @@ MIN_AGREEMENT = 0.6
 MAX_LABEL_CHARS = 64
 """Longest PDF page label kept (longer ones are cut)."""
 
-_NUMBER_TEXT = re.compile(
+PAGE_NUMBER = re.compile(
     r"^(?:page|p\.|seite|pág\.?)?\s*[-–—(\[]?\s*(\d{1,4}|[ivxlcdm]{1,7})\s*[-–—)\]]?"
     r"(?:\s*(?:of|/|de|von)\s*\d{1,4})?$",
     re.I,
 )
+"""A header or footer line that is a page number ("3", "- 3 -", "Page 3 of 10", "iv"); its group is the number."""
 _ROMAN = re.compile(r"^m{0,3}(cm|cd|d?c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})$")
 _ROMAN_VALUES = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100, "d": 500, "m": 1000}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -68,7 +69,7 @@ def printed_number(text: str) -> str | None:
         >>> printed_number("Page 3 of 10"), printed_number("xii"), printed_number("Figure 3"), printed_number("Table")
         ('3', 'xii', None, None)
     """
-    match = _NUMBER_TEXT.match(text.strip())
+    match = PAGE_NUMBER.match(text.strip())
     if match is None:
         return None
     value = match.group(1)
