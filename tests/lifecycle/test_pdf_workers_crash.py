@@ -18,6 +18,7 @@ from tests.support.pdfs import make_text_pdf
 from tests.support.processes import start_mmrag
 
 WAIT_S = 600  # a ceiling for a busy CI machine, never a timing claim
+PAGES = 240  # enough pages that the workers outlive a few seconds of this test being starved of CPU
 GONE_S = 5.0  # how long a worker may take to notice its parent's death (it polls twice a second at worst)
 
 
@@ -75,7 +76,7 @@ def _finish(proc: subprocess.Popen[str]) -> str:
 
 def test_kill_9_during_a_multi_page_pdf_parse_leaves_no_worker_and_the_rerun_works(tmp_path: Path) -> None:
     pdf = tmp_path / "tonnage.pdf"
-    make_text_pdf(pdf, pages=24)
+    make_text_pdf(pdf, pages=PAGES)
     store = tmp_path / "store"
     ingest = start_mmrag("ingest", str(pdf), "--store", str(store))
     workers = _wait_for_workers(ingest)
@@ -96,4 +97,4 @@ def test_kill_9_during_a_multi_page_pdf_parse_leaves_no_worker_and_the_rerun_wor
 
     _finish(start_mmrag("ingest", str(pdf), "--store", str(store)))
     stats = json.loads(_finish(start_mmrag("stats", "--store", str(store), "--json")))
-    assert [(d["doc"], d["pages"]) for d in stats["documents"]] == [("tonnage.pdf", 24)], stats
+    assert [(d["doc"], d["pages"]) for d in stats["documents"]] == [("tonnage.pdf", PAGES)], stats
